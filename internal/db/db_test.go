@@ -1,0 +1,55 @@
+package db
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/fstest"
+)
+
+func TestMigrateAppliesOnceAndSurvivesReopen(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "node.db")
+	for i := 0; i < 2; i++ {
+		d, err := Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Migrate(t.Context(), d, "test", os.DirFS("testdata"), "m"); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		var n int
+		if err := d.QueryRow(`SELECT count(*) FROM a WHERE y = 'one'`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("run %d: rows = %d, %v (want the data migration applied exactly once)", i, n, err)
+		}
+		var mode string
+		d.QueryRow(`PRAGMA journal_mode`).Scan(&mode)
+		if mode != "wal" {
+			t.Fatalf("journal_mode = %q, want wal", mode)
+		}
+		d.Close()
+	}
+}
+
+func TestMigrateFailureRollsBack(t *testing.T) {
+	d, err := Open(filepath.Join(t.TempDir(), "node.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	bad := fstest.MapFS{
+		"m/0001_ok.sql":  {Data: []byte(`CREATE TABLE ok (x INTEGER);`)},
+		"m/0002_bad.sql": {Data: []byte(`CREATE TABLE half (x INTEGER); THIS IS NOT SQL;`)},
+	}
+	if err := Migrate(t.Context(), d, "c", bad, "m"); err == nil {
+		t.Fatal("a broken migration was accepted")
+	}
+	var n int
+	d.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'half'`).Scan(&n)
+	if n != 0 {
+		t.Fatal("a failed migration left a table behind")
+	}
+	d.QueryRow(`SELECT count(*) FROM schema_migrations WHERE component = 'c'`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("recorded migrations = %d, want 1", n)
+	}
+}

@@ -1,0 +1,2 @@
+ALTER TABLE a ADD COLUMN y TEXT;
+INSERT INTO a (x, y) VALUES (1, 'one');
