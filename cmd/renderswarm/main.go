@@ -1,0 +1,54 @@
+// Command renderswarm is the volunteer render grid's one binary: `node` runs
+// a node; every other subcommand but `render` and `demo` is a client of the
+// running node's local HTTP API.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// Globals are the flags every subcommand shares.
+type Globals struct {
+	Home string `help:"Node home directory (identity, config, database, assets)." env:"RENDERSWARM_HOME" type:"path" placeholder:"DIR"`
+}
+
+// CLI is the whole command-line surface; CONTRACT.md is its specification.
+type CLI struct {
+	Globals
+}
+
+func main() {
+	var cli CLI
+	kctx := kong.Parse(&cli,
+		kong.Name("renderswarm"),
+		kong.Description("A volunteer render grid with no central server."),
+		kong.UsageOnError(),
+	)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	err := kctx.Run(&cli.Globals)
+	if err == nil {
+		return
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(os.Stderr, "renderswarm:", err)
+		os.Exit(2)
+	}
+	fmt.Fprintln(os.Stderr, "renderswarm:", err)
+	os.Exit(1)
+}
+
+// usageError marks an error as bad usage (exit code 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
