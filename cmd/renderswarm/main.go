@@ -22,6 +22,11 @@ type Globals struct {
 // CLI is the whole command-line surface; CONTRACT.md is its specification.
 type CLI struct {
 	Globals
+
+	Node   nodeCmd   `cmd:"" help:"Run the node: volunteer, publisher, asset seeder and web app, until interrupted."`
+	ID     idCmd     `cmd:"" name:"id" help:"Show the running node's identity and addresses."`
+	Peers  peersCmd  `cmd:"" help:"List connected peers."`
+	Assets assetsCmd `cmd:"" help:"Share folders by CID: add, get, ls, pin, unpin."`
 }
 
 func main() {

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/renderswarm/renderswarm/node"
+)
+
+type nodeCmd struct {
+	Listen        []string `help:"Multiaddr to listen on (repeatable). Default: TCP and QUIC on port 27491." placeholder:"MA"`
+	Bootstrap     []string `help:"Peer to join through, as /ip4/…/tcp/…/p2p/<peer ID> (repeatable)." placeholder:"MA"`
+	NoMDNS        bool     `name:"no-mdns" help:"Do not discover peers on the local network."`
+	GUI           string   `name:"gui" help:"Loopback address of the web app and API (port 0 picks one). Default 127.0.0.1:27492." placeholder:"HOST:PORT"`
+	NoVolunteer   bool     `help:"Render nothing for others."`
+	CPUs          int      `name:"cpus" help:"CPU cores to render others' frames with (0: all)." placeholder:"N"`
+	MaxUploadRate string   `help:"Cap on asset upload, e.g. 800KiB, 8MiB (0: unlimited)." placeholder:"RATE"`
+	CacheQuota    string   `help:"Space for cached (unpinned) assets, e.g. 10GiB." placeholder:"SIZE"`
+	SwarmKey      string   `help:"Pre-shared key file of a private swarm." type:"existingfile" placeholder:"FILE"`
+	LogLevel      string   `help:"debug, info, warn or error." default:"info" enum:"debug,info,warn,error"`
+}
+
+func (c *nodeCmd) Run(ctx context.Context, g *Globals) error {
+	home, err := node.ResolveHome(g.Home)
+	if err != nil {
+		return err
+	}
+	cfg, err := node.LoadConfigFile(home)
+	if err != nil {
+		return err
+	}
+	cfg.Home = home
+	c.override(&cfg)
+	var level slog.Level
+	level.UnmarshalText([]byte(c.LogLevel))
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return node.Run(ctx, cfg, func(s node.Started) {
+		fmt.Printf("peer ID: %s\n", s.PeerID)
+		for _, a := range s.Addrs {
+			fmt.Printf("listening: %s\n", a)
+		}
+		fmt.Printf("GUI: %s\n", s.GUI)
+	})
+}
+
+// override applies the flags that were given over config.toml's values.
+func (c *nodeCmd) override(cfg *node.Config) {
+	if len(c.Listen) > 0 {
+		cfg.Listen = c.Listen
+	}
+	if len(c.Bootstrap) > 0 {
+		cfg.Bootstrap = c.Bootstrap
+	}
+	cfg.NoMDNS = cfg.NoMDNS || c.NoMDNS
+	cfg.NoVolunteer = cfg.NoVolunteer || c.NoVolunteer
+	set := func(dst *string, v string) {
+		if strings.TrimSpace(v) != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.GUI, c.GUI)
+	set(&cfg.MaxUploadRate, c.MaxUploadRate)
+	set(&cfg.CacheQuota, c.CacheQuota)
+	set(&cfg.SwarmKey, c.SwarmKey)
+	if c.CPUs != 0 {
+		cfg.CPUs = c.CPUs
+	}
+}

@@ -1,0 +1,202 @@
+package gui
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// NodeInfo is what the API needs to describe the node.
+type NodeInfo interface {
+	ID() ID
+	Peers() []Peer
+}
+
+// Assets is what the API needs of the asset store.
+type Assets interface {
+	Add(ctx context.Context, paths []string) (Asset, error)
+	Get(ctx context.Context, cid string, progress func(Progress)) (Asset, error)
+	Export(cid, dir string) error
+	List() ([]Asset, error)
+	Pin(cid string, pinned bool) error
+}
+
+// Config configures a Server.
+type Config struct {
+	Token  string // required: every API request must present it
+	Node   NodeInfo
+	Assets Assets
+	Logger *slog.Logger // nil means slog.Default()
+}
+
+// Server serves the API.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// maxBody bounds request bodies; the API takes paths and CIDs, not data.
+const maxBody = 1 << 20
+
+// NewServer builds the handler tree.
+func NewServer(cfg Config) (*Server, error) {
+	if len(cfg.Token) < 16 {
+		return nil, errors.New("gui: API token missing or too short")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /api/id", s.handleID)
+	s.mux.HandleFunc("GET /api/peers", s.handlePeers)
+	s.mux.HandleFunc("GET /api/assets", s.handleAssetsList)
+	s.mux.HandleFunc("POST /api/assets", s.handleAssetsAdd)
+	s.mux.HandleFunc("POST /api/assets/get", s.handleAssetsGet)
+	s.mux.HandleFunc("POST /api/assets/pin", s.handleAssetsPin)
+	return s, nil
+}
+
+// ServeHTTP checks the Host header and the token, then routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !loopbackHost(r.Host) {
+		writeError(w, http.StatusForbidden, fmt.Errorf("host %q not allowed: the API answers only on loopback", r.Host))
+		return
+	}
+	if !s.authorized(r) {
+		writeError(w, http.StatusUnauthorized, errors.New("missing or wrong API token"))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1
+}
+
+// loopbackHost reports whether a Host header names a loopback address.
+func loopbackHost(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+func (s *Server) handleID(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, s.cfg.Node.ID())
+}
+
+func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) {
+	peers := s.cfg.Node.Peers()
+	if peers == nil {
+		peers = []Peer{}
+	}
+	writeJSON(w, peers)
+}
+
+func (s *Server) handleAssetsList(w http.ResponseWriter, r *http.Request) {
+	list, err := s.cfg.Assets.List()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	if list == nil {
+		list = []Asset{}
+	}
+	writeJSON(w, list)
+}
+
+func (s *Server) handleAssetsAdd(w http.ResponseWriter, r *http.Request) {
+	var req AddAssetsRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if len(req.Paths) == 0 {
+		writeError(w, http.StatusBadRequest, errors.New("no paths to add"))
+		return
+	}
+	a, err := s.cfg.Assets.Add(r.Context(), req.Paths)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err)
+		return
+	}
+	writeJSON(w, a)
+}
+
+func (s *Server) handleAssetsPin(w http.ResponseWriter, r *http.Request) {
+	var req PinRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if err := s.cfg.Assets.Pin(req.CID, req.Pinned); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err)
+		return
+	}
+	writeJSON(w, struct{}{})
+}
+
+// handleAssetsGet streams progress events while fetching, then the asset.
+func (s *Server) handleAssetsGet(w http.ResponseWriter, r *http.Request) {
+	var req GetAssetRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	timeout := 10 * time.Minute
+	if req.Timeout != "" {
+		d, err := time.ParseDuration(req.Timeout)
+		if err != nil || d <= 0 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("bad timeout %q", req.Timeout))
+			return
+		}
+		timeout = d
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	ev := newEventWriter(w)
+	a, err := s.cfg.Assets.Get(ctx, req.CID, func(p Progress) { ev.send(Event{Progress: &p}) })
+	if err == nil && req.Out != "" {
+		err = s.cfg.Assets.Export(req.CID, req.Out)
+	}
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
+			err = fmt.Errorf("gave up after %v: %w", timeout, err)
+		}
+		ev.final(Event{Error: err.Error()})
+		return
+	}
+	ev.final(Event{Asset: &a})
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: %w", err))
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(errorBody{Error: err.Error()})
+}

@@ -1,0 +1,95 @@
+package node
+
+import (
+	"context"
+
+	"github.com/renderswarm/renderswarm/assets"
+	"github.com/renderswarm/renderswarm/gui"
+	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/p2p"
+)
+
+// nodeInfo answers the API's questions about the node.
+type nodeInfo struct {
+	net *p2p.Node
+	gui string
+}
+
+var _ gui.NodeInfo = nodeInfo{}
+
+func (n nodeInfo) ID() gui.ID {
+	id := gui.ID{PeerID: n.net.ID().String(), GUI: n.gui}
+	for _, a := range n.net.Addrs() {
+		id.Addrs = append(id.Addrs, a.String())
+	}
+	return id
+}
+
+func (n nodeInfo) Peers() []gui.Peer {
+	var out []gui.Peer
+	for _, p := range n.net.Peers() {
+		state := "direct"
+		if p.Relayed {
+			state = "relayed"
+		}
+		out = append(out, gui.Peer{
+			PeerID:    p.ID.String(),
+			Addrs:     p.Addrs,
+			Agent:     p.Agent,
+			LatencyMS: float64(p.Latency.Microseconds()) / 1000,
+			State:     state,
+		})
+	}
+	return out
+}
+
+// assetsAPI adapts the asset store to the API's types.
+type assetsAPI struct{ s *assets.Store }
+
+var _ gui.Assets = assetsAPI{}
+
+func toAPI(i assets.Info) gui.Asset {
+	return gui.Asset{CID: i.CID.String(), Name: i.Name, Size: i.Size, Files: i.Files,
+		Pinned: i.Pinned, Complete: i.Complete, Added: i.Added}
+}
+
+func (a assetsAPI) Add(ctx context.Context, paths []string) (gui.Asset, error) {
+	i, err := a.s.Add(ctx, paths)
+	return toAPI(i), err
+}
+
+func (a assetsAPI) Get(ctx context.Context, c string, progress func(gui.Progress)) (gui.Asset, error) {
+	id, _, err := job.ParseAssetCID(c)
+	if err != nil {
+		return gui.Asset{}, err
+	}
+	i, err := a.s.Get(ctx, id, func(p assets.Progress) {
+		progress(gui.Progress{Phase: p.Phase, Done: p.Done, Total: p.Total, Peers: p.Peers, Rate: p.Rate})
+	})
+	return toAPI(i), err
+}
+
+func (a assetsAPI) Export(c, dir string) error {
+	id, _, err := job.ParseAssetCID(c)
+	if err != nil {
+		return err
+	}
+	return a.s.Export(id, dir)
+}
+
+func (a assetsAPI) List() ([]gui.Asset, error) {
+	list, err := a.s.List()
+	out := make([]gui.Asset, 0, len(list))
+	for _, i := range list {
+		out = append(out, toAPI(i))
+	}
+	return out, err
+}
+
+func (a assetsAPI) Pin(c string, pinned bool) error {
+	id, _, err := job.ParseAssetCID(c)
+	if err != nil {
+		return err
+	}
+	return a.s.Pin(id, pinned)
+}

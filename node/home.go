@@ -1,0 +1,114 @@
+package node
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+)
+
+// Names of files and folders inside a home.
+const (
+	identityFile = "identity.key"
+	configFile   = "config.toml"
+	databaseFile = "renderswarm.db"
+	assetsDir    = "assets"
+	lockFile     = "lock"
+)
+
+// ResolveHome picks the home directory: the flag, else $RENDERSWARM_HOME
+// (kong fills the flag from it), else the user's data directory.
+func ResolveHome(flag string) (string, error) {
+	if flag != "" {
+		return filepath.Abs(flag)
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "renderswarm"), nil
+	}
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding a home directory: %w (pass --home)", err)
+	}
+	return filepath.Join(h, ".local", "share", "renderswarm"), nil
+}
+
+// ErrHomeInUse means another node runs on the same home.
+var ErrHomeInUse = errors.New("home already in use by a running node")
+
+// homeLock holds the home's exclusive lock for the node's lifetime.
+type homeLock struct{ f *os.File }
+
+// lockHome creates home (private to the user) and takes its lock, which the
+// kernel releases if the process dies, so a crash never leaves it stuck.
+func lockHome(home string) (*homeLock, error) {
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, fmt.Errorf("creating home %s: %w", home, err)
+	}
+	f, err := os.OpenFile(filepath.Join(home, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening lock in %s: %w", home, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(f.Name())
+		f.Close()
+		pid := strings.TrimSpace(string(b))
+		if pid != "" {
+			return nil, fmt.Errorf("%w: %s (pid %s)", ErrHomeInUse, home, pid)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrHomeInUse, home)
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return &homeLock{f: f}, nil
+}
+
+func (l *homeLock) release() {
+	l.f.Truncate(0)
+	syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	l.f.Close()
+}
+
+// loadIdentity reads the node's Ed25519 key, creating it on first start.
+func loadIdentity(home string) (crypto.PrivKey, error) {
+	path := filepath.Join(home, identityFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k, err := crypto.UnmarshalPrivateKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("reading identity %s: %w", path, err)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading identity: %w", err)
+	}
+	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generating identity: %w", err)
+	}
+	b, err = crypto.MarshalPrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return nil, fmt.Errorf("writing identity: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("writing identity: %w", err)
+	}
+	return k, nil
+}
+
+// newToken returns a fresh random API token.
+func newToken() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return fmt.Sprintf("%x", b)
+}
