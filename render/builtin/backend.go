@@ -1,0 +1,269 @@
+package builtin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/renderswarm/renderswarm/render"
+)
+
+// Name is the backend's registry name.
+const Name = "builtin"
+
+// Version is the exact version of the renderer's output: it changes
+// whenever any pixel of any scene could change, since verification compares
+// pixels exactly.
+const Version = "1.0.0"
+
+// Renderer is the builtin backend. The zero value is ready to use.
+type Renderer struct{}
+
+var _ render.Backend = (*Renderer)(nil)
+
+// New returns the builtin backend.
+func New() *Renderer { return &Renderer{} }
+
+// Probe never fails: the renderer is part of the binary.
+func (*Renderer) Probe(context.Context) (render.Info, error) {
+	return render.Info{Name: Name, Version: Version, Capabilities: render.Capabilities{
+		Border: true, Animation: true, Deterministic: true,
+	}}, nil
+}
+
+// Inspect parses the scene file at scenePath and checks that its meshes
+// exist; it does not load them.
+func (*Renderer) Inspect(ctx context.Context, scenePath string) (render.SceneInfo, error) {
+	dir, file := filepath.Split(scenePath)
+	if dir == "" {
+		dir = "."
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return render.SceneInfo{}, fmt.Errorf("%w: %v", render.ErrSceneInvalid, err)
+	}
+	defer root.Close()
+	sc, err := readScene(root, file)
+	if err != nil {
+		return render.SceneInfo{}, err
+	}
+	files := slices.Clone(sc.files)
+	slices.Sort(files)
+	files = slices.Compact(files)
+	for _, f := range files {
+		if _, err := root.Stat(f); err != nil {
+			return render.SceneInfo{}, missingMesh(file, f, err)
+		}
+	}
+	return render.SceneInfo{
+		FrameStart: sc.frameStart, FrameEnd: sc.frameEnd,
+		Width: sc.width, Height: sc.height, Samples: sc.samples, Files: files,
+	}, nil
+}
+
+func missingMesh(scene, mesh string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return &SyntaxError{File: scene, Field: "mesh.file", Msg: fmt.Sprintf("%s: file not found", mesh)}
+	}
+	return &SyntaxError{File: scene, Field: "mesh.file", Msg: fmt.Sprintf("%s: %v", mesh, err)}
+}
+
+// readScene reads and parses name (slash-separated) inside root.
+func readScene(root *os.Root, name string) (*scene, error) {
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: opening scene: %v", render.ErrSceneInvalid, err)
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, maxSceneBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading scene %s: %v", render.ErrSceneInvalid, name, err)
+	}
+	return parseScene(path.Base(name), src)
+}
+
+// loadScene parses the task's scene and loads its meshes (files relative to
+// the scene file, never outside t.SceneDir).
+func loadScene(t render.Task) (*scene, error) {
+	root, err := os.OpenRoot(t.SceneDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", render.ErrSceneInvalid, err)
+	}
+	defer root.Close()
+	if !localPath(t.SceneFile) {
+		return nil, fmt.Errorf("%w: scene file %q is not inside the scene directory", render.ErrTaskInvalid, t.SceneFile)
+	}
+	sc, err := readScene(root, t.SceneFile)
+	if err != nil {
+		return nil, err
+	}
+	base := path.Dir(t.SceneFile)
+	meshes := map[string]*meshData{}
+	budget := maxTriangles
+	for _, e := range sc.entities {
+		if e.kind != entMesh {
+			continue
+		}
+		k := fmt.Sprint(e.file, e.smooth)
+		if m, ok := meshes[k]; ok {
+			e.mesh = m
+			continue
+		}
+		f, err := root.Open(path.Join(base, e.file))
+		if err != nil {
+			return nil, missingMesh(path.Base(t.SceneFile), e.file, err)
+		}
+		tris, err := parseOBJ(e.file, f, budget, e.smooth)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		budget -= len(tris)
+		e.mesh = newMesh(tris)
+		meshes[k] = e.mesh
+	}
+	return sc, nil
+}
+
+// Render renders t. Samples 0 means the scene's default. The output is an
+// opaque 8-bit RGB PNG named frame_NNNN.png, or frame_NNNN_X0_Y0_X1_Y1.png
+// for a border region.
+func (r *Renderer) Render(ctx context.Context, t render.Task, progress func(render.Progress)) (render.Result, error) {
+	if err := t.Validate(); err != nil {
+		return render.Result{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return render.Result{}, err
+	}
+	if progress == nil {
+		progress = func(render.Progress) {}
+	}
+	progress(render.Progress{Message: "loading scene"})
+	sc, err := loadScene(t)
+	if err != nil {
+		return render.Result{}, err
+	}
+	if t.Samples == 0 {
+		t.Samples = sc.samples
+	}
+	if t.Threads == 0 {
+		t.Threads = runtime.NumCPU()
+	}
+	img, err := renderImage(ctx, sc.at(t.Frame, t.Width, t.Height), t, progress)
+	if err != nil {
+		return render.Result{}, err
+	}
+	name := fmt.Sprintf("frame_%04d.png", t.Frame)
+	if b := t.Border; b != nil {
+		name = fmt.Sprintf("frame_%04d_%d_%d_%d_%d.png", t.Frame, b.X0, b.Y0, b.X1, b.Y1)
+	}
+	out := filepath.Join(t.OutputDir, name)
+	if err := writePNG(out, img); err != nil {
+		return render.Result{}, err
+	}
+	progress(render.Progress{Fraction: 1, Message: "done"})
+	b := img.Bounds()
+	return render.Result{Path: out, Width: b.Dx(), Height: b.Dy()}, nil
+}
+
+// writePNG writes img to a temporary file next to out and renames it, so
+// out is either absent or complete.
+func writePNG(out string, img image.Image) error {
+	f, err := os.CreateTemp(filepath.Dir(out), ".frame-*.png")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", out, err)
+	}
+	err = png.Encode(f, img)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), out)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("writing %s: %w", out, err)
+	}
+	return nil
+}
+
+const tileSize = 16
+
+// renderImage renders t's region of w with t.Threads goroutines taking
+// 16×16 tiles from a shared counter. Each pixel depends only on (seed,
+// frame, x, y, samples), so the split does not change the result.
+func renderImage(ctx context.Context, w *world, t render.Task, progress func(render.Progress)) (*image.RGBA, error) {
+	reg := t.Region()
+	img := image.NewRGBA(image.Rect(0, 0, reg.Dx(), reg.Dy()))
+	tx, ty := (reg.Dx()+tileSize-1)/tileSize, (reg.Dy()+tileSize-1)/tileSize
+	total := tx * ty
+	var next, done atomic.Int64
+	var stop atomic.Bool
+	defer context.AfterFunc(ctx, func() { stop.Store(true) })()
+	var wg sync.WaitGroup
+	for range min(t.Threads, total) {
+		wg.Go(func() {
+			for !stop.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= total {
+					return
+				}
+				x0, y0 := reg.X0+(i%tx)*tileSize, reg.Y0+(i/tx)*tileSize
+				renderTile(w, t, img, reg, x0, y0, &stop)
+				done.Add(1)
+			}
+		})
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	msg := fmt.Sprintf("frame %d", t.Frame)
+	for {
+		select {
+		case <-finished:
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			return img, nil
+		case <-tick.C:
+			progress(render.Progress{Fraction: float64(float64(done.Load())/float64(total)) * 0.99, Message: msg})
+		}
+	}
+}
+
+func renderTile(w *world, t render.Task, img *image.RGBA, reg render.Rect, x0, y0 int, stop *atomic.Bool) {
+	inv := 1 / float64(t.Samples)
+	for y := y0; y < min(y0+tileSize, reg.Y1); y++ {
+		if stop.Load() {
+			return
+		}
+		for x := x0; x < min(x0+tileSize, reg.X1); x++ {
+			var sum vec
+			for s := range t.Samples {
+				r := newRNG(t.Seed, t.Frame, x, y, s)
+				jx, jy := r.float(), r.float()
+				o, d := w.cam.ray(float64(x)+jx, float64(y)+jy)
+				sum = sum.add(w.radiance(o, d, &r))
+			}
+			c := sum.scale(inv)
+			off := img.PixOffset(x-reg.X0, y-reg.Y0)
+			img.Pix[off+0] = encodeSRGB(tonemap(c.x))
+			img.Pix[off+1] = encodeSRGB(tonemap(c.y))
+			img.Pix[off+2] = encodeSRGB(tonemap(c.z))
+			img.Pix[off+3] = 255
+		}
+	}
+}
