@@ -31,15 +31,20 @@ type CLI struct {
 
 func main() {
 	var cli CLI
-	kctx := kong.Parse(&cli,
+	parser := kong.Must(&cli,
 		kong.Name("renderswarm"),
 		kong.Description("A volunteer render grid with no central server."),
-		kong.UsageOnError(),
 	)
+	kctx, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		// Bad usage: say what is wrong in one line and how to get help.
+		fmt.Fprintf(os.Stderr, "renderswarm: %v (see renderswarm --help)\n", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
-	err := kctx.Run(&cli.Globals)
+	err = kctx.Run(&cli.Globals)
 	if err == nil {
 		return
 	}
