@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"strconv"
+	"strings"
 )
 
 // Sentinel errors a caller branches on; backends wrap them with context.
@@ -154,4 +156,19 @@ type Progress struct {
 type Result struct {
 	Path          string // the output PNG, inside Task.OutputDir
 	Width, Height int    // its size: the task's region
+}
+
+// ParseResolution parses "WIDTHxHEIGHT", e.g. "320x180", with both sides in
+// 1..MaxSide.
+func ParseResolution(s string) (w, h int, err error) {
+	a, b, ok := strings.Cut(s, "x")
+	w, err1 := strconv.Atoi(a)
+	h, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("want WIDTHxHEIGHT such as 320x180, got %q", s)
+	}
+	if w < 1 || h < 1 || w > MaxSide || h > MaxSide {
+		return 0, 0, fmt.Errorf("%dx%d outside 1..%d per side", w, h, MaxSide)
+	}
+	return w, h, nil
 }

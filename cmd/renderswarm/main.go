@@ -27,6 +27,7 @@ type CLI struct {
 	ID     idCmd     `cmd:"" name:"id" help:"Show the running node's identity and addresses."`
 	Peers  peersCmd  `cmd:"" help:"List connected peers."`
 	Assets assetsCmd `cmd:"" help:"Share folders by CID: add, get, ls, pin, unpin."`
+	Render renderCmd `cmd:"" help:"Render frames locally, with no network."`
 }
 
 func main() {

@@ -266,7 +266,7 @@ func (p *parser) settings(vals map[string]string) error {
 		s.frameStart, s.frameEnd = x, y
 	}
 	if v, ok := vals["resolution"]; ok {
-		w, h, err := ParseResolution(v)
+		w, h, err := render.ParseResolution(v)
 		if err != nil {
 			return p.errf("resolution", "%v", err)
 		}
@@ -286,20 +286,6 @@ func (p *parser) settings(vals map[string]string) error {
 		}
 	}
 	return nil
-}
-
-// ParseResolution parses "WxH" with both sides in 1..render.MaxSide.
-func ParseResolution(s string) (w, h int, err error) {
-	a, b, ok := strings.Cut(s, "x")
-	w, err1 := strconv.Atoi(a)
-	h, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil {
-		return 0, 0, fmt.Errorf("want WIDTHxHEIGHT such as 320x180, got %q", s)
-	}
-	if w < 1 || h < 1 || w > render.MaxSide || h > render.MaxSide {
-		return 0, 0, fmt.Errorf("%dx%d outside 1..%d per side", w, h, render.MaxSide)
-	}
-	return w, h, nil
 }
 
 func (p *parser) skySun(vals map[string]string) error {
