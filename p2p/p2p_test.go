@@ -189,3 +189,60 @@ func TestOnlyLoopback(t *testing.T) {
 		t.Fatal("0.0.0.0 seen as loopback")
 	}
 }
+
+func TestRPC(t *testing.T) {
+	a := startNode(t, TestingConfig(t))
+	b := startNode(t, TestingConfig(t, a.AddrInfo()))
+	const proto = "/renderswarm/test/1"
+	a.HandleRPC(proto, func(_ context.Context, from peer.ID, req []byte) ([]byte, error) {
+		if string(req) == "fail" {
+			return nil, errors.New("no work for you")
+		}
+		return append([]byte(from.String()+":"), req...), nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := b.Call(ctx, a.ID(), proto, []byte("lease?"))
+	if err != nil || string(resp) != b.ID().String()+":lease?" {
+		t.Fatalf("Call = %q, %v", resp, err)
+	}
+	_, err = b.Call(ctx, a.ID(), proto, []byte("fail"))
+	var re *RemoteError
+	if !errors.As(err, &re) || re.Msg != "no work for you" {
+		t.Fatalf("error answer: %v, want RemoteError", err)
+	}
+	if _, err := b.Call(ctx, a.ID(), proto, make([]byte, MaxRPCMessage+1)); !errors.Is(err, ErrRPCTooLarge) {
+		t.Fatalf("oversized request: %v", err)
+	}
+	// A raw stream announcing a huge frame is cut off, not buffered.
+	s, err := b.Host().NewStream(ctx, a.ID(), proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Write([]byte{0xff, 0xff, 0xff, 0xff})
+	s.CloseWrite()
+	buf := make([]byte, 16)
+	if n, err := s.Read(buf); err == nil {
+		t.Fatalf("handler answered %d bytes to an oversized frame", n)
+	}
+}
+
+func FuzzReadFrame(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 3, 'a', 'b', 'c'})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := readFrame(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		// Property: what decodes re-encodes to the bytes it came from.
+		var out bytes.Buffer
+		if err := writeFrame(&out, b); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Bytes(), data[:4+len(b)]) {
+			t.Fatalf("round trip changed the frame")
+		}
+	})
+}
