@@ -1,0 +1,219 @@
+package assets
+
+import (
+	"context"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/anacrolix/torrent/bencode"
+	"github.com/anacrolix/torrent/metainfo"
+
+	"github.com/renderswarm/renderswarm/job"
+)
+
+// Piece length bounds: about targetPieces pieces per asset, so that many
+// downloaders start on different pieces and trade them early.
+const (
+	minPieceLength = 64 << 10
+	maxAddPiece    = 4 << 20
+	targetPieces   = 1024
+)
+
+func pieceLengthFor(total int64) int64 {
+	l := int64(minPieceLength)
+	for l < maxAddPiece && l*targetPieces < total {
+		l *= 2
+	}
+	return l
+}
+
+// Add copies files and directories into the store as one pinned asset,
+// seeds it and announces it. A single directory becomes the asset root (its
+// contents are the asset's files, its name the asset's name); otherwise each
+// path appears at the root under its base name. Symbolic links are followed
+// for files; empty directories are not kept. Nothing is created when a path
+// does not exist.
+func (s *Store) Add(ctx context.Context, paths []string) (Info, error) {
+	if len(paths) == 0 {
+		return Info{}, errors.New("adding asset: no paths")
+	}
+	entries, name, err := layout(paths)
+	if err != nil {
+		return Info{}, fmt.Errorf("adding asset: %w", err)
+	}
+	if _, err := s.waitClient(ctx); err != nil {
+		return Info{}, fmt.Errorf("adding asset: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(s.cfg.Dir, "staging"), "add-")
+	if err != nil {
+		return Info{}, fmt.Errorf("adding asset: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			removeTree(tmp)
+		}
+	}()
+	for _, e := range entries {
+		if err := copyTree(ctx, e.src, filepath.Join(tmp, e.dst)); err != nil {
+			return Info{}, fmt.Errorf("adding %s: %w", e.src, err)
+		}
+	}
+	info, err := buildInfo(tmp, name)
+	if err != nil {
+		return Info{}, fmt.Errorf("adding asset: %w", err)
+	}
+	infoBytes, err := bencode.Marshal(info)
+	if err != nil {
+		return Info{}, fmt.Errorf("adding asset: encoding info: %w", err)
+	}
+	ih := metainfo.Hash(sha1.Sum(infoBytes))
+	if err := s.commit(ih, tmp, info, infoBytes, true); err != nil {
+		return Info{}, fmt.Errorf("adding asset: %w", err)
+	}
+	committed = true
+	c := job.AssetCID(ih)
+	s.announce(c)
+	r, err := s.row(ih)
+	if err != nil {
+		return Info{}, fmt.Errorf("adding asset: %w", err)
+	}
+	s.log.Info("asset added", "cid", c, "size", r.Size, "files", r.Files)
+	return r.Info, nil
+}
+
+type entry struct{ src, dst string }
+
+// layout maps the paths to add onto the asset root and names the asset.
+func layout(paths []string) ([]entry, string, error) {
+	var out []entry
+	seen := map[string]bool{}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, "", err // already "stat PATH: no such file or directory"
+		}
+		base := filepath.Base(filepath.Clean(p))
+		if len(paths) == 1 && st.IsDir() {
+			return []entry{{p, "."}}, base, nil
+		}
+		if err := checkComponent(base); err != nil {
+			return nil, "", fmt.Errorf("%s: unusable name: %w", p, err)
+		}
+		if seen[base] {
+			return nil, "", fmt.Errorf("two paths named %q", base)
+		}
+		seen[base] = true
+		out = append(out, entry{p, base})
+	}
+	name := out[0].dst
+	if len(out) > 1 {
+		name = "asset"
+	}
+	return out, name, nil
+}
+
+// copyTree copies a regular file or a directory tree from src to dst.
+func copyTree(ctx context.Context, src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		st, err := os.Stat(p) // follows symlinks
+		if err != nil {
+			return err
+		}
+		switch {
+		case st.IsDir() && d.Type()&fs.ModeSymlink != 0:
+			return fmt.Errorf("%s: symbolic links to directories are not supported", p)
+		case st.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case st.Mode().IsRegular():
+			return copyFile(p, target)
+		default:
+			return fmt.Errorf("%s: not a regular file or directory", p)
+		}
+	})
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// buildInfo makes the v1 info dictionary of the tree at root: files in
+// lexical order of their slash paths, empty files after the others.
+func buildInfo(root, name string) (*metainfo.Info, error) {
+	info := &metainfo.Info{Name: name}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		st, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		info.Files = append(info.Files, metainfo.FileInfo{Length: st.Size(), Path: strings.Split(filepath.ToSlash(rel), "/")})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(info.Files) == 0 {
+		return nil, errors.New("no files to add")
+	}
+	// Empty files go last: anacrolix v1.61 file storage fails writes that
+	// span a zero-length file (EINVAL, then it stops downloading).
+	sort.Slice(info.Files, func(i, j int) bool {
+		a, b := info.Files[i], info.Files[j]
+		if (a.Length == 0) != (b.Length == 0) {
+			return b.Length == 0
+		}
+		return strings.Join(a.Path, "/") < strings.Join(b.Path, "/")
+	})
+	info.PieceLength = pieceLengthFor(info.TotalLength())
+	err = info.GeneratePieces(func(fi metainfo.FileInfo) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(root, filepath.Join(fi.Path...)))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hashing: %w", err)
+	}
+	if err := validateInfo(info); err != nil {
+		return nil, err
+	}
+	return info, nil
+}

@@ -1,0 +1,113 @@
+package assets
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/anacrolix/torrent/metainfo"
+
+	"github.com/renderswarm/renderswarm/job"
+)
+
+// The SQLite index of complete assets (table assets, migrations/).
+
+type row struct {
+	Info
+	ih        metainfo.Hash
+	infoBytes []byte
+	lastUsed  time.Time
+}
+
+const rowCols = `infohash, name, size, files, pinned, added, last_used, info`
+
+func scanRow(sc interface{ Scan(...any) error }) (row, error) {
+	var r row
+	var ih []byte
+	var added, used int64
+	if err := sc.Scan(&ih, &r.Name, &r.Size, &r.Files, &r.Pinned, &added, &used, &r.infoBytes); err != nil {
+		return r, err
+	}
+	if len(ih) != len(r.ih) {
+		return r, fmt.Errorf("corrupt index: infohash of %d bytes", len(ih))
+	}
+	copy(r.ih[:], ih)
+	r.CID = job.AssetCID(r.ih)
+	r.Complete = true
+	r.Added = time.UnixMilli(added)
+	r.lastUsed = time.UnixMilli(used)
+	return r, nil
+}
+
+func (s *Store) row(ih metainfo.Hash) (row, error) {
+	r, err := scanRow(s.cfg.DB.QueryRow(`SELECT `+rowCols+` FROM assets WHERE infohash = ?`, ih[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("reading asset index: %w", err)
+	}
+	return r, nil
+}
+
+// allRows returns every complete asset, least recently used first.
+func (s *Store) allRows() ([]row, error) {
+	rs, err := s.cfg.DB.Query(`SELECT ` + rowCols + ` FROM assets ORDER BY last_used, infohash`)
+	if err != nil {
+		return nil, fmt.Errorf("reading asset index: %w", err)
+	}
+	defer rs.Close()
+	var out []row
+	for rs.Next() {
+		r, err := scanRow(rs)
+		if err != nil {
+			return nil, fmt.Errorf("reading asset index: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("reading asset index: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) rows() ([]Info, error) {
+	rs, err := s.allRows()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Info, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.Info)
+	}
+	return out, nil
+}
+
+// insertRow records a complete asset; if it is already there, pinning is
+// only ever raised and its last use refreshed.
+func (s *Store) insertRow(ih metainfo.Hash, info *metainfo.Info, infoBytes []byte, pinned bool) error {
+	now := time.Now().UnixMilli()
+	_, err := s.cfg.DB.Exec(`INSERT INTO assets (`+rowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (infohash) DO UPDATE SET pinned = max(pinned, excluded.pinned), last_used = excluded.last_used`,
+		ih[:], info.BestName(), info.TotalLength(), len(info.UpvertedFiles()), pinned, now, now, infoBytes)
+	if err != nil {
+		return fmt.Errorf("recording asset %s: %w", job.AssetCID(ih), err)
+	}
+	return nil
+}
+
+// touch records a use, for least-recently-used collection.
+func (s *Store) touch(ih metainfo.Hash) {
+	if _, err := s.cfg.DB.Exec(`UPDATE assets SET last_used = ? WHERE infohash = ?`,
+		time.Now().UnixMilli(), ih[:]); err != nil {
+		s.log.Warn("recording asset use failed", "cid", job.AssetCID(ih), "err", err)
+	}
+}
+
+func (s *Store) deleteRow(ih metainfo.Hash) error {
+	if _, err := s.cfg.DB.Exec(`DELETE FROM assets WHERE infohash = ?`, ih[:]); err != nil {
+		return fmt.Errorf("removing asset %s from the index: %w", job.AssetCID(ih), err)
+	}
+	return nil
+}
