@@ -239,26 +239,18 @@ func renderImage(ctx context.Context, w *world, t render.Task, progress func(ren
 			}
 			return img, nil
 		case <-tick.C:
-			progress(render.Progress{Fraction: float64(float64(done.Load())/float64(total)) * 0.99, Message: msg})
+			progress(render.Progress{Fraction: float64(float64(float64(done.Load())/float64(total)) * 0.99), Message: msg})
 		}
 	}
 }
 
 func renderTile(w *world, t render.Task, img *image.RGBA, reg render.Rect, x0, y0 int, stop *atomic.Bool) {
-	inv := 1 / float64(t.Samples)
 	for y := y0; y < min(y0+tileSize, reg.Y1); y++ {
 		if stop.Load() {
 			return
 		}
 		for x := x0; x < min(x0+tileSize, reg.X1); x++ {
-			var sum vec
-			for s := range t.Samples {
-				r := newRNG(t.Seed, t.Frame, x, y, s)
-				jx, jy := r.float(), r.float()
-				o, d := w.cam.ray(float64(x)+jx, float64(y)+jy)
-				sum = sum.add(w.radiance(o, d, &r))
-			}
-			c := sum.scale(inv)
+			c := w.pixel(t, x, y)
 			off := img.PixOffset(x-reg.X0, y-reg.Y0)
 			img.Pix[off+0] = encodeSRGB(tonemap(c.x))
 			img.Pix[off+1] = encodeSRGB(tonemap(c.y))
@@ -266,4 +258,17 @@ func renderTile(w *world, t render.Task, img *image.RGBA, reg render.Rect, x0, y
 			img.Pix[off+3] = 255
 		}
 	}
+}
+
+// pixel is the linear colour of pixel (x, y) of the full frame: the mean of
+// t.Samples paths, summed in sample order.
+func (w *world) pixel(t render.Task, x, y int) vec {
+	var sum vec
+	for s := range t.Samples {
+		r := newRNG(t.Seed, t.Frame, x, y, s)
+		jx, jy := r.float(), r.float()
+		o, d := w.cam.ray(float64(x)+jx, float64(y)+jy)
+		sum = sum.add(w.radiance(o, d, &r))
+	}
+	return sum.scale(1 / float64(t.Samples))
 }

@@ -17,14 +17,96 @@ type bvhNode struct {
 
 const leafSize = 4
 
+// item is a triangle's centroid and index while building.
+type item struct {
+	c   vec
+	idx int
+}
+
+const sahBins = 12
+
+// sahSplit partitions part (in place, keeping relative order within each
+// side, so the result is the same everywhere) by the binned surface-area
+// heuristic over centroid bounds [cl, ch]; it falls back to a median split
+// on the widest axis. It returns the axis and the size of the left side.
+func sahSplit(part []item, tris []triangle, cl, ch vec) (int, int) {
+	ext := ch.sub(cl)
+	bestAxis, bestBin, bestCost := -1, 0, inf
+	for axis := range 3 {
+		e := ext.get(axis)
+		if e <= 0 {
+			continue
+		}
+		var cnt [sahBins]int
+		var blo, bhi [sahBins]vec
+		for i := range sahBins {
+			blo[i], bhi[i] = vec{inf, inf, inf}, vec{-inf, -inf, -inf}
+		}
+		for _, it := range part {
+			b := binOf(it.c.get(axis), cl.get(axis), e)
+			lo, hi := triBounds(tris[it.idx])
+			cnt[b]++
+			blo[b], bhi[b] = vmin(blo[b], lo), vmax(bhi[b], hi)
+		}
+		// right-to-left prefix of area·count, then sweep left to right
+		var rightCost [sahBins]float64
+		rlo, rhi, rn := vec{inf, inf, inf}, vec{-inf, -inf, -inf}, 0
+		for i := sahBins - 1; i > 0; i-- {
+			rlo, rhi, rn = vmin(rlo, blo[i]), vmax(rhi, bhi[i]), rn+cnt[i]
+			rightCost[i] = float64(area(rlo, rhi) * float64(rn))
+		}
+		llo, lhi, ln := vec{inf, inf, inf}, vec{-inf, -inf, -inf}, 0
+		for i := 0; i < sahBins-1; i++ {
+			llo, lhi, ln = vmin(llo, blo[i]), vmax(lhi, bhi[i]), ln+cnt[i]
+			if ln == 0 || ln == len(part) {
+				continue
+			}
+			if c := float64(area(llo, lhi)*float64(ln)) + rightCost[i+1]; c < bestCost {
+				bestAxis, bestBin, bestCost = axis, i, c
+			}
+		}
+	}
+	if bestAxis < 0 { // all centroids in one bin: median on the widest axis
+		axis := 0
+		if ext.y > ext.x {
+			axis = 1
+		}
+		if ext.z > ext.get(axis) {
+			axis = 2
+		}
+		slices.SortStableFunc(part, func(a, b item) int { return cmp.Compare(a.c.get(axis), b.c.get(axis)) })
+		return axis, len(part) / 2
+	}
+	e := ext.get(bestAxis)
+	left := make([]item, 0, len(part))
+	var right []item
+	for _, it := range part {
+		if binOf(it.c.get(bestAxis), cl.get(bestAxis), e) <= bestBin {
+			left = append(left, it)
+		} else {
+			right = append(right, it)
+		}
+	}
+	n := len(left)
+	copy(part, append(left, right...))
+	return bestAxis, n
+}
+
+func binOf(c, lo, ext float64) int {
+	b := int(float64(float64((c-lo)/ext) * sahBins))
+	return min(max(b, 0), sahBins-1)
+}
+
+// area is half the surface area of the box [lo, hi].
+func area(lo, hi vec) float64 {
+	d := hi.sub(lo)
+	return float64(d.x*d.y) + float64(d.y*d.z) + float64(d.z*d.x)
+}
+
 // buildBVH orders tris in place and returns the nodes: median split on the
 // widest axis of the centroids. Ties break by the original order, so the
 // tree is the same on every machine.
 func buildBVH(tris []triangle) []bvhNode {
-	type item struct {
-		c   vec
-		idx int
-	}
 	items := make([]item, len(tris))
 	for i, t := range tris {
 		c := t.v0.add(t.e1.scale(1.0 / 3)).add(t.e2.scale(1.0 / 3))
@@ -47,23 +129,9 @@ func buildBVH(tris []triangle) []bvhNode {
 			nodes[ni].first, nodes[ni].count = int32(lo), int32(hi-lo)
 			return ni
 		}
-		ext := ch.sub(cl)
-		axis := 0
-		if ext.y > ext.x {
-			axis = 1
-		}
-		if ext.z > ext.get(axis) {
-			axis = 2
-		}
-		part := items[lo:hi]
-		slices.SortFunc(part, func(a, b item) int {
-			if c := cmp.Compare(a.c.get(axis), b.c.get(axis)); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.idx, b.idx)
-		})
+		axis, mid := sahSplit(items[lo:hi], tris, cl, ch)
+		mid += lo
 		nodes[ni].axis = int32(axis)
-		mid := (lo + hi) / 2
 		build(lo, mid)
 		nodes[ni].right = int32(build(mid, hi))
 		return ni
@@ -120,8 +188,9 @@ func slab1(o, inv, lo, hi, tmin, tmax float64) (float64, float64) {
 }
 
 // intersect finds the closest triangle hit in (tmin, tmax) and returns its
-// distance, index and barycentrics (u, v).
-func (m *meshData) intersect(o, d vec, tmin, tmax float64) (t float64, idx int, u, v float64, ok bool) {
+// distance, index and barycentrics (u, v); with anyHit, it returns the first
+// hit found (for shadow rays).
+func (m *meshData) intersect(o, d vec, tmin, tmax float64, anyHit bool) (t float64, idx int, u, v float64, ok bool) {
 	inv := vec{1 / d.x, 1 / d.y, 1 / d.z}
 	var stack [64]int32
 	sp := 0
@@ -138,6 +207,9 @@ func (m *meshData) intersect(o, d vec, tmin, tmax float64) (t float64, idx int, 
 			for i := n.first; i < n.first+n.count; i++ {
 				if th, uh, vh, hit := m.tris[i].intersect(o, d, tmin, tmax); hit {
 					tmax, idx, u, v, ok = th, int(i), uh, vh, true
+					if anyHit {
+						return tmax, idx, u, v, ok
+					}
 				}
 			}
 			continue

@@ -43,8 +43,9 @@ type ray struct{ o, d, inv vec }
 
 func newRay(o, d vec) ray { return ray{o, d, vec{1 / d.x, 1 / d.y, 1 / d.z}} }
 
-// intersect reports the nearest hit of r with p in (tmin, tmax).
-func (p *prim) intersect(r *ray, tmin, tmax float64) (cand, bool) {
+// intersect reports the nearest hit of r with p in (tmin, tmax), or with
+// anyHit some hit.
+func (p *prim) intersect(r *ray, tmin, tmax float64, anyHit bool) (cand, bool) {
 	if p.bounded {
 		if _, ok := slab(r.o, r.inv, p.lo, p.hi, tmin, tmax); !ok {
 			return cand{}, false
@@ -83,7 +84,7 @@ func (p *prim) intersect(r *ray, tmin, tmax float64) (cand, bool) {
 		t, n, ok := boxHit(oo, od, p.half, tmin, tmax)
 		return cand{t: t, n: n}, ok
 	case entMesh:
-		t, idx, u, v, ok := p.mesh.intersect(oo, od, tmin, tmax)
+		t, idx, u, v, ok := p.mesh.intersect(oo, od, tmin, tmax, anyHit)
 		return cand{t: t, idx: idx, u: u, v: v}, ok
 	}
 	return cand{}, false

@@ -78,18 +78,22 @@ func (w *world) closest(o, d vec) (hit, bool) {
 func (w *world) nearest(r *ray, tmax float64) (int, cand) {
 	best, bc := -1, cand{}
 	for i := range w.prims {
-		if c, ok := w.prims[i].intersect(r, eps, tmax); ok {
+		if c, ok := w.prims[i].intersect(r, eps, tmax, false); ok {
 			best, bc, tmax = i, c, c.t
 		}
 	}
 	return best, bc
 }
 
-// occluded reports whether anything lies along the ray before tmax.
-func (w *world) occluded(o, d vec, tmax float64) bool {
+// occluded reports whether anything but prims[skip] lies along the ray
+// before tmax.
+func (w *world) occluded(o, d vec, tmax float64, skip int) bool {
 	r := newRay(o, d)
 	for i := range w.prims {
-		if _, ok := w.prims[i].intersect(&r, eps, tmax); ok {
+		if i == skip {
+			continue
+		}
+		if _, ok := w.prims[i].intersect(&r, eps, tmax, true); ok {
 			return true
 		}
 	}
@@ -178,7 +182,7 @@ func (w *world) direct(p, n vec, r *rng) vec {
 	var sum vec
 	if s := w.sun; s != nil {
 		if c := n.dot(s.dir); c > 0 {
-			if !w.occluded(p, s.dir, inf) {
+			if !w.occluded(p, s.dir, inf, -1) {
 				sum = sum.add(s.color.scale(c))
 			}
 		}
@@ -205,7 +209,8 @@ func (w *world) direct(p, n vec, r *rng) vec {
 			continue
 		}
 		sr := newRay(p, dir)
-		if i, _ := w.nearest(&sr, inf); i == li {
+		lc, hitsLight := l.intersect(&sr, eps, inf, false)
+		if hitsLight && !w.occluded(p, dir, lc.t, li) {
 			// Le · cos / π / pdf with pdf = 1 / (2π (1 - cosMax))
 			sum = sum.add(l.mat.color.scale(float64(float64(2*c) * (1 - cosMax))))
 		}

@@ -105,7 +105,7 @@ func onb(n vec) (u, v vec) {
 		s = -1
 	}
 	a := -1 / (s + n.z)
-	b := float64(n.x*n.y) * a
+	b := float64(float64(n.x*n.y) * a)
 	u = vec{1 + float64(float64(s*n.x)*float64(n.x*a)), float64(s * b), float64(-s * n.x)}
 	v = vec{b, s + float64(float64(n.y*n.y)*a), -n.y}
 	return u, v

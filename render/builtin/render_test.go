@@ -1,0 +1,131 @@
+package builtin
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"image"
+	"image/draw"
+	"image/png"
+	"os"
+	"testing"
+
+	"github.com/renderswarm/renderswarm/render"
+)
+
+// fixtureTask is a small render of testdata/anim.scene.
+func fixtureTask(t testing.TB, frame int) render.Task {
+	return render.Task{
+		SceneDir: "testdata", SceneFile: "anim.scene", Frame: frame,
+		Width: 64, Height: 40, Samples: 4, Seed: 42, OutputDir: t.TempDir(),
+	}
+}
+
+func renderRGBA(t testing.TB, task render.Task) *image.RGBA {
+	t.Helper()
+	res, err := New().Render(t.Context(), task, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rgba := image.NewRGBA(img.Bounds())
+	draw.Draw(rgba, rgba.Bounds(), img, img.Bounds().Min, draw.Src)
+	return rgba
+}
+
+// pixelDigest is SHA-256 over width, height and the RGBA rows, like the
+// verifier's exact digest.
+func pixelDigest(img *image.RGBA) string {
+	h := sha256.New()
+	b := img.Bounds()
+	h.Write([]byte{byte(b.Dx() >> 8), byte(b.Dx()), byte(b.Dy() >> 8), byte(b.Dy())})
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		off := img.PixOffset(b.Min.X, y)
+		h.Write(img.Pix[off : off+4*b.Dx()])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func TestDeterministicAcrossThreadCounts(t *testing.T) {
+	var want string
+	for _, threads := range []int{1, 2, 8} {
+		task := fixtureTask(t, 6)
+		task.Threads = threads
+		got := pixelDigest(renderRGBA(t, task))
+		if want == "" {
+			want = got
+		} else if got != want {
+			t.Errorf("threads=%d: digest %s, want %s (threads=1)", threads, got, want)
+		}
+	}
+}
+
+func TestBorderTilesStitchToFullFrame(t *testing.T) {
+	full := renderRGBA(t, fixtureTask(t, 3))
+	for _, tc := range []struct {
+		name   string
+		mx, my int
+	}{
+		{"quarters", 32, 20}, {"off-grid", 17, 9}, {"thin", 1, 39},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stitched := image.NewRGBA(full.Bounds())
+			for _, r := range []render.Rect{
+				{X0: 0, Y0: 0, X1: tc.mx, Y1: tc.my}, {X0: tc.mx, Y0: 0, X1: 64, Y1: tc.my},
+				{X0: 0, Y0: tc.my, X1: tc.mx, Y1: 40}, {X0: tc.mx, Y0: tc.my, X1: 64, Y1: 40},
+			} {
+				task := fixtureTask(t, 3)
+				task.Border = &r
+				task.Threads = 3
+				tile := renderRGBA(t, task)
+				if tile.Bounds().Dx() != r.Dx() || tile.Bounds().Dy() != r.Dy() {
+					t.Fatalf("tile %v is %v", r, tile.Bounds())
+				}
+				draw.Draw(stitched, r.Image(), tile, image.Point{}, draw.Src)
+			}
+			if pixelDigest(stitched) != pixelDigest(full) {
+				t.Error("stitched border tiles differ from the full frame")
+			}
+		})
+	}
+}
+
+func TestFramesDifferAlongAnimation(t *testing.T) {
+	seen := map[string]int{}
+	for _, f := range []int{1, 4, 7, 10} {
+		d := pixelDigest(renderRGBA(t, fixtureTask(t, f)))
+		if prev, dup := seen[d]; dup {
+			t.Errorf("frames %d and %d are identical", prev, f)
+		}
+		seen[d] = f
+	}
+}
+
+func TestSeedChangesNoise(t *testing.T) {
+	a := fixtureTask(t, 1)
+	b := a
+	b.Seed, b.OutputDir = 43, t.TempDir()
+	if pixelDigest(renderRGBA(t, a)) == pixelDigest(renderRGBA(t, b)) {
+		t.Error("seeds 42 and 43 gave the same pixels")
+	}
+}
+
+// goldenDigest pins the pixels of fixtureTask(t, 5). If it changes, every
+// honest volunteer on the old Version disagrees with the new one: bump
+// Version together with this value.
+const goldenDigest = "dca081c523e99bb40f663d9fe30ccc1021e7973dea468deb5c30473b6d19c19d"
+
+func TestGoldenPixels(t *testing.T) {
+	got := pixelDigest(renderRGBA(t, fixtureTask(t, 5)))
+	if got != goldenDigest {
+		t.Errorf("pixel digest %s, pinned %s for Version %s: if the change is intended, bump Version and the pin",
+			got, goldenDigest, Version)
+	}
+}
