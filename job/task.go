@@ -110,7 +110,9 @@ func (m Manifest) HasTask(job cid.Cid, t Task) bool {
 // (origin top left, y down): tiles are full-width horizontal bands, tile 0 at
 // the top, band i covering rows [i·H/n, (i+1)·H/n) with n = TileCount. With
 // whole frames, tile 0 is the full image. Outside 0..n-1 it is empty.
-// Backends whose border coordinates start at the bottom (Blender) flip y.
+// The result of a tile task is an image of exactly TileRect(i).Size() pixels
+// holding those rows. Backends whose border coordinates start at the bottom
+// (Blender) flip y.
 func (m Manifest) TileRect(i int) image.Rectangle {
 	n := m.TileCount()
 	if i < 0 || i >= n {
