@@ -14,10 +14,13 @@
 //   - the fields of the wire form in one fixed order (see manifestWire in
 //     encoding.go), every field always present, no other fields;
 //   - integers only (no floats, exponents, signs on zero or leading zeros);
-//   - strings as Go's encoding/json writes them with HTML escaping off:
-//     valid UTF-8, `"`, `\` and control characters escaped, U+2028 and U+2029
-//     as \u2028 and \u2029, nothing else escaped;
-//   - no insignificant whitespace and no trailing newline;
+//   - strings exactly as json.Marshal writes them: valid UTF-8; `"`, `\`
+//     and control characters escaped; <, >, &, U+2028 and U+2029 as \u003c,
+//     \u003e, \u0026, \u2028 and \u2029 (HTML-safe, so the bytes stay
+//     unchanged when any Go json.Marshal embeds them as a json.RawMessage);
+//     nothing else escaped;
+//   - no insignificant whitespace and no trailing newline (json.Marshal's
+//     output, not json.Encoder's);
 //   - CIDs as CIDv1 base32 text, the publisher as its base58 peer ID, frames
 //     as FrameSpec's normalized String, Tiles 1 written as 0.
 //

@@ -264,15 +264,15 @@ func ParseID(s string) (cid.Cid, error) {
 	return c, nil
 }
 
-// encodeJSON writes compact JSON without HTML escaping or a newline.
+// encodeJSON writes compact JSON exactly as json.Marshal does, HTML-safe
+// escaping included, so the bytes survive unchanged when another json.Marshal
+// embeds them as a json.RawMessage.
 func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := json.Marshal(v)
+	if err != nil {
 		return nil, fmt.Errorf("encoding JSON: %w", err)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+	return b, nil
 }
 
 // decodeJSON decodes one JSON value and classifies failures as ErrTruncated

@@ -63,14 +63,14 @@ func testManifest(t testing.TB) Manifest {
 func TestManifestGolden(t *testing.T) {
 	m := testManifest(t)
 	const wantBytes = `{"v":1,"publisher":"12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5","created":1795000000,` +
-		`"title":"shot <010> & \"final\" — é","renderer":{"name":"blender","version":"4.2.1"},` +
+		`"title":"shot \u003c010\u003e \u0026 \"final\" — é","renderer":{"name":"blender","version":"4.2.1"},` +
 		`"scene":{"asset":"baf5rcfgsi5hinsk3dg4lz7nzfpaszhkemz6punq","main":"shots/shot.blend"},` +
 		`"frames":"1-246x5","tiles":0,"width":1920,"height":1080,"samples":128,"seed":42,"output":"png",` +
 		`"profile":"cycles-cpu","replicas":2,"limits":{"max_seconds_per_frame":3600,"max_memory_mib":8192},` +
 		`"deadline":1795086400}`
-	const wantID = "bagaaierai6p7ctinflk5r5ubhzwk6du5znnz64izjf65kczj3daivilo4wxa"
-	const wantSig = "bdf3c0364db734ba64986bd72c684fe1fe609b8d4c4fb5e9a0f7ddb0d1fd524e" +
-		"74db8ac24a1d4868bb0041473da30724909b766b3fdd18fb6b59a194572b100e"
+	const wantID = "bagaaiera7qyipqttrlcnx4xc55ksocqpjyj4wmkaciildtze4a35thkqpddq"
+	const wantSig = "509b8a58d3823c22af39ea8d406ab94b689e57c120331d2d23ffcb11cb10e514" +
+		"bc96c209ee6b4f948ee60c63118c80dfefc76cb61c0375c193b0f6131d6df805"
 	b, err := m.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +161,8 @@ func TestUnmarshalManifestRejects(t *testing.T) {
 		{"key case", strings.Replace(s, `"seed":42`, `"Seed":42`, 1), ErrNotCanonical},
 		{"missing field", strings.Replace(s, `"seed":42,`, ``, 1), ErrNotCanonical},
 		{"null field", strings.Replace(s, `"seed":42`, `"seed":null`, 1), ErrNotCanonical},
-		{"escaped html", strings.Replace(s, `<010>`, `\u003c010\u003e`, 1), ErrNotCanonical},
+		{"unescaped html", strings.Replace(s, `\u003c010\u003e`, `<010>`, 1), ErrNotCanonical},
+		{"escaped letter", strings.Replace(s, `"png"`, `"\u0070ng"`, 1), ErrNotCanonical},
 		{"frames not normalized", strings.Replace(s, `"1-246x5"`, `"1-250x5"`, 1), ErrNotCanonical},
 		{"base58 cid", strings.Replace(s, "baf5rcfgsi5hinsk3dg4lz7nzfpaszhkemz6punq", base58Asset(t), 1), ErrNotCanonical},
 		{"leading zero", strings.Replace(s, `"seed":42`, `"seed":042`, 1), ErrMalformed},

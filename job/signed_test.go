@@ -3,6 +3,7 @@ package job
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -41,6 +42,28 @@ func TestOpenManifest(t *testing.T) {
 	id, _ := m.ID()
 	if !s.ID().Equals(id) {
 		t.Fatalf("ID = %s, want %s", s.ID(), id)
+	}
+}
+
+// Regression: peers embed the wire form as a json.RawMessage in their own
+// messages and encode those with json.Marshal, which HTML-escapes raw
+// messages. The canonical bytes must come through unchanged.
+func TestOpenManifestEmbeddedByJSONMarshal(t *testing.T) {
+	_, b := signedTestManifest(t)
+	outer, err := json.Marshal(struct {
+		Manifest json.RawMessage `json:"manifest"`
+	}{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Manifest json.RawMessage `json:"manifest"`
+	}
+	if err := json.Unmarshal(outer, &back); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := OpenManifest(back.Manifest); err != nil {
+		t.Fatalf("after json.Marshal embedding: %v", err)
 	}
 }
 
