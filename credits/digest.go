@@ -57,6 +57,23 @@ func NRGBA(img image.Image) *image.NRGBA {
 		}
 		return out
 	}
+	if r, ok := img.(*image.RGBA); ok {
+		// PNG's 8-bit RGB decodes to opaque RGBA: copy without the interface
+		// call per pixel, converting only pixels that are not opaque.
+		for y := range b.Dy() {
+			src := r.Pix[r.PixOffset(b.Min.X, b.Min.Y+y):][:4*b.Dx()]
+			dst := out.Pix[y*out.Stride:][:4*b.Dx()]
+			for i := 0; i < len(src); i += 4 {
+				if src[i+3] == 255 {
+					copy(dst[i:i+4], src[i:i+4])
+					continue
+				}
+				c := color.NRGBAModel.Convert(color.RGBA{src[i], src[i+1], src[i+2], src[i+3]}).(color.NRGBA)
+				dst[i], dst[i+1], dst[i+2], dst[i+3] = c.R, c.G, c.B, c.A
+			}
+		}
+		return out
+	}
 	for y := range b.Dy() {
 		for x := range b.Dx() {
 			c := color.NRGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA)

@@ -266,3 +266,36 @@ func TestCheckCommitment(t *testing.T) {
 		t.Fatalf("wrong salt: err = %v", err)
 	}
 }
+
+// The RGBA fast path converts exactly like color.NRGBAModel.
+func TestNRGBAFromRGBA(t *testing.T) {
+	src := image.NewRGBA(image.Rect(2, 3, 6, 5))
+	for i := range src.Pix {
+		src.Pix[i] = uint8(i * 37)
+	}
+	for i := 3; i < len(src.Pix); i += 4 {
+		src.Pix[i] = max(src.Pix[i], src.Pix[i-1], src.Pix[i-2], src.Pix[i-3]) // valid premultiplied
+	}
+	src.Pix[3] = 255
+	got := NRGBA(src)
+	for y := range 2 {
+		for x := range 4 {
+			want := color.NRGBAModel.Convert(src.At(2+x, 3+y)).(color.NRGBA)
+			if g := got.NRGBAAt(x, y); g != want {
+				t.Fatalf("pixel %d,%d = %v, want %v", x, y, g, want)
+			}
+		}
+	}
+}
+
+func BenchmarkCompareFullHD(b *testing.B) {
+	ref := render(1, 1920, 1080)
+	other := fewPixelsOff(ref, 17, 5)
+	p, _ := ProfileFor(job.ProfileCyclesCPU)
+	b.ResetTimer()
+	for b.Loop() {
+		if c, err := Compare(p, ref, other); err != nil || !c.Match {
+			b.Fatal(c, err)
+		}
+	}
+}
