@@ -6,7 +6,6 @@ import (
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // commit moves a verified tree from src into the store as asset ih, makes it
@@ -44,14 +43,14 @@ func (s *Store) commit(ih metainfo.Hash, src string, info *metainfo.Info, infoBy
 }
 
 // connectedPeers lists the peers a torrent is connected to.
-func connectedPeers(t *torrent.Torrent) []torrent.PeerInfo {
+func (s *Store) connectedPeers(t *torrent.Torrent) []torrent.PeerInfo {
 	var out []torrent.PeerInfo
 	for _, pc := range t.PeerConns() {
 		if pc.RemoteAddr == nil {
 			continue
 		}
-		if id, err := peer.Decode(pc.RemoteAddr.String()); err == nil {
-			out = append(out, peerInfo(id))
+		if id, err := s.book.lookup(pc.RemoteAddr.String()); err == nil {
+			out = append(out, s.book.peerInfo(id))
 		}
 	}
 	return out

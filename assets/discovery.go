@@ -70,7 +70,7 @@ func (d *discovery) query(ctx context.Context) {
 		d.known[ai.ID] = true
 		d.mu.Unlock()
 		if isNew {
-			d.t.AddPeers([]torrent.PeerInfo{peerInfo(ai.ID)})
+			d.t.AddPeers([]torrent.PeerInfo{d.s.book.peerInfo(ai.ID)})
 		}
 	}
 }
@@ -93,7 +93,7 @@ func (d *discovery) peers() []torrent.PeerInfo {
 	defer d.mu.Unlock()
 	out := make([]torrent.PeerInfo, 0, len(d.known))
 	for id := range d.known {
-		out = append(out, peerInfo(id))
+		out = append(out, d.s.book.peerInfo(id))
 	}
 	return out
 }

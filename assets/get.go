@@ -135,7 +135,7 @@ func (s *Store) fetch(ctx context.Context, cl *torrent.Client, c cid.Cid, ih met
 	}
 
 	info, infoBytes := t.Info(), t.Metainfo().InfoBytes
-	peers := append(d.peers(), connectedPeers(t)...)
+	peers := append(d.peers(), s.connectedPeers(t)...)
 	t.Drop()
 	dropped = true
 	w.report("verifying", 0)

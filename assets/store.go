@@ -86,6 +86,7 @@ type Store struct {
 	cfg     Config
 	log     *slog.Logger
 	limiter *rate.Limiter
+	book    *addrBook
 
 	ready     chan struct{} // closed when Run has started the client
 	provideCh chan cid.Cid  // announcements for Run's provider loop
@@ -138,6 +139,7 @@ func New(cfg Config) (*Store, error) {
 		cfg:       cfg,
 		log:       cfg.Logger,
 		limiter:   rate.NewLimiter(limitFor(cfg.MaxUploadRate), uploadBurst),
+		book:      newAddrBook(),
 		ready:     make(chan struct{}),
 		provideCh: make(chan cid.Cid, 256),
 		gcCh:      make(chan struct{}, 1),
