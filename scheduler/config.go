@@ -1,0 +1,208 @@
+package scheduler
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/renderswarm/renderswarm/job"
+)
+
+// Defaults and thresholds of the coordinator's policies (see the package
+// documentation).
+const (
+	// DefaultMaxFailures is Config.MaxFailures when it is 0.
+	DefaultMaxFailures = 3
+	// DefaultMaxResults is the least Config.MaxResults when it is 0.
+	DefaultMaxResults = 5
+	// NewVolunteerVerified and NewVolunteerJobs: a volunteer with fewer
+	// verified results or fewer jobs than these is new, and every task it
+	// renders is replicated under adaptive replication.
+	NewVolunteerVerified = 20
+	NewVolunteerJobs     = 3
+	// MinReplicationOdds is the floor of the odds that an established
+	// volunteer's task is replicated under adaptive replication.
+	MinReplicationOdds = 0.05
+	// LeaseSlack is added to twice the manifest's time limit by ConfigFor,
+	// for fetching the scene and delivering the result.
+	LeaseSlack = 10 * time.Minute
+)
+
+// ErrBadConfig is wrapped by the errors New and Restore return for a Config
+// they cannot use.
+var ErrBadConfig = errors.New("bad coordinator config")
+
+// Config describes one job to a Coordinator. Zero values are documented per
+// field and filled in by New.
+type Config struct {
+	Job   cid.Cid    // the job ID; every task must belong to it
+	Tasks []job.Task // the job's tasks in any order, no duplicates
+	// Replicas is the manifest's replication policy: 2..job.MaxReplicas
+	// means every task needs that many agreeing results from distinct
+	// peers; 1 means adaptive replication (package documentation).
+	Replicas int
+	// LeaseTTL is how long a lease lives before it is requeued; required.
+	// ConfigFor derives it from the manifest's time limit.
+	LeaseTTL time.Duration
+	// MaxFailures is how many failures a peer may have in this job before
+	// it is blocklisted for the job (package documentation says what
+	// counts). 0 means DefaultMaxFailures.
+	MaxFailures int
+	// MaxResults is how many results a task may collect before it is given
+	// up as failed when they do not agree. 0 means
+	// max(DefaultMaxResults, Replicas+2); otherwise at least Replicas+1.
+	MaxResults int
+	// Depends lists, per task, the tasks that must be accepted before it
+	// can be leased. Optional; must be acyclic and name only the job's tasks.
+	Depends map[job.Task][]job.Task
+	// Standing reports a volunteer's record for adaptive replication. nil
+	// treats every volunteer as new (every task replicated).
+	Standing func(peer.ID) Standing
+	// Rand supplies salts, lease-ID epochs and the adaptive coin. nil means
+	// crypto/rand; tests pass a deterministic reader.
+	Rand io.Reader
+}
+
+// Standing is what the publisher knows of a volunteer (from credits): its
+// verified results, the jobs they spanned, and its current run of valid
+// results without a lost vote.
+type Standing struct {
+	Verified         int
+	Jobs             int
+	ConsecutiveValid int
+}
+
+// New reports whether the volunteer is still new: every task it renders is
+// replicated.
+func (s Standing) New() bool {
+	return s.Verified < NewVolunteerVerified || s.Jobs < NewVolunteerJobs
+}
+
+// ReplicationOdds is the probability that a task leased to a volunteer
+// with this standing is replicated under adaptive replication: 1 while it is
+// new, then max(MinReplicationOdds, 1/ConsecutiveValid).
+func (s Standing) ReplicationOdds() float64 {
+	if s.New() || s.ConsecutiveValid <= 1 {
+		return 1
+	}
+	return max(MinReplicationOdds, 1/float64(s.ConsecutiveValid))
+}
+
+// ConfigFor returns the Config for the job with ID id and manifest m: its
+// tasks, replication policy and a lease TTL of twice the time limit per task
+// plus LeaseSlack. Callers add Standing, Rand and Depends.
+func ConfigFor(id cid.Cid, m job.Manifest) Config {
+	return Config{
+		Job:      id,
+		Tasks:    m.Tasks(id),
+		Replicas: m.Replicas,
+		LeaseTTL: 2*time.Duration(m.Limits.MaxSecondsPerFrame)*time.Second + LeaseSlack,
+	}
+}
+
+// normalize checks cfg and fills its defaults. It returns the tasks sorted
+// in work order (frame, then tile) and each task's dependencies as indices
+// into that order.
+func (cfg *Config) normalize() ([]job.Task, [][]int, error) {
+	if err := job.CheckID(cfg.Job); err != nil {
+		return nil, nil, fmt.Errorf("%w: job: %v", ErrBadConfig, err)
+	}
+	if len(cfg.Tasks) == 0 {
+		return nil, nil, fmt.Errorf("%w: no tasks", ErrBadConfig)
+	}
+	if cfg.Replicas < 1 || cfg.Replicas > job.MaxReplicas {
+		return nil, nil, fmt.Errorf("%w: replicas %d outside 1..%d", ErrBadConfig, cfg.Replicas, job.MaxReplicas)
+	}
+	if cfg.LeaseTTL <= 0 {
+		return nil, nil, fmt.Errorf("%w: lease TTL %v must be positive", ErrBadConfig, cfg.LeaseTTL)
+	}
+	if cfg.MaxFailures < 0 {
+		return nil, nil, fmt.Errorf("%w: max failures %d is negative", ErrBadConfig, cfg.MaxFailures)
+	}
+	if cfg.MaxFailures == 0 {
+		cfg.MaxFailures = DefaultMaxFailures
+	}
+	if cfg.MaxResults == 0 {
+		cfg.MaxResults = max(DefaultMaxResults, cfg.Replicas+2)
+	}
+	if cfg.MaxResults <= cfg.Replicas {
+		return nil, nil, fmt.Errorf("%w: max results %d must exceed replicas %d", ErrBadConfig, cfg.MaxResults, cfg.Replicas)
+	}
+	tasks := slices.Clone(cfg.Tasks)
+	slices.SortFunc(tasks, func(a, b job.Task) int {
+		return cmp.Or(cmp.Compare(a.Frame, b.Frame), cmp.Compare(a.Tile, b.Tile))
+	})
+	index := make(map[job.Task]int, len(tasks))
+	for i, t := range tasks {
+		if !t.Job.Equals(cfg.Job) {
+			return nil, nil, fmt.Errorf("%w: task %s is not of job %s", ErrBadConfig, t, cfg.Job)
+		}
+		if _, dup := index[t]; dup {
+			return nil, nil, fmt.Errorf("%w: task %s listed twice", ErrBadConfig, t)
+		}
+		index[t] = i
+	}
+	deps, err := dependencyIndex(cfg.Depends, index, tasks)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tasks, deps, nil
+}
+
+// dependencyIndex turns Depends into indices and rejects unknown tasks,
+// self-dependencies and cycles.
+func dependencyIndex(depends map[job.Task][]job.Task, index map[job.Task]int, tasks []job.Task) ([][]int, error) {
+	if len(depends) == 0 {
+		return nil, nil
+	}
+	deps := make([][]int, len(index))
+	for t, ds := range depends {
+		i, ok := index[t]
+		if !ok {
+			return nil, fmt.Errorf("%w: dependencies of unknown task %s", ErrBadConfig, t)
+		}
+		for _, d := range ds {
+			j, ok := index[d]
+			if !ok {
+				return nil, fmt.Errorf("%w: task %s depends on unknown task %s", ErrBadConfig, t, d)
+			}
+			if !slices.Contains(deps[i], j) {
+				deps[i] = append(deps[i], j)
+			}
+		}
+	}
+	// Iterative depth-first search for a cycle: 0 unvisited, 1 on the
+	// stack, 2 done.
+	mark := make([]uint8, len(deps))
+	type frame struct{ node, next int }
+	for start := range deps {
+		if mark[start] != 0 {
+			continue
+		}
+		stack := []frame{{start, 0}}
+		mark[start] = 1
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if top.next == len(deps[top.node]) {
+				mark[top.node] = 2
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			d := deps[top.node][top.next]
+			top.next++
+			switch mark[d] {
+			case 1:
+				return nil, fmt.Errorf("%w: dependency cycle through task %s", ErrBadConfig, tasks[d])
+			case 0:
+				mark[d] = 1
+				stack = append(stack, frame{d, 0})
+			}
+		}
+	}
+	return deps, nil
+}

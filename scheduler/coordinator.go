@@ -1,0 +1,418 @@
+package scheduler
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/renderswarm/renderswarm/job"
+)
+
+// Decisions a caller acts on. Lease's refusals say whether to ask again
+// later (ErrNoWork, ErrPaused) or never (ErrBlocked, ErrJobDone).
+var (
+	ErrNoWork   = errors.New("no work for this peer right now")
+	ErrBlocked  = errors.New("peer is blocklisted for this job")
+	ErrJobDone  = errors.New("job is done")
+	ErrCanceled = fmt.Errorf("%w: canceled", ErrJobDone) // errors.Is(ErrCanceled, ErrJobDone)
+	ErrPaused   = errors.New("job is paused")
+
+	ErrBadPeer            = errors.New("bad peer ID")
+	ErrUnknownLease       = errors.New("unknown lease")
+	ErrWrongPeer          = errors.New("lease belongs to another peer")
+	ErrLeaseExpired       = errors.New("lease expired")
+	ErrLeaseClosed        = errors.New("lease already closed")
+	ErrNotCommitted       = errors.New("result delivered before a commitment")
+	ErrAlreadyCommitted   = errors.New("lease holds another commitment")
+	ErrCommitmentMismatch = errors.New("result does not open the lease's commitment")
+	ErrBadResult          = errors.New("result has no asset CID")
+
+	ErrUnknownTask = errors.New("task is not part of this job")
+	ErrNotPending  = errors.New("task is not waiting for a decision")
+	ErrBadDecision = errors.New("bad decision")
+	ErrNotAccepted = errors.New("task has no accepted result")
+)
+
+// Failure weights towards the blocklist: a peer is blocklisted once its
+// points reach failurePoints·MaxFailures.
+const (
+	failurePoints = 2 // expiry, failure, rejected result, lost vote
+	releasePoints = 1 // voluntary hand-back (user paused)
+)
+
+// spreadWindow is how many leasable tasks Lease looks past the first one to
+// find a task without a replica on the asking peer's network prefix.
+const spreadWindow = 64
+
+// Lease is one replica of one task, leased to one peer until Expires.
+type Lease struct {
+	ID      string // unique within the job, also across Restore
+	Task    job.Task
+	Peer    peer.ID
+	Salt    job.Salt // fresh per replica; the peer commits to Commit(Salt, digest)
+	Issued  time.Time
+	Expires time.Time
+}
+
+// Result is a delivered replica: the asset CID of the rendered image and the
+// pixel digest the publisher computed after fetching and decoding it.
+type Result struct {
+	CID    cid.Cid
+	Digest job.PixelDigest
+}
+
+type replicaState uint8
+
+const (
+	stLeased    replicaState = iota + 1 // issued, no commitment yet
+	stCommitted                         // commitment received
+	stDelivered                         // result received and opens the commitment
+	stExpired                           // not delivered in time
+	stFailed                            // handed back as failed, or result rejected
+	stReleased                          // handed back voluntarily
+	stLast      = stReleased
+)
+
+type replica struct {
+	Lease
+	task       int
+	prefix     string
+	state      replicaState
+	commitment job.Commitment
+	result     Result
+}
+
+func (r *replica) active() bool { return r.state == stLeased || r.state == stCommitted }
+
+type taskStatus uint8
+
+const (
+	tsOpen taskStatus = iota
+	tsAccepted
+	tsFailed
+)
+
+type task struct {
+	t          job.Task
+	deps       []int
+	dependents []int
+	want       int // replicas wanted in total so far
+	quorum     int // agreeing results needed
+	status     taskStatus
+	replicas   []*replica // every replica issued, in order; nil once terminal
+	delivered  []*replica // in delivery order; nil once terminal
+	active     int        // replicas leased or committed
+	// Once accepted:
+	result   Result
+	agreeing []peer.ID
+	credited bool
+}
+
+func (t *task) needsReplica() bool {
+	return t.status == tsOpen && t.active+len(t.delivered) < t.want
+}
+
+func (t *task) triedBy(p peer.ID) bool {
+	for _, r := range t.replicas {
+		if r.Peer == p {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *task) onPrefix(prefix string) bool {
+	for _, r := range t.replicas {
+		if r.prefix == prefix && (r.active() || r.state == stDelivered) {
+			return true
+		}
+	}
+	return false
+}
+
+// Coordinator is the publisher's bookkeeping for one job. Its methods are
+// safe for concurrent use; none blocks or starts a goroutine.
+type Coordinator struct {
+	mu          sync.Mutex
+	cfg         Config
+	rand        io.Reader
+	tasks       []*task
+	index       map[job.Task]int
+	leases      map[string]*replica   // every replica of an open task
+	active      map[*replica]struct{} // leased or committed
+	nextExpiry  time.Time             // no active lease expires before this
+	points      map[peer.ID]int       // failure points per peer
+	prefixes    map[string]time.Time  // when a peer on this prefix last asked
+	pending     map[int]struct{}      // tasks waiting for Resolve
+	expired     []Lease               // since the last Expire call
+	low         int                   // no task below this needs a replica
+	epoch       string                // random lease-ID prefix of this process
+	fingerprint string                // of the task list, for snapshots
+	seq         uint64                // lease-ID counter, persisted
+	clock       time.Time             // latest now seen, persisted
+	paused      bool
+	canceled    bool
+	accepted    int
+	failed      int
+}
+
+// New returns a coordinator for a job with no work done yet.
+func New(cfg Config) (*Coordinator, error) {
+	tasks, deps, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	c := &Coordinator{
+		cfg:      cfg,
+		rand:     cfg.Rand,
+		tasks:    make([]*task, len(tasks)),
+		index:    make(map[job.Task]int, len(tasks)),
+		leases:   make(map[string]*replica),
+		active:   make(map[*replica]struct{}),
+		points:   make(map[peer.ID]int),
+		prefixes: make(map[string]time.Time),
+		pending:  make(map[int]struct{}),
+	}
+	if c.rand == nil {
+		c.rand = rand.Reader
+	}
+	initial := cfg.Replicas
+	for i, t := range tasks {
+		c.tasks[i] = &task{t: t, want: initial, quorum: initial}
+		c.index[t] = i
+	}
+	for i, ds := range deps {
+		c.tasks[i].deps = ds
+		for _, d := range ds {
+			c.tasks[d].dependents = append(c.tasks[d].dependents, i)
+		}
+	}
+	c.fingerprint = fingerprint(c.tasks)
+	var e [8]byte
+	if _, err := io.ReadFull(c.rand, e[:]); err != nil {
+		return nil, fmt.Errorf("drawing lease ID epoch: %w", err)
+	}
+	c.epoch = hex.EncodeToString(e[:])
+	return c, nil
+}
+
+// Lease hands peer p one replica of one task. prefix is p's network prefix
+// (its /16 for public IPv4, /32 for IPv6) or "" when private, loopback or
+// unknown. See the package documentation for the work order, replica
+// placement and adaptive replication.
+func (c *Coordinator) Lease(now time.Time, p peer.ID, prefix string) (Lease, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := checkPeer(p); err != nil {
+		return Lease{}, err
+	}
+	c.tick(now)
+	switch {
+	case c.canceled:
+		return Lease{}, ErrCanceled
+	case c.accepted+c.failed == len(c.tasks):
+		return Lease{}, ErrJobDone
+	case c.paused:
+		return Lease{}, ErrPaused
+	case c.blocked(p):
+		return Lease{}, ErrBlocked
+	}
+	if prefix != "" {
+		c.seePrefix(now, prefix)
+	}
+	i := c.pick(now, p, prefix)
+	if i < 0 {
+		return Lease{}, ErrNoWork
+	}
+	return c.issue(now, i, p, prefix)
+}
+
+// checkPeer accepts only peer IDs that survive their text form, so every
+// lease can be snapshotted and restored.
+func checkPeer(p peer.ID) error {
+	if p == "" {
+		return fmt.Errorf("%w: empty", ErrBadPeer)
+	}
+	if q, err := peer.Decode(p.String()); err != nil || q != p {
+		return fmt.Errorf("%w %q", ErrBadPeer, p.String())
+	}
+	return nil
+}
+
+// pick returns the task to lease to p, or -1.
+func (c *Coordinator) pick(now time.Time, p peer.ID, prefix string) int {
+	for c.low < len(c.tasks) && !c.tasks[c.low].needsReplica() {
+		c.low++
+	}
+	spread := prefix != "" && c.otherPrefixSeen(now, prefix)
+	fallback, looked := -1, 0
+	for i := c.low; i < len(c.tasks); i++ {
+		t := c.tasks[i]
+		if !t.needsReplica() || t.triedBy(p) || !c.depsMet(t) {
+			continue
+		}
+		if !spread || !t.onPrefix(prefix) {
+			return i
+		}
+		if fallback < 0 {
+			fallback = i
+		}
+		if looked++; looked >= spreadWindow {
+			break
+		}
+	}
+	return fallback
+}
+
+func (c *Coordinator) depsMet(t *task) bool {
+	for _, d := range t.deps {
+		if c.tasks[d].status != tsAccepted {
+			return false
+		}
+	}
+	return true
+}
+
+// seePrefix records that a peer on prefix asked for work, forgetting
+// prefixes not seen for a lease TTL once the table grows.
+func (c *Coordinator) seePrefix(now time.Time, prefix string) {
+	c.prefixes[prefix] = now
+	if len(c.prefixes) > 1024 {
+		for k, t := range c.prefixes {
+			if now.Sub(t) >= c.cfg.LeaseTTL {
+				delete(c.prefixes, k)
+			}
+		}
+	}
+}
+
+// otherPrefixSeen reports whether a peer on another non-empty prefix asked
+// for work within the last lease TTL: only then can spreading succeed.
+func (c *Coordinator) otherPrefixSeen(now time.Time, prefix string) bool {
+	for k, t := range c.prefixes {
+		if k != prefix && now.Sub(t) < c.cfg.LeaseTTL {
+			return true
+		}
+	}
+	return false
+}
+
+// issue leases task i to p. It reads randomness before changing any state,
+// so a failing Rand leaves the coordinator as it was.
+func (c *Coordinator) issue(now time.Time, i int, p peer.ID, prefix string) (Lease, error) {
+	t := c.tasks[i]
+	replicate := false
+	if c.cfg.Replicas == 1 && t.want < 2 {
+		odds := 1.0
+		if c.cfg.Standing != nil {
+			odds = c.cfg.Standing(p).ReplicationOdds()
+		}
+		replicate = odds >= 1
+		if !replicate {
+			f, err := c.coin()
+			if err != nil {
+				return Lease{}, fmt.Errorf("leasing %s: %w", t.t, err)
+			}
+			replicate = f < odds
+		}
+	}
+	salt, err := job.NewSalt(c.rand)
+	if err != nil {
+		return Lease{}, fmt.Errorf("leasing %s: %w", t.t, err)
+	}
+	if replicate {
+		t.want, t.quorum = 2, 2
+	}
+	id := c.nextID()
+	r := &replica{
+		Lease: Lease{
+			ID:      id,
+			Task:    t.t,
+			Peer:    p,
+			Salt:    salt,
+			Issued:  now,
+			Expires: now.Add(c.cfg.LeaseTTL),
+		},
+		task:   i,
+		prefix: prefix,
+		state:  stLeased,
+	}
+	t.replicas = append(t.replicas, r)
+	c.leases[r.ID] = r
+	c.activate(r)
+	return r.Lease, nil
+}
+
+// nextID returns a lease ID unused in this job: the process's random epoch
+// and a counter that Restore carries over.
+func (c *Coordinator) nextID() string {
+	for {
+		c.seq++
+		id := c.epoch + "-" + strconv.FormatUint(c.seq, 10)
+		if _, dup := c.leases[id]; !dup {
+			return id
+		}
+	}
+}
+
+// coin returns a uniform float64 in [0, 1) read from the configured Rand.
+func (c *Coordinator) coin() (float64, error) {
+	var b [8]byte
+	if _, err := io.ReadFull(c.rand, b[:]); err != nil {
+		return 0, fmt.Errorf("flipping the replication coin: %w", err)
+	}
+	return float64(binary.BigEndian.Uint64(b[:])>>11) / (1 << 53), nil
+}
+
+func (c *Coordinator) activate(r *replica) {
+	c.tasks[r.task].active++
+	c.active[r] = struct{}{}
+	if c.nextExpiry.IsZero() || r.Expires.Before(c.nextExpiry) {
+		c.nextExpiry = r.Expires
+	}
+}
+
+// tick records now and expires what is due. Every method that takes now
+// calls it first.
+func (c *Coordinator) tick(now time.Time) {
+	if now.After(c.clock) {
+		c.clock = now
+	}
+	if c.nextExpiry.IsZero() || now.Before(c.nextExpiry) {
+		return
+	}
+	c.nextExpiry = time.Time{}
+	for r := range c.active {
+		if !now.Before(r.Expires) {
+			c.close(r, stExpired, failurePoints)
+			continue
+		}
+		if c.nextExpiry.IsZero() || r.Expires.Before(c.nextExpiry) {
+			c.nextExpiry = r.Expires
+		}
+	}
+}
+
+// close ends an active replica without a result and requeues its task.
+func (c *Coordinator) close(r *replica, st replicaState, points int) {
+	r.state = st
+	c.tasks[r.task].active--
+	delete(c.active, r)
+	c.low = min(c.low, r.task)
+	c.points[r.Peer] += points
+	if st == stExpired {
+		c.expired = append(c.expired, r.Lease)
+	}
+}
+
+func (c *Coordinator) blocked(p peer.ID) bool {
+	return c.points[p] >= failurePoints*c.cfg.MaxFailures
+}

@@ -1,0 +1,368 @@
+package scheduler
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/renderswarm/renderswarm/job"
+)
+
+// SnapshotVersion is the snapshot format this package writes and reads.
+const SnapshotVersion = 1
+
+// ErrBadSnapshot is wrapped by every error Restore returns for snapshot
+// bytes it cannot use.
+var ErrBadSnapshot = errors.New("bad coordinator snapshot")
+
+// maxPoints bounds a peer's failure points in a snapshot.
+const maxPoints = 1 << 20
+
+// snapshot is the version 1 encoding: compact JSON, tasks by index in work
+// order, only tasks that differ from a fresh job.
+type snapshot struct {
+	Version  int          `json:"v"`
+	Job      string       `json:"job"`
+	Tasks    string       `json:"tasks"` // fingerprint of the task list
+	Replicas int          `json:"replicas"`
+	Seq      uint64       `json:"seq"`
+	Clock    int64        `json:"clock,omitempty"` // Unix ns of the latest now seen
+	Paused   bool         `json:"paused,omitempty"`
+	Canceled bool         `json:"canceled,omitempty"`
+	Points   []peerPoints `json:"points,omitempty"`
+	State    []taskSnap   `json:"state,omitempty"`
+}
+
+type peerPoints struct {
+	Peer   peer.ID `json:"p"`
+	Points int     `json:"n"`
+}
+
+type taskSnap struct {
+	I         int        `json:"i"`
+	Status    taskStatus `json:"st,omitempty"`
+	Want      int        `json:"want,omitempty"`
+	Quorum    int        `json:"q,omitempty"`
+	Replicas  []repSnap  `json:"r,omitempty"`
+	Delivered []int      `json:"d,omitempty"` // indices into Replicas, in delivery order
+	Result    *resSnap   `json:"res,omitempty"`
+	Agreeing  []peer.ID  `json:"agree,omitempty"`
+	Credited  bool       `json:"cr,omitempty"`
+}
+
+type repSnap struct {
+	ID         string          `json:"id"`
+	Peer       peer.ID         `json:"p"`
+	Prefix     string          `json:"pfx,omitempty"`
+	Salt       job.Salt        `json:"salt"`
+	Issued     int64           `json:"iss"`
+	Expires    int64           `json:"exp"`
+	State      replicaState    `json:"st"`
+	Commitment *job.Commitment `json:"c,omitempty"`
+	Result     *resSnap        `json:"res,omitempty"`
+}
+
+type resSnap struct {
+	CID    string          `json:"cid"`
+	Digest job.PixelDigest `json:"digest"`
+}
+
+func newResSnap(r Result) *resSnap { return &resSnap{CID: r.CID.String(), Digest: r.Digest} }
+
+func (r *resSnap) result() (Result, error) {
+	if r == nil {
+		return Result{}, errors.New("missing result")
+	}
+	c, err := cid.Decode(r.CID)
+	if err != nil {
+		return Result{}, fmt.Errorf("result CID: %v", err)
+	}
+	return Result{CID: c, Digest: r.Digest}, nil
+}
+
+// fingerprint identifies the task list in work order.
+func fingerprint(tasks []*task) string {
+	h := sha256.New()
+	for _, t := range tasks {
+		io.WriteString(h, t.t.String())
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Snapshot encodes the coordinator's state for Restore. Store it after
+// every change that must survive a crash (at least after Lease, Deliver,
+// Resolve and MarkCredited).
+func (c *Coordinator) Snapshot() ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := snapshot{
+		Version:  SnapshotVersion,
+		Job:      c.cfg.Job.String(),
+		Tasks:    c.fingerprint,
+		Replicas: c.cfg.Replicas,
+		Seq:      c.seq,
+		Paused:   c.paused,
+		Canceled: c.canceled,
+	}
+	if !c.clock.IsZero() {
+		s.Clock = c.clock.UnixNano()
+	}
+	for p, n := range c.points {
+		if n > 0 {
+			s.Points = append(s.Points, peerPoints{p, n})
+		}
+	}
+	initial := c.cfg.Replicas
+	for i, t := range c.tasks {
+		if t.status == tsOpen && len(t.replicas) == 0 && t.want == initial && t.quorum == initial {
+			continue
+		}
+		ts := taskSnap{I: i, Status: t.status, Want: t.want, Quorum: t.quorum, Credited: t.credited}
+		if t.status == tsAccepted {
+			ts.Result, ts.Agreeing = newResSnap(t.result), t.agreeing
+		}
+		pos := make(map[*replica]int, len(t.replicas))
+		for k, r := range t.replicas {
+			pos[r] = k
+			rs := repSnap{
+				ID: r.ID, Peer: r.Peer, Prefix: r.prefix, Salt: r.Salt,
+				Issued: r.Issued.UnixNano(), Expires: r.Expires.UnixNano(), State: r.state,
+			}
+			if r.state == stCommitted || r.state == stDelivered {
+				cm := r.commitment
+				rs.Commitment = &cm
+			}
+			if r.state == stDelivered {
+				rs.Result = newResSnap(r.result)
+			}
+			ts.Replicas = append(ts.Replicas, rs)
+		}
+		for _, r := range t.delivered {
+			ts.Delivered = append(ts.Delivered, pos[r])
+		}
+		s.State = append(s.State, ts)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("encoding coordinator snapshot: %w", err)
+	}
+	return b, nil
+}
+
+// Restore rebuilds a coordinator from a Snapshot of the same job: cfg must
+// list the same tasks with the same replication policy. Accepted results
+// and credited flags are kept; leases still open stay valid under their
+// IDs, and those that were live at the snapshot's latest time get the
+// publisher's downtime (now minus that time) added to their expiry, so
+// volunteers who finished while the publisher was away can still commit and
+// deliver. New lease IDs never collide with old ones.
+func Restore(cfg Config, snap []byte, now time.Time) (*Coordinator, error) {
+	c, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var s snapshot
+	dec := json.NewDecoder(bytes.NewReader(snap))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: data after the snapshot", ErrBadSnapshot)
+	}
+	if err := c.load(&s); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+	}
+	if !c.clock.IsZero() && now.After(c.clock) {
+		down := now.Sub(c.clock)
+		c.nextExpiry = time.Time{}
+		for r := range c.active {
+			if r.Expires.After(c.clock) {
+				r.Expires = r.Expires.Add(down)
+			}
+			if c.nextExpiry.IsZero() || r.Expires.Before(c.nextExpiry) {
+				c.nextExpiry = r.Expires
+			}
+		}
+	}
+	return c, nil
+}
+
+// load applies a decoded snapshot to a fresh coordinator, checking every
+// value.
+func (c *Coordinator) load(s *snapshot) error {
+	switch {
+	case s.Version != SnapshotVersion:
+		return fmt.Errorf("format version %d, want %d", s.Version, SnapshotVersion)
+	case s.Job != c.cfg.Job.String():
+		return fmt.Errorf("snapshot of job %q, not %s", s.Job, c.cfg.Job)
+	case s.Tasks != c.fingerprint:
+		return errors.New("task list differs from the config's")
+	case s.Replicas != c.cfg.Replicas:
+		return fmt.Errorf("replicas %d, config says %d", s.Replicas, c.cfg.Replicas)
+	case s.Seq > math.MaxUint64/2:
+		return fmt.Errorf("lease counter %d out of range", s.Seq)
+	}
+	c.seq, c.paused, c.canceled = s.Seq, s.Paused, s.Canceled
+	if s.Clock != 0 {
+		c.clock = time.Unix(0, s.Clock)
+	}
+	for _, pp := range s.Points {
+		if err := checkPeer(pp.Peer); err != nil {
+			return err
+		}
+		if _, dup := c.points[pp.Peer]; dup || pp.Points <= 0 || pp.Points > maxPoints {
+			return fmt.Errorf("failure points of %s: %d, or listed twice", pp.Peer, pp.Points)
+		}
+		c.points[pp.Peer] = pp.Points
+	}
+	last := -1
+	for k := range s.State {
+		ts := &s.State[k]
+		if ts.I <= last || ts.I >= len(c.tasks) {
+			return fmt.Errorf("task index %d out of order or range", ts.I)
+		}
+		last = ts.I
+		if err := c.loadTask(c.tasks[ts.I], ts); err != nil {
+			return fmt.Errorf("task %s: %v", c.tasks[ts.I].t, err)
+		}
+	}
+	for i, t := range c.tasks {
+		if t.status == tsFailed {
+			for _, d := range t.dependents {
+				c.finish(d, tsFailed)
+			}
+		}
+		if t.status == tsOpen && len(t.delivered) >= t.want {
+			c.pending[i] = struct{}{}
+		}
+	}
+	return nil
+}
+
+// loadTask applies one task's snapshot.
+func (c *Coordinator) loadTask(t *task, ts *taskSnap) error {
+	switch ts.Status {
+	case tsOpen:
+	case tsAccepted:
+		res, err := ts.Result.result()
+		if err != nil {
+			return err
+		}
+		if len(ts.Agreeing) == 0 || len(ts.Replicas) > 0 {
+			return errors.New("accepted without agreeing peers, or with open replicas")
+		}
+		for _, p := range ts.Agreeing {
+			if err := checkPeer(p); err != nil {
+				return err
+			}
+		}
+		t.status, t.result, t.agreeing, t.credited = tsAccepted, res, ts.Agreeing, ts.Credited
+		c.accepted++
+		return nil
+	case tsFailed:
+		if len(ts.Replicas) > 0 || ts.Credited || ts.Result != nil {
+			return errors.New("failed task with replicas or a result")
+		}
+		if t.status == tsOpen { // a failed dependency may have failed it already
+			t.status = tsFailed
+			c.failed++
+		}
+		return nil
+	default:
+		return fmt.Errorf("unknown status %d", ts.Status)
+	}
+	if ts.Credited || ts.Result != nil || len(ts.Agreeing) > 0 {
+		return errors.New("open task with a result")
+	}
+	if ts.Quorum < 1 || ts.Quorum > ts.Want || ts.Want > c.cfg.MaxResults || ts.Want < c.cfg.Replicas {
+		return fmt.Errorf("want %d and quorum %d out of range", ts.Want, ts.Quorum)
+	}
+	t.want, t.quorum = ts.Want, ts.Quorum
+	for k := range ts.Replicas {
+		r, err := c.loadReplica(&ts.Replicas[k], t)
+		if err != nil {
+			return fmt.Errorf("replica %d: %v", k, err)
+		}
+		t.replicas = append(t.replicas, r)
+		c.leases[r.ID] = r
+		if r.active() {
+			c.activate(r)
+		}
+	}
+	seen := make([]bool, len(t.replicas))
+	for _, k := range ts.Delivered {
+		if k < 0 || k >= len(t.replicas) || seen[k] || t.replicas[k].state != stDelivered {
+			return fmt.Errorf("delivered index %d is not a delivered replica", k)
+		}
+		seen[k] = true
+		t.delivered = append(t.delivered, t.replicas[k])
+	}
+	for k, r := range t.replicas {
+		if r.state == stDelivered && !seen[k] {
+			return fmt.Errorf("replica %d delivered but not listed", k)
+		}
+	}
+	if t.active+len(t.delivered) > t.want {
+		return fmt.Errorf("%d replicas out and %d delivered, only %d wanted", t.active, len(t.delivered), t.want)
+	}
+	return nil
+}
+
+// loadReplica checks and converts one replica of task t.
+func (c *Coordinator) loadReplica(rs *repSnap, t *task) (*replica, error) {
+	if rs.ID == "" || len(rs.ID) > 64 {
+		return nil, errors.New("bad lease ID")
+	}
+	if _, dup := c.leases[rs.ID]; dup {
+		return nil, fmt.Errorf("lease ID %q used twice", rs.ID)
+	}
+	if err := checkPeer(rs.Peer); err != nil {
+		return nil, err
+	}
+	if t.triedBy(rs.Peer) {
+		return nil, fmt.Errorf("two replicas for %s", rs.Peer)
+	}
+	if rs.State < stLeased || rs.State > stLast || rs.Expires <= rs.Issued || len(rs.Prefix) > 256 {
+		return nil, errors.New("bad state, times or prefix")
+	}
+	r := &replica{
+		Lease: Lease{
+			ID: rs.ID, Task: t.t, Peer: rs.Peer, Salt: rs.Salt,
+			Issued: time.Unix(0, rs.Issued), Expires: time.Unix(0, rs.Expires),
+		},
+		task:   c.index[t.t],
+		prefix: rs.Prefix,
+		state:  rs.State,
+	}
+	if (rs.State == stLeased) != (rs.Commitment == nil) && rs.State <= stDelivered {
+		return nil, errors.New("commitment present exactly when committed or delivered")
+	}
+	if rs.Commitment != nil {
+		r.commitment = *rs.Commitment
+	}
+	if rs.State != stDelivered {
+		if rs.Result != nil {
+			return nil, errors.New("result on an undelivered replica")
+		}
+		return r, nil
+	}
+	res, err := rs.Result.result()
+	if err != nil {
+		return nil, err
+	}
+	if !r.commitment.Opens(r.Salt, res.Digest) {
+		return nil, errors.New("delivered result does not open its commitment")
+	}
+	r.result = res
+	return r, nil
+}

@@ -1,0 +1,112 @@
+package scheduler
+
+import (
+	"errors"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Counts is a job's progress, one count per task; the counts add up to
+// Total.
+type Counts struct {
+	Total     int
+	Verified  int // accepted
+	Rendering int // replicas leased or delivered, no decision yet
+	Failed    int // given up, or depending on a failed task
+	Queued    int // waiting for a volunteer
+}
+
+// State is a job's state as the status command reports it.
+type State string
+
+// States of a job.
+const (
+	StateQueued    State = "queued"
+	StateRunning   State = "running"
+	StatePaused    State = "paused"
+	StateCompleted State = "completed" // every task accepted
+	StateFailed    State = "failed"    // every task decided, some failed
+	StateCanceled  State = "canceled"
+)
+
+// ErrCannotResume is returned by Resume for a canceled job.
+var ErrCannotResume = errors.New("a canceled job cannot be resumed")
+
+// Progress counts the tasks by state.
+func (c *Coordinator) Progress() Counts {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := Counts{Total: len(c.tasks), Verified: c.accepted, Failed: c.failed}
+	for _, t := range c.tasks {
+		if t.status != tsOpen {
+			continue
+		}
+		if t.active > 0 || len(t.delivered) > 0 {
+			n.Rendering++
+		} else {
+			n.Queued++
+		}
+	}
+	return n
+}
+
+// Done reports whether every task is accepted or failed, or the job is
+// canceled.
+func (c *Coordinator) Done() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.canceled || c.accepted+c.failed == len(c.tasks)
+}
+
+// State returns the job's state.
+func (c *Coordinator) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.canceled:
+		return StateCanceled
+	case c.accepted+c.failed == len(c.tasks) && c.failed > 0:
+		return StateFailed
+	case c.accepted == len(c.tasks):
+		return StateCompleted
+	case c.paused:
+		return StatePaused
+	case c.seq > 0 || c.accepted+c.failed > 0:
+		return StateRunning
+	}
+	return StateQueued
+}
+
+// Pause stops new leases (Lease returns ErrPaused). Leases already out stay
+// valid: their results are still taken and decided.
+func (c *Coordinator) Pause() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.paused = true
+}
+
+// Resume lets Lease hand out work again.
+func (c *Coordinator) Resume() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.canceled {
+		return ErrCannotResume
+	}
+	c.paused = false
+	return nil
+}
+
+// Cancel ends the job for good: Lease, Commit and Deliver return
+// ErrCanceled. Accepted results stay readable.
+func (c *Coordinator) Cancel() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.canceled = true
+}
+
+// Blocked reports whether p is blocklisted for this job.
+func (c *Coordinator) Blocked(p peer.ID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.blocked(p)
+}
