@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -121,6 +123,7 @@ func (c *Coordinator) Snapshot() ([]byte, error) {
 			s.Points = append(s.Points, peerPoints{p, n})
 		}
 	}
+	slices.SortFunc(s.Points, func(a, b peerPoints) int { return strings.Compare(string(a.Peer), string(b.Peer)) })
 	initial := c.cfg.Replicas
 	for i, t := range c.tasks {
 		if t.status == tsOpen && len(t.replicas) == 0 && t.want == initial && t.quorum == initial {

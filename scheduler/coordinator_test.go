@@ -1,0 +1,416 @@
+package scheduler
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/renderswarm/renderswarm/job"
+)
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	j := testJob("job")
+	other := testJob("other")
+	good := func() Config { return Config{Job: j, Tasks: tasksOf(j, 3, 1), Replicas: 2, LeaseTTL: ttl} }
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"undefined job", func(c *Config) { c.Job = job.AssetCID([20]byte{1}) }},
+		{"no tasks", func(c *Config) { c.Tasks = nil }},
+		{"zero replicas", func(c *Config) { c.Replicas = 0 }},
+		{"too many replicas", func(c *Config) { c.Replicas = job.MaxReplicas + 1 }},
+		{"no lease TTL", func(c *Config) { c.LeaseTTL = 0 }},
+		{"negative max failures", func(c *Config) { c.MaxFailures = -1 }},
+		{"max results not above replicas", func(c *Config) { c.MaxResults = 2 }},
+		{"task of another job", func(c *Config) { c.Tasks[1].Job = other }},
+		{"duplicate task", func(c *Config) { c.Tasks = append(c.Tasks, c.Tasks[0]) }},
+		{"dependency on unknown task", func(c *Config) {
+			c.Depends = map[job.Task][]job.Task{c.Tasks[0]: {{Job: j, Frame: 99}}}
+		}},
+		{"dependency cycle", func(c *Config) {
+			c.Depends = map[job.Task][]job.Task{c.Tasks[0]: {c.Tasks[1]}, c.Tasks[1]: {c.Tasks[2]}, c.Tasks[2]: {c.Tasks[0]}}
+		}},
+		{"self dependency", func(c *Config) { c.Depends = map[job.Task][]job.Task{c.Tasks[0]: {c.Tasks[0]}} }},
+		{"broken rand", func(c *Config) { c.Rand = iotest.ErrReader(errors.New("no entropy")) }},
+	}
+	if _, err := New(good()); err != nil {
+		t.Fatalf("good config refused: %v", err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := good()
+			tt.mutate(&cfg)
+			if _, err := New(cfg); err == nil {
+				t.Fatal("New accepted a bad config")
+			}
+		})
+	}
+}
+
+func TestLeaseNeverGivesOnePeerTwoReplicas(t *testing.T) {
+	ps := testPeers(t, 3)
+	a, b, c3 := ps[0], ps[1], ps[2]
+	tests := []struct {
+		name string
+		run  func(t *testing.T, c *Coordinator)
+	}{
+		{"same peer gets the next task", func(t *testing.T, c *Coordinator) {
+			l1 := mustLease(t, c, t0, a, "")
+			l2 := mustLease(t, c, t0, a, "")
+			if l1.Task == l2.Task {
+				t.Fatalf("peer got task %s twice", l1.Task)
+			}
+			if _, err := c.Lease(t0, a, ""); !errors.Is(err, ErrNoWork) {
+				t.Fatalf("third lease for a peer that holds both tasks: %v, want ErrNoWork", err)
+			}
+			if l := mustLease(t, c, t0, b, ""); l.Task != l1.Task {
+				t.Fatalf("second peer got %s, want the first task %s", l.Task, l1.Task)
+			}
+		}},
+		{"not after an expiry", func(t *testing.T, c *Coordinator) {
+			mustLease(t, c, t0, a, "")
+			mustLease(t, c, t0, a, "")
+			later := t0.Add(ttl)
+			if got := c.Expire(later); len(got) != 2 {
+				t.Fatalf("Expire returned %d leases, want 2", len(got))
+			}
+			if _, err := c.Lease(later, a, ""); !errors.Is(err, ErrNoWork) {
+				t.Fatalf("peer whose leases expired asked again: %v, want ErrNoWork", err)
+			}
+			for _, p := range []peer.ID{b, c3} {
+				mustLease(t, c, later, p, "")
+			}
+		}},
+		{"not after a hand-back", func(t *testing.T, c *Coordinator) {
+			l := mustLease(t, c, t0, a, "")
+			if err := c.Release(t0, l.ID, a); err != nil {
+				t.Fatal(err)
+			}
+			if l2 := mustLease(t, c, t0, a, ""); l2.Task == l.Task {
+				t.Fatal("task handed back by a peer was leased to it again")
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.run(t, newCoord(t, testConfig(2, 3)))
+		})
+	}
+}
+
+func TestPrefixSpreading(t *testing.T) {
+	ps := testPeers(t, 4)
+	type ask struct {
+		peer   int
+		prefix string
+		frame  int // 0: want ErrNoWork
+	}
+	tests := []struct {
+		name     string
+		frames   int
+		replicas int
+		asks     []ask
+	}{
+		{"replicas spread over two prefixes", 2, 3, []ask{
+			{0, "10.1", 1}, {1, "10.2", 1},
+			{2, "10.2", 2}, // frame 1 already has 10.2; 10.1 peers are around
+			{3, "10.1", 2}, // frame 1 has 10.1, frame 2 only 10.2
+		}},
+		{"one prefix only does not stall", 2, 2, []ask{
+			{0, "10.1", 1}, {1, "10.1", 1}, {2, "10.1", 2},
+		}},
+		{"private peers share the empty prefix", 2, 2, []ask{
+			{0, "", 1}, {1, "", 1}, {2, "", 2},
+		}},
+		{"falls back when every task has the prefix", 1, 4, []ask{
+			{0, "10.1", 1}, {1, "10.2", 1}, {2, "10.2", 1}, {3, "10.1", 1},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCoord(t, testConfig(tt.frames, tt.replicas))
+			for i, a := range tt.asks {
+				l, err := c.Lease(t0, ps[a.peer], a.prefix)
+				if err != nil {
+					t.Fatalf("ask %d: %v", i, err)
+				}
+				if l.Task.Frame != a.frame {
+					t.Fatalf("ask %d (prefix %q) got frame %d, want %d", i, a.prefix, l.Task.Frame, a.frame)
+				}
+			}
+		})
+	}
+	t.Run("another prefix seen long ago does not count", func(t *testing.T) {
+		c := newCoord(t, testConfig(2, 2))
+		mustLease(t, c, t0, ps[0], "10.2")
+		later := t0.Add(ttl / 2)
+		mustLease(t, c, later, ps[1], "10.1") // frame 1, no conflict
+		muchLater := t0.Add(ttl + time.Minute)
+		c.Expire(muchLater)
+		l := mustLease(t, c, muchLater, ps[2], "10.1")
+		if l.Task.Frame != 1 {
+			t.Fatalf("got frame %d, want 1: the other prefix was last seen over a TTL ago", l.Task.Frame)
+		}
+	})
+}
+
+func TestWorkOrder(t *testing.T) {
+	p := testPeers(t, 4)
+	j := testJob("job")
+	tasks := tasksOf(j, 3, 2)
+	slices.Reverse(tasks)
+	c := newCoord(t, Config{Job: j, Tasks: tasks, Replicas: 2, LeaseTTL: ttl, Rand: seeded(2)})
+	var got []job.Task
+	for range 3 {
+		got = append(got, mustLease(t, c, t0, p[0], "").Task, mustLease(t, c, t0, p[1], "").Task)
+	}
+	want := []job.Task{
+		{Job: j, Frame: 1, Tile: 0}, {Job: j, Frame: 1, Tile: 0},
+		{Job: j, Frame: 1, Tile: 1}, {Job: j, Frame: 1, Tile: 1},
+		{Job: j, Frame: 2, Tile: 0}, {Job: j, Frame: 2, Tile: 0},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("lease order %v, want %v", got, want)
+	}
+	// Frame 1 tile 0 comes back: its replica goes before anything newer.
+	l := mustLease(t, c, t0, p[2], "")
+	if l.Task != (job.Task{Job: j, Frame: 2, Tile: 1}) {
+		t.Fatalf("got %s, want frame 2 tile 1", l.Task)
+	}
+	c2 := newCoord(t, Config{Job: j, Tasks: tasks, Replicas: 2, LeaseTTL: ttl, Rand: seeded(2)})
+	first := mustLease(t, c2, t0, p[0], "")
+	mustLease(t, c2, t0, p[1], "")                       // frame 1 tile 0, second replica
+	mustLease(t, c2, t0, p[0], "")                       // frame 1 tile 1
+	if err := c2.Fail(t0, first.ID, p[0]); err != nil { // frame 1 tile 0 requeued
+		t.Fatal(err)
+	}
+	if l := mustLease(t, c2, t0, p[2], ""); l.Task != first.Task {
+		t.Fatalf("after a requeue got %s, want the earlier %s", l.Task, first.Task)
+	}
+}
+
+func TestExpiryRequeues(t *testing.T) {
+	p := testPeers(t, 2)
+	c := newCoord(t, testConfig(1, 2))
+	l := mustLease(t, c, t0, p[0], "")
+	if l.Expires != t0.Add(ttl) || l.Issued != t0 {
+		t.Fatalf("lease times %v..%v, want %v..%v", l.Issued, l.Expires, t0, t0.Add(ttl))
+	}
+	if got := c.Expire(l.Expires.Add(-time.Nanosecond)); len(got) != 0 {
+		t.Fatalf("lease expired early: %v", got)
+	}
+	r := result("frame")
+	if err := c.Commit(t0.Add(time.Minute), l.ID, p[0], job.Commit(l.Salt, r.Digest)); err != nil {
+		t.Fatal(err)
+	}
+	got := c.Expire(l.Expires)
+	if len(got) != 1 || got[0].ID != l.ID {
+		t.Fatalf("Expire at the deadline returned %v, want lease %s", got, l.ID)
+	}
+	if again := c.Expire(l.Expires.Add(time.Hour)); len(again) != 0 {
+		t.Fatalf("lease reported expired twice: %v", again)
+	}
+	wantErr(t, c.Deliver(l.Expires, l.ID, p[0], r), ErrLeaseExpired)
+	if n := c.Progress(); n.Queued != 1 || n.Rendering != 0 {
+		t.Fatalf("after expiry progress %+v, want the task queued", n)
+	}
+	// Expiry noticed by Lease is still reported by Expire.
+	p = testPeers(t, 3)
+	c2 := newCoord(t, testConfig(1, 2))
+	l2a := mustLease(t, c2, t0, p[0], "")
+	l2b := mustLease(t, c2, t0.Add(time.Minute), p[1], "")
+	later := l2a.Expires.Add(time.Second)
+	if got := mustLease(t, c2, later, p[2], ""); got.Task != l2a.Task {
+		t.Fatalf("requeued task not leased: got %s", got.Task)
+	}
+	if got := c2.Expire(l2b.Expires); len(got) != 2 || got[0].ID != l2a.ID || got[1].ID != l2b.ID {
+		t.Fatalf("Expire after Lease noticed an expiry returned %v, want %s and %s", got, l2a.ID, l2b.ID)
+	}
+}
+
+func TestBlocklist(t *testing.T) {
+	p := testPeers(t, 1)[0]
+	type action func(c *Coordinator, now time.Time, l Lease) error
+	fail := func(c *Coordinator, now time.Time, l Lease) error { return c.Fail(now, l.ID, p) }
+	release := func(c *Coordinator, now time.Time, l Lease) error { return c.Release(now, l.ID, p) }
+	expire := func(c *Coordinator, now time.Time, l Lease) error { c.Expire(l.Expires); return nil }
+	mismatch := func(c *Coordinator, now time.Time, l Lease) error {
+		if err := c.Commit(now, l.ID, p, job.Commit(l.Salt, digest("claimed"))); err != nil {
+			return err
+		}
+		if err := c.Deliver(now, l.ID, p, result("actual")); !errors.Is(err, ErrCommitmentMismatch) {
+			return fmt.Errorf("Deliver: %v, want ErrCommitmentMismatch", err)
+		}
+		return nil
+	}
+	tests := []struct {
+		name        string
+		act         action
+		times       int
+		wantBlocked bool
+	}{
+		{"two failures", fail, 2, false},
+		{"three failures", fail, 3, true},
+		{"three expiries", expire, 3, true},
+		{"three commitment mismatches", mismatch, 3, true},
+		{"five hand-backs", release, 5, false},
+		{"six hand-backs", release, 6, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCoord(t, testConfig(10, 2))
+			now := t0
+			for range tt.times {
+				l := mustLease(t, c, now, p, "")
+				if err := tt.act(c, now, l); err != nil {
+					t.Fatal(err)
+				}
+				now = l.Expires
+			}
+			_, err := c.Lease(now, p, "")
+			if tt.wantBlocked {
+				wantErr(t, err, ErrBlocked)
+			} else if err != nil {
+				t.Fatalf("peer refused work: %v", err)
+			}
+			if c.Blocked(p) != tt.wantBlocked {
+				t.Fatalf("Blocked = %v, want %v", !tt.wantBlocked, tt.wantBlocked)
+			}
+		})
+	}
+}
+
+func TestDependencies(t *testing.T) {
+	p := testPeers(t, 2)
+	cfg := testConfig(3, 1)
+	// Frame 1 (say, a bake) must be accepted before frames 2 and 3.
+	cfg.Depends = map[job.Task][]job.Task{frameTask(2): {frameTask(1)}, frameTask(3): {frameTask(1)}}
+	t.Run("waits for the dependency", func(t *testing.T) {
+		c := newCoord(t, cfg)
+		l := mustLease(t, c, t0, p[0], "")
+		if l.Task != frameTask(1) {
+			t.Fatalf("first lease %s, want frame 1", l.Task)
+		}
+		l2 := mustLease(t, c, t0, p[1], "") // new volunteer: frame 1 replicated
+		if _, err := c.Lease(t0, p[0], ""); !errors.Is(err, ErrNoWork) {
+			t.Fatalf("dependent task leased before its dependency was accepted: %v", err)
+		}
+		deliver(t, c, t0, l, "f1")
+		deliver(t, c, t0, l2, "f1")
+		if err := c.Resolve(frameTask(1), Decision{Verdict: Accept, Canonical: 0, Agreeing: []int{0, 1}}); err != nil {
+			t.Fatal(err)
+		}
+		if l := mustLease(t, c, t0, p[0], ""); l.Task != frameTask(2) {
+			t.Fatalf("after acceptance got %s, want frame 2", l.Task)
+		}
+	})
+	t.Run("fails with its dependency", func(t *testing.T) {
+		c := newCoord(t, cfg)
+		l := mustLease(t, c, t0, p[0], "")
+		l2 := mustLease(t, c, t0, p[1], "")
+		deliver(t, c, t0, l, "f1")
+		deliver(t, c, t0, l2, "other")
+		if err := c.Resolve(frameTask(1), Decision{Verdict: GiveUp}); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.Progress(); n.Failed != 3 || !c.Done() || c.State() != StateFailed {
+			t.Fatalf("progress %+v, done %v, state %s: want all three failed", n, c.Done(), c.State())
+		}
+		if _, err := c.Lease(t0, p[0], ""); !errors.Is(err, ErrJobDone) {
+			t.Fatalf("lease on a failed job: %v", err)
+		}
+	})
+}
+
+func TestAdaptiveReplicationOdds(t *testing.T) {
+	const n = 4000
+	tests := []struct {
+		name     string
+		standing *Standing // nil: no Standing function
+		odds     float64
+	}{
+		{"no standing function: everyone is new", nil, 1},
+		{"new volunteer: few verified", &Standing{Verified: 19, Jobs: 10, ConsecutiveValid: 19}, 1},
+		{"new volunteer: few jobs", &Standing{Verified: 500, Jobs: 2, ConsecutiveValid: 500}, 1},
+		{"established, 10 valid in a row", &Standing{Verified: 50, Jobs: 5, ConsecutiveValid: 10}, 0.1},
+		{"established, long run hits the floor", &Standing{Verified: 5000, Jobs: 50, ConsecutiveValid: 1000}, MinReplicationOdds},
+		{"established after a lost vote", &Standing{Verified: 50, Jobs: 5, ConsecutiveValid: 0}, 1},
+	}
+	ps := testPeers(t, 2)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(n, 1)
+			cfg.Rand = seeded(7)
+			if tt.standing != nil {
+				s := *tt.standing
+				cfg.Standing = func(p peer.ID) Standing {
+					if p == ps[0] {
+						return s
+					}
+					return Standing{} // the checker is new; it must not matter
+				}
+			}
+			c := newCoord(t, cfg)
+			for range n {
+				mustLease(t, c, t0, ps[0], "")
+			}
+			// The second peer can only get the tasks that were replicated.
+			replicated := 0
+			for {
+				if _, err := c.Lease(t0, ps[1], ""); err != nil {
+					wantErr(t, err, ErrNoWork)
+					break
+				}
+				replicated++
+			}
+			mean := tt.odds * n
+			sd := max(1, math.Sqrt(n*tt.odds*(1-tt.odds)))
+			if diff := float64(replicated) - mean; diff > 5*sd || diff < -5*sd {
+				t.Fatalf("%d of %d tasks replicated, want %.0f ± %.0f", replicated, n, mean, 5*sd)
+			}
+		})
+	}
+}
+
+func TestPauseResumeCancel(t *testing.T) {
+	p := testPeers(t, 2)
+	c := newCoord(t, testConfig(2, 2))
+	if c.State() != StateQueued {
+		t.Fatalf("fresh job state %s", c.State())
+	}
+	l := mustLease(t, c, t0, p[0], "")
+	c.Pause()
+	if c.State() != StatePaused {
+		t.Fatalf("state %s after Pause", c.State())
+	}
+	if _, err := c.Lease(t0, p[1], ""); !errors.Is(err, ErrPaused) {
+		t.Fatalf("lease while paused: %v", err)
+	}
+	deliver(t, c, t0, l, "ok") // a lease out before the pause still delivers
+	if err := c.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if c.State() != StateRunning {
+		t.Fatalf("state %s after Resume", c.State())
+	}
+	l2 := mustLease(t, c, t0, p[1], "")
+	deliver(t, c, t0, l2, "ok")
+	if len(c.Pending()) != 1 {
+		t.Fatal("delivered task not pending")
+	}
+	c.Cancel()
+	if _, err := c.Lease(t0, p[1], ""); !errors.Is(err, ErrCanceled) || !errors.Is(err, ErrJobDone) {
+		t.Fatalf("lease after Cancel: %v, want ErrCanceled wrapping ErrJobDone", err)
+	}
+	wantErr(t, c.Commit(t0, l2.ID, p[1], job.Commitment{}), ErrCanceled)
+	wantErr(t, c.Resume(), ErrCannotResume)
+	if !c.Done() || c.State() != StateCanceled || len(c.Pending()) != 0 {
+		t.Fatalf("canceled job: done %v, state %s, %d pending", c.Done(), c.State(), len(c.Pending()))
+	}
+}

@@ -1,0 +1,89 @@
+// Package scheduler decides who renders what: the publisher's Coordinator
+// hands out, tracks, requeues and resolves the replicas of one job's tasks,
+// and the volunteer's Picker ranks the job offers it has seen.
+//
+// It is pure decision logic: no sockets, no goroutines, no database, and no
+// wall clock — every method that depends on time takes now. The node
+// carries leases, commitments and results over its streams, stores
+// snapshots in its database and verifies images with package credits; the
+// same code runs in tests and in simulations of thousands of peers. It
+// imports job, go-cid, libp2p's core/peer (the peer ID type) and the
+// standard library; never node, p2p, assets, render, gui or credits.
+//
+// # Work order
+//
+// Volunteers pull: Lease hands the asking peer one replica of the first task,
+// in (frame, tile) order, that still wants a replica, has all its Depends
+// accepted and has never been leased to that peer. Because the order is
+// strict, a requeued or extra replica of an earlier frame always goes out
+// before the first replica of a later frame, and the replicas of one task
+// go to consecutive askers: frames finish roughly in order, and a task that
+// already has results delivered is completed before later work is started
+// — but never at the expense of an earlier frame.
+//
+// # Placement
+//
+// A task never gets two replicas from one peer, not even after that peer's
+// replica expired, failed or was handed back. Peers on public addresses
+// pass their network prefix; while a peer on a different non-empty prefix
+// has asked for work within the last lease TTL, Lease skips tasks that
+// already have a live or delivered replica on the asker's prefix, looking
+// at most 64 leasable tasks ahead, and falls back to the first leasable
+// task when none fits. With one prefix only (a LAN, loopback, one campus),
+// or "" (private, unknown), nothing is skipped: spreading never stalls.
+//
+// # Replication
+//
+// With Replicas N ≥ 2 every task starts wanting N replicas and accepts N
+// agreeing results. With Replicas 1 (adaptive, DESIGN.md §5) the coin is
+// flipped when a replica is leased while its task is still unreplicated —
+// normally its first lease, again only if that lease is lost before
+// delivery. A new volunteer (Standing.New) always makes the task
+// replicated; an established one with odds max(0.05, 1/ConsecutiveValid),
+// drawn from Config.Rand. A replicated task wants two agreeing results from
+// distinct peers. The holder cannot see the coin: its lease looks the same
+// either way. Replication never goes back.
+//
+// # Verification hand-off
+//
+// The volunteer commits to job.Commit(salt, digest) (Commit) before it
+// reveals its result; the publisher fetches the image, computes the pixel
+// digest itself and calls Deliver, which refuses a digest that does not
+// open the commitment. When every wanted replica of a task is delivered the
+// task appears in Pending; the node compares the images (credits.Decide)
+// and calls Resolve: Accept credits the agreeing peers and charges each
+// loser of a strict-majority vote (2-of-3) a failure; NeedReplica leases one
+// more replica to a new peer and raises the quorum to at least 2; when
+// MaxResults results (default 5) still do not agree, the task fails (also on
+// GiveUp), and every task depending on it fails too. A mismatch alone
+// charges nobody.
+//
+// # Failures and the blocklist
+//
+// Per peer and job, a lease that expires, is handed back with Fail, or
+// whose result does not open its commitment, and a lost 2-of-3 vote each
+// count one failure; Release (the volunteer's user paused or quit) counts
+// half. At MaxFailures failures (default 3) the peer is blocklisted for the
+// job: Lease returns ErrBlocked. Results it already delivered still count.
+//
+// # Persistence
+//
+// Snapshot encodes the state as compact versioned JSON (SnapshotVersion):
+// only tasks that differ from a fresh job, by index in work order, with a
+// fingerprint of the task list. Restore checks every value, keeps accepted
+// results and credited flags, and keeps open leases valid; leases live at
+// the snapshot's latest time get the publisher's downtime added, so results
+// finished while it was away are still taken. Lease IDs are a random
+// per-process epoch plus a persisted counter, so they never collide with
+// earlier ones, even when the stored snapshot is older than the last lease.
+// Soft state (who asked from which prefix, expiries not yet reported by
+// Expire) is not kept.
+//
+// # Picking
+//
+// A volunteer's Picker keeps the offers it has seen, drops those not
+// re-announced for three periods, and orders the rest: own jobs first, then
+// in a seeded share of rounds (default 1 in 5) jobs of publishers with no
+// standing at all, then by priority plus boost, then oldest announcement
+// first. Offers need the renderer's name and exact version.
+package scheduler
