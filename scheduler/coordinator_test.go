@@ -185,8 +185,8 @@ func TestWorkOrder(t *testing.T) {
 	}
 	c2 := newCoord(t, Config{Job: j, Tasks: tasks, Replicas: 2, LeaseTTL: ttl, Rand: seeded(2)})
 	first := mustLease(t, c2, t0, p[0], "")
-	mustLease(t, c2, t0, p[1], "")                       // frame 1 tile 0, second replica
-	mustLease(t, c2, t0, p[0], "")                       // frame 1 tile 1
+	mustLease(t, c2, t0, p[1], "")                      // frame 1 tile 0, second replica
+	mustLease(t, c2, t0, p[0], "")                      // frame 1 tile 1
 	if err := c2.Fail(t0, first.ID, p[0]); err != nil { // frame 1 tile 0 requeued
 		t.Fatal(err)
 	}
