@@ -1,0 +1,288 @@
+package scheduler
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/renderswarm/renderswarm/job"
+)
+
+type volunteerKind int
+
+const (
+	honest  volunteerKind = iota
+	flaky                 // gives back 30 % of its leases as failed
+	ghost                 // takes leases and vanishes
+	cheater               // renders garbage (and commits to it)
+)
+
+type volunteer struct {
+	id      peer.ID
+	prefix  string
+	kind    volunteerKind
+	lease   *Lease
+	doneAt  time.Time
+	blocked bool
+}
+
+// simulation drives one coordinator with simulated volunteers on a
+// simulated clock, deciding replicas by exact digest like the builtin
+// renderer's profile.
+type simulation struct {
+	c        *Coordinator
+	vs       []*volunteer
+	rng      *rand.Rand
+	now      time.Time
+	leases   int // leases handed out
+	asks     int // Lease calls
+	seen     map[job.Task]map[peer.ID]bool
+	tasks    int
+	replicas int
+}
+
+func honestResult(tk job.Task) Result { return result(fmt.Sprintf("task %d/%d", tk.Frame, tk.Tile)) }
+
+func newSimulation(tb testing.TB, tasks, volunteers, replicas int, standing func(peer.ID) Standing, vs []*volunteer) *simulation {
+	j := testJob("sim")
+	cfg := Config{
+		Job: j, Tasks: tasksOf(j, tasks, 1), Replicas: replicas, LeaseTTL: 10 * time.Minute,
+		Standing: standing, Rand: seeded(9),
+	}
+	s := &simulation{
+		c: newCoord(tb, cfg), vs: vs, rng: rand.New(rand.NewPCG(1, 2)), now: t0,
+		seen: map[job.Task]map[peer.ID]bool{}, tasks: tasks, replicas: replicas,
+	}
+	return s
+}
+
+// volunteersFor returns n volunteers on 5 network prefixes: 2 flaky, 2
+// ghosts and 3 cheaters, the rest honest.
+func volunteersFor(tb testing.TB, n int) []*volunteer {
+	vs := make([]*volunteer, n)
+	for i, id := range testPeers(tb, n) {
+		v := &volunteer{id: id, prefix: fmt.Sprintf("10.%d", i%5)}
+		switch {
+		case i < 2:
+			v.kind = flaky
+		case i < 4:
+			v.kind = ghost
+		case i < 7:
+			v.kind = cheater
+		}
+		vs[i] = v
+	}
+	return vs
+}
+
+// step advances the clock by 10 s: idle volunteers ask for work, busy ones
+// finish, the publisher expires leases and decides pending tasks.
+func (s *simulation) step(tb testing.TB) {
+	s.now = s.now.Add(10 * time.Second)
+	for _, v := range s.vs {
+		if v.blocked {
+			continue
+		}
+		if v.lease == nil {
+			s.ask(tb, v)
+			continue
+		}
+		if s.now.Before(v.doneAt) {
+			continue
+		}
+		s.finish(tb, v)
+	}
+	s.c.Expire(s.now)
+	for _, tr := range s.c.Pending() {
+		if err := s.c.Resolve(tr.Task, decide(tr)); err != nil {
+			tb.Fatalf("Resolve: %v", err)
+		}
+	}
+}
+
+func (s *simulation) ask(tb testing.TB, v *volunteer) {
+	s.asks++
+	l, err := s.c.Lease(s.now, v.id, v.prefix)
+	switch {
+	case errors.Is(err, ErrBlocked):
+		v.blocked = true
+		return
+	case errors.Is(err, ErrNoWork), errors.Is(err, ErrJobDone):
+		return
+	case err != nil:
+		tb.Fatalf("Lease: %v", err)
+	}
+	s.leases++
+	if s.seen[l.Task] == nil {
+		s.seen[l.Task] = map[peer.ID]bool{}
+	}
+	if s.seen[l.Task][v.id] {
+		tb.Fatalf("task %s leased twice to %s", l.Task, v.id)
+	}
+	s.seen[l.Task][v.id] = true
+	v.lease = &l
+	v.doneAt = s.now.Add(time.Duration(30+s.rng.IntN(120)) * time.Second)
+	if v.kind == ghost { // comes back after its lease expired
+		v.doneAt = l.Expires.Add(time.Minute)
+	}
+}
+
+func (s *simulation) finish(tb testing.TB, v *volunteer) {
+	l := *v.lease
+	v.lease = nil
+	if v.kind == flaky && s.rng.IntN(10) < 3 {
+		if err := s.c.Fail(s.now, l.ID, v.id); err != nil && !errors.Is(err, ErrLeaseExpired) {
+			tb.Fatalf("Fail: %v", err)
+		}
+		return
+	}
+	r := honestResult(l.Task)
+	if v.kind == cheater {
+		r = result(fmt.Sprintf("garbage %s %s", l.Task, v.id))
+	}
+	if err := s.c.Commit(s.now, l.ID, v.id, job.Commit(l.Salt, r.Digest)); err != nil {
+		if errors.Is(err, ErrLeaseExpired) || errors.Is(err, ErrUnknownLease) {
+			return
+		}
+		tb.Fatalf("Commit: %v", err)
+	}
+	if err := s.c.Deliver(s.now, l.ID, v.id, r); err != nil {
+		tb.Fatalf("Deliver: %v", err)
+	}
+}
+
+// decide is credits.Decide for exact digests.
+func decide(tr TaskResults) Decision {
+	n := len(tr.Results)
+	groups := map[job.PixelDigest][]int{}
+	best := -1
+	for i, d := range tr.Results {
+		groups[d.Result.Digest] = append(groups[d.Result.Digest], i)
+		if g := groups[d.Result.Digest]; best < 0 || len(g) > len(groups[tr.Results[best].Result.Digest]) {
+			best = g[0]
+		}
+	}
+	win := groups[tr.Results[best].Result.Digest]
+	unique := true
+	for dg, g := range groups {
+		if dg != tr.Results[best].Result.Digest && len(g) >= len(win) {
+			unique = false
+		}
+	}
+	switch {
+	case len(win) >= tr.Quorum && unique:
+		d := Decision{Verdict: Accept, Canonical: best, Agreeing: win}
+		if 2*len(win) > n {
+			for i := range n {
+				if tr.Results[i].Result.Digest != tr.Results[best].Result.Digest {
+					d.Losers = append(d.Losers, i)
+				}
+			}
+		}
+		return d
+	case n < tr.MaxResults:
+		return Decision{Verdict: NeedReplica}
+	}
+	return Decision{Verdict: GiveUp}
+}
+
+// run steps until the job is done, at most a simulated week.
+func (s *simulation) run(tb testing.TB) {
+	for end := s.now.Add(7 * 24 * time.Hour); !s.c.Done(); {
+		if s.now.After(end) {
+			tb.Fatalf("simulation did not finish: %+v", s.c.Progress())
+		}
+		s.step(tb)
+	}
+}
+
+func TestSimulation(t *testing.T) {
+	tasks := 1000
+	if testing.Short() {
+		tasks = 200
+	}
+	established := func(peer.ID) Standing { return Standing{Verified: 100, Jobs: 10, ConsecutiveValid: 100} }
+	tests := []struct {
+		name      string
+		replicas  int
+		standing  func(peer.ID) Standing
+		maxLeases int
+	}{
+		{"two replicas", 2, nil, 3 * tasks},
+		{"adaptive, everyone new", 1, nil, 3 * tasks},
+		{"adaptive, everyone established", 1, established, 3 * tasks / 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vs := volunteersFor(t, 50)
+			s := newSimulation(t, tasks, 50, tt.replicas, tt.standing, vs)
+			s.run(t)
+			if n := s.c.Progress(); n.Verified != tasks {
+				t.Fatalf("progress %+v: every task should be verified", n)
+			}
+			if s.leases > tt.maxLeases {
+				t.Fatalf("%d leases for %d tasks, want at most %d", s.leases, tasks, tt.maxLeases)
+			}
+			wrong := 0
+			for _, tk := range tasksOf(testJob("sim"), tasks, 1) {
+				res, peers, _ := s.c.Accepted(tk)
+				if res != honestResult(tk) {
+					wrong++
+				}
+				for _, p := range peers {
+					if v := s.byID(p); v.kind == cheater && tt.standing == nil {
+						t.Fatalf("cheater credited for %s", tk)
+					}
+				}
+			}
+			// Unreplicated tasks of established cheaters slip through
+			// (that is what the publisher's crop spot checks are for);
+			// with full replication none may.
+			if tt.standing == nil && wrong > 0 {
+				t.Fatalf("%d tasks accepted a cheater's result", wrong)
+			}
+			for _, v := range vs {
+				if (v.kind == ghost || (v.kind == cheater && tt.standing == nil)) && !s.c.Blocked(v.id) {
+					t.Fatalf("%v volunteer %s not blocklisted", v.kind, v.id)
+				}
+				if v.kind == honest && s.c.Blocked(v.id) {
+					t.Fatalf("honest volunteer %s blocklisted", v.id)
+				}
+			}
+		})
+	}
+}
+
+func (s *simulation) byID(p peer.ID) *volunteer {
+	for _, v := range s.vs {
+		if v.id == p {
+			return v
+		}
+	}
+	return nil
+}
+
+// BenchmarkSimulation runs a whole job of 1,000 tasks with Replicas 2 and 50
+// volunteers (2 flaky, 2 vanishing, 3 cheating) per iteration and reports
+// leases handed out and Lease calls per second of CPU.
+func BenchmarkSimulation(b *testing.B) {
+	vsTemplate := volunteersFor(b, 50)
+	leases, asks := 0, 0
+	b.ResetTimer()
+	for b.Loop() {
+		vs := make([]*volunteer, len(vsTemplate))
+		for i, v := range vsTemplate {
+			vs[i] = &volunteer{id: v.id, prefix: v.prefix, kind: v.kind}
+		}
+		s := newSimulation(b, 1000, 50, 2, nil, vs)
+		s.run(b)
+		leases += s.leases
+		asks += s.asks
+	}
+	b.ReportMetric(float64(leases)/b.Elapsed().Seconds(), "leases/s")
+	b.ReportMetric(float64(asks)/b.Elapsed().Seconds(), "asks/s")
+	b.ReportMetric(float64(leases)/float64(b.N), "leases/job")
+}
