@@ -414,3 +414,15 @@ func TestPauseResumeCancel(t *testing.T) {
 		t.Fatalf("canceled job: done %v, state %s, %d pending", c.Done(), c.State(), len(c.Pending()))
 	}
 }
+
+func TestCheckPeerMatchesTextRoundTrip(t *testing.T) {
+	ids := []peer.ID{"", "x", "\x00\x00", "\x00\x03abc", "\x12\x20" + peer.ID(make([]byte, 32)), "\x12\x10" + peer.ID(make([]byte, 16)),
+		"\x13\x20" + peer.ID(make([]byte, 32)), testPeer(t, 1), testPeer(t, 1) + "x"}
+	for _, id := range ids {
+		q, err := peer.Decode(id.String())
+		roundTrips := id != "" && err == nil && q == id
+		if got := checkPeer(id) == nil; got != roundTrips {
+			t.Errorf("checkPeer(%q) accepts = %v, but the text round trip says %v", id, got, roundTrips)
+		}
+	}
+}
