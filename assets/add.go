@@ -66,7 +66,7 @@ func (s *Store) Add(ctx context.Context, paths []string) (Info, error) {
 			return Info{}, fmt.Errorf("adding %s: %w", e.src, err)
 		}
 	}
-	info, err := buildInfo(tmp, name)
+	info, err := buildInfo(tmp, name, s.cfg.PieceLength)
 	if err != nil {
 		return Info{}, fmt.Errorf("adding asset: %w", err)
 	}
@@ -173,7 +173,7 @@ func copyFile(src, dst string) error {
 
 // buildInfo makes the v1 info dictionary of the tree at root: files in
 // lexical order of their slash paths, empty files after the others.
-func buildInfo(root, name string) (*metainfo.Info, error) {
+func buildInfo(root, name string, pieceLength int64) (*metainfo.Info, error) {
 	info := &metainfo.Info{Name: name}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
@@ -205,7 +205,10 @@ func buildInfo(root, name string) (*metainfo.Info, error) {
 		}
 		return strings.Join(a.Path, "/") < strings.Join(b.Path, "/")
 	})
-	info.PieceLength = pieceLengthFor(info.TotalLength())
+	info.PieceLength = pieceLength
+	if pieceLength == 0 {
+		info.PieceLength = pieceLengthFor(info.TotalLength())
+	}
 	err = info.GeneratePieces(func(fi metainfo.FileInfo) (io.ReadCloser, error) {
 		return os.Open(filepath.Join(root, filepath.Join(fi.Path...)))
 	})

@@ -175,6 +175,7 @@ type watch struct {
 	lastAt   time.Time
 	lastMove time.Time
 	rate     float64
+	spread   *spreader
 }
 
 func (w *watch) report(phase string, done int64) {
@@ -203,6 +204,8 @@ func (w *watch) wait(ctx context.Context, rejected <-chan error) error {
 		case <-gotInfo:
 			gotInfo = nil
 			w.t.DownloadAll()
+			w.spread = newSpreader(w.t)
+			w.spread.top()
 			complete = w.t.Complete().On()
 			w.report("downloading", w.t.BytesCompleted())
 		case <-complete:
@@ -215,6 +218,9 @@ func (w *watch) wait(ctx context.Context, rejected <-chan error) error {
 }
 
 func (w *watch) tick(now time.Time) {
+	if w.spread != nil {
+		w.spread.top()
+	}
 	done := w.t.BytesCompleted()
 	if !w.lastAt.IsZero() {
 		inst := float64(done-w.last) / now.Sub(w.lastAt).Seconds()

@@ -56,7 +56,10 @@ type Config struct {
 	// CacheQuota is how many bytes of unpinned (fetched) content are kept;
 	// 0 means DefaultCacheQuota.
 	CacheQuota int64
-	Logger     *slog.Logger // nil means slog.Default()
+	// PieceLength of assets made by Add, a power of two >= 16 KiB; 0 picks
+	// one from the size (about 1024 pieces, 64 KiB to 4 MiB).
+	PieceLength int64
+	Logger      *slog.Logger // nil means slog.Default()
 }
 
 // Info describes one asset.
@@ -115,6 +118,8 @@ func New(cfg Config) (*Store, error) {
 		return nil, errors.New("assets: Config.Providers is required")
 	case cfg.MaxUploadRate < 0 || cfg.CacheQuota < 0:
 		return nil, errors.New("assets: negative MaxUploadRate or CacheQuota")
+	case cfg.PieceLength != 0 && (cfg.PieceLength < 16<<10 || cfg.PieceLength > maxPieceLength || cfg.PieceLength&(cfg.PieceLength-1) != 0):
+		return nil, errors.New("assets: PieceLength must be a power of two from 16 KiB to 64 MiB")
 	}
 	if cfg.CacheQuota == 0 {
 		cfg.CacheQuota = DefaultCacheQuota
@@ -254,4 +259,29 @@ func (s *Store) Pin(c cid.Cid, pinned bool) error {
 		s.requestGC()
 	}
 	return nil
+}
+
+// Stats are the store's transfer totals since Run started.
+type Stats struct {
+	Uploaded   int64 `json:"uploaded"`   // torrent payload bytes sent to peers
+	Downloaded int64 `json:"downloaded"` // payload bytes received (including wasted)
+	Wasted     int64 `json:"wasted"`     // received chunks that were not needed
+	Seeding    int   `json:"seeding"`    // complete assets being seeded
+	Fetching   int   `json:"fetching"`   // downloads in progress
+}
+
+// Stats returns transfer totals; zero before Run.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	cl := s.client
+	st := Stats{Seeding: len(s.torrents), Fetching: len(s.fetches)}
+	s.mu.Unlock()
+	if cl == nil {
+		return st
+	}
+	cs := cl.Stats()
+	st.Uploaded = cs.BytesWrittenData.Int64()
+	st.Downloaded = cs.BytesReadData.Int64()
+	st.Wasted = cs.ChunksReadWasted.Int64() * 16 << 10
+	return st
 }

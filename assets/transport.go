@@ -95,7 +95,7 @@ func (d streamDialer) Dial(ctx context.Context, addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dialing %s: %w", id, err)
 	}
-	return peerConn{c, d.book.addr(id)}, nil
+	return withReqqCap(peerConn{c, d.book.addr(id)}), nil
 }
 
 func (streamDialer) DialerNetwork() string { return gostream.Network }
@@ -119,6 +119,6 @@ func (l streamListener) Accept() (net.Conn, error) {
 			c.Close() // gostream always gives a peer ID; never expected
 			continue
 		}
-		return peerConn{c, l.book.addr(id)}, nil
+		return withReqqCap(peerConn{c, l.book.addr(id)}), nil
 	}
 }
