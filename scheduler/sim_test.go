@@ -286,3 +286,44 @@ func BenchmarkSimulation(b *testing.B) {
 	b.ReportMetric(float64(asks)/b.Elapsed().Seconds(), "asks/s")
 	b.ReportMetric(float64(leases)/float64(b.N), "leases/job")
 }
+
+// BenchmarkLeaseLargeJob measures one Lease, Commit and Deliver in a job of
+// 100,000 tasks (the manifest's maximum) with Replicas 2 and 50 peers,
+// resolving pending tasks every 1,000 leases.
+func BenchmarkLeaseLargeJob(b *testing.B) {
+	const tasks = 100_000
+	ps := testPeers(b, 50)
+	j := testJob("large")
+	mk := func() *Coordinator {
+		return newCoord(b, Config{Job: j, Tasks: tasksOf(j, tasks, 1), Replicas: 2, LeaseTTL: time.Hour, Rand: seeded(4)})
+	}
+	c := mk()
+	r := result("same")
+	i := 0
+	for b.Loop() {
+		l, err := c.Lease(t0, ps[i%len(ps)], "")
+		if errors.Is(err, ErrJobDone) {
+			b.StopTimer()
+			c = mk()
+			b.StartTimer()
+			continue
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Commit(t0, l.ID, l.Peer, job.Commit(l.Salt, r.Digest)); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Deliver(t0, l.ID, l.Peer, r); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i%1000 == 0 {
+			for _, tr := range c.Pending() {
+				if err := c.Resolve(tr.Task, Decision{Verdict: Accept, Canonical: 0, Agreeing: []int{0, 1}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "leases/s")
+}
