@@ -44,7 +44,7 @@ func (c *renderCmd) Run(ctx context.Context, _ *Globals) error {
 	}
 	info, err := b.Inspect(ctx, c.Scene)
 	if err != nil {
-		return fmt.Errorf("reading scene: %w", err)
+		return err // names the scene file already
 	}
 	tmpl, frames, err := c.plan(info)
 	if err != nil {

@@ -52,10 +52,10 @@ func (*Renderer) Inspect(ctx context.Context, scenePath string) (render.SceneInf
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return render.SceneInfo{}, fmt.Errorf("%w: %v", render.ErrSceneInvalid, err)
+		return render.SceneInfo{}, openErr(scenePath, err)
 	}
 	defer root.Close()
-	sc, err := readScene(root, file)
+	sc, err := readScene(root, file, scenePath)
 	if err != nil {
 		return render.SceneInfo{}, err
 	}
@@ -80,11 +80,22 @@ func missingMesh(scene, mesh string, err error) error {
 	return &SyntaxError{File: scene, Field: "mesh.file", Msg: fmt.Sprintf("%s: %v", mesh, err)}
 }
 
-// readScene reads and parses name (slash-separated) inside root.
-func readScene(root *os.Root, name string) (*scene, error) {
+// openErr reports a scene file that cannot be opened, as "invalid scene:
+// NAME: REASON".
+func openErr(name string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%w: %s: %v", render.ErrSceneInvalid, name, err)
+}
+
+// readScene reads and parses name (slash-separated) inside root; shown is
+// the name for messages about opening it.
+func readScene(root *os.Root, name, shown string) (*scene, error) {
 	f, err := root.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("%w: opening scene: %v", render.ErrSceneInvalid, err)
+		return nil, openErr(shown, err)
 	}
 	defer f.Close()
 	src, err := io.ReadAll(io.LimitReader(f, maxSceneBytes+1))
@@ -99,13 +110,13 @@ func readScene(root *os.Root, name string) (*scene, error) {
 func loadScene(t render.Task) (*scene, error) {
 	root, err := os.OpenRoot(t.SceneDir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", render.ErrSceneInvalid, err)
+		return nil, openErr(t.SceneDir, err)
 	}
 	defer root.Close()
 	if !localPath(t.SceneFile) {
 		return nil, fmt.Errorf("%w: scene file %q is not inside the scene directory", render.ErrTaskInvalid, t.SceneFile)
 	}
-	sc, err := readScene(root, t.SceneFile)
+	sc, err := readScene(root, t.SceneFile, t.SceneFile)
 	if err != nil {
 		return nil, err
 	}
