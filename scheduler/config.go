@@ -61,7 +61,9 @@ type Config struct {
 	// can be leased. Optional; must be acyclic and name only the job's tasks.
 	Depends map[job.Task][]job.Task
 	// Standing reports a volunteer's record for adaptive replication. nil
-	// treats every volunteer as new (every task replicated).
+	// treats every volunteer as new (every task replicated). It is called
+	// from Lease with the coordinator's lock held: it must not call back
+	// into the coordinator.
 	Standing func(peer.ID) Standing
 	// Rand supplies salts, lease-ID epochs and the adaptive coin. nil means
 	// crypto/rand; tests pass a deterministic reader.

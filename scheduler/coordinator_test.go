@@ -426,3 +426,19 @@ func TestCheckPeerMatchesTextRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigFor(t *testing.T) {
+	j := testJob("job")
+	frames, err := job.ParseFrameSpec("1-10x3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := job.Manifest{Frames: frames, Tiles: 2, Replicas: 3, Limits: job.Limits{MaxSecondsPerFrame: 600}}
+	cfg := ConfigFor(j, m)
+	if cfg.LeaseTTL != 30*time.Minute || cfg.Replicas != 3 || len(cfg.Tasks) != 8 || !cfg.Job.Equals(j) {
+		t.Fatalf("ConfigFor = TTL %v, replicas %d, %d tasks", cfg.LeaseTTL, cfg.Replicas, len(cfg.Tasks))
+	}
+	if _, err := New(cfg); err != nil {
+		t.Fatalf("New(ConfigFor(...)): %v", err)
+	}
+}
