@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -440,5 +441,47 @@ func TestConfigFor(t *testing.T) {
 	}
 	if _, err := New(cfg); err != nil {
 		t.Fatalf("New(ConfigFor(...)): %v", err)
+	}
+}
+
+// The node calls the coordinator from one stream handler per volunteer.
+func TestConcurrentUse(t *testing.T) {
+	ps := testPeers(t, 8)
+	c := newCoord(t, testConfig(200, 2))
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(func() {
+			for {
+				l, err := c.Lease(t0, p, "")
+				if err != nil {
+					return
+				}
+				r := result(l.Task.String())
+				if err := c.Commit(t0, l.ID, p, job.Commit(l.Salt, r.Digest)); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := c.Deliver(t0, l.ID, p, r); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for !c.Done() {
+			for _, tr := range c.Pending() {
+				c.Resolve(tr.Task, Decision{Verdict: Accept, Canonical: 0, Agreeing: []int{0, 1}})
+			}
+			c.Progress()
+			if _, err := c.Snapshot(); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+	if n := c.Progress(); n.Verified != 200 {
+		t.Fatalf("progress %+v, want all 200 verified", n)
 	}
 }
