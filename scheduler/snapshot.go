@@ -39,13 +39,14 @@ type snapshot struct {
 	Clock    int64        `json:"clock,omitempty"` // Unix ns of the latest now seen
 	Paused   bool         `json:"paused,omitempty"`
 	Canceled bool         `json:"canceled,omitempty"`
+	Peers    []peer.ID    `json:"peers,omitempty"` // referred to by index below
 	Points   []peerPoints `json:"points,omitempty"`
 	State    []taskSnap   `json:"state,omitempty"`
 }
 
 type peerPoints struct {
-	Peer   peer.ID `json:"p"`
-	Points int     `json:"n"`
+	Peer   int `json:"p"`
+	Points int `json:"n"`
 }
 
 type taskSnap struct {
@@ -56,13 +57,13 @@ type taskSnap struct {
 	Replicas  []repSnap  `json:"r,omitempty"`
 	Delivered []int      `json:"d,omitempty"` // indices into Replicas, in delivery order
 	Result    *resSnap   `json:"res,omitempty"`
-	Agreeing  []peer.ID  `json:"agree,omitempty"`
+	Agreeing  []int      `json:"agree,omitempty"`
 	Credited  bool       `json:"cr,omitempty"`
 }
 
 type repSnap struct {
 	ID         string          `json:"id"`
-	Peer       peer.ID         `json:"p"`
+	Peer       int             `json:"p"`
 	Prefix     string          `json:"pfx,omitempty"`
 	Salt       job.Salt        `json:"salt"`
 	Issued     int64           `json:"iss"`
@@ -118,26 +119,36 @@ func (c *Coordinator) Snapshot() ([]byte, error) {
 	if !c.clock.IsZero() {
 		s.Clock = c.clock.UnixNano()
 	}
-	for p, n := range c.points {
-		if n > 0 {
-			s.Points = append(s.Points, peerPoints{p, n})
+	table := map[peer.ID]int{}
+	intern := func(p peer.ID) int {
+		i, ok := table[p]
+		if !ok {
+			i = len(s.Peers)
+			table[p] = i
+			s.Peers = append(s.Peers, p)
 		}
+		return i
 	}
-	slices.SortFunc(s.Points, func(a, b peerPoints) int { return strings.Compare(string(a.Peer), string(b.Peer)) })
 	initial := c.cfg.Replicas
 	for i, t := range c.tasks {
 		if t.status == tsOpen && len(t.replicas) == 0 && t.want == initial && t.quorum == initial {
 			continue
 		}
-		ts := taskSnap{I: i, Status: t.status, Want: t.want, Quorum: t.quorum, Credited: t.credited}
+		ts := taskSnap{I: i, Status: t.status, Credited: t.credited}
+		if t.status == tsOpen {
+			ts.Want, ts.Quorum = t.want, t.quorum
+		}
 		if t.status == tsAccepted {
-			ts.Result, ts.Agreeing = newResSnap(t.result), t.agreeing
+			ts.Result = newResSnap(t.result)
+			for _, p := range t.agreeing {
+				ts.Agreeing = append(ts.Agreeing, intern(p))
+			}
 		}
 		pos := make(map[*replica]int, len(t.replicas))
 		for k, r := range t.replicas {
 			pos[r] = k
 			rs := repSnap{
-				ID: r.ID, Peer: r.Peer, Prefix: r.prefix, Salt: r.Salt,
+				ID: r.ID, Peer: intern(r.Peer), Prefix: r.prefix, Salt: r.Salt,
 				Issued: r.Issued.UnixNano(), Expires: r.Expires.UnixNano(), State: r.state,
 			}
 			if r.state == stCommitted || r.state == stDelivered {
@@ -153,6 +164,16 @@ func (c *Coordinator) Snapshot() ([]byte, error) {
 			ts.Delivered = append(ts.Delivered, pos[r])
 		}
 		s.State = append(s.State, ts)
+	}
+	var charged []peer.ID
+	for p, n := range c.points {
+		if n > 0 {
+			charged = append(charged, p)
+		}
+	}
+	slices.SortFunc(charged, func(a, b peer.ID) int { return strings.Compare(string(a), string(b)) })
+	for _, p := range charged {
+		s.Points = append(s.Points, peerPoints{intern(p), c.points[p]})
 	}
 	b, err := json.Marshal(s)
 	if err != nil {
@@ -219,14 +240,25 @@ func (c *Coordinator) load(s *snapshot) error {
 	if s.Clock != 0 {
 		c.clock = time.Unix(0, s.Clock)
 	}
-	for _, pp := range s.Points {
-		if err := checkPeer(pp.Peer); err != nil {
+	seen := make(map[peer.ID]bool, len(s.Peers))
+	for _, p := range s.Peers {
+		if err := checkPeer(p); err != nil {
 			return err
 		}
-		if _, dup := c.points[pp.Peer]; dup || pp.Points <= 0 || pp.Points > maxPoints {
-			return fmt.Errorf("failure points of %s: %d, or listed twice", pp.Peer, pp.Points)
+		if seen[p] {
+			return fmt.Errorf("peer %s listed twice", p)
 		}
-		c.points[pp.Peer] = pp.Points
+		seen[p] = true
+	}
+	for _, pp := range s.Points {
+		p, err := s.peer(pp.Peer)
+		if err != nil {
+			return err
+		}
+		if _, dup := c.points[p]; dup || pp.Points <= 0 || pp.Points > maxPoints {
+			return fmt.Errorf("failure points of %s: %d, or listed twice", p, pp.Points)
+		}
+		c.points[p] = pp.Points
 	}
 	last := -1
 	for k := range s.State {
@@ -235,7 +267,7 @@ func (c *Coordinator) load(s *snapshot) error {
 			return fmt.Errorf("task index %d out of order or range", ts.I)
 		}
 		last = ts.I
-		if err := c.loadTask(c.tasks[ts.I], ts); err != nil {
+		if err := c.loadTask(s, c.tasks[ts.I], ts); err != nil {
 			return fmt.Errorf("task %s: %v", c.tasks[ts.I].t, err)
 		}
 	}
@@ -253,7 +285,7 @@ func (c *Coordinator) load(s *snapshot) error {
 }
 
 // loadTask applies one task's snapshot.
-func (c *Coordinator) loadTask(t *task, ts *taskSnap) error {
+func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 	switch ts.Status {
 	case tsOpen:
 	case tsAccepted:
@@ -264,12 +296,17 @@ func (c *Coordinator) loadTask(t *task, ts *taskSnap) error {
 		if len(ts.Agreeing) == 0 || len(ts.Replicas) > 0 {
 			return errors.New("accepted without agreeing peers, or with open replicas")
 		}
-		for _, p := range ts.Agreeing {
-			if err := checkPeer(p); err != nil {
+		for _, k := range ts.Agreeing {
+			p, err := s.peer(k)
+			if err != nil {
 				return err
 			}
+			if slices.Contains(t.agreeing, p) {
+				return fmt.Errorf("peer %s agreeing twice", p)
+			}
+			t.agreeing = append(t.agreeing, p)
 		}
-		t.status, t.result, t.agreeing, t.credited = tsAccepted, res, ts.Agreeing, ts.Credited
+		t.status, t.result, t.credited = tsAccepted, res, ts.Credited
 		c.accepted++
 		return nil
 	case tsFailed:
@@ -292,7 +329,7 @@ func (c *Coordinator) loadTask(t *task, ts *taskSnap) error {
 	}
 	t.want, t.quorum = ts.Want, ts.Quorum
 	for k := range ts.Replicas {
-		r, err := c.loadReplica(&ts.Replicas[k], t)
+		r, err := c.loadReplica(s, &ts.Replicas[k], t)
 		if err != nil {
 			return fmt.Errorf("replica %d: %v", k, err)
 		}
@@ -322,25 +359,26 @@ func (c *Coordinator) loadTask(t *task, ts *taskSnap) error {
 }
 
 // loadReplica checks and converts one replica of task t.
-func (c *Coordinator) loadReplica(rs *repSnap, t *task) (*replica, error) {
+func (c *Coordinator) loadReplica(s *snapshot, rs *repSnap, t *task) (*replica, error) {
 	if rs.ID == "" || len(rs.ID) > 64 {
 		return nil, errors.New("bad lease ID")
 	}
 	if _, dup := c.leases[rs.ID]; dup {
 		return nil, fmt.Errorf("lease ID %q used twice", rs.ID)
 	}
-	if err := checkPeer(rs.Peer); err != nil {
+	p, err := s.peer(rs.Peer)
+	if err != nil {
 		return nil, err
 	}
-	if t.triedBy(rs.Peer) {
-		return nil, fmt.Errorf("two replicas for %s", rs.Peer)
+	if t.triedBy(p) {
+		return nil, fmt.Errorf("two replicas for %s", p)
 	}
 	if rs.State < stLeased || rs.State > stLast || rs.Expires <= rs.Issued || len(rs.Prefix) > 256 {
 		return nil, errors.New("bad state, times or prefix")
 	}
 	r := &replica{
 		Lease: Lease{
-			ID: rs.ID, Task: t.t, Peer: rs.Peer, Salt: rs.Salt,
+			ID: rs.ID, Task: t.t, Peer: p, Salt: rs.Salt,
 			Issued: time.Unix(0, rs.Issued), Expires: time.Unix(0, rs.Expires),
 		},
 		task:   c.index[t.t],
@@ -368,4 +406,12 @@ func (c *Coordinator) loadReplica(rs *repSnap, t *task) (*replica, error) {
 	}
 	r.result = res
 	return r, nil
+}
+
+// peer returns the peer at index i of the snapshot's peer table.
+func (s *snapshot) peer(i int) (peer.ID, error) {
+	if i < 0 || i >= len(s.Peers) {
+		return "", fmt.Errorf("peer index %d out of range", i)
+	}
+	return s.Peers[i], nil
 }

@@ -201,7 +201,9 @@ func TestRestoreRejects(t *testing.T) {
 			reps[1].(map[string]any)["p"] = reps[0].(map[string]any)["p"]
 		})},
 		{"credited but not accepted", nil, edit(func(m map[string]any) { state(m, 2)["cr"] = true })},
-		{"bad peer ID", nil, edit(func(m map[string]any) { m["points"].([]any)[0].(map[string]any)["p"] = "QmNotAPeer" })},
+		{"bad peer ID", nil, edit(func(m map[string]any) { m["peers"].([]any)[0] = "QmNotAPeer" })},
+		{"peer listed twice", nil, edit(func(m map[string]any) { m["peers"].([]any)[1] = m["peers"].([]any)[0] })},
+		{"peer index out of range", nil, edit(func(m map[string]any) { m["points"].([]any)[0].(map[string]any)["p"] = 99 })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
