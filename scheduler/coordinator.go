@@ -313,21 +313,10 @@ func (c *Coordinator) otherPrefixSeen(now time.Time, prefix string) bool {
 // so a failing Rand leaves the coordinator as it was.
 func (c *Coordinator) issue(now time.Time, i int, p peer.ID, prefix string) (Lease, error) {
 	t := c.tasks[i]
-	replicate := false
-	if c.cfg.Replicas == 1 && t.want < 2 {
-		odds := 1.0
-		if c.cfg.Standing != nil {
-			odds = c.cfg.Standing(p).ReplicationOdds()
-		}
-		replicate = odds >= 1
-		if !replicate {
-			f, err := c.coin()
-			if err != nil {
-				return Lease{}, fmt.Errorf("leasing %s: %w", t.t, err)
-			}
-			replicate = f < odds
-		}
-	}
+	// Under adaptive replication a new volunteer's task is replicated at
+	// once; an established volunteer's waits for the coin, flipped when it
+	// commits (see adaptiveCoin).
+	replicate := c.cfg.Replicas == 1 && t.want < 2 && c.odds(p) >= 1
 	salt, err := job.NewSalt(c.rand)
 	if err != nil {
 		return Lease{}, fmt.Errorf("leasing %s: %w", t.t, err)
@@ -365,6 +354,39 @@ func (c *Coordinator) nextID() string {
 			return id
 		}
 	}
+}
+
+// odds returns p's replication odds under adaptive replication.
+func (c *Coordinator) odds(p peer.ID) float64 {
+	if c.cfg.Standing == nil {
+		return 1
+	}
+	return c.cfg.Standing(p).ReplicationOdds()
+}
+
+// adaptiveCoin decides, when the holder of r commits, whether its still
+// unreplicated task gets a second replica. Flipping only after the holder
+// is bound to its result means neither it nor a colluder asking for the
+// same task can learn beforehand whether the task will be checked.
+func (c *Coordinator) adaptiveCoin(r *replica) error {
+	t := c.tasks[r.task]
+	if c.cfg.Replicas != 1 || t.want >= 2 {
+		return nil
+	}
+	odds := c.odds(r.Peer)
+	replicate := odds >= 1
+	if !replicate {
+		f, err := c.coin()
+		if err != nil {
+			return err
+		}
+		replicate = f < odds
+	}
+	if replicate {
+		t.want, t.quorum = 2, 2
+		c.low = min(c.low, r.task)
+	}
+	return nil
 }
 
 // coin returns a uniform float64 in [0, 1) read from the configured Rand.

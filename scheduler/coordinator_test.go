@@ -359,7 +359,10 @@ func TestAdaptiveReplicationOdds(t *testing.T) {
 			}
 			c := newCoord(t, cfg)
 			for range n {
-				mustLease(t, c, t0, ps[0], "")
+				l := mustLease(t, c, t0, ps[0], "")
+				if err := c.Commit(t0, l.ID, ps[0], job.Commitment{}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			// The second peer can only get the tasks that were replicated.
 			replicated := 0
@@ -483,5 +486,28 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if n := c.Progress(); n.Verified != 200 {
 		t.Fatalf("progress %+v, want all 200 verified", n)
+	}
+}
+
+func TestAdaptiveCoinWaitsForTheCommitment(t *testing.T) {
+	ps := testPeers(t, 2)
+	cfg := testConfig(1, 1)
+	cfg.Standing = func(peer.ID) Standing { return Standing{Verified: 100, Jobs: 10, ConsecutiveValid: 2} } // odds 1/2
+	outcomes := map[bool]int{}
+	for seed := range byte(40) {
+		cfg.Rand = seeded(seed)
+		c := newCoord(t, cfg)
+		l := mustLease(t, c, t0, ps[0], "")
+		if _, err := c.Lease(t0, ps[1], ""); !errors.Is(err, ErrNoWork) {
+			t.Fatalf("seed %d: a second replica went out before the holder committed: %v", seed, err)
+		}
+		if err := c.Commit(t0, l.ID, ps[0], job.Commitment{}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.Lease(t0, ps[1], "")
+		outcomes[err == nil]++
+	}
+	if outcomes[true] == 0 || outcomes[false] == 0 {
+		t.Fatalf("at odds 1/2 over 40 seeds: %d replicated, %d not", outcomes[true], outcomes[false])
 	}
 }

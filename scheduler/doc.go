@@ -35,14 +35,17 @@
 // # Replication
 //
 // With Replicas N ≥ 2 every task starts wanting N replicas and accepts N
-// agreeing results. With Replicas 1 (adaptive, DESIGN.md §5) the coin is
-// flipped when a replica is leased while its task is still unreplicated —
-// normally its first lease, again only if that lease is lost before
-// delivery. A new volunteer (Standing.New) always makes the task
-// replicated; an established one with odds max(0.05, 1/ConsecutiveValid),
-// drawn from Config.Rand. A replicated task wants two agreeing results from
-// distinct peers. The holder cannot see the coin: its lease looks the same
-// either way. Replication never goes back.
+// agreeing results. With Replicas 1 (adaptive, DESIGN.md §5) a task
+// leased to a new volunteer (Standing.New) is replicated at once. For an
+// established volunteer the coin — odds max(0.05, 1/ConsecutiveValid),
+// drawn from Config.Rand — is flipped when it commits to its result, not
+// when it is leased: until the holder is bound to its result no second
+// replica exists, so neither it nor a colluder asking for the same task can
+// learn whether the task will be checked. A replicated task wants two
+// agreeing results from distinct peers; the second replica goes out after
+// the first one's commitment, which makes replicated frames of established
+// volunteers take about twice as long. Replication never goes back; if the
+// holder's lease is lost, the next holder's standing decides anew.
 //
 // # Verification hand-off
 //
@@ -70,7 +73,8 @@
 //
 // Snapshot encodes the state as compact versioned JSON (SnapshotVersion):
 // only tasks that differ from a fresh job, by index in work order, with a
-// fingerprint of the task list. Restore checks every value, keeps accepted
+// fingerprint of the task list and peer IDs interned in one table (about
+// 180 bytes per decided task). Restore checks every value, keeps accepted
 // results and credited flags, and keeps open leases valid; leases live at
 // the snapshot's latest time get the publisher's downtime added, so results
 // finished while it was away are still taken. Lease IDs are a random

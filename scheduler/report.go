@@ -27,6 +27,9 @@ func (c *Coordinator) Commit(now time.Time, leaseID string, p peer.ID, commitmen
 	}
 	switch r.state {
 	case stLeased:
+		if err := c.adaptiveCoin(r); err != nil {
+			return fmt.Errorf("lease %s: %w", leaseID, err)
+		}
 		r.commitment, r.state = commitment, stCommitted
 		return nil
 	case stCommitted, stDelivered:
