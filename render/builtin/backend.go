@@ -197,6 +197,9 @@ func writePNG(out string, img image.Image) error {
 		return fmt.Errorf("writing %s: %w", out, err)
 	}
 	err = png.Encode(f, img)
+	if err == nil {
+		err = f.Chmod(0o644) // CreateTemp makes it private
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

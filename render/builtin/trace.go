@@ -107,12 +107,23 @@ func (w *world) skyColor(d vec) vec {
 	return vlerp(w.sky.horizon, w.sky.zenith, sqrt(d.y))
 }
 
+// maxIndirect caps each light contribution a path picks up after its first
+// diffuse bounce (a wall lit by the bright spot a lamp makes on the ceiling,
+// or a caustic through glass). Such paths are rare and bright, and without
+// the cap they speckle the image with fireflies at low sample counts; the
+// cap trades a little energy for that, as production renderers' "clamp
+// indirect" does.
+const maxIndirect = 1
+
+func clampVec(v vec, m float64) vec { return vec{min(v.x, m), min(v.y, m), min(v.z, m)} }
+
 // radiance traces one camera path (next-event estimation for the sun and
 // light spheres, Russian roulette after three bounces).
 func (w *world) radiance(o, d vec, r *rng) vec {
 	var sum vec
 	through := vec{1, 1, 1}
 	specular := true // last bounce was a camera ray or a mirror/glass bounce
+	diffuse := false // the path has bounced off a diffuse surface
 	for depth := 0; depth <= w.bounces; depth++ {
 		h, ok := w.closest(o, d)
 		if !ok {
@@ -127,15 +138,23 @@ func (w *world) radiance(o, d vec, r *rng) vec {
 		switch m.kind {
 		case matEmissive:
 			if specular || !h.prim.light {
-				sum = sum.add(through.mul(m.color))
+				e := through.mul(m.color)
+				if diffuse { // caustic or indirect emission: clamp fireflies
+					e = clampVec(e, maxIndirect)
+				}
+				sum = sum.add(e)
 			}
 			return sum
 		case matDiffuse:
 			alb := m.albedo(h.op)
-			sum = sum.add(through.mul(alb).mul(w.direct(h.p, n, r)))
+			e := through.mul(alb).mul(w.direct(h.p, n, r))
+			if diffuse {
+				e = clampVec(e, maxIndirect)
+			}
+			sum = sum.add(e)
 			through = through.mul(alb)
 			d = cosineDir(n, r)
-			specular = false
+			specular, diffuse = false, true
 		case matMetal:
 			d = reflect(d, n)
 			if m.fuzz > 0 {
