@@ -62,7 +62,7 @@ type Config struct {
 	Depends map[job.Task][]job.Task
 	// Standing reports a volunteer's record for adaptive replication. nil
 	// treats every volunteer as new (every task replicated). It is called
-	// from Lease with the coordinator's lock held: it must not call back
+	// from Lease and Commit with the coordinator's lock held: it must not call back
 	// into the coordinator.
 	Standing func(peer.ID) Standing
 	// Rand supplies salts, lease-ID epochs and the adaptive coin. nil means
