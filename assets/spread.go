@@ -8,7 +8,7 @@ import (
 
 // spreadBytes is how much of an asset a downloader keeps at high priority
 // at a time, taken from its own random permutation of the pieces.
-const spreadBytes = 8 << 20
+const spreadBytes = 4 << 20
 
 // spreader gives each downloader its own random piece order. anacrolix
 // requests by priority, then rarest first, then piece index; when many
