@@ -33,6 +33,7 @@ type Config struct {
 	Token  string // required: every API request must present it
 	Node   NodeInfo
 	Assets Assets
+	Jobs   Jobs
 	Logger *slog.Logger // nil means slog.Default()
 }
 
@@ -60,6 +61,11 @@ func NewServer(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("POST /api/assets", s.handleAssetsAdd)
 	s.mux.HandleFunc("POST /api/assets/get", s.handleAssetsGet)
 	s.mux.HandleFunc("POST /api/assets/pin", s.handleAssetsPin)
+	s.mux.HandleFunc("POST /api/jobs", s.handleJobsPublish)
+	s.mux.HandleFunc("GET /api/jobs", s.handleJobsList)
+	s.mux.HandleFunc("GET /api/jobs/{id}", s.handleJobStatus)
+	s.mux.HandleFunc("POST /api/jobs/{id}/{action}", s.handleJobControl)
+	s.mux.HandleFunc("POST /api/jobs/{id}/fetch", s.handleJobFetch)
 	return s, nil
 }
 

@@ -16,7 +16,9 @@ const testToken = "0123456789abcdef0123456789abcdef"
 
 type fakeNode struct{}
 
-func (fakeNode) ID() ID { return ID{PeerID: "12D3KooWTest", Addrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWTest"}} }
+func (fakeNode) ID() ID {
+	return ID{PeerID: "12D3KooWTest", Addrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWTest"}}
+}
 func (fakeNode) Peers() []Peer {
 	return []Peer{{PeerID: "12D3KooWOther", State: "direct"}}
 }

@@ -6,20 +6,16 @@ import (
 	"github.com/renderswarm/renderswarm/assets"
 	"github.com/renderswarm/renderswarm/gui"
 	"github.com/renderswarm/renderswarm/job"
-	"github.com/renderswarm/renderswarm/p2p"
 )
 
 // nodeInfo answers the API's questions about the node.
-type nodeInfo struct {
-	net *p2p.Node
-	gui string
-}
+type nodeInfo struct{ n *node }
 
 var _ gui.NodeInfo = nodeInfo{}
 
 func (n nodeInfo) ID() gui.ID {
-	id := gui.ID{PeerID: n.net.ID().String(), GUI: n.gui}
-	for _, a := range n.net.Addrs() {
+	id := gui.ID{PeerID: n.n.net.ID().String(), GUI: n.n.url}
+	for _, a := range n.n.net.Addrs() {
 		id.Addrs = append(id.Addrs, a.String())
 	}
 	return id
@@ -27,7 +23,7 @@ func (n nodeInfo) ID() gui.ID {
 
 func (n nodeInfo) Peers() []gui.Peer {
 	var out []gui.Peer
-	for _, p := range n.net.Peers() {
+	for _, p := range n.n.net.Peers() {
 		state := "direct"
 		if p.Relayed {
 			state = "relayed"

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,12 +10,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
 	ma "github.com/multiformats/go-multiaddr"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/renderswarm/renderswarm/assets"
 	"github.com/renderswarm/renderswarm/gui"
@@ -29,138 +30,221 @@ type Started struct {
 	GUI    string
 }
 
+// node is one running node's components.
+type node struct {
+	cfg   Config
+	log   *slog.Logger
+	lock  *homeLock
+	db    *sql.DB
+	net   *p2p.Node
+	store *assets.Store
+	pub   *publisher
+	vol   *volunteer // nil with NoVolunteer
+	guiLn net.Listener
+	http  *http.Server
+	url   string
+}
+
 // Run starts a node on cfg.Home and runs it until ctx ends, then shuts it
 // down cleanly. ready, if set, is called once everything listens and the api
 // file is written.
 func Run(ctx context.Context, cfg Config, ready func(Started)) error {
+	n, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	return n.run(ctx, ready)
+}
+
+// open builds every component; nothing runs yet. On error, what was opened
+// is closed again.
+func open(ctx context.Context, cfg Config) (n *node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	log := cfg.Logger
-	lock, err := lockHome(cfg.Home)
-	if err != nil {
-		return err
+	n = &node{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			n.close()
+		}
+	}()
+	if n.lock, err = lockHome(cfg.Home); err != nil {
+		return nil, err
 	}
-	defer lock.release()
 	if err := writeDefaultConfig(cfg.Home); err != nil {
-		return fmt.Errorf("writing default config: %w", err)
+		return nil, fmt.Errorf("writing default config: %w", err)
 	}
 	p2pCfg, err := p2pConfig(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	uploadRate, err := ParseSize(cfg.MaxUploadRate)
 	if err != nil {
-		return fmt.Errorf("max upload rate: %w", err)
+		return nil, fmt.Errorf("max upload rate: %w", err)
 	}
 	quota, err := ParseSize(cfg.CacheQuota)
 	if err != nil {
-		return fmt.Errorf("cache quota: %w", err)
+		return nil, fmt.Errorf("cache quota: %w", err)
 	}
-	guiLn, err := listenGUI(cfg.GUI)
+	if cfg.CPUs < 0 {
+		return nil, fmt.Errorf("cpus %d: want 0 (all) or more", cfg.CPUs)
+	}
+	workDir := filepath.Join(cfg.Home, "work")
+	os.RemoveAll(workDir) // scratch of a previous run
+	if err := os.MkdirAll(workDir, 0o700); err != nil {
+		return nil, err
+	}
+	if n.guiLn, err = listenGUI(cfg.GUI); err != nil {
+		return nil, err
+	}
+	if n.db, err = db.Open(filepath.Join(cfg.Home, databaseFile)); err != nil {
+		return nil, err
+	}
+	jobs, err := openJobStore(ctx, n.db)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer guiLn.Close()
-
-	database, err := db.Open(filepath.Join(cfg.Home, databaseFile))
-	if err != nil {
-		return err
+	if n.net, err = p2p.New(p2pCfg); err != nil {
+		return nil, err
 	}
-	defer database.Close()
-
-	net, err := p2p.New(p2pCfg)
-	if err != nil {
-		return err
-	}
-	defer net.Close()
-	if err := net.Join(p2p.JobsTopic, nil); err != nil {
-		return err
-	}
-
-	store, err := assets.New(assets.Config{
+	n.store, err = assets.New(assets.Config{
 		Dir:           filepath.Join(cfg.Home, assetsDir),
-		DB:            database,
-		Host:          net.RoutedHost(),
-		Providers:     net,
+		DB:            n.db,
+		Host:          n.net.RoutedHost(),
+		Providers:     n.net,
 		MaxUploadRate: uploadRate,
 		CacheQuota:    quota,
-		Logger:        log.With("component", "assets"),
+		Logger:        n.log.With("component", "assets"),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	backends := Renderers()
+	versions := probeRenderers(ctx, backends, n.log)
+	n.pub = &publisher{
+		key: p2pCfg.Identity, self: n.net.ID(), net: n.net, store: n.store,
+		backends: backends, versions: versions, jobs: jobs, workDir: workDir,
+		log: n.log.With("component", "publisher"), now: time.Now, active: map[string]*pubJob{},
+	}
+	if err := n.pub.load(); err != nil {
+		return nil, err
+	}
+	if !cfg.NoVolunteer {
+		n.vol = &volunteer{
+			net: n.net, store: n.store, backends: backends, versions: versions,
+			offers: newOfferBook(n.net.ID()), workDir: workDir, threads: cfg.CPUs,
+			log: n.log.With("component", "volunteer"),
+		}
+	}
+	if err := n.net.Join(p2p.JobsTopic, func(from peer.ID, data []byte) error {
+		_, _, _, err := p2p.DecodeAnnouncement(data, from.String())
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	n.net.HandleRPC(p2p.WorkProtocol, n.pub.handleWork)
+	return n, n.startAPI()
+}
 
+// startAPI builds the HTTP API; it serves once run starts.
+func (n *node) startAPI() error {
 	token := newToken()
-	guiURL := "http://" + guiLn.Addr().String() + "/"
+	n.url = "http://" + n.guiLn.Addr().String() + "/"
 	srv, err := gui.NewServer(gui.Config{
 		Token:  token,
-		Node:   nodeInfo{net: net, gui: guiURL},
-		Assets: assetsAPI{store},
-		Logger: log.With("component", "gui"),
+		Node:   nodeInfo{n: n},
+		Assets: assetsAPI{n.store},
+		Jobs:   jobsAPI{n: n},
+		Logger: n.log.With("component", "gui"),
 	})
 	if err != nil {
 		return err
 	}
-	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	n.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	return gui.WriteEndpoint(n.cfg.Home, gui.Endpoint{URL: n.url, Token: token, PID: os.Getpid()})
+}
 
-	// Components stop in order: API, asset store (torrent client), then the
-	// libp2p node by the deferred Close above, then the database.
-	netCtx, stopNet := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopNet()
-	storeCtx, stopStore := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopStore()
-	netDone := make(chan error, 1)
-	go func() { netDone <- net.Run(netCtx) }()
-	var storeErr error
-	storeDone := make(chan struct{})
-	go func() { storeErr = store.Run(storeCtx); close(storeDone) }()
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := httpSrv.Serve(guiLn); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serving API: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		select {
-		case <-storeDone:
-			return fmt.Errorf("asset store stopped: %v", storeErr)
-		case <-gctx.Done():
-			return nil
-		}
-	})
-	if err := gui.WriteEndpoint(cfg.Home, gui.Endpoint{URL: guiURL, Token: token, PID: os.Getpid()}); err != nil {
-		httpSrv.Close()
-		return err
+// run runs the components until ctx ends or one fails, then stops them in
+// order: API, volunteer, publisher, asset store, libp2p.
+func (n *node) run(ctx context.Context, ready func(Started)) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	type component struct {
+		name string
+		run  func(context.Context) error
 	}
-	defer os.Remove(filepath.Join(cfg.Home, gui.APIFile))
-	started := Started{PeerID: net.ID().String(), GUI: guiURL}
-	for _, a := range net.Addrs() {
+	// Stopped in reverse order of this list.
+	comps := []component{
+		{"p2p", n.net.Run},
+		{"asset store", n.store.Run},
+		{"publisher", n.pub.Run},
+	}
+	if n.vol != nil {
+		comps = append(comps, component{"volunteer", n.vol.Run})
+	}
+	stops := make([]func(), len(comps))
+	var wg sync.WaitGroup
+	for i, c := range comps {
+		cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		stops[i] = func() { stop(); <-done }
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done)
+			if err := c.run(cctx); err != nil && cctx.Err() == nil {
+				cancel(fmt.Errorf("%s: %w", c.name, err))
+			} else if cctx.Err() == nil {
+				cancel(fmt.Errorf("%s stopped", c.name))
+			}
+		}()
+	}
+	go func() {
+		if err := n.http.Serve(n.guiLn); !errors.Is(err, http.ErrServerClosed) {
+			cancel(fmt.Errorf("serving API: %w", err))
+		}
+	}()
+	started := Started{PeerID: n.net.ID().String(), GUI: n.url}
+	for _, a := range n.net.Addrs() {
 		started.Addrs = append(started.Addrs, a.String())
 	}
-	log.Info("nodeStarted", "peer", started.PeerID, "gui", guiURL)
+	n.log.Info("nodeStarted", "peer", started.PeerID, "gui", n.url)
 	if ready != nil {
 		ready(started)
 	}
 
-	<-gctx.Done()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	httpSrv.Shutdown(shutdownCtx)
-	stopStore()
-	<-storeDone
-	stopNet()
-	<-netDone
-	log.Info("nodeStopped")
-	if err := g.Wait(); err != nil {
+	<-ctx.Done()
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	n.http.Shutdown(shutdownCtx)
+	stop()
+	for i := len(stops) - 1; i >= 0; i-- {
+		stops[i]()
+	}
+	wg.Wait()
+	n.log.Info("nodeStopped")
+	if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {
 		return err
 	}
-	if storeErr != nil && !errors.Is(storeErr, context.Canceled) {
-		return fmt.Errorf("asset store: %w", storeErr)
-	}
 	return nil
+}
+
+// close releases what open acquired: libp2p (after the torrent client, which
+// the store's Run closed), the database, the api file, the home lock.
+func (n *node) close() {
+	if n.net != nil {
+		n.net.Close()
+	}
+	if n.db != nil {
+		n.db.Close()
+	}
+	if n.guiLn != nil {
+		n.guiLn.Close()
+	}
+	if n.lock != nil {
+		os.Remove(filepath.Join(n.cfg.Home, gui.APIFile))
+		n.lock.release()
+	}
 }
 
 // p2pConfig turns the node's settings into the libp2p node's.

@@ -68,6 +68,7 @@ type WorkRequest struct {
 	Lease     string            `json:"lease,omitempty"`
 	Commit    *job.Commitment   `json:"commit,omitempty"`
 	Result    string            `json:"result,omitempty"` // result asset CID (deliver)
+	CU        int64             `json:"cu,omitempty"`     // claimed milli-CU of the render (deliver)
 	Reason    string            `json:"reason,omitempty"` // why a lease is handed back
 	Receipt   json.RawMessage   `json:"receipt,omitempty"`
 }
@@ -104,10 +105,13 @@ func DecodeWorkRequest(data []byte) (WorkRequest, error) {
 		return nil
 	}
 	switch r.Op {
-	case OpLease:
+	case OpLease, OpCommit, OpDeliver, OpFail:
 		if err := checkJobID(r.Job); err != nil {
 			return r, err
 		}
+	}
+	switch r.Op {
+	case OpLease:
 		if len(r.Renderers) > 32 {
 			return r, errors.New("work request: too many renderers")
 		}
@@ -120,6 +124,9 @@ func DecodeWorkRequest(data []byte) (WorkRequest, error) {
 		}
 		if _, _, err := job.ParseAssetCID(r.Result); err != nil {
 			return r, fmt.Errorf("work request: result: %w", err)
+		}
+		if r.CU < 0 {
+			return r, errors.New("work request: negative compute units")
 		}
 		return r, nil
 	case OpFail:

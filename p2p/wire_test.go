@@ -103,9 +103,9 @@ func TestWorkMessages(t *testing.T) {
 	commit[0] = 1
 	ok := []WorkRequest{
 		{Op: OpLease, Job: jobID.String(), Renderers: map[string]string{"builtin": "1"}},
-		{Op: OpCommit, Lease: "l1", Commit: &commit},
-		{Op: OpDeliver, Lease: "l1", Result: "baf5rcfgsi5hinsk3dg4lz7nzfpaszhkemz6punq"},
-		{Op: OpFail, Lease: "l1", Reason: "renderer crashed"},
+		{Op: OpCommit, Job: jobID.String(), Lease: "l1", Commit: &commit},
+		{Op: OpDeliver, Job: jobID.String(), Lease: "l1", Result: "baf5rcfgsi5hinsk3dg4lz7nzfpaszhkemz6punq", CU: 1500},
+		{Op: OpFail, Job: jobID.String(), Lease: "l1", Reason: "renderer crashed"},
 		{Op: OpReceipts},
 		{Op: OpCountersign, Receipt: json.RawMessage(`{"seq":1}`)},
 	}
@@ -119,9 +119,11 @@ func TestWorkMessages(t *testing.T) {
 		"unknown op":        {Op: "steal"},
 		"lease without job": {Op: OpLease},
 		"lease of an asset": {Op: OpLease, Job: "baf5rcfgsi5hinsk3dg4lz7nzfpaszhkemz6punq"},
-		"commit no lease":   {Op: OpCommit, Commit: &commit},
-		"deliver no result": {Op: OpDeliver, Lease: "l1"},
-		"deliver job CID":   {Op: OpDeliver, Lease: "l1", Result: jobID.String()},
+		"commit no lease":   {Op: OpCommit, Job: jobID.String(), Commit: &commit},
+		"commit no job":     {Op: OpCommit, Lease: "l1", Commit: &commit},
+		"deliver no result": {Op: OpDeliver, Job: jobID.String(), Lease: "l1"},
+		"deliver job CID":   {Op: OpDeliver, Job: jobID.String(), Lease: "l1", Result: jobID.String()},
+		"negative CU":       {Op: OpDeliver, Job: jobID.String(), Lease: "l1", Result: "baf5rcfgsi5hinsk3dg4lz7nzfpaszhkemz6punq", CU: -1},
 	}
 	for name, r := range bad {
 		if _, err := DecodeWorkRequest(mustEncode(r)); err == nil {

@@ -27,7 +27,15 @@ type CLI struct {
 	ID     idCmd     `cmd:"" name:"id" help:"Show the running node's identity and addresses."`
 	Peers  peersCmd  `cmd:"" help:"List connected peers."`
 	Assets assetsCmd `cmd:"" help:"Share folders by CID: add, get, ls, pin, unpin."`
-	Render renderCmd `cmd:"" help:"Render frames locally, with no network."`
+
+	Publish publishCmd `cmd:"" help:"Pack a scene, sign and announce a render job; prints the job ID."`
+	Jobs    jobsCmd    `cmd:"" help:"Jobs this node published and jobs it has seen announced."`
+	Status  statusCmd  `cmd:"" help:"One job's state and progress."`
+	Pause   pauseCmd   `cmd:"" help:"Pause a job this node published."`
+	Resume  resumeCmd  `cmd:"" help:"Resume a paused job."`
+	Cancel  cancelCmd  `cmd:"" help:"Cancel a job this node published."`
+	Fetch   fetchCmd   `cmd:"" help:"Write a job's verified frames as DIR/frame_NNNN.png."`
+	Render  renderCmd  `cmd:"" help:"Render frames locally, with no network."`
 }
 
 func main() {

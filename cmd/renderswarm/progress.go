@@ -17,6 +17,7 @@ type progressBar struct {
 	tty      bool
 	start    time.Time
 	lastLine time.Time
+	lastText string
 	drawn    bool
 }
 
@@ -30,16 +31,21 @@ func newProgressBar(w io.Writer) *progressBar {
 	return &progressBar{w: w, tty: tty, start: time.Now()}
 }
 
-func (b *progressBar) update(p gui.Progress) {
-	line := progressLine(p)
+func (b *progressBar) update(p gui.Progress) { b.line(progressLine(p)) }
+
+// line shows one progress line.
+func (b *progressBar) line(line string) {
 	if b.tty {
 		fmt.Fprintf(b.w, "\r\033[K%s", line)
 		b.drawn = true
 		return
 	}
-	if time.Since(b.lastLine) >= 2*time.Second {
+	// Not a terminal: a line when something changed (at most every 2 s),
+	// and at least every 30 s.
+	since := time.Since(b.lastLine)
+	if line != b.lastText && since >= 2*time.Second || since >= 30*time.Second {
 		fmt.Fprintln(b.w, line)
-		b.lastLine = time.Now()
+		b.lastLine, b.lastText = time.Now(), line
 	}
 }
 

@@ -1,0 +1,144 @@
+package gui
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Jobs is what the API needs of the node's job system.
+type Jobs interface {
+	Publish(ctx context.Context, req PublishRequest) (JobStatus, error)
+	List() []JobStatus
+	Status(id string) (JobStatus, error)
+	Control(ctx context.Context, id, action string) error
+	Fetch(id, dir string) (FetchResult, error)
+}
+
+// PublishRequest asks the node to publish a scene (a path on the node's
+// machine). Zero values take the scene's own defaults.
+type PublishRequest struct {
+	Scene      string `json:"scene"`
+	Renderer   string `json:"renderer,omitempty"`
+	Frames     string `json:"frames,omitempty"`
+	Replicas   int    `json:"replicas,omitempty"`
+	Resolution string `json:"resolution,omitempty"` // WIDTHxHEIGHT
+	Samples    int    `json:"samples,omitempty"`
+	Tiles      int    `json:"tiles,omitempty"`
+	Seed       int    `json:"seed,omitempty"`
+	Title      string `json:"title,omitempty"`
+}
+
+// FrameCounts counts a job's tasks by state (a task is a frame, or a tile
+// of one when frames are split).
+type FrameCounts struct {
+	Total     int `json:"total"`
+	Verified  int `json:"verified"`
+	Rendering int `json:"rendering"`
+	Failed    int `json:"failed"`
+	Queued    int `json:"queued"`
+}
+
+// JobStatus is one job as `status --json` prints it.
+type JobStatus struct {
+	ID         string      `json:"id"`
+	Title      string      `json:"title"`
+	State      string      `json:"state"`
+	Frames     FrameCounts `json:"frames"`
+	Publisher  string      `json:"publisher"`
+	Renderer   string      `json:"renderer"`
+	Mine       bool        `json:"mine"` // published by this node
+	ETASeconds float64     `json:"eta_seconds,omitempty"`
+	Created    time.Time   `json:"created"`
+}
+
+// FetchRequest asks for a job's verified frames under Out.
+type FetchRequest struct {
+	Out string `json:"out"`
+}
+
+// FetchResult lists the files written and the frames not verified yet.
+type FetchResult struct {
+	Written []string `json:"written"`
+	Missing []int    `json:"missing"`
+}
+
+func (s *Server) handleJobsPublish(w http.ResponseWriter, r *http.Request) {
+	var req PublishRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	st, err := s.cfg.Jobs.Publish(r.Context(), req)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err)
+		return
+	}
+	writeJSON(w, st)
+}
+
+func (s *Server) handleJobsList(w http.ResponseWriter, r *http.Request) {
+	list := s.cfg.Jobs.List()
+	if list == nil {
+		list = []JobStatus{}
+	}
+	writeJSON(w, list)
+}
+
+func (s *Server) handleJobStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := s.cfg.Jobs.Status(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	writeJSON(w, st)
+}
+
+func (s *Server) handleJobControl(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Jobs.Control(r.Context(), r.PathValue("id"), r.PathValue("action")); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err)
+		return
+	}
+	writeJSON(w, struct{}{})
+}
+
+func (s *Server) handleJobFetch(w http.ResponseWriter, r *http.Request) {
+	var req FetchRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	res, err := s.cfg.Jobs.Fetch(r.PathValue("id"), req.Out)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err)
+		return
+	}
+	writeJSON(w, res)
+}
+
+// Publish publishes a job.
+func (c *Client) Publish(ctx context.Context, req PublishRequest) (JobStatus, error) {
+	var st JobStatus
+	return st, c.call(ctx, "POST", "/api/jobs", req, &st)
+}
+
+// Jobs lists published and announced jobs.
+func (c *Client) Jobs(ctx context.Context) ([]JobStatus, error) {
+	var l []JobStatus
+	return l, c.call(ctx, "GET", "/api/jobs", nil, &l)
+}
+
+// Status reports one job.
+func (c *Client) Status(ctx context.Context, id string) (JobStatus, error) {
+	var st JobStatus
+	return st, c.call(ctx, "GET", "/api/jobs/"+id, nil, &st)
+}
+
+// Control pauses, resumes or cancels a job.
+func (c *Client) Control(ctx context.Context, id, action string) error {
+	return c.call(ctx, "POST", "/api/jobs/"+id+"/"+action, struct{}{}, nil)
+}
+
+// Fetch writes a job's verified frames under dir (on the node's machine).
+func (c *Client) Fetch(ctx context.Context, id, dir string) (FetchResult, error) {
+	var res FetchResult
+	return res, c.call(ctx, "POST", "/api/jobs/"+id+"/fetch", FetchRequest{Out: dir}, &res)
+}

@@ -1,0 +1,250 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/renderswarm/renderswarm/assets"
+	"github.com/renderswarm/renderswarm/credits"
+	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/p2p"
+	"github.com/renderswarm/renderswarm/render"
+)
+
+// Announcements older than this are forgotten (publishers re-announce
+// every announceEvery).
+const offerMaxAge = 3 * announceEvery
+
+// errNoWork means a publisher had nothing for this volunteer right now.
+var errNoWork = errors.New("no work")
+
+// volunteer renders other publishers' tasks: it listens to announcements,
+// pulls leases, fetches scenes, renders, commits and delivers.
+type volunteer struct {
+	net      *p2p.Node
+	store    *assets.Store
+	backends map[string]render.Backend
+	versions map[string]string // renderer name -> exact version installed here
+	offers   *offerBook
+	workDir  string
+	threads  int
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	current *Activity
+}
+
+// Activity is what the volunteer renders right now.
+type Activity struct {
+	Task     job.Task
+	Title    string
+	Phase    string // "fetching scene", "rendering", "delivering"
+	Progress float64
+	Started  time.Time
+}
+
+// probeRenderers asks every backend what is installed, keeping the ones
+// that work.
+func probeRenderers(ctx context.Context, backends map[string]render.Backend, log *slog.Logger) map[string]string {
+	versions := map[string]string{}
+	for name, b := range backends {
+		info, err := b.Probe(ctx)
+		if err != nil {
+			log.Info("rendererUnavailable", "renderer", name, "err", err)
+			continue
+		}
+		versions[name] = info.Version
+	}
+	return versions
+}
+
+// canRender reports whether this node has the exact renderer a job names.
+func (v *volunteer) canRender(m job.Manifest) bool {
+	have, ok := v.versions[m.Renderer.Name]
+	return ok && have == m.Renderer.Version
+}
+
+// Run listens for announcements and works until ctx ends.
+func (v *volunteer) Run(ctx context.Context) error {
+	go v.net.Subscribe(ctx, p2p.JobsTopic, func(msg p2p.Message) {
+		a, m, sm, err := p2p.DecodeAnnouncement(msg.Data, msg.From.String())
+		if err != nil {
+			return // the topic validator already rejected what it could
+		}
+		v.offers.add(a, m, sm, time.Now())
+	})
+	idle := time.NewTimer(0)
+	defer idle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-v.offers.wake:
+		case <-idle.C:
+		}
+		worked := false
+		for _, o := range v.offers.candidates(time.Now(), offerMaxAge, v.canRender) {
+			err := v.workOn(ctx, o)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err == nil {
+				worked = true
+				break
+			}
+			if !errors.Is(err, errNoWork) {
+				v.log.Warn("taskFailed", "job", o.ID, "err", err)
+			}
+		}
+		if worked {
+			idle.Reset(0)
+		} else {
+			idle.Reset(2 * time.Second)
+		}
+	}
+}
+
+// call sends one work request to a publisher and decodes the answer.
+func (v *volunteer) call(ctx context.Context, o offer, req p2p.WorkRequest) (p2p.WorkResponse, error) {
+	b, err := p2p.Encode(req)
+	if err != nil {
+		return p2p.WorkResponse{}, err
+	}
+	resp, err := v.net.Call(ctx, o.Manifest.Publisher, p2p.WorkProtocol, b)
+	if err != nil {
+		return p2p.WorkResponse{}, err
+	}
+	return p2p.DecodeWorkResponse(resp)
+}
+
+// workOn asks o's publisher for a lease and, if granted, renders and
+// delivers it.
+func (v *volunteer) workOn(ctx context.Context, o offer) error {
+	resp, err := v.call(ctx, o, p2p.WorkRequest{Op: p2p.OpLease, Job: o.ID.String(), Renderers: v.versions})
+	if err != nil {
+		v.offers.backOff(o.ID, time.Now().Add(5*time.Second))
+		return fmt.Errorf("asking for work: %w", err)
+	}
+	g := resp.Grant
+	if g == nil {
+		retry := time.Duration(max(resp.Retry, 1)) * time.Second
+		v.offers.backOff(o.ID, time.Now().Add(retry))
+		return errNoWork
+	}
+	if !o.Manifest.HasTask(o.ID, g.Task) {
+		return fmt.Errorf("publisher leased %s, not a task of job %s", g.Task, o.ID)
+	}
+	err = v.render(ctx, o, g)
+	if err != nil && ctx.Err() == nil {
+		reason := err.Error()
+		v.call(context.WithoutCancel(ctx), o, p2p.WorkRequest{Op: p2p.OpFail, Job: o.ID.String(), Lease: g.Lease, Reason: reason})
+	} else if ctx.Err() != nil {
+		// Shutting down: hand the lease back so nobody waits for it.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		v.call(cctx, o, p2p.WorkRequest{Op: p2p.OpFail, Job: o.ID.String(), Lease: g.Lease, Reason: reasonStopped})
+		cancel()
+	}
+	return err
+}
+
+func (v *volunteer) setActivity(a *Activity) {
+	v.mu.Lock()
+	v.current = a
+	v.mu.Unlock()
+}
+
+// Activity returns what the volunteer renders now, if anything.
+func (v *volunteer) Activity() *Activity {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.current == nil {
+		return nil
+	}
+	a := *v.current
+	return &a
+}
+
+func (v *volunteer) update(f func(*Activity)) {
+	v.mu.Lock()
+	if v.current != nil {
+		f(v.current)
+	}
+	v.mu.Unlock()
+}
+
+// render fetches the scene, renders the task, commits to the pixels and
+// delivers the image as an asset.
+func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) error {
+	m := o.Manifest
+	v.setActivity(&Activity{Task: g.Task, Title: m.Title, Phase: "fetching scene", Started: time.Now()})
+	defer v.setActivity(nil)
+	if _, err := v.store.Get(ctx, m.Scene.Asset, nil); err != nil {
+		return fmt.Errorf("fetching scene %s: %w", m.Scene.Asset, err)
+	}
+	sceneDir, err := v.store.Path(m.Scene.Asset)
+	if err != nil {
+		return err
+	}
+	out, err := os.MkdirTemp(v.workDir, "task-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(out)
+
+	limit := time.Duration(m.Limits.MaxSecondsPerFrame) * time.Second
+	rctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	v.update(func(a *Activity) { a.Phase = "rendering" })
+	res, err := v.backends[m.Renderer.Name].Render(rctx, renderTask(m, g.Task, sceneDir, out, v.threads),
+		func(p render.Progress) { v.update(func(a *Activity) { a.Progress = p.Fraction }) })
+	if err != nil {
+		if errors.Is(rctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			return fmt.Errorf("render exceeded the job's limit of %v", limit)
+		}
+		return fmt.Errorf("render failed: %s", lastLine(err.Error()))
+	}
+	v.update(func(a *Activity) { a.Phase = "delivering"; a.Progress = 1 })
+	png, err := os.ReadFile(res.Path)
+	if err != nil {
+		return err
+	}
+	r := m.TileRect(g.Task.Tile)
+	img, err := credits.Decode(png, image.Pt(r.Dx(), r.Dy()))
+	if err != nil {
+		return fmt.Errorf("renderer output: %w", err)
+	}
+	commit := job.Commit(g.Salt, credits.Digest(img))
+	if _, err := v.call(ctx, o, p2p.WorkRequest{Op: p2p.OpCommit, Job: o.ID.String(), Lease: g.Lease, Commit: &commit}); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	name := filepath.Join(out, fmt.Sprintf("frame_%04d_tile%02d.png", g.Task.Frame, g.Task.Tile))
+	if err := os.Rename(res.Path, name); err != nil {
+		return err
+	}
+	asset, err := v.store.Add(ctx, []string{name})
+	if err != nil {
+		return fmt.Errorf("sharing result: %w", err)
+	}
+	if _, err := v.call(ctx, o, p2p.WorkRequest{Op: p2p.OpDeliver, Job: o.ID.String(), Lease: g.Lease, Result: asset.CID.String()}); err != nil {
+		return fmt.Errorf("delivering: %w", err)
+	}
+	v.log.Info("taskDelivered", "task", g.Task.String(), "result", asset.CID)
+	return nil
+}
+
+// lastLine keeps an error one line: a renderer's last words.
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
