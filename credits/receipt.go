@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/renderswarm/renderswarm/job"
 )
@@ -75,11 +76,13 @@ func (r Receipt) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidReceipt, fmt.Sprintf(format, args...))
 	}
+	if err := checkIdentity(r.Publisher); err != nil {
+		return bad("publisher %q: %v", r.Publisher, err)
+	}
+	if err := checkIdentity(r.Volunteer); err != nil {
+		return bad("volunteer %q: %v", r.Volunteer, err)
+	}
 	switch {
-	case r.Publisher.Validate() != nil:
-		return bad("publisher %q", r.Publisher)
-	case r.Volunteer.Validate() != nil:
-		return bad("volunteer %q", r.Volunteer)
 	case r.Publisher == r.Volunteer:
 		return bad("publisher and volunteer are both %s", r.Publisher)
 	case r.Seq < 1 || r.Seq > MaxMilliCU:
@@ -206,6 +209,19 @@ func (r Receipt) ID() (cid.Cid, error) {
 		return cid.Undef, err
 	}
 	return job.ManifestID(b), nil
+}
+
+// checkIdentity requires an Ed25519 identity peer ID: the only kind that
+// can sign a receipt.
+func checkIdentity(id peer.ID) error {
+	pub, err := id.ExtractPublicKey()
+	if err != nil {
+		return err
+	}
+	if _, ok := pub.(*crypto.Ed25519PublicKey); !ok {
+		return job.ErrUnsupportedKey
+	}
+	return nil
 }
 
 func sigLenOK(sig []byte) bool { return len(sig) == ed25519.SignatureSize }
