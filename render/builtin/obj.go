@@ -32,6 +32,25 @@ type triangle struct {
 // mtllib, l, …) are ignored. maxTris bounds the triangles it will accept.
 // With smooth and no vn, vertex normals are the average of adjacent faces.
 func parseOBJ(name string, r io.Reader, maxTris int, smooth bool) ([]triangle, error) {
+	o, err := readOBJ(name, r, maxTris)
+	if err != nil {
+		return nil, err
+	}
+	tris := o.triangles(smooth)
+	if len(tris) == 0 {
+		return nil, &SyntaxError{File: name, Msg: "every face is degenerate (zero area)"}
+	}
+	return tris, nil
+}
+
+// objData is what readOBJ keeps of a file: positions, normals and
+// triangulated faces.
+type objData struct {
+	verts, norms []vec
+	faces        [][3]corner
+}
+
+func readOBJ(name string, r io.Reader, maxTris int) (*objData, error) {
 	var verts, norms []vec
 	var faces [][3]corner
 	sc := bufio.NewScanner(io.LimitReader(r, maxOBJBytes+1))
@@ -93,6 +112,14 @@ func parseOBJ(name string, r io.Reader, maxTris int, smooth bool) ([]triangle, e
 	if len(faces) == 0 {
 		return nil, &SyntaxError{File: name, Msg: "no faces"}
 	}
+	return &objData{verts, norms, faces}, nil
+}
+
+// triangles builds the mesh's triangles, dropping degenerate ones. With
+// smooth, faces without vn get vertex normals averaged (area-weighted) over
+// the faces sharing each vertex.
+func (o *objData) triangles(smooth bool) []triangle {
+	verts, norms, faces := o.verts, o.norms, o.faces
 	var acc []vec
 	if smooth {
 		acc = make([]vec, len(verts))
@@ -128,7 +155,7 @@ func parseOBJ(name string, r io.Reader, maxTris int, smooth bool) ([]triangle, e
 			tris[i].n0, tris[i].n1, tris[i].n2 = acc[f[0].v].norm(), acc[f[1].v].norm(), acc[f[2].v].norm()
 		}
 	}
-	return tris, nil
+	return tris
 }
 
 // objCorner parses "v", "v/vt", "v//vn" or "v/vt/vn" into 0-based indices;

@@ -97,6 +97,7 @@ func TestParseOBJErrors(t *testing.T) {
 		{"zero index", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 0 1 2\n", `m.obj:4: f: bad index "0"`},
 		{"two vertices", "v 0 0 0\nv 1 0 0\nf 1 2\n", "m.obj:3: f: want at least three vertices"},
 		{"no faces", "v 0 0 0\n", "m.obj: no faces"},
+		{"degenerate", "v 0 0 0\nv 1 0 0\nv 2 0 0\nf 1 2 3\n", "m.obj: every face is degenerate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseOBJ("m.obj", strings.NewReader(tc.src), 100, false)
