@@ -58,7 +58,21 @@ func (d *discovery) query(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, findTimeout)
 	defer cancel()
 	self := d.s.cfg.Host.ID()
-	for ai := range d.s.cfg.Providers.FindProviders(ctx, d.c) {
+	ch := d.s.cfg.Providers.FindProviders(ctx, d.c)
+	if ch == nil {
+		return
+	}
+	for {
+		var ai peer.AddrInfo
+		var ok bool
+		select {
+		case <-ctx.Done(): // also if the channel is never closed
+			return
+		case ai, ok = <-ch:
+		}
+		if !ok {
+			return
+		}
 		if ai.ID == "" || ai.ID == self {
 			continue
 		}

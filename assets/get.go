@@ -201,6 +201,8 @@ func (w *watch) wait(ctx context.Context, rejected <-chan error) error {
 			return w.giveUp(ctx.Err())
 		case err := <-rejected:
 			return err
+		case <-w.t.Closed():
+			return ErrClosed
 		case <-gotInfo:
 			gotInfo = nil
 			w.t.DownloadAll()

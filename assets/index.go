@@ -88,7 +88,7 @@ func (s *Store) rows() ([]Info, error) {
 // only ever raised and its last use refreshed.
 func (s *Store) insertRow(ih metainfo.Hash, info *metainfo.Info, infoBytes []byte, pinned bool) error {
 	now := time.Now().UnixMilli()
-	_, err := s.cfg.DB.Exec(`INSERT INTO assets (`+rowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := s.cfg.DB.Exec(`INSERT INTO assets (`+rowCols+`) VALUES (?, ?, ?, ?, ?, ?, `+nextUse+`, ?)
 		ON CONFLICT (infohash) DO UPDATE SET pinned = max(pinned, excluded.pinned), last_used = excluded.last_used`,
 		ih[:], info.BestName(), info.TotalLength(), len(info.UpvertedFiles()), pinned, now, now, infoBytes)
 	if err != nil {
@@ -97,9 +97,13 @@ func (s *Store) insertRow(ih metainfo.Hash, info *metainfo.Info, infoBytes []byt
 	return nil
 }
 
+// nextUse is the last_used value of a use now: the clock in milliseconds,
+// but always after every recorded use, so LRU order is strict.
+const nextUse = `max(?, (SELECT coalesce(max(last_used), 0) + 1 FROM assets))`
+
 // touch records a use, for least-recently-used collection.
 func (s *Store) touch(ih metainfo.Hash) {
-	if _, err := s.cfg.DB.Exec(`UPDATE assets SET last_used = ? WHERE infohash = ?`,
+	if _, err := s.cfg.DB.Exec(`UPDATE assets SET last_used = `+nextUse+` WHERE infohash = ?`,
 		time.Now().UnixMilli(), ih[:]); err != nil {
 		s.log.Warn("recording asset use failed", "cid", job.AssetCID(ih), "err", err)
 	}
