@@ -125,7 +125,7 @@ func (c *renderCmd) plan(info render.SceneInfo) (render.Task, []int, error) {
 	return t, frames, nil
 }
 
-// renderStatus shows "frame 3/24 (frame_0003)  41%  ETA 6s": one updating
+// renderStatus shows "frame 10  [3/24]  41%  ETA 6s": one updating
 // line on a terminal, one line per finished frame otherwise.
 type renderStatus struct {
 	w     io.Writer
@@ -152,7 +152,7 @@ func (s *renderStatus) line(i, frame int, frac float64) string {
 	if el := time.Since(s.start); total > 0.01 {
 		eta = (time.Duration(float64(el) / total * (1 - total))).Round(100 * time.Millisecond).String()
 	}
-	return fmt.Sprintf("frame %d/%d (%d)  %3.0f%%  ETA %s", i+1, s.n, frame, total*100, eta)
+	return fmt.Sprintf("frame %d  [%d/%d]  %3.0f%%  ETA %s", frame, i+1, s.n, total*100, eta)
 }
 
 func (s *renderStatus) update(i, frame int, frac float64) {

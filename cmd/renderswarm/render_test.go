@@ -35,7 +35,7 @@ func TestRenderCmdWritesFrames(t *testing.T) {
 	if entries, _ := os.ReadDir(out); len(entries) != 2 {
 		t.Errorf("output dir holds %d files, want 2", len(entries))
 	}
-	for _, want := range []string{"frame 1/2 (2)", "frame 2/2 (5)", "rendered 2 frame(s) at 40x24, 2 samples"} {
+	for _, want := range []string{"frame 2  [1/2]", "frame 5  [2/2]", "rendered 2 frame(s) at 40x24, 2 samples"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("stderr %q lacks %q", log.String(), want)
 		}
