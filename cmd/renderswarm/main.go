@@ -36,6 +36,7 @@ type CLI struct {
 	Cancel  cancelCmd  `cmd:"" help:"Cancel a job this node published."`
 	Fetch   fetchCmd   `cmd:"" help:"Write a job's verified frames as DIR/frame_NNNN.png."`
 	Render  renderCmd  `cmd:"" help:"Render frames locally, with no network."`
+	Demo    demoCmd    `cmd:"" help:"Run a local swarm that renders the built-in demo scene with verification."`
 }
 
 func main() {
