@@ -17,6 +17,10 @@
 //     "/renderswarm/bittorrent/1", via go-libp2p's gostream), and a torrent
 //     peer address is a libp2p peer ID. Every torrent peer is therefore an
 //     authenticated identity, and relays and hole punching come for free.
+//     anacrolix assumes IP:port peer addresses in places (banning a peer
+//     that sent bad data panics without one), so each peer ID is shown to
+//     it as a stand-in address in fd72:7377::/32 (transport.go); banning
+//     that address bans that identity for the client's lifetime.
 //   - Discovery. Peers come only from Providers.FindProviders. A downloader
 //     provides the CID as soon as it starts (like a tracker announce, so
 //     leechers trade pieces with one another), re-queries providers while it
@@ -41,4 +45,13 @@
 //     are not pinned; beyond CacheQuota the least recently used are deleted.
 //   - Seeding. Every complete asset is seeded (Seed=true), uploads share one
 //     rate limiter that SetUploadRate changes live.
+//   - Swarming. Two measures keep a rate-limited seeder from uploading the
+//     same pieces to many simultaneous downloaders (bench/swarm measures
+//     it): each downloader works through its own random permutation of the
+//     pieces, a 4 MiB window at a time at high priority (spread.go), and it
+//     keeps at most 128 requests queued per peer, by capping the "reqq" the
+//     peer announces (reqq.go; anacrolix announces 1024).
+//   - anacrolix v1.61 workarounds: pieces are at least 64 KiB, and empty
+//     files come last in an asset (a write spanning an empty file fails and
+//     stops the download; validateInfo rejects other layouts).
 package assets

@@ -46,7 +46,7 @@ func (s *Store) clientConfig() *torrent.ClientConfig {
 	cfg.UploadRateLimiter = s.limiter
 	// libp2p streams are already authenticated and encrypted.
 	cfg.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{}
-	cfg.Slogger = slog.New(minLevel{s.log.Handler(), slog.LevelWarn}).With("component", "torrent")
+	cfg.Slogger = slog.New(minLevel{s.log.Handler(), slog.LevelError}).With("component", "torrent")
 	return cfg
 }
 
@@ -216,7 +216,7 @@ func (s *Store) provide(ctx context.Context, c cid.Cid) {
 	}
 }
 
-// minLevel drops records below a level (anacrolix is chatty at Info).
+// minLevel drops records below a level (anacrolix is chatty up to Warn).
 type minLevel struct {
 	slog.Handler
 	min slog.Level
