@@ -34,9 +34,13 @@ type Backend interface {
 	// ErrSceneInvalid.
 	Inspect(ctx context.Context, scenePath string) (SceneInfo, error)
 	// Render renders one frame (or a border region of it) into
-	// t.OutputDir. progress, if not nil, is called with non-decreasing
-	// fractions, never concurrently, and last with 1 on success. On
-	// cancellation Render returns an error wrapping ctx.Err() promptly.
+	// t.OutputDir and nowhere else. progress, if not nil, is called with
+	// non-decreasing fractions, never concurrently, and last with 1 on
+	// success. On cancellation Render returns an error wrapping ctx.Err()
+	// promptly and leaves no output file. Errors wrap ErrTaskInvalid for a
+	// task failing Validate (or a limit of the backend), ErrSceneInvalid for
+	// a missing or malformed scene or dependency, ErrUnsupported for an
+	// option the backend lacks.
 	Render(ctx context.Context, t Task, progress func(Progress)) (Result, error)
 }
 
