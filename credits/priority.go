@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"math"
+	"math/bits"
 	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -24,70 +25,73 @@ type Score struct {
 }
 
 // Priority computes, from the evaluator's point of view, each peer's net
-// contribution in CU, BarterCast style (Meulpolder et al., 2009):
+// contribution in CU, in the manner of BarterCast (Meulpolder et al., 2009):
 //
 //	priority(p) = flow(p → e) − flow(e → p)
 //
 // over the work graph whose edge v → u weighs the milli-CU volunteer v
-// rendered for publisher u (the largest Total of the pair's receipts, so
-// passing a chain's every receipt or only its latest gives the same
-// result). flow is the maximum flow along paths of at most two hops, which
-// is exact in closed form because such paths share no edge:
+// rendered for publisher u: the largest Total among the pair's receipts, so
+// passing a chain's every receipt or only its latest gives the same result.
+// Flows use paths of at most two hops:
 //
-//	flow(a → b) = w(a→b) + Σ_{y ∉ {a,b}} min(w(a→y), w(y→b))
+//	flow(a → b) = w(a→b) + Σ_{y ∉ {a,b}} share_y(a)
 //
-// So a peer counts only what it rendered for the evaluator, or for peers
+// A path a → y → b carries at most min(w(a→y), w(y→b)), as in BarterCast's
+// bounded max flow; unlike it, when several peers reach b through the same
+// y, y's edge to b is split among them in proportion to their edges into y
+// (share_y(a) = min(w(a→y), w(y→b)·w(a→y)/Σ_x w(x→y)), x ∉ {y, b}). The
+// result is one feasible flow for all peers at once, so the credit all
+// indirect contributors get through y together never exceeds the real work
+// y did for b.
+//
+// Hence a peer counts only what it rendered for the evaluator, or for peers
 // who rendered for the evaluator, up to what they did: a clique of fake
-// identities minting huge receipts among themselves reaches the evaluator
-// through no real edge and scores 0. Consumption is bounded the same way:
-// what the evaluator rendered for p, directly or for peers who in turn
-// rendered for p, lowers p's priority.
+// identities minting receipts among themselves reaches the evaluator
+// through no real edge and scores 0, and fakes hanging off one honest worker
+// share that worker's real work between them. Consumption is bounded the
+// same way: what the evaluator rendered for p, directly or for peers who in
+// turn rendered for p, lowers p's priority.
 //
 // Receipts must be verified (the Ledger stores only verified ones) and are
 // trusted as given; receipts not naming the evaluator should be
-// countersigned. The evaluator's own priority is +Inf (own jobs first).
-// The arithmetic is exact integer milli-CU, so the result does not depend on
-// the receipts' order.
+// countersigned. The evaluator's own priority is +Inf (own jobs first). The
+// arithmetic is exact integer milli-CU, so the result does not depend on the
+// receipts' order.
 func Priority(evaluator peer.ID, receipts []Receipt) Priorities {
-	type edge struct{ from, to peer.ID }
-	w := make(map[edge]int64)
 	p := Priorities{self: evaluator, score: make(map[peer.ID]float64), known: make(map[peer.ID]bool)}
+	g := graph{w: make(map[edge]int64), in: make(map[peer.ID]int64), out: make(map[peer.ID]int64)}
 	for _, r := range receipts {
 		if r.Publisher == r.Volunteer || r.Total <= 0 {
 			continue
 		}
 		e := edge{r.Volunteer, r.Publisher}
-		w[e] = max(w[e], min(r.Total, MaxMilliCU))
+		g.w[e] = max(g.w[e], min(r.Total, MaxMilliCU))
 		p.known[r.Volunteer], p.known[r.Publisher] = true, true
 	}
-	// Neighbours of the evaluator: who rendered for it, whom it rendered for.
-	into := make(map[peer.ID]int64)  // y → e
-	outOf := make(map[peer.ID]int64) // e → y
-	for e, v := range w {
-		if e.to == evaluator {
-			into[e.from] = v
-		}
-		if e.from == evaluator {
-			outOf[e.to] = v
+	// Totals into and out of every intermediary, edges touching the
+	// evaluator excluded (they are the other leg of the path).
+	for e, v := range g.w {
+		if e.from != evaluator && e.to != evaluator {
+			g.in[e.to] = satAdd(g.in[e.to], v)
+			g.out[e.from] = satAdd(g.out[e.from], v)
 		}
 	}
 	contrib := make(map[peer.ID]int64) // flow(p → e)
 	consume := make(map[peer.ID]int64) // flow(e → p)
-	for e, v := range w {
+	for e, v := range g.w {
 		switch {
 		case e.to == evaluator:
 			contrib[e.from] = satAdd(contrib[e.from], v)
 		case e.from == evaluator:
 			consume[e.to] = satAdd(consume[e.to], v)
-		}
-		if e.from != evaluator && e.to != evaluator {
+		default:
 			// p → y → e with p = e.from, y = e.to.
-			if ye, ok := into[e.to]; ok {
-				contrib[e.from] = satAdd(contrib[e.from], min(v, ye))
+			if ye := g.w[edge{e.to, evaluator}]; ye > 0 {
+				contrib[e.from] = satAdd(contrib[e.from], share(v, ye, g.in[e.to]))
 			}
 			// e → y → p with y = e.from, p = e.to.
-			if ey, ok := outOf[e.from]; ok {
-				consume[e.to] = satAdd(consume[e.to], min(ey, v))
+			if ey := g.w[edge{evaluator, e.from}]; ey > 0 {
+				consume[e.to] = satAdd(consume[e.to], share(v, ey, g.out[e.from]))
 			}
 		}
 	}
@@ -100,6 +104,25 @@ func Priority(evaluator peer.ID, receipts []Receipt) Priorities {
 		}
 	}
 	return p
+}
+
+type edge struct{ from, to peer.ID }
+
+type graph struct {
+	w       map[edge]int64
+	in, out map[peer.ID]int64 // per intermediary, over edges not touching the evaluator
+}
+
+// share returns min(leg, other·leg/sum): a path's part of the other leg's
+// capacity, in proportion to its leg among all legs summing to sum ≥ leg,
+// computed exactly in 128 bits.
+func share(leg, other, sum int64) int64 {
+	if sum <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(other), uint64(leg))
+	q, _ := bits.Div64(hi, lo, uint64(sum)) // q ≤ other since leg ≤ sum: no overflow
+	return min(leg, int64(q))
 }
 
 func satAdd(a, b int64) int64 { return min(a+b, math.MaxInt64/2) }
