@@ -7,6 +7,7 @@ import (
 	"image/draw"
 	"image/png"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/renderswarm/renderswarm/render"
@@ -156,5 +157,28 @@ func TestDemoDeterministicAcrossThreadsAndTiles(t *testing.T) {
 	}
 	if pixelDigest(stitched) != want {
 		t.Error("border tiles of the demo frame stitch to different pixels")
+	}
+}
+
+func TestOutputIsOpaque8BitRGBPNG(t *testing.T) {
+	task := fixtureTask(t, 1)
+	res, err := New().Render(t.Context(), task, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// IHDR: bit depth at byte 24, colour type at 25 (2 = truecolour RGB).
+	if len(data) < 26 || string(data[12:16]) != "IHDR" || data[24] != 8 || data[25] != 2 {
+		t.Errorf("not an 8-bit RGB PNG: IHDR bytes % x", data[8:min(len(data), 29)])
+	}
+	fi, err := os.Stat(res.Path)
+	if err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("output mode %v, err %v; want 0644", fi.Mode(), err)
+	}
+	if want := "frame_0001.png"; filepath.Base(res.Path) != want {
+		t.Errorf("output named %s, want %s", filepath.Base(res.Path), want)
 	}
 }
