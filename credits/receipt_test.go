@@ -3,6 +3,7 @@ package credits
 import (
 	"bytes"
 	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -62,13 +63,39 @@ func TestReceiptGolden(t *testing.T) {
 		t.Fatalf("UnmarshalReceipt = %+v, %v", back, err)
 	}
 	id, err := r.ID()
-	if err != nil || !id.Equals(job.ManifestID(b)) {
+	if err != nil || id.String() != "bagaaiera5ezjf4tighhvcv2j7nnawr53gvdwnbk724tznmlgkr7rb5pgxgla" {
 		t.Fatalf("ID = %s, %v", id, err)
+	}
+	// Ed25519 is deterministic: these pin the signing domains.
+	pubKey, _ := key(t, 1)
+	volKey, _ := key(t, 2)
+	s, err := r.Sign(pubKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.Countersign(volKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		wantSig     = "87fbbfebd1cb2c6bc504cb13d83592fcceffa4ceda1ceeed390b04e0c063e60ea942b255e355ed133376945f980dbf375d728850c86e21a0e598b28766e2cd01"
+		wantCounter = "e185c6f842ed6dfaf836b1ca455c5c4deacfc6717046e471e3e978fe217c05b66d111f42b2d2fe2eab062646ca315bef39d1e85a54c3aeedc11771ab18baee0c"
+	)
+	if hex.EncodeToString(cs.Signature) != wantSig || hex.EncodeToString(cs.Countersig) != wantCounter {
+		t.Fatalf("signatures changed:\n sig %x\n countersig %x", cs.Signature, cs.Countersig)
 	}
 }
 
 func TestReceiptValidate(t *testing.T) {
 	_, other := key(t, 3)
+	_, secp, err := crypto.GenerateSecp256k1Key(bytes.NewReader(bytes.Repeat([]byte{4}, 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secpID, err := peer.IDFromPublicKey(secp)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		change func(*Receipt)
@@ -89,6 +116,7 @@ func TestReceiptValidate(t *testing.T) {
 		{"not issued", func(r *Receipt) { r.Issued = 0 }},
 		{"issued too late", func(r *Receipt) { r.Issued = job.MaxTime + 1 }},
 		{"volunteer garbage", func(r *Receipt) { r.Volunteer = peer.ID("x" + string(other)) }},
+		{"volunteer not Ed25519", func(r *Receipt) { r.Volunteer = secpID }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := testReceipt(t)
