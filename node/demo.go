@@ -141,7 +141,7 @@ func writeDemoOutput(p *publisher, j *pubJob, out string, res *DemoResult) error
 		imgs = append(imgs, img)
 	}
 	res.Sheet = filepath.Join(out, "contact-sheet.png")
-	if err := writePNG(res.Sheet, contactSheet(imgs, 6, 2)); err != nil {
+	if err := writePNG(res.Sheet, contactSheet(imgs, min(6, len(imgs)), 2)); err != nil {
 		return fmt.Errorf("writing contact sheet: %w", err)
 	}
 	res.Preview = filepath.Join(out, "preview.gif")

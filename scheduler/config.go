@@ -49,6 +49,12 @@ type Config struct {
 	// LeaseTTL is how long a lease lives before it is requeued; required.
 	// ConfigFor derives it from the manifest's time limit.
 	LeaseTTL time.Duration
+	// MaxLease caps how long Renew can keep one lease alive, counted from
+	// its issue. A volunteer renews its lease while it works, so LeaseTTL
+	// can be short (a vanished volunteer costs only that long) while a long
+	// render is still allowed MaxLease. Values below LeaseTTL mean LeaseTTL:
+	// no renewal.
+	MaxLease time.Duration
 	// MaxFailures is how many failures a peer may have in this job before
 	// it is blocklisted for the job (package documentation says what
 	// counts). 0 means DefaultMaxFailures.
