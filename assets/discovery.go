@@ -22,12 +22,24 @@ const (
 // with every known peer re-added when kicked (a stalled download).
 type discovery struct {
 	s     *Store
-	t     *torrent.Torrent
 	c     cid.Cid
 	kickC chan struct{}
 
 	mu    sync.Mutex
+	t     *torrent.Torrent // replaced when a stalled download restarts
 	known map[peer.ID]bool
+}
+
+func (d *discovery) torrent() *torrent.Torrent {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.t
+}
+
+func (d *discovery) setTorrent(t *torrent.Torrent) {
+	d.mu.Lock()
+	d.t = t
+	d.mu.Unlock()
 }
 
 func newDiscovery(s *Store, t *torrent.Torrent, c cid.Cid) *discovery {
@@ -46,7 +58,7 @@ func (d *discovery) run(ctx context.Context) {
 		case <-d.kickC:
 			timer.Stop()
 			d.s.log.Info("download stalled, re-adding peers", "cid", d.c, "peers", d.found())
-			d.t.AddPeers(d.peers())
+			d.torrent().AddPeers(d.peers())
 			delay = firstRequery
 		case <-timer.C:
 			delay = min(2*delay, maxRequery)
@@ -84,7 +96,7 @@ func (d *discovery) query(ctx context.Context) {
 		d.known[ai.ID] = true
 		d.mu.Unlock()
 		if isNew {
-			d.t.AddPeers([]torrent.PeerInfo{d.s.book.peerInfo(ai.ID)})
+			d.torrent().AddPeers([]torrent.PeerInfo{d.s.book.peerInfo(ai.ID)})
 		}
 	}
 }

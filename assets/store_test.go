@@ -31,7 +31,7 @@ func TestAddGetThenSeedOnAfterOriginLeaves(t *testing.T) {
 		t.Fatalf("added %+v", added)
 	}
 	var phases []string
-	got, err := b.s.Get(ctxFor(t, 8*time.Second), added.CID, func(p Progress) {
+	got, err := b.s.Get(ctxFor(t, 30*time.Second), added.CID, func(p Progress) {
 		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
 			phases = append(phases, p.Phase)
 		}
