@@ -142,3 +142,57 @@ func (c *Client) Fetch(ctx context.Context, id, dir string) (FetchResult, error)
 	var res FetchResult
 	return res, c.call(ctx, "POST", "/api/jobs/"+id+"/fetch", FetchRequest{Out: dir}, &res)
 }
+
+// Credits is what the API needs of the node's ledger.
+type Credits interface {
+	Balance() (Balance, error)
+	Receipts(limit int) ([]Receipt, error)
+}
+
+// Balance is the node's ledger in compute units (1 CU: one second of a
+// reference core's rendering).
+type Balance struct {
+	Balance float64 `json:"balance"`
+	Earned  float64 `json:"earned"`
+	Spent   float64 `json:"spent"`
+}
+
+// Receipt is one credited result, as earned or paid by this node.
+type Receipt struct {
+	Role          string    `json:"role"` // "volunteer" (earned) or "publisher" (paid)
+	Counterpart   string    `json:"counterpart"`
+	Task          string    `json:"task"`
+	Result        string    `json:"result"`
+	CU            float64   `json:"cu"`
+	Issued        time.Time `json:"issued"`
+	Countersigned bool      `json:"countersigned"`
+}
+
+// CreditsReport is the answer of GET /api/credits.
+type CreditsReport struct {
+	Balance
+	Receipts []Receipt `json:"receipts"`
+}
+
+func (s *Server) handleCredits(w http.ResponseWriter, r *http.Request) {
+	b, err := s.cfg.Credits.Balance()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	list, err := s.cfg.Credits.Receipts(100)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	if list == nil {
+		list = []Receipt{}
+	}
+	writeJSON(w, CreditsReport{Balance: b, Receipts: list})
+}
+
+// Credits reports the node's ledger.
+func (c *Client) Credits(ctx context.Context) (CreditsReport, error) {
+	var r CreditsReport
+	return r, c.call(ctx, "GET", "/api/credits", nil, &r)
+}

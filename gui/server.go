@@ -30,11 +30,12 @@ type Assets interface {
 
 // Config configures a Server.
 type Config struct {
-	Token  string // required: every API request must present it
-	Node   NodeInfo
-	Assets Assets
-	Jobs   Jobs
-	Logger *slog.Logger // nil means slog.Default()
+	Token   string // required: every API request must present it
+	Node    NodeInfo
+	Assets  Assets
+	Jobs    Jobs
+	Credits Credits
+	Logger  *slog.Logger // nil means slog.Default()
 }
 
 // Server serves the API.
@@ -66,6 +67,7 @@ func NewServer(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /api/jobs/{id}", s.handleJobStatus)
 	s.mux.HandleFunc("POST /api/jobs/{id}/{action}", s.handleJobControl)
 	s.mux.HandleFunc("POST /api/jobs/{id}/fetch", s.handleJobFetch)
+	s.mux.HandleFunc("GET /api/credits", s.handleCredits)
 	return s, nil
 }
 

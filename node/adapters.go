@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/renderswarm/renderswarm/assets"
+	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/gui"
 	"github.com/renderswarm/renderswarm/job"
 )
@@ -88,4 +89,24 @@ func (a assetsAPI) Pin(c string, pinned bool) error {
 		return err
 	}
 	return a.s.Pin(id, pinned)
+}
+
+// creditsAPI adapts the ledger to the API (milli-CU to CU).
+type creditsAPI struct{ l *credits.Ledger }
+
+var _ gui.Credits = creditsAPI{}
+
+func (a creditsAPI) Balance() (gui.Balance, error) {
+	b, err := a.l.Balance()
+	return gui.Balance{Balance: float64(b.Balance) / 1000, Earned: float64(b.Earned) / 1000, Spent: float64(b.Spent) / 1000}, err
+}
+
+func (a creditsAPI) Receipts(limit int) ([]gui.Receipt, error) {
+	list, err := a.l.Receipts(limit)
+	out := make([]gui.Receipt, 0, len(list))
+	for _, e := range list {
+		out = append(out, gui.Receipt{Role: string(e.Role), Counterpart: e.Counterpart.String(), Task: e.Task.String(),
+			Result: e.Result.String(), CU: float64(e.CU) / 1000, Issued: e.Issued, Countersigned: e.Countersigned})
+	}
+	return out, err
 }

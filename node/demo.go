@@ -98,6 +98,7 @@ func Demo(ctx context.Context, cfg DemoConfig) (DemoResult, error) {
 	if err := writeDemoOutput(pub.pub, j, cfg.Out, &res); err != nil {
 		return res, err
 	}
+	swarm.waitReceipts(ctx, 10*time.Second)
 	res.Nodes = swarm.report(j)
 	res.Elapsed = time.Since(start)
 	return res, nil
@@ -240,7 +241,28 @@ func (s *swarm) report(j *pubJob) []DemoNode {
 		if i == 0 {
 			d.Role = "publisher"
 		}
+		if b, err := n.ledger.Balance(); err == nil {
+			d.Balance, d.Earned, d.Spent = b.Balance, b.Earned, b.Spent
+		}
 		out = append(out, d)
 	}
 	return out
+}
+
+// waitReceipts waits (bounded) until every receipt the publisher issued has
+// reached its volunteer, so the report shows earnings on both sides.
+func (s *swarm) waitReceipts(ctx context.Context, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		pub, _ := s.nodes[0].ledger.Balance()
+		var earned int64
+		for _, n := range s.nodes[1:] {
+			b, _ := n.ledger.Balance()
+			earned += b.Earned
+		}
+		if pub.Spent > 0 && earned >= pub.Spent {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

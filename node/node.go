@@ -18,6 +18,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/renderswarm/renderswarm/assets"
+	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/gui"
 	"github.com/renderswarm/renderswarm/internal/db"
 	"github.com/renderswarm/renderswarm/p2p"
@@ -32,17 +33,18 @@ type Started struct {
 
 // node is one running node's components.
 type node struct {
-	cfg   Config
-	log   *slog.Logger
-	lock  *homeLock
-	db    *sql.DB
-	net   *p2p.Node
-	store *assets.Store
-	pub   *publisher
-	vol   *volunteer // nil with NoVolunteer
-	guiLn net.Listener
-	http  *http.Server
-	url   string
+	cfg    Config
+	log    *slog.Logger
+	lock   *homeLock
+	db     *sql.DB
+	net    *p2p.Node
+	store  *assets.Store
+	ledger *credits.Ledger
+	pub    *publisher
+	vol    *volunteer // nil with NoVolunteer
+	guiLn  net.Listener
+	http   *http.Server
+	url    string
 }
 
 // Run starts a node on cfg.Home and runs it until ctx ends, then shuts it
@@ -105,6 +107,10 @@ func open(ctx context.Context, cfg Config) (n *node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	key, err := loadIdentity(cfg.Home)
+	if err != nil {
+		return nil, err
+	}
 	if n.net, err = p2p.New(p2pCfg); err != nil {
 		return nil, err
 	}
@@ -120,10 +126,13 @@ func open(ctx context.Context, cfg Config) (n *node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if n.ledger, err = credits.NewLedger(n.db, n.net.ID()); err != nil {
+		return nil, err
+	}
 	backends := Renderers()
 	versions := probeRenderers(ctx, backends, n.log)
 	n.pub = &publisher{
-		key: p2pCfg.Identity, self: n.net.ID(), net: n.net, store: n.store,
+		key: key, self: n.net.ID(), net: n.net, store: n.store, ledger: n.ledger,
 		backends: backends, versions: versions, jobs: jobs, workDir: workDir,
 		log: n.log.With("component", "publisher"), now: time.Now, active: map[string]*pubJob{},
 	}
@@ -131,9 +140,15 @@ func open(ctx context.Context, cfg Config) (n *node, err error) {
 		return nil, err
 	}
 	if !cfg.NoVolunteer {
+		speed, err := measureSpeed(ctx, backends["builtin"], workDir)
+		if err != nil {
+			return nil, fmt.Errorf("measuring speed: %w", err)
+		}
+		n.log.Info("speedMeasured", "speed", speed)
 		n.vol = &volunteer{
 			net: n.net, store: n.store, backends: backends, versions: versions,
 			offers: newOfferBook(n.net.ID()), workDir: workDir, threads: cfg.CPUs,
+			speed: speed, key: key, ledger: n.ledger, owed: map[peer.ID]time.Time{},
 			log: n.log.With("component", "volunteer"),
 		}
 	}
@@ -152,11 +167,12 @@ func (n *node) startAPI() error {
 	token := newToken()
 	n.url = "http://" + n.guiLn.Addr().String() + "/"
 	srv, err := gui.NewServer(gui.Config{
-		Token:  token,
-		Node:   nodeInfo{n: n},
-		Assets: assetsAPI{n.store},
-		Jobs:   jobsAPI{n: n},
-		Logger: n.log.With("component", "gui"),
+		Token:   token,
+		Node:    nodeInfo{n: n},
+		Assets:  assetsAPI{n.store},
+		Jobs:    jobsAPI{n: n},
+		Credits: creditsAPI{n.ledger},
+		Logger:  n.log.With("component", "gui"),
 	})
 	if err != nil {
 		return err

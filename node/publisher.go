@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/renderswarm/renderswarm/assets"
+	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/job"
 	"github.com/renderswarm/renderswarm/p2p"
 	"github.com/renderswarm/renderswarm/render"
@@ -25,6 +26,14 @@ import (
 // announceEvery is how often open jobs are re-announced, so that nodes that
 // join late hear of them (pub/sub is lossy; streams are the truth).
 const announceEvery = 10 * time.Second
+
+// leaseTTL is how long a lease lives without a heartbeat: a volunteer
+// that vanishes costs this long. Volunteers renew every leaseTTL/4.
+const leaseTTL = 20 * time.Second
+
+// fetchAllowance is added to a job's time limit per task for fetching the
+// scene, since the lease covers that too.
+const fetchAllowance = 10 * time.Minute
 
 // reasonStopped marks a lease handed back because the volunteer stopped or
 // paused: it counts lighter than a failure.
@@ -40,6 +49,7 @@ type publisher struct {
 	backends map[string]render.Backend
 	versions map[string]string
 	jobs     *jobStore
+	ledger   *credits.Ledger
 	workDir  string
 	log      *slog.Logger
 	now      func() time.Time
@@ -59,6 +69,21 @@ type pubJob struct {
 	mu         sync.Mutex
 	coord      *scheduler.Coordinator
 	firstLease time.Time
+	claims     map[string]int64 // milli-CU claimed per delivered lease (in memory)
+	costs      credits.JobCosts // what accepted results were paid
+}
+
+// coordConfig is the coordinator configuration of a job: short leases kept
+// alive by heartbeats, up to the job's time limit plus time to fetch.
+func coordConfig(id cid.Cid, m job.Manifest) scheduler.Config {
+	cfg := scheduler.ConfigFor(id, m)
+	cfg.LeaseTTL = leaseTTL
+	cfg.MaxLease = time.Duration(m.Limits.MaxSecondsPerFrame)*time.Second + fetchAllowance
+	return cfg
+}
+
+func newPubJob(id cid.Cid, m job.Manifest, signed []byte, coord *scheduler.Coordinator) *pubJob {
+	return &pubJob{id: id, m: m, signed: signed, profile: m.Profile, coord: coord, claims: map[string]int64{}}
 }
 
 // load restores the jobs this node published before it last stopped.
@@ -72,11 +97,11 @@ func (p *publisher) load() error {
 		if err != nil {
 			return fmt.Errorf("job %s in the database: %w", s.ID, err)
 		}
-		coord, err := scheduler.Restore(scheduler.ConfigFor(sm.ID(), m), s.Snapshot, p.now())
+		coord, err := scheduler.Restore(coordConfig(sm.ID(), m), s.Snapshot, p.now())
 		if err != nil {
 			return fmt.Errorf("restoring job %s: %w", s.ID, err)
 		}
-		p.active[s.ID] = &pubJob{id: sm.ID(), m: m, signed: s.Signed, profile: m.Profile, coord: coord}
+		p.active[s.ID] = newPubJob(sm.ID(), m, s.Signed, coord)
 		p.log.Info("jobRestored", "job", s.ID, "state", coord.State())
 	}
 	return nil
@@ -167,7 +192,7 @@ func (p *publisher) Publish(ctx context.Context, req PublishRequest) (cid.Cid, e
 	if j, err := p.job(id.String()); err == nil {
 		return j.id, nil // the same job published twice in one second
 	}
-	coord, err := scheduler.New(scheduler.ConfigFor(id, m))
+	coord, err := scheduler.New(coordConfig(id, m))
 	if err != nil {
 		return cid.Undef, err
 	}
@@ -178,7 +203,7 @@ func (p *publisher) Publish(ctx context.Context, req PublishRequest) (cid.Cid, e
 	if err := p.jobs.insert(id.String(), signed, snap, p.now()); err != nil {
 		return cid.Undef, err
 	}
-	j := &pubJob{id: id, m: m, signed: signed, profile: m.Profile, coord: coord}
+	j := newPubJob(id, m, signed, coord)
 	p.mu.Lock()
 	p.active[id.String()] = j
 	p.mu.Unlock()

@@ -38,6 +38,12 @@ func (p *publisher) handleWork(ctx context.Context, from peer.ID, data []byte) (
 		err = p.withJob(req.Job, func(j *pubJob) error { return j.coord.Commit(p.now(), req.Lease, from, *req.Commit) })
 	case p2p.OpDeliver:
 		err = p.deliver(ctx, from, req)
+	case p2p.OpRenew:
+		resp, err = p.renew(from, req)
+	case p2p.OpReceipts:
+		resp, err = p.pendingReceipts(from)
+	case p2p.OpCountersign:
+		err = p.countersigned(from, req.Receipt)
 	case p2p.OpFail:
 		err = p.withJob(req.Job, func(j *pubJob) error {
 			p.log.Info("leaseHandedBack", "job", j.id, "peer", from, "reason", req.Reason)
@@ -149,7 +155,11 @@ func (p *publisher) deliver(ctx context.Context, from peer.ID, req p2p.WorkReque
 		return err
 	}
 	err = p.withJob(req.Job, func(j *pubJob) error {
-		return j.coord.Deliver(p.now(), req.Lease, from, scheduler.Result{CID: result, Digest: credits.Digest(img)})
+		if err := j.coord.Deliver(p.now(), req.Lease, from, scheduler.Result{CID: result, Digest: credits.Digest(img)}); err != nil {
+			return err
+		}
+		j.claims[req.Lease] = req.CU
+		return nil
 	})
 	if err != nil {
 		return err
@@ -238,11 +248,22 @@ func (p *publisher) verify(ctx context.Context, j *pubJob) {
 		case credits.Undecided:
 			d.Verdict = scheduler.GiveUp
 		}
-		err = p.withJob(j.id.String(), func(j *pubJob) error { return j.coord.Resolve(tr.Task, d) })
+		err = p.withJob(j.id.String(), func(j *pubJob) error {
+			if err := j.coord.Resolve(tr.Task, d); err != nil {
+				return err
+			}
+			if d.Verdict == scheduler.Accept {
+				for _, i := range d.Agreeing {
+					j.costs.Pay(j.claims[tr.Results[i].Lease])
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			p.log.Warn("resolveFailed", "task", tr.Task.String(), "err", err)
 			continue
 		}
 		p.log.Info("taskDecided", "task", tr.Task.String(), "verdict", d.Verdict.String(), "results", len(tr.Results))
 	}
+	p.credit(j)
 }

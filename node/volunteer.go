@@ -8,9 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/renderswarm/renderswarm/assets"
 	"github.com/renderswarm/renderswarm/credits"
@@ -26,6 +30,17 @@ const offerMaxAge = 3 * announceEvery
 // errNoWork means a publisher had nothing for this volunteer right now.
 var errNoWork = errors.New("no work")
 
+// renewEvery is the volunteer's heartbeat on a lease (a quarter of the
+// publisher's lease TTL).
+const renewEvery = leaseTTL / 4
+
+// deliverPatience is how long a volunteer keeps trying to reach a publisher
+// that went away (a crash and restart) before giving a result up.
+const deliverPatience = 3 * time.Minute
+
+// errLeaseLost ends a render whose lease the publisher no longer honours.
+var errLeaseLost = errors.New("lease lost")
+
 // volunteer renders other publishers' tasks: it listens to announcements,
 // pulls leases, fetches scenes, renders, commits and delivers.
 type volunteer struct {
@@ -36,10 +51,14 @@ type volunteer struct {
 	offers   *offerBook
 	workDir  string
 	threads  int
+	speed    float64 // this machine's speed relative to the reference
+	key      crypto.PrivKey
+	ledger   *credits.Ledger
 	log      *slog.Logger
 
 	mu      sync.Mutex
 	current *Activity
+	owed    map[peer.ID]time.Time // publishers we delivered to, and when last
 }
 
 // Activity is what the volunteer renders right now.
@@ -81,6 +100,7 @@ func (v *volunteer) Run(ctx context.Context) error {
 		}
 		v.offers.add(a, m, sm, time.Now())
 	})
+	go v.collectReceiptsLoop(ctx)
 	idle := time.NewTimer(0)
 	defer idle.Stop()
 	for {
@@ -113,12 +133,12 @@ func (v *volunteer) Run(ctx context.Context) error {
 }
 
 // call sends one work request to a publisher and decodes the answer.
-func (v *volunteer) call(ctx context.Context, o offer, req p2p.WorkRequest) (p2p.WorkResponse, error) {
+func (v *volunteer) call(ctx context.Context, pub peer.ID, req p2p.WorkRequest) (p2p.WorkResponse, error) {
 	b, err := p2p.Encode(req)
 	if err != nil {
 		return p2p.WorkResponse{}, err
 	}
-	resp, err := v.net.Call(ctx, o.Manifest.Publisher, p2p.WorkProtocol, b)
+	resp, err := v.net.Call(ctx, pub, p2p.WorkProtocol, b)
 	if err != nil {
 		return p2p.WorkResponse{}, err
 	}
@@ -128,7 +148,7 @@ func (v *volunteer) call(ctx context.Context, o offer, req p2p.WorkRequest) (p2p
 // workOn asks o's publisher for a lease and, if granted, renders and
 // delivers it.
 func (v *volunteer) workOn(ctx context.Context, o offer) error {
-	resp, err := v.call(ctx, o, p2p.WorkRequest{Op: p2p.OpLease, Job: o.ID.String(), Renderers: v.versions})
+	resp, err := v.call(ctx, o.Manifest.Publisher, p2p.WorkRequest{Op: p2p.OpLease, Job: o.ID.String(), Renderers: v.versions})
 	if err != nil {
 		v.offers.backOff(o.ID, time.Now().Add(5*time.Second))
 		return fmt.Errorf("asking for work: %w", err)
@@ -145,11 +165,11 @@ func (v *volunteer) workOn(ctx context.Context, o offer) error {
 	err = v.render(ctx, o, g)
 	if err != nil && ctx.Err() == nil {
 		reason := err.Error()
-		v.call(context.WithoutCancel(ctx), o, p2p.WorkRequest{Op: p2p.OpFail, Job: o.ID.String(), Lease: g.Lease, Reason: reason})
+		v.call(context.WithoutCancel(ctx), o.Manifest.Publisher, p2p.WorkRequest{Op: p2p.OpFail, Job: o.ID.String(), Lease: g.Lease, Reason: reason})
 	} else if ctx.Err() != nil {
 		// Shutting down: hand the lease back so nobody waits for it.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		v.call(cctx, o, p2p.WorkRequest{Op: p2p.OpFail, Job: o.ID.String(), Lease: g.Lease, Reason: reasonStopped})
+		v.call(cctx, o.Manifest.Publisher, p2p.WorkRequest{Op: p2p.OpFail, Job: o.ID.String(), Lease: g.Lease, Reason: reasonStopped})
 		cancel()
 	}
 	return err
@@ -186,6 +206,9 @@ func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) erro
 	m := o.Manifest
 	v.setActivity(&Activity{Task: g.Task, Title: m.Title, Phase: "fetching scene", Started: time.Now()})
 	defer v.setActivity(nil)
+	ctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	go v.keepAlive(ctx, o, g, lost)
 	if _, err := v.store.Get(ctx, m.Scene.Asset, nil); err != nil {
 		return fmt.Errorf("fetching scene %s: %w", m.Scene.Asset, err)
 	}
@@ -203,7 +226,12 @@ func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) erro
 	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	v.update(func(a *Activity) { a.Phase = "rendering" })
-	res, err := v.backends[m.Renderer.Name].Render(rctx, renderTask(m, g.Task, sceneDir, out, v.threads),
+	threads := v.threads
+	if threads == 0 {
+		threads = runtime.NumCPU()
+	}
+	start := time.Now()
+	res, err := v.backends[m.Renderer.Name].Render(rctx, renderTask(m, g.Task, sceneDir, out, threads),
 		func(p render.Progress) { v.update(func(a *Activity) { a.Progress = p.Fraction }) })
 	if err != nil {
 		if errors.Is(rctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
@@ -211,6 +239,7 @@ func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) erro
 		}
 		return fmt.Errorf("render failed: %s", lastLine(err.Error()))
 	}
+	claim := credits.Units(time.Since(start).Seconds()*float64(threads), v.speed)
 	v.update(func(a *Activity) { a.Phase = "delivering"; a.Progress = 1 })
 	png, err := os.ReadFile(res.Path)
 	if err != nil {
@@ -222,7 +251,7 @@ func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) erro
 		return fmt.Errorf("renderer output: %w", err)
 	}
 	commit := job.Commit(g.Salt, credits.Digest(img))
-	if _, err := v.call(ctx, o, p2p.WorkRequest{Op: p2p.OpCommit, Job: o.ID.String(), Lease: g.Lease, Commit: &commit}); err != nil {
+	if _, err := v.callPatiently(ctx, o, p2p.WorkRequest{Op: p2p.OpCommit, Job: o.ID.String(), Lease: g.Lease, Commit: &commit}); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
 	name := filepath.Join(out, fmt.Sprintf("frame_%04d_tile%02d.png", g.Task.Frame, g.Task.Tile))
@@ -233,9 +262,12 @@ func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) erro
 	if err != nil {
 		return fmt.Errorf("sharing result: %w", err)
 	}
-	if _, err := v.call(ctx, o, p2p.WorkRequest{Op: p2p.OpDeliver, Job: o.ID.String(), Lease: g.Lease, Result: asset.CID.String()}); err != nil {
+	if _, err := v.callPatiently(ctx, o, p2p.WorkRequest{Op: p2p.OpDeliver, Job: o.ID.String(), Lease: g.Lease, Result: asset.CID.String(), CU: claim}); err != nil {
 		return fmt.Errorf("delivering: %w", err)
 	}
+	v.mu.Lock()
+	v.owed[m.Publisher] = time.Now()
+	v.mu.Unlock()
 	v.log.Info("taskDelivered", "task", g.Task.String(), "result", asset.CID)
 	return nil
 }

@@ -56,6 +56,7 @@ const (
 	OpCommit      = "commit"      // commit to a result before revealing it
 	OpDeliver     = "deliver"     // reveal the result asset
 	OpFail        = "fail"        // hand a lease back
+	OpRenew       = "renew"       // heartbeat: still working on a lease
 	OpReceipts    = "receipts"    // ask for receipts to countersign
 	OpCountersign = "countersign" // return a countersigned receipt
 )
@@ -86,7 +87,8 @@ type LeaseGrant struct {
 type WorkResponse struct {
 	Grant    *LeaseGrant       `json:"grant,omitempty"`
 	Receipts []json.RawMessage `json:"receipts,omitempty"`
-	Retry    int64             `json:"retry,omitempty"` // seconds to wait before asking again (no work yet)
+	Retry    int64             `json:"retry,omitempty"`   // seconds to wait before asking again (no work yet)
+	Expires  int64             `json:"expires,omitempty"` // a renewed lease's new expiry, Unix seconds
 }
 
 // MaxWorkMessage bounds one work request or response.
@@ -105,7 +107,7 @@ func DecodeWorkRequest(data []byte) (WorkRequest, error) {
 		return nil
 	}
 	switch r.Op {
-	case OpLease, OpCommit, OpDeliver, OpFail:
+	case OpLease, OpCommit, OpDeliver, OpFail, OpRenew:
 		if err := checkJobID(r.Job); err != nil {
 			return r, err
 		}
@@ -133,6 +135,8 @@ func DecodeWorkRequest(data []byte) (WorkRequest, error) {
 		if len(r.Reason) > 4096 {
 			r.Reason = r.Reason[:4096]
 		}
+		return r, need(r.Lease != "", "lease")
+	case OpRenew:
 		return r, need(r.Lease != "", "lease")
 	case OpReceipts:
 		return r, nil

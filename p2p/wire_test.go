@@ -106,6 +106,7 @@ func TestWorkMessages(t *testing.T) {
 		{Op: OpCommit, Job: jobID.String(), Lease: "l1", Commit: &commit},
 		{Op: OpDeliver, Job: jobID.String(), Lease: "l1", Result: "baf5rcfgsi5hinsk3dg4lz7nzfpaszhkemz6punq", CU: 1500},
 		{Op: OpFail, Job: jobID.String(), Lease: "l1", Reason: "renderer crashed"},
+		{Op: OpRenew, Job: jobID.String(), Lease: "l1"},
 		{Op: OpReceipts},
 		{Op: OpCountersign, Receipt: json.RawMessage(`{"seq":1}`)},
 	}
@@ -117,6 +118,7 @@ func TestWorkMessages(t *testing.T) {
 	}
 	bad := map[string]WorkRequest{
 		"unknown op":        {Op: "steal"},
+		"renew no lease":    {Op: OpRenew, Job: jobID.String()},
 		"lease without job": {Op: OpLease},
 		"lease of an asset": {Op: OpLease, Job: "baf5rcfgsi5hinsk3dg4lz7nzfpaszhkemz6punq"},
 		"commit no lease":   {Op: OpCommit, Job: jobID.String(), Commit: &commit},

@@ -35,6 +35,7 @@ type CLI struct {
 	Resume  resumeCmd  `cmd:"" help:"Resume a paused job."`
 	Cancel  cancelCmd  `cmd:"" help:"Cancel a job this node published."`
 	Fetch   fetchCmd   `cmd:"" help:"Write a job's verified frames as DIR/frame_NNNN.png."`
+	Credits creditsCmd `cmd:"" help:"This node's ledger: compute units earned and spent."`
 	Render  renderCmd  `cmd:"" help:"Render frames locally, with no network."`
 	Demo    demoCmd    `cmd:"" help:"Run a local swarm that renders the built-in demo scene with verification."`
 }
