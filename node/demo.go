@@ -74,7 +74,7 @@ func Demo(ctx context.Context, cfg DemoConfig) (DemoResult, error) {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	swarm, err := startSwarm(ctx, tmp, cfg)
+	swarm, err := startSwarm(ctx, tmp, cfg, nil)
 	defer swarm.stop()
 	if err != nil {
 		return DemoResult{}, err
@@ -159,8 +159,10 @@ type swarm struct {
 }
 
 // startSwarm opens and runs cfg.Nodes nodes on loopback: the first
-// publishes only, the others volunteer and bootstrap from it.
-func startSwarm(ctx context.Context, tmp string, cfg DemoConfig) (*swarm, error) {
+// publishes only, the others volunteer and bootstrap from it. tweak, if
+// set, may change each node after it is opened and before it runs (tests
+// give a volunteer a dishonest renderer).
+func startSwarm(ctx context.Context, tmp string, cfg DemoConfig, tweak func(int, *node)) (*swarm, error) {
 	s := &swarm{}
 	threads := max(1, runtime.NumCPU()/(cfg.Nodes-1))
 	var bootstrap []string
@@ -178,6 +180,9 @@ func startSwarm(ctx context.Context, tmp string, cfg DemoConfig) (*swarm, error)
 		n, err := open(ctx, ncfg)
 		if err != nil {
 			return s, fmt.Errorf("starting node %d: %w", i, err)
+		}
+		if tweak != nil {
+			tweak(i, n)
 		}
 		nctx, stop := context.WithCancel(ctx)
 		up := make(chan struct{})
