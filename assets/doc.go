@@ -49,8 +49,9 @@
 //     same pieces to many simultaneous downloaders (bench/swarm measures
 //     it): each downloader works through its own random permutation of the
 //     pieces, a 4 MiB window at a time at high priority (spread.go), and it
-//     keeps at most 128 requests queued per peer, by capping the "reqq" the
-//     peer announces (reqq.go; anacrolix announces 1024).
+//     keeps at most Config.PeerRequests (default 64) requests queued per
+//     peer, by capping the "reqq" the peer announces (reqq.go; anacrolix
+//     announces 1024).
 //   - anacrolix v1.61 workarounds: pieces are at least 64 KiB, and empty
 //     files come last in an asset (a write spanning an empty file fails and
 //     stops the download; validateInfo rejects other layouts).

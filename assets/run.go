@@ -76,8 +76,8 @@ func (s *Store) Run(ctx context.Context) error {
 		cl.Close()
 		return fmt.Errorf("assets: listening on %s: %w", ProtocolID, err)
 	}
-	cl.AddListener(streamListener{ln, s.book})
-	cl.AddDialer(streamDialer{s.cfg.Host, s.book})
+	cl.AddListener(streamListener{ln, s.book, s.cfg.PeerRequests})
+	cl.AddDialer(streamDialer{s.cfg.Host, s.book, s.cfg.PeerRequests})
 	s.mu.Lock()
 	s.client = cl
 	s.mu.Unlock()

@@ -59,7 +59,11 @@ type Config struct {
 	// PieceLength of assets made by Add, a power of two >= 16 KiB; 0 picks
 	// one from the size (about 1024 pieces, 64 KiB to 4 MiB).
 	PieceLength int64
-	Logger      *slog.Logger // nil means slog.Default()
+	// PeerRequests caps the chunk requests queued at one peer; 0 means
+	// DefaultPeerRequests. Lower spreads a rate-limited seeder's upload
+	// better; higher fills long round trips.
+	PeerRequests int
+	Logger       *slog.Logger // nil means slog.Default()
 }
 
 // Info describes one asset.
@@ -120,6 +124,9 @@ func New(cfg Config) (*Store, error) {
 		return nil, errors.New("assets: negative MaxUploadRate or CacheQuota")
 	case cfg.PieceLength != 0 && (cfg.PieceLength < 16<<10 || cfg.PieceLength > maxPieceLength || cfg.PieceLength&(cfg.PieceLength-1) != 0):
 		return nil, errors.New("assets: PieceLength must be a power of two from 16 KiB to 64 MiB")
+	}
+	if cfg.PeerRequests <= 0 {
+		cfg.PeerRequests = DefaultPeerRequests
 	}
 	if cfg.CacheQuota == 0 {
 		cfg.CacheQuota = DefaultCacheQuota

@@ -79,6 +79,7 @@ func (c peerConn) RemoteAddr() net.Addr { return c.remote }
 type streamDialer struct {
 	h    host.Host
 	book *addrBook
+	reqq int
 }
 
 var _ torrent.Dialer = streamDialer{}
@@ -95,7 +96,7 @@ func (d streamDialer) Dial(ctx context.Context, addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dialing %s: %w", id, err)
 	}
-	return withReqqCap(peerConn{c, d.book.addr(id)}), nil
+	return withReqqCap(peerConn{c, d.book.addr(id)}, d.reqq), nil
 }
 
 func (streamDialer) DialerNetwork() string { return gostream.Network }
@@ -104,6 +105,7 @@ func (streamDialer) DialerNetwork() string { return gostream.Network }
 type streamListener struct {
 	net.Listener
 	book *addrBook
+	reqq int
 }
 
 var _ torrent.Listener = streamListener{}
@@ -119,6 +121,6 @@ func (l streamListener) Accept() (net.Conn, error) {
 			c.Close() // gostream always gives a peer ID; never expected
 			continue
 		}
-		return withReqqCap(peerConn{c, l.book.addr(id)}), nil
+		return withReqqCap(peerConn{c, l.book.addr(id)}, l.reqq), nil
 	}
 }

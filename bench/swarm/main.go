@@ -4,7 +4,7 @@
 // hold complete verified copies, compared with the ideal
 // T* = max(S/U, N*S/(U+N*U)).
 //
-//	go run ./bench/swarm [-size 64MiB] [-rate 8MiB] [-n 6] [-runs 1]
+//	go run ./bench/swarm [-size 64MiB] [-rate 8MiB] [-n 6] [-runs 1] [-reqq 64] [-piece 0] [-trace]
 package main
 
 import (
@@ -35,6 +35,7 @@ func main() {
 	piece := flag.String("piece", "0", "piece length (0: the store's choice)")
 	verbose := flag.Bool("v", false, "log the stores")
 	traceF := flag.Bool("trace", false, "print every downloader's progress each second")
+	reqq := flag.Int("reqq", 0, "requests queued per peer (0: assets.DefaultPeerRequests)")
 	flag.Parse()
 	S, err1 := parseBytes(*size)
 	U, err2 := parseBytes(*rate)
@@ -53,7 +54,7 @@ func main() {
 	fmt.Printf("S=%d U=%d/s N=%d  T*=%.2fs\n", S, U, *n, tStar)
 	var ratios []float64
 	for r := 0; r < *runs; r++ {
-		T, per, err := run(S, U, P, *n, log, *traceF)
+		T, per, err := run(S, U, P, *reqq, *n, log, *traceF)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "swarm:", err)
 			os.Exit(1)
@@ -71,7 +72,7 @@ type node struct {
 	done   chan error
 }
 
-func run(S, U, P int64, n int, log *slog.Logger, trace bool) (time.Duration, string, error) {
+func run(S, U, P int64, reqq, n int, log *slog.Logger, trace bool) (time.Duration, string, error) {
 	tmp, err := os.MkdirTemp("", "swarm-bench-")
 	if err != nil {
 		return 0, "", err
@@ -106,7 +107,7 @@ func run(S, U, P int64, n int, log *slog.Logger, trace bool) (time.Duration, str
 		closers = append(closers, d)
 		s, err := assets.New(assets.Config{
 			Dir: filepath.Join(dir, "assets"), DB: d, Host: h, Providers: mem.For(h),
-			MaxUploadRate: U, PieceLength: P, Logger: log.With("node", i),
+			MaxUploadRate: U, PieceLength: P, PeerRequests: reqq, Logger: log.With("node", i),
 		})
 		if err != nil {
 			return 0, "", err
