@@ -43,7 +43,6 @@ func (b brightener) Render(ctx context.Context, t render.Task, progress func(ren
 	return res, png.Encode(f, out)
 }
 
-
 // A volunteer whose renderer returns wrong images gets none of them
 // accepted and earns nothing; the honest volunteers finish the job and are
 // paid.

@@ -53,6 +53,7 @@ type publisher struct {
 	workDir  string
 	log      *slog.Logger
 	now      func() time.Time
+	tune     func(*scheduler.Config) // tests and benchmarks adjust coordinators
 
 	mu     sync.Mutex
 	active map[string]*pubJob // by job ID text
@@ -75,10 +76,13 @@ type pubJob struct {
 
 // coordConfig is the coordinator configuration of a job: short leases kept
 // alive by heartbeats, up to the job's time limit plus time to fetch.
-func coordConfig(id cid.Cid, m job.Manifest) scheduler.Config {
+func (p *publisher) coordConfig(id cid.Cid, m job.Manifest) scheduler.Config {
 	cfg := scheduler.ConfigFor(id, m)
 	cfg.LeaseTTL = leaseTTL
 	cfg.MaxLease = time.Duration(m.Limits.MaxSecondsPerFrame)*time.Second + fetchAllowance
+	if p.tune != nil {
+		p.tune(&cfg)
+	}
 	return cfg
 }
 
@@ -97,7 +101,7 @@ func (p *publisher) load() error {
 		if err != nil {
 			return fmt.Errorf("job %s in the database: %w", s.ID, err)
 		}
-		coord, err := scheduler.Restore(coordConfig(sm.ID(), m), s.Snapshot, p.now())
+		coord, err := scheduler.Restore(p.coordConfig(sm.ID(), m), s.Snapshot, p.now())
 		if err != nil {
 			return fmt.Errorf("restoring job %s: %w", s.ID, err)
 		}
@@ -192,7 +196,7 @@ func (p *publisher) Publish(ctx context.Context, req PublishRequest) (cid.Cid, e
 	if j, err := p.job(id.String()); err == nil {
 		return j.id, nil // the same job published twice in one second
 	}
-	coord, err := scheduler.New(coordConfig(id, m))
+	coord, err := scheduler.New(p.coordConfig(id, m))
 	if err != nil {
 		return cid.Undef, err
 	}
