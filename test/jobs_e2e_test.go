@@ -62,6 +62,61 @@ func swarm(t *testing.T, volunteers int) (*proc, []*proc) {
 	return pub, vs
 }
 
+type creditsReport struct {
+	Balance, Earned, Spent float64
+	Receipts               []struct {
+		Role, Counterpart, Task string
+		CU                      float64
+		Countersigned           bool
+	}
+}
+
+func creditsOf(t *testing.T, home string) creditsReport {
+	t.Helper()
+	var r creditsReport
+	out := mustRun(t, home, 20*time.Second, "credits", "--json")
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("credits --json printed %q: %v", out, err)
+	}
+	return r
+}
+
+// waitCredits waits (bounded) until the volunteers hold countersigned
+// receipts for everything the publisher paid, and checks the books agree.
+func waitCredits(t *testing.T, pub *proc, vs []*proc) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p := creditsOf(t, pub.home)
+		earned := 0.0
+		for _, v := range vs {
+			earned += creditsOf(t, v.home).Earned
+		}
+		if p.Spent > 0 && earned > 0 && abs(earned-p.Spent) < 0.01 {
+			seen := map[string]bool{}
+			for _, r := range p.Receipts {
+				key := r.Counterpart + " " + r.Task
+				if seen[key] {
+					t.Fatalf("two receipts for %s", key)
+				}
+				seen[key] = true
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("books do not agree after 30s: publisher spent %.3f CU, volunteers earned %.3f CU", p.Spent, earned)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
 func publish(t *testing.T, home string, args ...string) string {
 	t.Helper()
 	out := mustRun(t, home, time.Minute, append([]string{"publish", demoScene}, args...)...)
@@ -94,7 +149,7 @@ func decodePixels(t *testing.T, path string) *image.NRGBA {
 // for pixel.
 func TestJobAcrossProcesses(t *testing.T) {
 	skipIfShort(t)
-	pub, _ := swarm(t, 3)
+	pub, vs := swarm(t, 3)
 	id := publish(t, pub.home, "--frames", "1-6", "--replicas", "2", "--resolution", "96x54", "--wait")
 	st := status(t, pub.home, id)
 	if st.State != "completed" || st.Frames.Verified != 6 {
@@ -110,6 +165,10 @@ func TestJobAcrossProcesses(t *testing.T) {
 		if a.Bounds() != b.Bounds() || string(a.Pix) != string(b.Pix) {
 			t.Errorf("%s from the grid differs from renderswarm render", name)
 		}
+	}
+	waitCredits(t, pub, vs)
+	if got := len(creditsOf(t, pub.home).Receipts); got != 12 {
+		t.Fatalf("publisher holds %d receipts, want 12 (6 frames, 2 agreeing replicas each)", got)
 	}
 }
 
@@ -153,4 +212,5 @@ func TestPublisherKilledAndRestarted(t *testing.T) {
 	if len(entries) != 10 {
 		t.Fatalf("fetched %d frames, want 10", len(entries))
 	}
+	waitCredits(t, restarted, vs)
 }
