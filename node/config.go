@@ -37,6 +37,10 @@ type Config struct {
 	CacheQuota string `toml:"cache_quota"`
 	// SwarmKey is a libp2p pre-shared key file making a private swarm.
 	SwarmKey string `toml:"swarm_key"`
+	// BlockPublishers and BlockJobs: peer IDs and job IDs whose work this
+	// node never renders.
+	BlockPublishers []string `toml:"block_publishers"`
+	BlockJobs       []string `toml:"block_jobs"`
 
 	Logger *slog.Logger `toml:"-"`
 }
@@ -114,4 +118,6 @@ const defaultConfigText = `# renderswarm node settings. Command-line flags overr
 # max_upload_rate = "8MiB" # empty or 0: unlimited
 # cache_quota = "10GiB"
 # swarm_key = "swarm.key"  # private swarm (libp2p pre-shared key file)
+# block_publishers = ["12D3Koo..."]  # never render these publishers' jobs
+# block_jobs = ["bagaaiera..."]
 `

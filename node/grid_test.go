@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/renderswarm/renderswarm/examples"
 	"github.com/renderswarm/renderswarm/render"
 )
@@ -43,33 +45,40 @@ func (b brightener) Render(ctx context.Context, t render.Task, progress func(ren
 	return res, png.Encode(f, out)
 }
 
-// A volunteer whose renderer returns wrong images gets none of them
-// accepted and earns nothing; the honest volunteers finish the job and are
-// paid.
-func TestCheatingVolunteerEarnsNothing(t *testing.T) {
+// testSwarm runs an in-process swarm of n nodes (node 0 publishes) for the
+// test and returns it with the demo scene's path.
+func testSwarm(t *testing.T, n int, tweak func(int, *node)) (*swarm, string, context.Context) {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("in-process swarm of four nodes; skipped with -short")
+		t.Skip("in-process swarm; skipped with -short")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	tmp := t.TempDir()
 	sceneDir := filepath.Join(tmp, "scene")
 	if err := examples.WriteBuiltin(sceneDir); err != nil {
 		t.Fatal(err)
 	}
+	s, err := startSwarm(ctx, tmp, DemoConfig{Nodes: n, Logger: slog.New(slog.DiscardHandler)}, tweak)
+	t.Cleanup(s.stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, filepath.Join(sceneDir, examples.DemoScene), ctx
+}
+
+// A volunteer whose renderer returns wrong images gets none of them
+// accepted and earns nothing; the honest volunteers finish the job and are
+// paid.
+func TestCheatingVolunteerEarnsNothing(t *testing.T) {
 	const cheater = 1
-	s, err := startSwarm(ctx, tmp, DemoConfig{Nodes: 4, Logger: slog.New(slog.DiscardHandler)}, func(i int, n *node) {
+	s, scene, ctx := testSwarm(t, 4, func(i int, n *node) {
 		if i == cheater {
 			n.vol.backends = map[string]render.Backend{"builtin": brightener{n.vol.backends["builtin"]}}
 		}
 	})
-	defer s.stop()
-	if err != nil {
-		t.Fatal(err)
-	}
 	pub := s.nodes[0].pub
-	id, err := pub.Publish(ctx, PublishRequest{Scene: filepath.Join(sceneDir, examples.DemoScene),
-		Frames: "1-6", Width: 64, Height: 36, Replicas: 2})
+	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-6", Width: 64, Height: 36, Replicas: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,4 +100,71 @@ func TestCheatingVolunteerEarnsNothing(t *testing.T) {
 	blocked := j.coord.Blocked(s.nodes[cheater].net.ID())
 	j.mu.Unlock()
 	t.Logf("cheater blocklisted: %v", blocked)
+}
+
+// A volunteer never renders for a publisher its user blocked.
+func TestBlockedPublisherGetsNoWork(t *testing.T) {
+	const blocker = 1
+	s, scene, ctx := testSwarm(t, 4, nil)
+	s.nodes[blocker].vol.offers.picker.SetBlocked([]peer.ID{s.nodes[0].net.ID()}, nil)
+	pub := s.nodes[0].pub
+	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-4", Width: 48, Height: 27, Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := pub.job(id.String())
+	if err := waitDone(ctx, pub, j, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.report(j)[blocker].Accepted; got != 0 {
+		t.Fatalf("a volunteer that blocked the publisher rendered %d of its tasks", got)
+	}
+}
+
+// Pausing stops new leases (work in flight finishes); resuming completes
+// the job; a canceled job hands out nothing and cannot be resumed.
+func TestPauseResumeCancel(t *testing.T) {
+	s, scene, ctx := testSwarm(t, 3, nil)
+	pub := s.nodes[0].pub
+	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-12", Width: 96, Height: 54, Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := pub.job(id.String())
+	if err := pub.control(ctx, id.String(), "pause"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for pub.status(j).Counts.Rendering > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("work in flight did not finish after pausing")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	paused := pub.status(j)
+	time.Sleep(1500 * time.Millisecond)
+	if now := pub.status(j); now.State != "paused" || now.Counts.Verified != paused.Counts.Verified || now.Counts.Rendering != 0 {
+		t.Fatalf("paused job moved: %+v then %+v", paused, now)
+	}
+	if err := pub.control(ctx, id.String(), "resume"); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitDone(ctx, pub, j, nil); err != nil {
+		t.Fatalf("resumed job: %v", err)
+	}
+
+	id2, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-12", Width: 96, Height: 54, Replicas: 2, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.control(ctx, id2.String(), "cancel"); err != nil {
+		t.Fatal(err)
+	}
+	j2, _ := pub.job(id2.String())
+	if st := pub.status(j2); st.State != "canceled" {
+		t.Fatalf("state after cancel = %s", st.State)
+	}
+	if err := pub.control(ctx, id2.String(), "resume"); err == nil {
+		t.Fatal("a canceled job was resumed")
+	}
 }

@@ -54,7 +54,7 @@ func (a jobsAPI) List() []gui.JobStatus {
 		out = append(out, toJobAPI(a.n.pub.status(j)))
 	}
 	if a.n.vol != nil {
-		for _, o := range a.n.vol.offers.list() {
+		for _, o := range a.n.vol.offers.list(time.Now(), offerMaxAge) {
 			out = append(out, gui.JobStatus{
 				ID: o.ID.String(), Title: o.Manifest.Title, State: o.State,
 				Publisher: o.Manifest.Publisher.String(),

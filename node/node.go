@@ -61,11 +61,11 @@ func Run(ctx context.Context, cfg Config, ready func(Started)) error {
 
 // open builds every component; nothing runs yet. On error, what was opened
 // is closed again.
-func open(ctx context.Context, cfg Config) (n *node, err error) {
+func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	n = &node{cfg: cfg, log: cfg.Logger}
+	n := &node{cfg: cfg, log: cfg.Logger}
 	defer func() {
 		if err != nil {
 			n.close()
@@ -145,9 +145,13 @@ func open(ctx context.Context, cfg Config) (n *node, err error) {
 			return nil, fmt.Errorf("measuring speed: %w", err)
 		}
 		n.log.Info("speedMeasured", "speed", speed)
+		picker, err := newPicker(cfg, n.net.ID(), versions, n.ledger)
+		if err != nil {
+			return nil, err
+		}
 		n.vol = &volunteer{
 			net: n.net, store: n.store, backends: backends, versions: versions,
-			offers: newOfferBook(n.net.ID()), workDir: workDir, threads: cfg.CPUs,
+			offers: newOfferBook(n.net.ID(), picker), workDir: workDir, threads: cfg.CPUs,
 			speed: speed, key: key, ledger: n.ledger, owed: map[peer.ID]time.Time{},
 			log: n.log.With("component", "volunteer"),
 		}

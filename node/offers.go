@@ -10,6 +10,7 @@ import (
 
 	"github.com/renderswarm/renderswarm/job"
 	"github.com/renderswarm/renderswarm/p2p"
+	"github.com/renderswarm/renderswarm/scheduler"
 )
 
 // offer is a job another node announced.
@@ -21,20 +22,23 @@ type offer struct {
 	TasksLeft int
 	Boost     int
 	Seen      time.Time
-	// noWorkUntil: the publisher had nothing for us; don't ask before then.
-	noWorkUntil time.Time
 }
 
-// offerBook keeps the jobs announced by others, newest announcement wins.
+// offerBook keeps the jobs announced by others and wakes the volunteer when
+// one arrives or changes. Which to work on, in what order, is the
+// scheduler's Picker's decision (renderer and version, the user's blocks,
+// priority from credits, a share for newcomers, staleness).
 type offerBook struct {
+	picker *scheduler.Picker
+
 	mu     sync.Mutex
 	self   peer.ID
 	offers map[cid.Cid]*offer
 	wake   chan struct{} // signalled when an offer arrives or changes
 }
 
-func newOfferBook(self peer.ID) *offerBook {
-	return &offerBook{self: self, offers: map[cid.Cid]*offer{}, wake: make(chan struct{}, 1)}
+func newOfferBook(self peer.ID, picker *scheduler.Picker) *offerBook {
+	return &offerBook{picker: picker, self: self, offers: map[cid.Cid]*offer{}, wake: make(chan struct{}, 1)}
 }
 
 // add records a validated announcement.
@@ -51,11 +55,17 @@ func (b *offerBook) add(a p2p.Announcement, m job.Manifest, sm job.SignedManifes
 	}
 	changed := !ok || o.State != a.State || o.TasksLeft != a.TasksLeft
 	o.State, o.TasksLeft, o.Boost, o.Seen = a.State, a.TasksLeft, a.Boost, now
-	if changed {
-		o.noWorkUntil = time.Time{}
-	}
 	b.mu.Unlock()
+	left := a.TasksLeft
+	if a.State != "running" {
+		left = 0 // paused: nothing to ask for
+	}
+	b.picker.Observe(scheduler.Offer{Job: id, Publisher: m.Publisher, Renderer: m.Renderer.Name,
+		Version: m.Renderer.Version, Boost: a.Boost, TasksLeft: left, Seen: now})
 	if changed {
+		if left > 0 {
+			b.picker.Snooze(id, time.Time{})
+		}
 		select {
 		case b.wake <- struct{}{}:
 		default:
@@ -63,46 +73,34 @@ func (b *offerBook) add(a p2p.Announcement, m job.Manifest, sm job.SignedManifes
 	}
 }
 
-// candidates returns the running offers worth asking now, best first, and
-// drops offers not heard of for maxAge.
-func (b *offerBook) candidates(now time.Time, maxAge time.Duration, can func(job.Manifest) bool) []offer {
+// candidates returns the offers worth asking now, best first.
+func (b *offerBook) candidates(now time.Time) []offer {
+	order := b.picker.Order(now)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var out []offer
+	out := make([]offer, 0, len(order))
+	for _, po := range order {
+		if o, ok := b.offers[po.Job]; ok {
+			out = append(out, *o)
+		}
+	}
+	return out
+}
+
+// backOff notes that the publisher of id had no work for us until t.
+func (b *offerBook) backOff(id cid.Cid, until time.Time) { b.picker.Snooze(id, until) }
+
+// list returns the offers heard of within maxAge, oldest first, forgetting
+// older ones.
+func (b *offerBook) list(now time.Time, maxAge time.Duration) []offer {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]offer, 0, len(b.offers))
 	for id, o := range b.offers {
 		if now.Sub(o.Seen) > maxAge {
 			delete(b.offers, id)
 			continue
 		}
-		if o.State != "running" || o.TasksLeft == 0 || now.Before(o.noWorkUntil) || !can(o.Manifest) {
-			continue
-		}
-		out = append(out, *o)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Boost != out[j].Boost {
-			return out[i].Boost > out[j].Boost
-		}
-		return out[i].Manifest.Created < out[j].Manifest.Created
-	})
-	return out
-}
-
-// backOff notes that the publisher of id had no work for us until t.
-func (b *offerBook) backOff(id cid.Cid, until time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if o, ok := b.offers[id]; ok {
-		o.noWorkUntil = until
-	}
-}
-
-// list returns every known offer.
-func (b *offerBook) list() []offer {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := make([]offer, 0, len(b.offers))
-	for _, o := range b.offers {
 		out = append(out, *o)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Manifest.Created < out[j].Manifest.Created })

@@ -85,12 +85,6 @@ func probeRenderers(ctx context.Context, backends map[string]render.Backend, log
 	return versions
 }
 
-// canRender reports whether this node has the exact renderer a job names.
-func (v *volunteer) canRender(m job.Manifest) bool {
-	have, ok := v.versions[m.Renderer.Name]
-	return ok && have == m.Renderer.Version
-}
-
 // Run listens for announcements and works until ctx ends.
 func (v *volunteer) Run(ctx context.Context) error {
 	go v.net.Subscribe(ctx, p2p.JobsTopic, func(msg p2p.Message) {
@@ -111,7 +105,7 @@ func (v *volunteer) Run(ctx context.Context) error {
 		case <-idle.C:
 		}
 		worked := false
-		for _, o := range v.offers.candidates(time.Now(), offerMaxAge, v.canRender) {
+		for _, o := range v.offers.candidates(time.Now()) {
 			err := v.workOn(ctx, o)
 			if ctx.Err() != nil {
 				return nil
