@@ -159,6 +159,9 @@ func (s *Store) fetch(ctx context.Context, cl *torrent.Client, c cid.Cid, ih met
 	dropped = true
 	w.report("verifying", 0)
 	if err := verifyDir(ctx, dir, info, func(done int64) { w.report("verifying", done) }); err != nil {
+		if ctx.Err() != nil {
+			return Info{}, fmt.Errorf("getting %s: verifying: %w", c, ctx.Err())
+		}
 		return Info{}, fmt.Errorf("getting %s: downloaded data failed verification: %w", c, err)
 	}
 	if err := s.commit(ih, dir, info, infoBytes, false); err != nil {
