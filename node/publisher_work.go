@@ -179,7 +179,7 @@ func (j *pubJob) leaseTask(lease string) (job.Task, error) {
 	return t, nil
 }
 
-// resultImage decodes a fetched result, checking its size against the task.
+// resultImage decodes a fetched result at the task's size.
 func (p *publisher) resultImage(j *pubJob, t job.Task, result cid.Cid) (image.Image, error) {
 	path, err := p.resultFile(result)
 	if err != nil {
@@ -189,8 +189,15 @@ func (p *publisher) resultImage(j *pubJob, t job.Task, result cid.Cid) (image.Im
 	if err != nil {
 		return nil, err
 	}
-	r := j.m.TileRect(t.Tile)
-	return credits.Decode(data, image.Pt(r.Dx(), r.Dy()))
+	return checkResult(data, j.m.TileRect(t.Tile).Size())
+}
+
+// checkResult is the publisher's first look at a delivered image
+// (DESIGN.md §5, step 1): it must decode at exactly the expected size. A
+// constant image is not refused here, since a fade to black is legitimate:
+// credits.DecideImages never accepts one on a single replica.
+func checkResult(png []byte, size image.Point) (image.Image, error) {
+	return credits.Decode(png, size)
 }
 
 // resultFile is the one PNG inside a result asset.
