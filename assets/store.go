@@ -56,7 +56,7 @@ type Config struct {
 	// CacheQuota is how many bytes of unpinned (fetched) content are kept;
 	// 0 means DefaultCacheQuota.
 	CacheQuota int64
-	// PieceLength of assets made by Add, a power of two >= 16 KiB; 0 picks
+	// PieceLength of assets made by Add, a power of two >= 64 KiB; 0 picks
 	// one from the size (about 1024 pieces, 64 KiB to 4 MiB).
 	PieceLength int64
 	// PeerRequests caps the chunk requests queued at one peer; 0 means
@@ -122,8 +122,8 @@ func New(cfg Config) (*Store, error) {
 		return nil, errors.New("assets: Config.Providers is required")
 	case cfg.MaxUploadRate < 0 || cfg.CacheQuota < 0:
 		return nil, errors.New("assets: negative MaxUploadRate or CacheQuota")
-	case cfg.PieceLength != 0 && (cfg.PieceLength < 16<<10 || cfg.PieceLength > maxPieceLength || cfg.PieceLength&(cfg.PieceLength-1) != 0):
-		return nil, errors.New("assets: PieceLength must be a power of two from 16 KiB to 64 MiB")
+	case cfg.PieceLength != 0 && (cfg.PieceLength < 64<<10 || cfg.PieceLength > maxPieceLength || cfg.PieceLength&(cfg.PieceLength-1) != 0):
+		return nil, errors.New("assets: PieceLength must be a power of two from 64 KiB to 64 MiB")
 	}
 	if cfg.PeerRequests <= 0 {
 		cfg.PeerRequests = DefaultPeerRequests
@@ -289,6 +289,6 @@ func (s *Store) Stats() Stats {
 	cs := cl.Stats()
 	st.Uploaded = cs.BytesWrittenData.Int64()
 	st.Downloaded = cs.BytesReadData.Int64()
-	st.Wasted = cs.ChunksReadWasted.Int64() * 16 << 10
+	st.Wasted = cs.ChunksReadWasted.Int64() * (16 << 10) // anacrolix chunks are 16 KiB
 	return st
 }

@@ -56,7 +56,7 @@ func TestGetRejectsPathTraversal(t *testing.T) {
 		{"deepDotdot", []string{"a", "..", "..", "x"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			info := metainfo.Info{Name: "evil", PieceLength: 16 << 10, Files: []metainfo.FileInfo{{Length: 5, Path: tc.path}}}
+			info := metainfo.Info{Name: "evil", PieceLength: 64 << 10, Files: []metainfo.FileInfo{{Length: 5, Path: tc.path}}}
 			sum := sha1.Sum([]byte("owned"))
 			info.Pieces = sum[:]
 			infoBytes, err := bencode.Marshal(info)

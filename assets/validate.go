@@ -19,8 +19,11 @@ import (
 const (
 	maxFiles       = 1 << 20
 	maxPieceLength = 64 << 20
-	maxComponent   = 255
-	maxPathDepth   = 64
+	// minPeerPiece: anacrolix v1.61 panicked here on a consistency check
+	// with single-chunk (16 KiB) pieces; Add makes 64 KiB or more.
+	minPeerPiece = 32 << 10
+	maxComponent = 255
+	maxPathDepth = 64
 )
 
 // ErrUnsafeInfo is wrapped by every rejection of an info dictionary whose
@@ -38,7 +41,7 @@ func validateInfo(info *metainfo.Info) error {
 	if info.HasV2() || info.MetaVersion != 0 {
 		return unsafeInfo("BitTorrent v2 info dictionaries are not supported")
 	}
-	if info.PieceLength <= 0 || info.PieceLength > maxPieceLength {
+	if info.PieceLength < minPeerPiece || info.PieceLength > maxPieceLength {
 		return unsafeInfo("piece length %d out of range", info.PieceLength)
 	}
 	if len(info.Pieces)%sha1.Size != 0 {

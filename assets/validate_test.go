@@ -11,7 +11,7 @@ import (
 
 func TestValidateInfo(t *testing.T) {
 	ok := func() metainfo.Info {
-		return metainfo.Info{Name: "n", PieceLength: 16, Pieces: make([]byte, 40), Files: []metainfo.FileInfo{
+		return metainfo.Info{Name: "n", PieceLength: 64 << 10, Pieces: make([]byte, 20), Files: []metainfo.FileInfo{
 			{Length: 20, Path: []string{"a", "b"}}, {Length: 5, Path: []string{"c"}}, {Length: 0, Path: []string{"e"}},
 		}}
 	}
@@ -32,7 +32,8 @@ func TestValidateInfo(t *testing.T) {
 		{"fileIsDir", func(i *metainfo.Info) { i.Files[1].Path = []string{"a"} }, false},
 		{"singleFileDotdot", func(i *metainfo.Info) { i.Files = nil; i.Length = 25; i.Name = ".." }, false},
 		{"singleFile", func(i *metainfo.Info) { i.Files = nil; i.Length = 25; i.Name = "f.blend" }, true},
-		{"pieceCount", func(i *metainfo.Info) { i.Pieces = make([]byte, 60) }, false},
+		{"pieceCount", func(i *metainfo.Info) { i.Pieces = make([]byte, 40) }, false},
+		{"singleChunkPieces", func(i *metainfo.Info) { i.PieceLength = 16 << 10; i.Pieces = make([]byte, 40) }, false},
 		{"negative", func(i *metainfo.Info) { i.Files[1].Length = -5 }, false},
 		{"symlink", func(i *metainfo.Info) { i.Files[1].Attr = "l"; i.Files[1].SymlinkPath = []string{"/etc/passwd"} }, false},
 		{"emptyFileInTheMiddle", func(i *metainfo.Info) { i.Files[1], i.Files[2] = i.Files[2], i.Files[1] }, false},
@@ -63,10 +64,10 @@ func FuzzValidateInfo(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	seed(metainfo.Info{Name: "n", PieceLength: 16, Pieces: make([]byte, 20), Files: []metainfo.FileInfo{{Length: 9, Path: []string{"a", "b"}}}})
-	seed(metainfo.Info{Name: "n", PieceLength: 16, Pieces: make([]byte, 20), Files: []metainfo.FileInfo{{Length: 9, Path: []string{"..", "b"}}}})
-	seed(metainfo.Info{Name: "f", PieceLength: 16, Pieces: make([]byte, 20), Length: 3})
-	f.Add([]byte("d4:name2:..12:piece lengthi16e6:pieces20:aaaaaaaaaaaaaaaaaaaa6:lengthi3ee"))
+	seed(metainfo.Info{Name: "n", PieceLength: 64 << 10, Pieces: make([]byte, 20), Files: []metainfo.FileInfo{{Length: 9, Path: []string{"a", "b"}}}})
+	seed(metainfo.Info{Name: "n", PieceLength: 64 << 10, Pieces: make([]byte, 20), Files: []metainfo.FileInfo{{Length: 9, Path: []string{"..", "b"}}}})
+	seed(metainfo.Info{Name: "f", PieceLength: 64 << 10, Pieces: make([]byte, 20), Length: 3})
+	f.Add([]byte("d4:name2:..12:piece lengthi65536e6:pieces20:aaaaaaaaaaaaaaaaaaaa6:lengthi3ee"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var info metainfo.Info
 		if err := bencode.Unmarshal(data, &info); err != nil {
