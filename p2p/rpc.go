@@ -74,6 +74,13 @@ func (n *Node) Call(ctx context.Context, p peer.ID, proto protocol.ID, req []byt
 	}
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
+	if len(n.host.Peerstore().Addrs(p)) == 0 {
+		// Finding p needs the DHT; a node that has just started may not
+		// have a routing peer yet.
+		if err := n.WaitRouting(ctx); err != nil {
+			return nil, fmt.Errorf("no route to %s: %w", p, err)
+		}
+	}
 	s, err := n.routed.NewStream(ctx, p, proto)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s stream to %s: %w", proto, p, err)
