@@ -1,28 +1,11 @@
 package scheduler
 
-import (
-	"testing"
-	"time"
-
-	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
-	mh "github.com/multiformats/go-multihash"
-
-	"github.com/renderswarm/renderswarm/job"
-)
+import "testing"
 
 func TestLeaseTask(t *testing.T) {
-	h, _ := mh.Sum([]byte("job"), mh.SHA2_256, -1)
-	id := cid.NewCidV1(job.JSONCodec, h)
-	tasks := []job.Task{{Job: id, Frame: 1}, {Job: id, Frame: 2}}
-	c, err := New(Config{Job: id, Tasks: tasks, Replicas: 2, LeaseTTL: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, pub, _ := crypto.GenerateEd25519Key(nil)
-	p, _ := peer.IDFromPublicKey(pub)
-	l, err := c.Lease(time.Unix(1000, 0), p, "")
+	id := testJob("lookup")
+	c := newCoord(t, Config{Job: id, Tasks: tasksOf(id, 2, 1), Replicas: 2, LeaseTTL: ttl})
+	l, err := c.Lease(t0, testPeer(t, 1), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,38 +5,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
-	mh "github.com/multiformats/go-multihash"
-
 	"github.com/renderswarm/renderswarm/job"
 )
-
-func renewPeer(t *testing.T) peer.ID {
-	_, pub, _ := crypto.GenerateEd25519Key(nil)
-	p, _ := peer.IDFromPublicKey(pub)
-	return p
-}
 
 // A renewed lease outlives its TTL up to MaxLease; an abandoned one expires
 // one TTL after its last renewal and its task goes to someone else.
 func TestRenew(t *testing.T) {
-	h, _ := mh.Sum([]byte("renew"), mh.SHA2_256, -1)
-	id := cid.NewCidV1(job.JSONCodec, h)
-	c, err := New(Config{Job: id, Tasks: []job.Task{{Job: id, Frame: 1}}, Replicas: 2,
+	id := testJob("renew")
+	c := newCoord(t, Config{Job: id, Tasks: []job.Task{{Job: id, Frame: 1}}, Replicas: 2,
 		LeaseTTL: 20 * time.Second, MaxLease: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Unix(10_000, 0)
-	a, b, other := renewPeer(t), renewPeer(t), renewPeer(t)
+	a, b, other := testPeer(t, 1), testPeer(t, 2), testPeer(t, 3)
 	la, _ := c.Lease(t0, a, "")
 	lb, _ := c.Lease(t0, b, "")
 	if _, err := c.Renew(t0.Add(5*time.Second), la.ID, other); !errors.Is(err, ErrWrongPeer) {
 		t.Fatalf("renewing another's lease: %v", err)
 	}
-	exp := la.Expires
+	exp, err := la.Expires, error(nil)
 	for s := 10; s <= 50; s += 10 {
 		exp, err = c.Renew(t0.Add(time.Duration(s)*time.Second), la.ID, a)
 		if err != nil {
