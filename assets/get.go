@@ -22,7 +22,7 @@ const (
 	// dropped and re-added with its verified pieces kept. Rare stalls of an
 	// anacrolix torrent with a connected seeder were seen (60 s; and about
 	// one in 20 test transfers here), which this resolves.
-	stallTimeout = 10 * time.Second // of no payload received
+	defaultStallTimeout = 10 * time.Second // of no payload received
 )
 
 // fetch is one download in progress, shared by concurrent Gets of a CID.
@@ -132,7 +132,7 @@ func (s *Store) fetch(ctx context.Context, cl *torrent.Client, c cid.Cid, ih met
 	d := newDiscovery(s, t, c)
 	wg.Go(func() { d.run(fctx) })
 
-	w := watch{t: t, d: d, progress: progress, phase: "finding providers", lastMove: time.Now()}
+	w := watch{t: t, d: d, progress: progress, phase: "finding providers", lastMove: time.Now(), stallTimeout: s.stallTimeout}
 	w.restart = func() error {
 		infoBytes := t.Metainfo().InfoBytes
 		peers := append(d.peers(), s.connectedPeers(t)...)
@@ -147,6 +147,7 @@ func (s *Store) fetch(ctx context.Context, cl *torrent.Client, c cid.Cid, ih met
 			return errors.New("restarting a stalled download failed")
 		}
 		t.AddPeers(peers)
+		s.restarts.Add(1)
 		return nil
 	}
 	if err := w.wait(ctx, rejected); err != nil {
@@ -200,6 +201,8 @@ type watch struct {
 	rate     float64
 	spread   *spreader
 	restart  func() error // replaces t after a stall
+
+	stallTimeout time.Duration
 }
 
 func (w *watch) report(phase string, done int64) {
@@ -278,7 +281,7 @@ func (w *watch) tick(now time.Time) (restart bool) {
 		phase = "fetching metadata"
 	}
 	w.report(phase, done)
-	if now.Sub(w.lastMove) > stallTimeout {
+	if now.Sub(w.lastMove) > w.stallTimeout {
 		w.lastMove = now
 		w.d.kick()
 		w.lastRead = -1

@@ -54,6 +54,11 @@ func runNode(t *testing.T, cfg Config) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runStore(t, s, cfg)
+}
+
+// runStore runs s (made by New(cfg)) until the test ends.
+func runStore(t *testing.T, s *Store, cfg Config) *testNode {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &testNode{s: s, h: cfg.Host, cfg: cfg, cancel: cancel, done: make(chan error, 1)}
 	go func() { n.done <- s.Run(ctx) }()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anacrolix/torrent"
@@ -101,6 +102,9 @@ type Store struct {
 
 	gcMu sync.Mutex // serialises collection with commits
 
+	stallTimeout time.Duration // tests shorten it
+	restarts     atomic.Int64  // stalled downloads restarted
+
 	mu       sync.Mutex
 	client   *torrent.Client // nil before Run and after it returned
 	closed   bool
@@ -148,15 +152,17 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("assets: %w", err)
 	}
 	return &Store{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		limiter:   rate.NewLimiter(limitFor(cfg.MaxUploadRate), uploadBurst),
-		book:      newAddrBook(),
-		ready:     make(chan struct{}),
-		provideCh: make(chan cid.Cid, 256),
-		gcCh:      make(chan struct{}, 1),
-		fetches:   make(map[metainfo.Hash]*fetch),
-		torrents:  make(map[metainfo.Hash]*torrent.Torrent),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		limiter: rate.NewLimiter(limitFor(cfg.MaxUploadRate), uploadBurst),
+		book:    newAddrBook(),
+
+		stallTimeout: defaultStallTimeout,
+		ready:        make(chan struct{}),
+		provideCh:    make(chan cid.Cid, 256),
+		gcCh:         make(chan struct{}, 1),
+		fetches:      make(map[metainfo.Hash]*fetch),
+		torrents:     make(map[metainfo.Hash]*torrent.Torrent),
 	}, nil
 }
 

@@ -147,3 +147,39 @@ func TestAddTwiceIsOneAsset(t *testing.T) {
 		t.Fatalf("List = %v", list)
 	}
 }
+
+func TestStalledDownloadIsRestartedAndCompletes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a stall")
+	}
+	mem := assetstest.NewMem()
+	a := startNode(t, mem, nil)
+	h := assetstest.Host(t)
+	cfg := newConfig(t, mem, h)
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.stallTimeout = 500 * time.Millisecond
+	b := runStore(t, s, cfg)
+
+	src := filepath.Join(t.TempDir(), "f.bin")
+	randomFile(t, src, 2<<20)
+	in, err := a.s.Add(ctxFor(t, 10*time.Second), []string{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.s.SetUploadRate(1) // the burst gets through, then nothing: a stall
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.s.Get(ctxFor(t, 30*time.Second), in.CID, nil)
+		done <- err
+	}()
+	eventually(t, 20*time.Second, "the stalled download to be restarted", func() bool { return s.restarts.Load() > 0 })
+	a.s.SetUploadRate(0)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	root, _ := b.s.Path(in.CID)
+	sameTree(t, filepath.Dir(src), root)
+}
