@@ -151,6 +151,9 @@ func (s *Store) fetch(ctx context.Context, cl *torrent.Client, c cid.Cid, ih met
 		return nil
 	}
 	if err := w.wait(ctx, rejected); err != nil {
+		if r, rerr := s.row(ih); rerr == nil { // added locally meanwhile
+			return r.Info, nil
+		}
 		return Info{}, fmt.Errorf("getting %s: %w", c, err)
 	}
 

@@ -160,12 +160,19 @@ func (s *Store) reseed(cl *torrent.Client) int {
 
 // seed adds a complete, verified asset to the client for seeding only.
 func (s *Store) seed(cl *torrent.Client, ih metainfo.Hash, infoBytes []byte) error {
-	t, _ := cl.AddTorrentOpt(torrent.AddTorrentOpts{
+	opts := torrent.AddTorrentOpts{
 		InfoHash:             ih,
 		InfoBytes:            infoBytes,
 		Storage:              completeStorage(s.dataDir(ih), s.log),
 		DisallowDataDownload: true,
-	})
+	}
+	t, isNew := cl.AddTorrentOpt(opts)
+	if !isNew && s.seeding(ih) != t {
+		// A download of the same content (Add raced a Get): stop it, its
+		// Get finds the asset complete; seed from the store.
+		t.Drop()
+		t, _ = cl.AddTorrentOpt(opts)
+	}
 	if t.Info() == nil {
 		t.Drop()
 		return fmt.Errorf("seeding %s: info not accepted", job.AssetCID(ih))
