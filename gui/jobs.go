@@ -21,6 +21,7 @@ type PublishRequest struct {
 	Scene      string `json:"scene"`
 	Renderer   string `json:"renderer,omitempty"`
 	Frames     string `json:"frames,omitempty"`
+	First      string `json:"first,omitempty"` // frames verified before the others are leased
 	Replicas   int    `json:"replicas,omitempty"`
 	Resolution string `json:"resolution,omitempty"` // WIDTHxHEIGHT
 	Samples    int    `json:"samples,omitempty"`

@@ -22,7 +22,8 @@
 //   - no insignificant whitespace and no trailing newline (json.Marshal's
 //     output, not json.Encoder's);
 //   - CIDs as CIDv1 base32 text, the publisher as its base58 peer ID, frames
-//     as FrameSpec's normalized String, Tiles 1 written as 0.
+//     (and first frames, "" when none) as FrameSpec's normalized String,
+//     Tiles 1 written as 0.
 //
 // At most MaxManifestSize bytes. UnmarshalManifest accepts exactly these
 // bytes: it rejects input over the size cap, truncated or malformed JSON,

@@ -42,6 +42,7 @@ type manifestWire struct {
 	Renderer  rendererWire `json:"renderer"`
 	Scene     sceneWire    `json:"scene"`
 	Frames    string       `json:"frames"`
+	First     string       `json:"first"`
 	Tiles     int64        `json:"tiles"`
 	Width     int64        `json:"width"`
 	Height    int64        `json:"height"`
@@ -86,6 +87,7 @@ func (m Manifest) Marshal() ([]byte, error) {
 		Renderer:  rendererWire{Name: m.Renderer.Name, Version: m.Renderer.Version},
 		Scene:     sceneWire{Asset: m.Scene.Asset.String(), Main: m.Scene.Main},
 		Frames:    m.Frames.String(),
+		First:     m.First.String(),
 		Tiles:     int64(tiles),
 		Width:     int64(m.Width),
 		Height:    int64(m.Height),
@@ -164,6 +166,12 @@ func (w manifestWire) manifest() (Manifest, error) {
 	if err != nil {
 		return Manifest{}, err
 	}
+	var first FrameSpec
+	if w.First != "" {
+		if first, err = ParseFrameSpec(w.First); err != nil {
+			return Manifest{}, fmt.Errorf("first: %v", err)
+		}
+	}
 	return Manifest{
 		Version:   small(w.V),
 		Publisher: pub,
@@ -172,6 +180,7 @@ func (w manifestWire) manifest() (Manifest, error) {
 		Renderer:  Renderer{Name: w.Renderer.Name, Version: w.Renderer.Version},
 		Scene:     Scene{Asset: asset, Main: w.Scene.Main},
 		Frames:    frames,
+		First:     first,
 		Tiles:     small(w.Tiles),
 		Width:     small(w.Width),
 		Height:    small(w.Height),

@@ -60,6 +60,11 @@ type Manifest struct {
 	Renderer Renderer
 	Scene    Scene
 	Frames   FrameSpec
+	// First names frames that must be verified before any other frame is
+	// leased: a test frame checked before the farm commits, or a frame
+	// that warms caches the others read. Empty means no dependencies; it
+	// must be a part of Frames, and not all of it.
+	First FrameSpec
 	// Tiles splits every frame into that many horizontal bands (see
 	// TileRect), so a still can be rendered by several volunteers. 0 and 1
 	// both mean whole frames; 1 is encoded as 0.
@@ -152,6 +157,14 @@ func (m Manifest) validate() error {
 	}
 	if m.Frames.Len() == 0 {
 		return errors.New("no frames")
+	}
+	for _, f := range m.First.Frames() {
+		if !m.Frames.Contains(f) {
+			return fmt.Errorf("first frame %d is not one of the job's frames", f)
+		}
+	}
+	if m.First.Len() > 0 && m.First.Len() == m.Frames.Len() {
+		return errors.New("every frame is a first frame: leave first empty")
 	}
 	if err := m.validateImage(); err != nil {
 		return err

@@ -37,6 +37,10 @@ func testManifest(t testing.TB) Manifest {
 	if err != nil {
 		t.Fatal(err)
 	}
+	first, err := ParseFrameSpec("1,6")
+	if err != nil {
+		t.Fatal(err)
+	}
 	return Manifest{
 		Version:   FormatVersion,
 		Publisher: pub,
@@ -45,6 +49,7 @@ func testManifest(t testing.TB) Manifest {
 		Renderer:  Renderer{Name: "blender", Version: "4.2.1"},
 		Scene:     Scene{Asset: AssetCID(ih), Main: "shots/shot.blend"},
 		Frames:    frames,
+		First:     first,
 		Width:     1920,
 		Height:    1080,
 		Samples:   128,
@@ -65,12 +70,12 @@ func TestManifestGolden(t *testing.T) {
 	const wantBytes = `{"v":1,"publisher":"12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5","created":1795000000,` +
 		`"title":"shot \u003c010\u003e \u0026 \"final\" — é","renderer":{"name":"blender","version":"4.2.1"},` +
 		`"scene":{"asset":"baf5rcfgsi5hinsk3dg4lz7nzfpaszhkemz6punq","main":"shots/shot.blend"},` +
-		`"frames":"1-246x5","tiles":0,"width":1920,"height":1080,"samples":128,"seed":42,"output":"png",` +
+		`"frames":"1-246x5","first":"1,6","tiles":0,"width":1920,"height":1080,"samples":128,"seed":42,"output":"png",` +
 		`"profile":"cycles-cpu","replicas":2,"limits":{"max_seconds_per_frame":3600,"max_memory_mib":8192},` +
 		`"deadline":1795086400}`
-	const wantID = "bagaaiera7qyipqttrlcnx4xc55ksocqpjyj4wmkaciildtze4a35thkqpddq"
-	const wantSig = "509b8a58d3823c22af39ea8d406ab94b689e57c120331d2d23ffcb11cb10e514" +
-		"bc96c209ee6b4f948ee60c63118c80dfefc76cb61c0375c193b0f6131d6df805"
+	const wantID = "bagaaieraxmir7qabwrio3hr6fjtxyvvvnupqvvdmk4rcydk35cdvbhipsl3a"
+	const wantSig = "02e362da031f4e0e2be95e841da658937e55d9e675962b4044027abe63f88ced" +
+		"ee0b964be88ae67066e5ebe8b602adf9f74411243f775e7cf50cc8ba390cd007"
 	b, err := m.Marshal()
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 func TestTasksAndTiles(t *testing.T) {
 	m := testManifest(t)
 	m.Frames, _ = ParseFrameSpec("3,1")
+	m.First = FrameSpec{}
 	m.Width, m.Height, m.Tiles = 100, 10, 3
 	id, err := m.ID()
 	if err != nil {

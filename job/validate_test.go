@@ -77,3 +77,25 @@ func TestDefaultProfile(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstFrames(t *testing.T) {
+	m := testManifest(t)
+	for spec, ok := range map[string]bool{"": true, "1": true, "1,6,11": true, "2": false, "1-246x5": false} {
+		m.First = FrameSpec{}
+		if spec != "" {
+			m.First, _ = ParseFrameSpec(spec)
+		}
+		b, err := m.Marshal()
+		if (err == nil) != ok {
+			t.Errorf("first %q: err = %v, want ok=%v", spec, err, ok)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		back, err := UnmarshalManifest(b)
+		if err != nil || !back.First.Equal(m.First) {
+			t.Errorf("first %q: round trip gave %q, %v", spec, back.First, err)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/renderswarm/renderswarm/examples"
+	"github.com/renderswarm/renderswarm/job"
 	"github.com/renderswarm/renderswarm/render"
 )
 
@@ -166,5 +167,38 @@ func TestPauseResumeCancel(t *testing.T) {
 	}
 	if err := pub.control(ctx, id2.String(), "resume"); err == nil {
 		t.Fatal("a canceled job was resumed")
+	}
+}
+
+// With first frames, no other frame is leased before they are verified.
+func TestFirstFramesGoFirst(t *testing.T) {
+	s, scene, ctx := testSwarm(t, 4, nil)
+	pub := s.nodes[0].pub
+	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-6", First: "6", Width: 48, Height: 27, Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := pub.job(id.String())
+	first := job.Task{Job: id, Frame: 6}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		j.mu.Lock()
+		_, _, firstDone := j.coord.Accepted(first)
+		counts := j.coord.Progress()
+		j.mu.Unlock()
+		if firstDone {
+			break
+		}
+		// Before frame 6 is verified only its own task may be in flight.
+		if counts.Rendering > 1 || counts.Verified > 0 {
+			t.Fatalf("other frames started before the first frame was verified: %+v", counts)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("first frame not verified within a minute")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := waitDone(ctx, pub, j, nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -28,7 +28,7 @@ func toJobAPI(s JobStatus) gui.JobStatus {
 
 func (a jobsAPI) Publish(ctx context.Context, req gui.PublishRequest) (gui.JobStatus, error) {
 	pr := PublishRequest{
-		Scene: req.Scene, Renderer: req.Renderer, Frames: req.Frames, Replicas: req.Replicas,
+		Scene: req.Scene, Renderer: req.Renderer, Frames: req.Frames, First: req.First, Replicas: req.Replicas,
 		Samples: req.Samples, Tiles: req.Tiles, Seed: req.Seed, Title: req.Title,
 	}
 	if !filepath.IsAbs(pr.Scene) {

@@ -80,6 +80,21 @@ func (p *publisher) coordConfig(id cid.Cid, m job.Manifest) scheduler.Config {
 	cfg := scheduler.ConfigFor(id, m)
 	cfg.LeaseTTL = leaseTTL
 	cfg.MaxLease = time.Duration(m.Limits.MaxSecondsPerFrame)*time.Second + fetchAllowance
+	if m.First.Len() > 0 {
+		// Every other task waits for every task of the first frames.
+		var first []job.Task
+		for _, t := range cfg.Tasks {
+			if m.First.Contains(t.Frame) {
+				first = append(first, t)
+			}
+		}
+		cfg.Depends = map[job.Task][]job.Task{}
+		for _, t := range cfg.Tasks {
+			if !m.First.Contains(t.Frame) {
+				cfg.Depends[t] = first
+			}
+		}
+	}
 	if p.tune != nil {
 		p.tune(&cfg)
 	}
@@ -147,6 +162,7 @@ type PublishRequest struct {
 	Scene      string // path on this machine
 	Renderer   string
 	Frames     string
+	First      string // frames verified before the others are leased
 	Replicas   int
 	Width      int
 	Height     int
@@ -227,6 +243,12 @@ func (p *publisher) manifest(req PublishRequest, version string, scene cid.Cid, 
 	if err != nil {
 		return job.Manifest{}, err
 	}
+	var first job.FrameSpec
+	if req.First != "" {
+		if first, err = job.ParseFrameSpec(req.First); err != nil {
+			return job.Manifest{}, fmt.Errorf("first frames: %w", err)
+		}
+	}
 	pick := func(v, def, fallback int) int {
 		if v != 0 {
 			return v
@@ -244,6 +266,7 @@ func (p *publisher) manifest(req PublishRequest, version string, scene cid.Cid, 
 		Renderer:  job.Renderer{Name: req.Renderer, Version: version},
 		Scene:     job.Scene{Asset: scene, Main: packed.Main},
 		Frames:    frames,
+		First:     first,
 		Tiles:     req.Tiles,
 		Width:     pick(req.Width, info.Width, 640),
 		Height:    pick(req.Height, info.Height, 360),

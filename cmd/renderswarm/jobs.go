@@ -17,6 +17,7 @@ type publishCmd struct {
 	Scene      string `arg:"" help:"The scene's main file." type:"existingfile"`
 	Renderer   string `help:"builtin, blender or povray." default:"builtin"`
 	Frames     string `help:"Frames, e.g. 1-250, 1-250x5, 1,5,9-12 (default: the scene's own)." placeholder:"SPEC"`
+	First      string `help:"Frames to render and verify before all others, e.g. a test frame." placeholder:"SPEC"`
 	Replicas   int    `help:"Agreeing results needed per frame (1: adaptive)." default:"2"`
 	Resolution string `help:"WIDTHxHEIGHT (default: the scene's own)." placeholder:"WxH"`
 	Samples    int    `help:"Samples per pixel (default: the scene's own)." placeholder:"N"`
@@ -32,7 +33,7 @@ func (c *publishCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	st, err := cl.Publish(ctx, gui.PublishRequest{
-		Scene: c.Scene, Renderer: c.Renderer, Frames: c.Frames, Replicas: c.Replicas,
+		Scene: c.Scene, Renderer: c.Renderer, Frames: c.Frames, First: c.First, Replicas: c.Replicas,
 		Resolution: c.Resolution, Samples: c.Samples, Tiles: c.Tiles, Title: c.Title,
 	})
 	if err != nil {
