@@ -133,6 +133,7 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	versions := probeRenderers(ctx, backends, n.log)
 	n.pub = &publisher{
 		key: key, self: n.net.ID(), net: n.net, store: n.store, ledger: n.ledger,
+		standing: &standings{ledger: n.ledger},
 		backends: backends, versions: versions, jobs: jobs, workDir: workDir,
 		log: n.log.With("component", "publisher"), now: time.Now, active: map[string]*pubJob{},
 	}

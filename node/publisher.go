@@ -53,6 +53,7 @@ type publisher struct {
 	workDir  string
 	log      *slog.Logger
 	now      func() time.Time
+	standing *standings              // adaptive replication's view of volunteers
 	tune     func(*scheduler.Config) // tests and benchmarks adjust coordinators
 
 	mu     sync.Mutex
@@ -80,6 +81,9 @@ func (p *publisher) coordConfig(id cid.Cid, m job.Manifest) scheduler.Config {
 	cfg := scheduler.ConfigFor(id, m)
 	cfg.LeaseTTL = leaseTTL
 	cfg.MaxLease = time.Duration(m.Limits.MaxSecondsPerFrame)*time.Second + fetchAllowance
+	if p.standing != nil {
+		cfg.Standing = p.standing.of
+	}
 	if m.First.Len() > 0 {
 		// Every other task waits for every task of the first frames.
 		var first []job.Task
