@@ -154,7 +154,8 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 			net: n.net, store: n.store, backends: backends, versions: versions,
 			offers: newOfferBook(n.net.ID(), picker), workDir: workDir, threads: cfg.CPUs,
 			speed: speed, key: key, ledger: n.ledger, owed: map[peer.ID]time.Time{},
-			log: n.log.With("component", "volunteer"),
+			delivering: make(chan struct{}, maxDelivering),
+			log:        n.log.With("component", "volunteer"),
 		}
 	}
 	if err := n.net.Join(p2p.JobsTopic, func(from peer.ID, data []byte) error {

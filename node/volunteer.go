@@ -56,16 +56,22 @@ type volunteer struct {
 	ledger   *credits.Ledger
 	log      *slog.Logger
 
+	delivering chan struct{}  // a slot per result being delivered
+	inFlight   sync.WaitGroup // background deliveries
+
 	mu      sync.Mutex
 	current *Activity
 	owed    map[peer.ID]time.Time // publishers we delivered to, and when last
 }
 
+// maxDelivering bounds results delivered in the background at once.
+const maxDelivering = 2
+
 // Activity is what the volunteer renders right now.
 type Activity struct {
 	Task     job.Task
 	Title    string
-	Phase    string // "fetching scene", "rendering", "delivering"
+	Phase    string // "fetching scene" or "rendering"
 	Progress float64
 	Started  time.Time
 }
@@ -95,6 +101,7 @@ func (v *volunteer) Run(ctx context.Context) error {
 		v.offers.add(a, m, sm, time.Now())
 	})
 	go v.collectReceiptsLoop(ctx)
+	defer v.inFlight.Wait()
 	idle := time.NewTimer(0)
 	defer idle.Stop()
 	for {
@@ -156,17 +163,49 @@ func (v *volunteer) workOn(ctx context.Context, o offer) error {
 	if !o.Manifest.HasTask(o.ID, g.Task) {
 		return fmt.Errorf("publisher leased %s, not a task of job %s", g.Task, o.ID)
 	}
-	err = v.render(ctx, o, g)
-	if err != nil && ctx.Err() == nil {
-		reason := err.Error()
-		v.call(context.WithoutCancel(ctx), o.Manifest.Publisher, p2p.WorkRequest{Op: p2p.OpFail, Job: o.ID.String(), Lease: g.Lease, Reason: reason})
-	} else if ctx.Err() != nil {
-		// Shutting down: hand the lease back so nobody waits for it.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		v.call(cctx, o.Manifest.Publisher, p2p.WorkRequest{Op: p2p.OpFail, Job: o.ID.String(), Lease: g.Lease, Reason: reasonStopped})
-		cancel()
+	// The lease is renewed from here until its result is delivered.
+	lctx, lost := context.WithCancelCause(ctx)
+	go v.keepAlive(lctx, o, g, lost)
+	r, err := v.render(lctx, o, g)
+	if err != nil {
+		lost(nil)
+		v.handBack(ctx, o, g, err)
+		return err
 	}
-	return err
+	// Deliver in the background while the next task renders (at most
+	// maxDelivering results in flight), so the publisher's fetch and check
+	// of one frame overlaps the rendering of the next.
+	select {
+	case v.delivering <- struct{}{}:
+	case <-ctx.Done():
+		lost(nil)
+		v.handBack(ctx, o, g, ctx.Err())
+		return ctx.Err()
+	}
+	v.inFlight.Add(1)
+	go func() {
+		defer v.inFlight.Done()
+		defer func() { <-v.delivering }()
+		defer lost(nil)
+		defer os.RemoveAll(r.dir)
+		if err := v.deliver(lctx, o, g, r); err != nil {
+			v.log.Warn("deliveryFailed", "task", g.Task.String(), "err", err)
+			v.handBack(ctx, o, g, err)
+		}
+	}()
+	return nil
+}
+
+// handBack tells the publisher a lease will not be delivered: failed, or
+// (when ctx has ended) handed back because this node stops.
+func (v *volunteer) handBack(ctx context.Context, o offer, g *p2p.LeaseGrant, cause error) {
+	reason := cause.Error()
+	if ctx.Err() != nil {
+		reason = reasonStopped
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	v.call(cctx, o.Manifest.Publisher, p2p.WorkRequest{Op: p2p.OpFail, Job: o.ID.String(), Lease: g.Lease, Reason: reason})
 }
 
 func (v *volunteer) setActivity(a *Activity) {
@@ -194,27 +233,34 @@ func (v *volunteer) update(f func(*Activity)) {
 	v.mu.Unlock()
 }
 
-// render fetches the scene, renders the task, commits to the pixels and
-// delivers the image as an asset.
-func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) error {
+// rendered is a rendered and committed task waiting to be delivered.
+type rendered struct {
+	dir   string // scratch directory holding the image; removed after delivery
+	path  string // the image
+	claim int64  // milli-CU claimed for the render
+}
+
+// render fetches the scene, renders the task and commits to the pixels.
+func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) (r rendered, err error) {
 	m := o.Manifest
 	v.setActivity(&Activity{Task: g.Task, Title: m.Title, Phase: "fetching scene", Started: time.Now()})
 	defer v.setActivity(nil)
-	ctx, lost := context.WithCancelCause(ctx)
-	defer lost(nil)
-	go v.keepAlive(ctx, o, g, lost)
 	if _, err := v.store.Get(ctx, m.Scene.Asset, nil); err != nil {
-		return fmt.Errorf("fetching scene %s: %w", m.Scene.Asset, err)
+		return r, fmt.Errorf("fetching scene %s: %w", m.Scene.Asset, err)
 	}
 	sceneDir, err := v.store.Path(m.Scene.Asset)
 	if err != nil {
-		return err
+		return r, err
 	}
 	out, err := os.MkdirTemp(v.workDir, "task-")
 	if err != nil {
-		return err
+		return r, err
 	}
-	defer os.RemoveAll(out)
+	defer func() {
+		if err != nil {
+			os.RemoveAll(out)
+		}
+	}()
 
 	limit := time.Duration(m.Limits.MaxSecondsPerFrame) * time.Second
 	rctx, cancel := context.WithTimeout(ctx, limit)
@@ -229,34 +275,39 @@ func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) erro
 		func(p render.Progress) { v.update(func(a *Activity) { a.Progress = p.Fraction }) })
 	if err != nil {
 		if errors.Is(rctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			return fmt.Errorf("render exceeded the job's limit of %v", limit)
+			return r, fmt.Errorf("render exceeded the job's limit of %v", limit)
 		}
-		return fmt.Errorf("render failed: %s", lastLine(err.Error()))
+		return r, fmt.Errorf("render failed: %s", lastLine(err.Error()))
 	}
 	claim := credits.Units(time.Since(start).Seconds()*float64(threads), v.speed)
-	v.update(func(a *Activity) { a.Phase = "delivering"; a.Progress = 1 })
 	png, err := os.ReadFile(res.Path)
 	if err != nil {
-		return err
+		return r, err
 	}
-	r := m.TileRect(g.Task.Tile)
-	img, err := credits.Decode(png, image.Pt(r.Dx(), r.Dy()))
+	tile := m.TileRect(g.Task.Tile)
+	img, err := credits.Decode(png, image.Pt(tile.Dx(), tile.Dy()))
 	if err != nil {
-		return fmt.Errorf("renderer output: %w", err)
+		return r, fmt.Errorf("renderer output: %w", err)
 	}
 	commit := job.Commit(g.Salt, credits.Digest(img))
 	if _, err := v.callPatiently(ctx, o, p2p.WorkRequest{Op: p2p.OpCommit, Job: o.ID.String(), Lease: g.Lease, Commit: &commit}); err != nil {
-		return fmt.Errorf("committing: %w", err)
+		return r, fmt.Errorf("committing: %w", err)
 	}
-	name := filepath.Join(out, fmt.Sprintf("frame_%04d_tile%02d.png", g.Task.Frame, g.Task.Tile))
-	if err := os.Rename(res.Path, name); err != nil {
+	return rendered{dir: out, path: res.Path, claim: claim}, nil
+}
+
+// deliver shares a committed image as an asset and reports it.
+func (v *volunteer) deliver(ctx context.Context, o offer, g *p2p.LeaseGrant, r rendered) error {
+	m := o.Manifest
+	name := filepath.Join(r.dir, fmt.Sprintf("frame_%04d_tile%02d.png", g.Task.Frame, g.Task.Tile))
+	if err := os.Rename(r.path, name); err != nil {
 		return err
 	}
 	asset, err := v.store.Add(ctx, []string{name})
 	if err != nil {
 		return fmt.Errorf("sharing result: %w", err)
 	}
-	if _, err := v.callPatiently(ctx, o, p2p.WorkRequest{Op: p2p.OpDeliver, Job: o.ID.String(), Lease: g.Lease, Result: asset.CID.String(), CU: claim}); err != nil {
+	if _, err := v.callPatiently(ctx, o, p2p.WorkRequest{Op: p2p.OpDeliver, Job: o.ID.String(), Lease: g.Lease, Result: asset.CID.String(), CU: r.claim}); err != nil {
 		return fmt.Errorf("delivering: %w", err)
 	}
 	v.mu.Lock()
