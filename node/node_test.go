@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,5 +134,24 @@ func TestRunRejectsBadSettings(t *testing.T) {
 				t.Fatalf("Run accepted it (err = %v)", err)
 			}
 		})
+	}
+}
+
+// A studio's swarm key file in libp2p's standard format is read; a damaged
+// one is refused with its name.
+func TestSwarmKeyFile(t *testing.T) {
+	home := t.TempDir()
+	key := filepath.Join(home, "swarm.key")
+	os.WriteFile(key, []byte("/key/swarm/psk/1.0.0/\n/base16/\n"+strings.Repeat("ab", 32)+"\n"), 0o600)
+	cfg := testConfig(home)
+	cfg.SwarmKey = key
+	cfg.Logger = slog.Default()
+	pc, err := p2pConfig(cfg)
+	if err != nil || len(pc.SwarmKey) != 32 {
+		t.Fatalf("p2pConfig = %d-byte key, %v; want the 32-byte key", len(pc.SwarmKey), err)
+	}
+	os.WriteFile(key, []byte("/key/swarm/psk/1.0.0/\n/base16/\nnot-hex\n"), 0o600)
+	if _, err := p2pConfig(cfg); err == nil || !strings.Contains(err.Error(), "swarm.key") {
+		t.Fatalf("damaged key: err = %v, want one naming the file", err)
 	}
 }
