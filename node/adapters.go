@@ -2,11 +2,13 @@ package node
 
 import (
 	"context"
+	"sort"
 
 	"github.com/renderswarm/renderswarm/assets"
 	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/gui"
 	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/p2p"
 )
 
 // nodeInfo answers the API's questions about the node.
@@ -29,11 +31,17 @@ func (n nodeInfo) Peers() []gui.Peer {
 		if p.Relayed {
 			state = "relayed"
 		}
+		var renderers []string
+		for name, version := range p2p.ParseAgent(p.Agent) {
+			renderers = append(renderers, name+" "+version)
+		}
+		sort.Strings(renderers)
 		out = append(out, gui.Peer{
 			PeerID:    p.ID.String(),
 			Addrs:     p.Addrs,
 			Agent:     p.Agent,
 			LatencyMS: float64(p.Latency.Microseconds()) / 1000,
+			Renderers: renderers,
 			State:     state,
 		})
 	}

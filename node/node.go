@@ -111,6 +111,9 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	backends := Renderers()
+	versions := probeRenderers(ctx, backends, n.log)
+	p2pCfg.Renderers = versions
 	if n.net, err = p2p.New(p2pCfg); err != nil {
 		return nil, err
 	}
@@ -129,8 +132,6 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	if n.ledger, err = credits.NewLedger(n.db, n.net.ID()); err != nil {
 		return nil, err
 	}
-	backends := Renderers()
-	versions := probeRenderers(ctx, backends, n.log)
 	n.pub = &publisher{
 		key: key, self: n.net.ID(), net: n.net, store: n.store, ledger: n.ledger,
 		standing: &standings{ledger: n.ledger},

@@ -51,6 +51,9 @@ type Config struct {
 	// SwarmKey, when set, makes a private network: only holders of the same
 	// key can connect. Such a host listens on TCP only.
 	SwarmKey pnet.PSK
+	// Renderers are advertised to peers (name -> exact version) in the
+	// libp2p user agent that identify exchanges; see Agent.
+	Renderers map[string]string
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -110,7 +113,7 @@ func New(cfg Config) (*Node, error) {
 		libp2p.Identity(cfg.Identity),
 		libp2p.ListenAddrs(listen...),
 		libp2p.ResourceManager(rm),
-		libp2p.UserAgent("renderswarm"),
+		libp2p.UserAgent(Agent(cfg.Renderers)),
 		libp2p.EnableHolePunching(),
 		libp2p.EnableAutoNATv2(),
 		libp2p.EnableRelayService(),

@@ -150,6 +150,25 @@ func decodePixels(t *testing.T, path string) *image.NRGBA {
 func TestJobAcrossProcesses(t *testing.T) {
 	skipIfShort(t)
 	pub, vs := swarm(t, 3)
+	// Volunteers advertise their renderers; `peers` shows them.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var peers []struct {
+			Renderers []string `json:"renderers"`
+		}
+		json.Unmarshal([]byte(mustRun(t, pub.home, 20*time.Second, "peers", "--json")), &peers)
+		ok := len(peers) == 3
+		for _, p := range peers {
+			ok = ok && len(p.Renderers) == 1 && strings.HasPrefix(p.Renderers[0], "builtin ")
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peers --json after 20s: %+v; want 3 volunteers advertising builtin and its version", peers)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	id := publish(t, pub.home, "--frames", "1-6", "--replicas", "2", "--resolution", "96x54", "--wait")
 	st := status(t, pub.home, id)
 	if st.State != "completed" || st.Frames.Verified != 6 {

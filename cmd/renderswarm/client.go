@@ -80,7 +80,7 @@ func (c *peersCmd) Run(ctx context.Context, g *Globals) error {
 		if len(p.Addrs) > 0 {
 			addr = p.Addrs[0]
 		}
-		renderers := strings.Join(p.Renderers, ",")
+		renderers := strings.Join(p.Renderers, ", ")
 		if renderers == "" {
 			renderers = "-"
 		}
