@@ -202,3 +202,31 @@ func TestFirstFramesGoFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Two colluding volunteers return the same wrong image, so they agree with
+// each other exactly; only the publisher's own crop check can catch them.
+// None of their results is accepted and they earn nothing.
+func TestColludersAreCaughtByCropChecks(t *testing.T) {
+	colluders := map[int]bool{1: true, 2: true}
+	s, scene, ctx := testSwarm(t, 5, func(i int, n *node) {
+		if colluders[i] {
+			n.vol.backends = map[string]render.Backend{"builtin": brightener{n.vol.backends["builtin"]}}
+		}
+	})
+	pub := s.nodes[0].pub
+	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-8", Width: 64, Height: 36, Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := pub.job(id.String())
+	if err := waitDone(ctx, pub, j, nil); err != nil {
+		t.Fatalf("job did not complete despite colluders: %v", err)
+	}
+	s.waitReceipts(ctx, 15*time.Second)
+	report := s.report(j)
+	for i := range colluders {
+		if report[i].Accepted != 0 || report[i].Earned != 0 {
+			t.Errorf("colluder %d: %d results accepted, earned %d mCU; want none", i, report[i].Accepted, report[i].Earned)
+		}
+	}
+}

@@ -250,6 +250,10 @@ func (p *publisher) verify(ctx context.Context, j *pubJob) {
 			continue
 		case credits.Accepted:
 			d.Verdict = scheduler.Accept
+			if err := p.spotCheck(ctx, j, tr, imgs[cd.Canonical], cd.Agreeing, prof); err != nil {
+				p.log.Warn("resultsRefuted", "task", tr.Task.String(), "err", err)
+				d = scheduler.Decision{Verdict: scheduler.Refute, Agreeing: cd.Agreeing}
+			}
 		case credits.NeedReplica:
 			d.Verdict = scheduler.NeedReplica
 		case credits.Undecided:

@@ -36,6 +36,12 @@ const (
 	NeedReplica
 	// GiveUp: no agreement is possible within MaxResults; the task fails.
 	GiveUp
+	// Refute: the publisher's own check (a re-rendered crop) disproved the
+	// canonical result: the results in Agreeing (those that matched it)
+	// each count as a failure of their peer and are dropped; the other
+	// delivered results stay as votes, and the task is leased to fresh
+	// peers until a quorum can agree again.
+	Refute
 )
 
 func (v Verdict) String() string {
@@ -46,6 +52,8 @@ func (v Verdict) String() string {
 		return "need-replica"
 	case GiveUp:
 		return "give-up"
+	case Refute:
+		return "refute"
 	}
 	return fmt.Sprintf("Verdict(%d)", int(v))
 }
@@ -133,6 +141,34 @@ func (c *Coordinator) Resolve(tk job.Task, d Decision) error {
 		c.low = min(c.low, i)
 	case GiveUp:
 		c.finish(i, tsFailed)
+	case Refute:
+		refuted := make([]bool, n)
+		for _, a := range d.Agreeing {
+			if a < 0 || a >= n || refuted[a] {
+				return fmt.Errorf("%w for %s: refuted index %d out of range or repeated", ErrBadDecision, tk, a)
+			}
+			refuted[a] = true
+		}
+		if len(d.Agreeing) == 0 {
+			return fmt.Errorf("%w for %s: refute names no results", ErrBadDecision, tk)
+		}
+		var kept []*replica
+		for k, r := range t.delivered {
+			if refuted[k] {
+				c.points[r.Peer] += failurePoints
+				r.state = stFailed
+			} else {
+				kept = append(kept, r)
+			}
+		}
+		t.delivered = kept
+		delete(c.pending, i)
+		if len(t.replicas) >= 2*c.cfg.MaxResults {
+			c.finish(i, tsFailed)
+			return nil
+		}
+		t.want = t.active + len(kept) + max(t.quorum-len(kept), 1)
+		c.low = min(c.low, i)
 	default:
 		return fmt.Errorf("%w for %s: unknown verdict %d", ErrBadDecision, tk, int(d.Verdict))
 	}
