@@ -1,0 +1,383 @@
+package blender
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/png"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/renderswarm/renderswarm/render"
+)
+
+// Name is the backend's registry name.
+const Name = "blender"
+
+// MaxFrame is the highest frame number Blender accepts (MAXFRAME).
+const MaxFrame = 1048574
+
+// Backend renders .blend scenes with an installed Blender. The zero value
+// runs "blender" from PATH, sandboxed with bubblewrap when that works.
+type Backend struct {
+	// Program is the Blender executable; "" means "blender" from PATH.
+	Program string
+	// NoSandbox disables bubblewrap even where it works.
+	NoSandbox bool
+
+	once    sync.Once
+	bwrap   string // bubblewrap's path, "" when renders run unsandboxed
+	whyNot  string // why there is no sandbox
+	program string // resolved Program
+	progErr error
+}
+
+var _ render.Backend = (*Backend)(nil)
+
+// New returns a Blender backend using "blender" from PATH.
+func New() *Backend { return &Backend{} }
+
+// setup resolves the program and decides on the sandbox, once.
+func (b *Backend) setup() {
+	b.once.Do(func() {
+		prog := b.Program
+		if prog == "" {
+			prog = "blender"
+		}
+		p, err := exec.LookPath(prog)
+		if err != nil {
+			b.progErr = fmt.Errorf("%w: blender: %v", render.ErrUnavailable, err)
+			return
+		}
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		b.program = p
+		b.bwrap, b.whyNot = findSandbox(p, b.NoSandbox)
+	})
+}
+
+// Sandboxed reports whether renders run under bubblewrap, and if not, why.
+func (b *Backend) Sandboxed() (bool, string) {
+	b.setup()
+	if b.progErr != nil {
+		return false, b.progErr.Error()
+	}
+	return b.bwrap != "", b.whyNot
+}
+
+var versionRE = regexp.MustCompile(`(?m)^Blender (\d+\.\d+(?:\.\d+)?)`)
+
+// Probe runs "blender --version" and reports the exact version.
+func (b *Backend) Probe(ctx context.Context) (render.Info, error) {
+	b.setup()
+	if b.progErr != nil {
+		return render.Info{}, b.progErr
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, b.program, "--version")
+	cmd.Env = minimalEnv(os.TempDir())
+	out, err := cmd.Output()
+	if err != nil {
+		return render.Info{}, fmt.Errorf("%w: %s --version: %v", render.ErrUnavailable, b.program, err)
+	}
+	m := versionRE.FindSubmatch(out)
+	if m == nil {
+		return render.Info{}, fmt.Errorf("%w: %s --version printed no version", render.ErrUnavailable, b.program)
+	}
+	return render.Info{Name: Name, Version: string(m[1]), Capabilities: render.Capabilities{
+		Border: true, Animation: true, Deterministic: true,
+	}}, nil
+}
+
+// sceneJSON is what the inspect script prints.
+type sceneJSON struct {
+	FrameStart int         `json:"frame_start"`
+	FrameEnd   int         `json:"frame_end"`
+	Width      int         `json:"width"`
+	Height     int         `json:"height"`
+	Samples    int         `json:"samples"`
+	Engine     string      `json:"engine"`
+	Deps       [][4]string `json:"deps"` // kind, datablock name, raw path, absolute path
+}
+
+// Inspect opens the .blend at scenePath in Blender and reports its frame
+// range, resolution, Cycles samples and external files. Absolute paths,
+// paths leaving the file's directory and missing files are errors wrapping
+// render.ErrSceneInvalid that name the file.
+func (b *Backend) Inspect(ctx context.Context, scenePath string) (render.SceneInfo, error) {
+	b.setup()
+	if b.progErr != nil {
+		return render.SceneInfo{}, b.progErr
+	}
+	abs, err := filepath.Abs(scenePath)
+	if err != nil {
+		return render.SceneInfo{}, fmt.Errorf("%w: %s: %v", render.ErrSceneInvalid, scenePath, err)
+	}
+	if err := checkBlend(abs, scenePath); err != nil {
+		return render.SceneInfo{}, err
+	}
+	dir := filepath.Dir(abs)
+	tmp, err := os.MkdirTemp("", "renderswarm-blender-")
+	if err != nil {
+		return render.SceneInfo{}, err
+	}
+	defer os.RemoveAll(tmp)
+	params := map[string]any{"blend": abs}
+	script := fmt.Sprintf(pyCommon, markError, exitSceneError) + fmt.Sprintf(pyInspect, markInfo)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	var info *sceneJSON
+	var jsonErr error
+	err = b.run(ctx, runSpec{blend: abs, sceneDir: dir, work: tmp, script: script, params: params},
+		func(line string) {
+			if rest, ok := strings.CutPrefix(line, markInfo); ok {
+				info = new(sceneJSON)
+				jsonErr = json.Unmarshal([]byte(rest), info)
+			}
+		})
+	if err != nil {
+		return render.SceneInfo{}, fmt.Errorf("inspecting %s: %w", scenePath, err)
+	}
+	if info == nil || jsonErr != nil {
+		return render.SceneInfo{}, fmt.Errorf("inspecting %s: no scene information from Blender (%v)", scenePath, jsonErr)
+	}
+	if !supportedEngine(info.Engine) {
+		return render.SceneInfo{}, fmt.Errorf("%w: %s: render engine %s is not supported (want Cycles or Eevee)",
+			render.ErrSceneInvalid, scenePath, info.Engine)
+	}
+	files, err := checkDeps(scenePath, dir, info.Deps)
+	if err != nil {
+		return render.SceneInfo{}, err
+	}
+	return render.SceneInfo{
+		FrameStart: info.FrameStart, FrameEnd: info.FrameEnd,
+		Width: info.Width, Height: info.Height, Samples: info.Samples, Files: files,
+	}, nil
+}
+
+func supportedEngine(e string) bool {
+	return e == "CYCLES" || e == "BLENDER_EEVEE" || e == "BLENDER_EEVEE_NEXT"
+}
+
+// checkBlend reports a missing or unreadable scene file.
+func checkBlend(abs, shown string) error {
+	fi, err := os.Stat(abs)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%w: %s: %v", render.ErrSceneInvalid, shown, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s: not a regular file", render.ErrSceneInvalid, shown)
+	}
+	return nil
+}
+
+// checkDeps turns the script's dependency list into sorted, unique,
+// slash-separated paths relative to dir, rejecting absolute, escaping and
+// missing ones (all reported together).
+func checkDeps(scene, dir string, deps [][4]string) ([]string, error) {
+	var files, bad []string
+	for _, d := range deps {
+		kind, name, raw, abs := d[0], d[1], d[2], d[3]
+		shown := fmt.Sprintf("%s %q (%s)", kind, name, raw)
+		if !strings.HasPrefix(raw, "//") {
+			bad = append(bad, shown+": absolute path; make paths relative (File > External Data > Make Paths Relative)")
+			continue
+		}
+		// Blender resolves "//" against the file (or the linking
+		// library); a .blend saved on Windows may hold backslashes.
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(dir, abs)
+		}
+		abs = filepath.Clean(filepath.FromSlash(strings.ReplaceAll(abs, `\`, "/")))
+		rel, err := filepath.Rel(dir, abs)
+		if err != nil || !filepath.IsLocal(rel) {
+			bad = append(bad, shown+": outside the scene's directory")
+			continue
+		}
+		if _, err := os.Stat(abs); err != nil {
+			bad = append(bad, shown+": file not found")
+			continue
+		}
+		files = append(files, filepath.ToSlash(rel))
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return nil, fmt.Errorf("%w: %s: %s", render.ErrSceneInvalid, scene, strings.Join(slices.Compact(bad), "; "))
+	}
+	slices.Sort(files)
+	return slices.Compact(files), nil
+}
+
+// Render renders one frame of t with Cycles or Eevee on the CPU, pinning
+// seed, samples, dither 0, denoising off and fixed threads (see the package
+// documentation). The output is an 8-bit RGBA PNG named frame_NNNN.png, or
+// frame_NNNN_X0_Y0_X1_Y1.png for a border region, in t.OutputDir.
+func (b *Backend) Render(ctx context.Context, t render.Task, progress func(render.Progress)) (render.Result, error) {
+	if err := t.Validate(); err != nil {
+		return render.Result{}, err
+	}
+	if t.Frame > MaxFrame {
+		return render.Result{}, fmt.Errorf("%w: frame %d above Blender's maximum %d", render.ErrTaskInvalid, t.Frame, MaxFrame)
+	}
+	if !filepath.IsLocal(filepath.FromSlash(t.SceneFile)) {
+		return render.Result{}, fmt.Errorf("%w: scene file %q is not inside the scene directory", render.ErrTaskInvalid, t.SceneFile)
+	}
+	if err := ctx.Err(); err != nil {
+		return render.Result{}, err
+	}
+	b.setup()
+	if b.progErr != nil {
+		return render.Result{}, b.progErr
+	}
+	if progress == nil {
+		progress = func(render.Progress) {}
+	}
+	sceneDir, err := filepath.Abs(t.SceneDir)
+	if err != nil {
+		return render.Result{}, fmt.Errorf("%w: %s: %v", render.ErrSceneInvalid, t.SceneDir, err)
+	}
+	blend := filepath.Join(sceneDir, filepath.FromSlash(t.SceneFile))
+	if err := checkBlend(blend, t.SceneFile); err != nil {
+		return render.Result{}, err
+	}
+	outDir, err := filepath.Abs(t.OutputDir)
+	if err != nil {
+		return render.Result{}, err
+	}
+	work, err := os.MkdirTemp(outDir, ".blender-")
+	if err != nil {
+		return render.Result{}, fmt.Errorf("render output: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	threads := t.Threads
+	if threads == 0 {
+		threads = runtime.NumCPU()
+	}
+	params := map[string]any{
+		"blend": blend, "scene_dir": sceneDir, "out": filepath.Join(work, "frame"),
+		"width": t.Width, "height": t.Height, "samples": t.Samples,
+		"seed": t.Seed % (1 << 31), "threads": threads, "frame": t.Frame,
+	}
+	if t.Border != nil {
+		params["border"] = borderFractions(*t.Border, t.Width, t.Height)
+	}
+	script := fmt.Sprintf(pyCommon, markError, exitSceneError) + fmt.Sprintf(pyRender, markDone)
+
+	progress(render.Progress{Message: "starting Blender"})
+	var p progressParser
+	done := false
+	err = b.run(ctx, runSpec{blend: blend, sceneDir: sceneDir, work: work, script: script, params: params},
+		func(line string) {
+			if line == markDone {
+				done = true
+				return
+			}
+			if f, msg, ok := p.parse(line); ok {
+				progress(render.Progress{Fraction: f, Message: msg})
+			}
+		})
+	if err != nil {
+		return render.Result{}, err
+	}
+	tmpOut := filepath.Join(work, "frame.png")
+	region := t.Region()
+	if err := checkPNG(tmpOut, region); err != nil || !done {
+		if err == nil {
+			err = errors.New("the render script did not finish")
+		}
+		return render.Result{}, fmt.Errorf("blender: %w", err)
+	}
+	name := fmt.Sprintf("frame_%04d.png", t.Frame)
+	if r := t.Border; r != nil {
+		name = fmt.Sprintf("frame_%04d_%d_%d_%d_%d.png", t.Frame, r.X0, r.Y0, r.X1, r.Y1)
+	}
+	out := filepath.Join(outDir, name)
+	if err := os.Rename(tmpOut, out); err != nil {
+		return render.Result{}, err
+	}
+	progress(render.Progress{Fraction: 1, Message: "done"})
+	return render.Result{Path: out, Width: region.Dx(), Height: region.Dy()}, nil
+}
+
+// checkPNG checks that path is a PNG of the region's size.
+func checkPNG(path string, region render.Rect) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("no output image: %w", err)
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(bufio.NewReader(f))
+	if err != nil {
+		return fmt.Errorf("output image: %w", err)
+	}
+	if cfg.Width != region.Dx() || cfg.Height != region.Dy() {
+		return fmt.Errorf("output image is %dx%d, want %dx%d", cfg.Width, cfg.Height, region.Dx(), region.Dy())
+	}
+	return nil
+}
+
+// borderFractions converts a top-left, y-down pixel rectangle into
+// Blender's border fractions [min_x, max_x, min_y, max_y] (origin
+// bottom-left). Blender turns a fraction f into the pixel edge
+// int(f*size) (truncation; Cycles does the same): p+0.25 lands on pixel
+// edge p whether the product is truncated or rounded, with room for the
+// float32 Blender stores.
+func borderFractions(r render.Rect, w, h int) [4]float64 {
+	frac := func(p, size int) float64 {
+		switch {
+		case p <= 0:
+			return 0
+		case p >= size:
+			return 1
+		}
+		return (float64(p) + 0.25) / float64(size)
+	}
+	return [4]float64{frac(r.X0, w), frac(r.X1, w), frac(h-r.Y1, h), frac(h-r.Y0, h)}
+}
+
+// progressParser turns Blender's status lines into non-decreasing
+// fractions: "Fra:1 Mem:... | Sample 12/64" (Cycles), "Rendered 3/12
+// Tiles" (older Cycles), "Rendering 5 / 16 samples" (Eevee).
+type progressParser struct{ last float64 }
+
+var (
+	sampleRE = regexp.MustCompile(`(?:Sample|Rendered|Rendering) (\d+) ?/ ?(\d+)`)
+)
+
+func (p *progressParser) parse(line string) (float64, string, bool) {
+	if !strings.HasPrefix(line, "Fra:") {
+		return 0, "", false
+	}
+	msg := line
+	if i := strings.LastIndex(line, "| "); i >= 0 {
+		msg = line[i+2:]
+	}
+	f := 0.01 // Blender is preparing the frame
+	if m := sampleRE.FindStringSubmatch(line); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		d, _ := strconv.Atoi(m[2])
+		if d > 0 && n <= d {
+			f = 0.02 + 0.96*float64(n)/float64(d)
+		}
+	}
+	p.last = max(p.last, f)
+	return p.last, msg, true
+}

@@ -1,0 +1,120 @@
+// Package blender is the Blender backend of render.Backend: it renders .blend
+// scenes with an installed Blender (Cycles, or Eevee where a GPU context
+// exists), headless, one process per call.
+//
+// # Command lines
+//
+// Probe runs
+//
+//	blender --version
+//
+// and reports the first line's version exactly ("3.4.1"). Inspect and Render
+// run
+//
+//	blender -b --factory-startup --disable-autoexec --python-exit-code 4 \
+//	    /abs/scene.blend --python-expr SCRIPT -- PARAMS_JSON
+//
+// SCRIPT is Python from this package (scripts.go); PARAMS_JSON passes the
+// task, so no value is ever spliced into code. --factory-startup ignores the
+// user's preferences and add-ons; --disable-autoexec keeps every script
+// stored in the .blend (text blocks registered to run on load, drivers,
+// handlers) from running: our script is the only Python that runs. The
+// environment is replaced by a minimal one (PATH, HOME and TMPDIR in a
+// private work directory, C.UTF-8 locale), so PYTHONPATH,
+// BLENDER_USER_SCRIPTS and the like cannot inject code. The script first
+// checks that Blender really loaded the requested file: when it cannot,
+// Blender carries on with its factory scene, which must never be reported or
+// rendered instead.
+//
+// # Inspect
+//
+// Reports frame_start/frame_end, the resolution scaled by
+// resolution_percentage (integer, as Blender does), Cycles samples (0 for
+// Eevee) and the external files: non-packed images (UDIM tiles expanded),
+// libraries, fonts, sounds, movie clips, Alembic/USD cache files and volumes,
+// resolved by Blender against the file (or the linking library) and made
+// relative to the .blend's directory. A path not stored as "//relative", one
+// resolving outside the directory, or a missing file is an error wrapping
+// render.ErrSceneInvalid naming the datablock and path. Scenes whose engine
+// is not Cycles or Eevee are rejected.
+//
+// # Render: settings pinned for reproducibility
+//
+// Render keeps the file's engine, camera, film (transparency), colour
+// management and compositing, and overrides:
+//
+//   - resolution = Task.Width × Task.Height at 100 %;
+//   - Cycles: device CPU, samples = Task.Samples when > 0, seed =
+//     Task.Seed mod 2³¹, animated seed off, adaptive sampling off (its
+//     convergence depends on neighbouring pixels, which would break exact
+//     border tiles, and it makes the sample count a soft number), time limit
+//     off, denoising off (scene and every view layer); Eevee: TAA render
+//     samples = Task.Samples when > 0;
+//   - dither_intensity = 0 (dither noise is not seeded);
+//   - threads: FIXED, Task.Threads or runtime.NumCPU();
+//   - frame = Task.Frame (frame_set);
+//   - output: PNG, 8-bit, RGBA, compression 15; stamp burn-in off (it can
+//     print render time into the pixels); multiview off;
+//   - compositor File Output nodes (they write elsewhere) and Denoise nodes
+//     are muted;
+//   - border: use_border and use_crop_to_border, with the fractions of
+//     Task.Border flipped to Blender's bottom-left origin. Blender and Cycles
+//     turn a fraction f into the pixel edge int(f·size); borderFractions uses
+//     (p+0.25)/size, which hits edge p whether the product is truncated or
+//     rounded, despite the float32 Blender stores. The output size is checked
+//     against the region after every render.
+//
+// With these, Cycles on the CPU gives identical decoded pixels for any
+// thread count, and four border tiles stitch into the full frame exactly
+// (both tested here on Blender 3.4.1). PNG bytes differ (metadata): compare
+// decoded pixels.
+//
+// Before rendering, the script refuses (render.ErrSceneInvalid) absolute,
+// escaping or missing dependencies: Blender would otherwise render a missing
+// texture as pink and succeed.
+//
+// The frame is written to a private work directory inside Task.OutputDir,
+// checked (decodes, region size) and renamed to frame_NNNN.png or
+// frame_NNNN_X0_Y0_X1_Y1.png; the work directory is always removed, so a
+// failed or cancelled render leaves nothing.
+//
+// Progress comes from Blender's status lines ("Fra:1 … | Sample 12/64",
+// "Rendered 3/12 Tiles", Eevee's "Rendering 5 / 16 samples"), mapped to
+// non-decreasing fractions in 0.02..0.98; 1 follows the checked output.
+// Cancellation or the context's deadline kills Blender's whole process group
+// (SIGKILL) at once. A crash returns Blender's last output line.
+//
+// # Sandbox
+//
+// On Linux, when bwrap (bubblewrap) is installed and works, every Blender
+// run (Inspect and Render) goes through
+//
+//	bwrap --unshare-all --die-with-parent --new-session \
+//	    --ro-bind-try {/usr,/bin,/sbin,/lib*,/etc,/opt} ... \
+//	    --proc /proc --dev /dev --tmpfs /tmp \
+//	    --ro-bind SCENE_DIR SCENE_DIR --bind WORK WORK --chdir WORK -- blender ...
+//
+// so Blender has no network, sees the system and the scene read-only and can
+// write only its work directory (inside the output directory for Render).
+// Home directories (the node's keys) are not visible. A Blender outside the
+// system directories gets its own directory mounted read-only. Whether bwrap
+// works is tested once per Backend by running "blender --version" inside it;
+// where it does not (containers without user namespaces, other systems),
+// Blender runs unsandboxed, still with --disable-autoexec and the minimal
+// environment; Backend.Sandboxed reports which and why. NoSandbox turns it
+// off.
+//
+// # Known limits
+//
+//   - Eevee needs an OpenGL context; headless servers and the sandbox (no
+//     /dev/dri, no display) usually lack one, so Eevee scenes may fail there.
+//     Determinism is only claimed for Cycles on the CPU; across CPU kernels
+//     (SSE4.1 vs AVX2) Cycles may differ slightly (DESIGN.md §5).
+//   - Compositing filters that look at neighbouring pixels (blur, glare)
+//     make border tiles differ from the full frame at tile edges.
+//   - Image and volume sequences and Alembic caches are listed by the one
+//     path the file stores, not every frame's file; fluid/particle disk
+//     caches, OCIO configs and add-on data are not listed.
+//   - No memory limit is applied here; the caller bounds time through ctx.
+//   - Task.Seed is reduced mod 2³¹ (Cycles' seed is a 32-bit int).
+package blender

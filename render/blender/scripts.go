@@ -1,0 +1,163 @@
+package blender
+
+// The Python run inside Blender. It is the only Python that ever runs:
+// Blender starts with --factory-startup --disable-autoexec, so scripts
+// stored in a .blend file (registered text blocks, drivers) do not run.
+// Parameters arrive as one JSON argument after "--" (Blender ignores
+// everything after it); results come back as single stdout lines starting
+// with a marker, so Blender's own chatter can be told apart.
+
+// Markers of the lines the scripts print.
+const (
+	markInfo  = "RENDERSWARM_INFO "  // Inspect: JSON sceneJSON
+	markError = "RENDERSWARM_ERROR " // JSON string: the scene is unusable
+	markDone  = "RENDERSWARM_DONE"   // Render: the frame was written
+)
+
+// exitSceneError is the exit code of a script that printed markError.
+const exitSceneError = 3
+
+// pyCommon loads the parameters, checks that Blender really opened the
+// requested file (if it cannot read it, Blender carries on with its factory
+// scene, which must never be rendered instead) and collects the external
+// files the scene uses.
+const pyCommon = `
+import bpy, json, os, sys
+P = json.loads(sys.argv[sys.argv.index("--") + 1])
+
+def fail(msg):
+    print(%q + json.dumps(msg), flush=True)
+    sys.stdout.flush()
+    os._exit(%d)
+
+if not bpy.data.filepath or os.path.realpath(bpy.data.filepath) != os.path.realpath(P["blend"]):
+    fail("Blender could not read " + P["blend"] + " as a .blend file")
+
+def deps():
+    """External files the scene uses, as [kind, name, raw path, absolute path]."""
+    out = []
+    def add(kind, idb, fp, lib):
+        if fp:
+            out.append([kind, idb.name_full, fp, bpy.path.abspath(fp, library=lib)])
+    for im in bpy.data.images:
+        if im.source not in {'FILE', 'SEQUENCE', 'MOVIE', 'TILED'} or im.packed_file:
+            continue
+        fp = im.filepath
+        if im.source == 'TILED' and ('<UDIM>' in fp or '<UVTILE>' in fp):
+            for t in im.tiles:
+                n = t.number
+                uv = "u%%d_v%%d" %% ((n - 1001) %% 10 + 1, (n - 1001) // 10 + 1)
+                add("image", im, fp.replace('<UDIM>', str(n)).replace('<UVTILE>', uv), im.library)
+        else:
+            add("image", im, fp, im.library)
+    for lib in bpy.data.libraries:
+        if not lib.packed_file:
+            add("library", lib, lib.filepath, getattr(lib, "parent", None))
+    for f in bpy.data.fonts:
+        if f.filepath != "<builtin>" and not f.packed_file:
+            add("font", f, f.filepath, f.library)
+    for s in bpy.data.sounds:
+        if not s.packed_file:
+            add("sound", s, s.filepath, s.library)
+    for c in bpy.data.movieclips:
+        add("movie clip", c, c.filepath, c.library)
+    for c in bpy.data.cache_files:
+        add("cache file", c, c.filepath, c.library)
+    for v in getattr(bpy.data, "volumes", []):
+        if not v.packed_file:
+            add("volume", v, v.filepath, v.library)
+    return out
+
+scene = bpy.context.scene
+engine = scene.render.engine
+`
+
+// pyInspect prints the scene's defaults and dependencies.
+const pyInspect = `
+r = scene.render
+print(%q + json.dumps({
+    "frame_start": scene.frame_start,
+    "frame_end": scene.frame_end,
+    "width": r.resolution_x * r.resolution_percentage // 100,
+    "height": r.resolution_y * r.resolution_percentage // 100,
+    "samples": scene.cycles.samples if engine == 'CYCLES' else 0,
+    "engine": engine,
+    "deps": deps(),
+}), flush=True)
+`
+
+// pyRender pins every setting that makes the output reproducible and
+// renders one frame (or a border region) to P["out"] + ".png".
+const pyRender = `
+if engine not in ('CYCLES', 'BLENDER_EEVEE', 'BLENDER_EEVEE_NEXT'):
+    fail("render engine %%s is not supported (want Cycles or Eevee)" %% engine)
+
+root = os.path.realpath(P["scene_dir"])
+for kind, name, raw, ab in deps():
+    shown = "%%s %%r (%%s)" %% (kind, name, raw)
+    if not raw.startswith("//"):
+        fail(shown + ": absolute path; make paths relative to the .blend file")
+    real = os.path.realpath(ab)
+    if os.path.commonpath([real, root]) != root:
+        fail(shown + ": outside the scene directory")
+    if not os.path.exists(real):
+        fail(shown + ": file not found")
+
+def pin(obj, attr, value):
+    if obj is not None and hasattr(obj, attr):
+        setattr(obj, attr, value)
+
+r = scene.render
+r.resolution_x = P["width"]
+r.resolution_y = P["height"]
+r.resolution_percentage = 100
+r.dither_intensity = 0.0
+r.threads_mode = 'FIXED'
+r.threads = P["threads"]
+r.use_stamp = False
+pin(r, "use_multiview", False)
+pin(r, "use_persistent_data", False)
+b = P.get("border")
+r.use_border = b is not None
+r.use_crop_to_border = True
+if b is not None:
+    r.border_min_x, r.border_max_x, r.border_min_y, r.border_max_y = b
+im = r.image_settings
+im.file_format = 'PNG'
+im.color_mode = 'RGBA'
+im.color_depth = '8'
+im.compression = 15
+r.use_file_extension = True
+pin(r, "use_overwrite", True)
+pin(r, "use_placeholder", False)
+r.filepath = P["out"]
+
+if engine == 'CYCLES':
+    c = scene.cycles
+    c.device = 'CPU'
+    if P["samples"] > 0:
+        c.samples = P["samples"]
+    c.seed = P["seed"]
+    c.use_animated_seed = False
+    pin(c, "use_adaptive_sampling", False)
+    pin(c, "time_limit", 0.0)
+    pin(c, "use_denoising", False)
+    for vl in scene.view_layers:
+        pin(getattr(vl, "cycles", None), "use_denoising", False)
+        pin(vl, "use_denoising", False)
+elif P["samples"] > 0:
+    pin(scene.eevee, "taa_render_samples", P["samples"])
+
+# The compositor must neither write files elsewhere nor run a denoiser.
+if scene.node_tree is not None:
+    for n in scene.node_tree.nodes:
+        if n.bl_idname in ('CompositorNodeOutputFile', 'CompositorNodeDenoise'):
+            n.mute = True
+
+scene.frame_set(P["frame"])
+try:
+    bpy.ops.render.render(write_still=True)
+except RuntimeError as e:
+    fail(str(e).strip())
+print(%q, flush=True)
+`
