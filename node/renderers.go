@@ -3,6 +3,7 @@ package node
 import (
 	"github.com/renderswarm/renderswarm/render"
 	"github.com/renderswarm/renderswarm/render/builtin"
+	"github.com/renderswarm/renderswarm/render/povray"
 )
 
 // Renderers is the explicit registry of renderer backends by name: the list
@@ -11,5 +12,6 @@ import (
 func Renderers() map[string]render.Backend {
 	return map[string]render.Backend{
 		builtin.Name: builtin.New(),
+		povray.Name:  povray.New(),
 	}
 }

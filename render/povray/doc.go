@@ -1,0 +1,106 @@
+// Package povray is the POV-Ray backend of render.Backend: it renders .pov
+// scenes, and .ini files naming one (Input_File_Name), by running the
+// povray program (Debian: apt-get install povray; measured with 3.7.0.10).
+// It imports only the standard library and render.
+//
+// # Probe
+//
+// "povray --version" gives the exact version (e.g. "3.7.0.10"); a missing
+// or broken program is render.ErrUnavailable. Capabilities: Border (partial
+// renders cropped to the region stitch into the full frame pixel for
+// pixel), Animation (the clock) and Deterministic (every render is
+// single-threaded with jitter off; see below).
+//
+// # Inspect
+//
+// A plain .pov has frame 1 only (1-1) and the default resolution 320x240
+// (DefaultWidth, DefaultHeight). An .ini's Width/Height, Initial_Frame/
+// Final_Frame (or +W/+H/+KFI/+KFF) are honoured; a missing Final_Frame
+// equals Initial_Frame. Samples is reported as 0: the scene's own
+// antialiasing settings are the default. Files are the local files the
+// scene reads: an .ini's Input_File_Name; every #include, followed
+// recursively; every other string literal with a known file extension
+// (png, jpg, tga, hdr, exr, df3, ttf, obj, inc, ... see fileExts) — all
+// relative to the main file's directory, sorted, unique. Comments are
+// skipped. References not found locally but present in POV-Ray's library
+// path (colors.inc, stock image maps) are not packed; a missing #include
+// is render.ErrSceneInvalid, another missing reference is ignored (it may
+// be a file the scene writes, or a system file). Absolute references and
+// references escaping the scene directory with ".." are
+// render.ErrSceneInvalid. Names a scene computes at parse time (concat,
+// str) cannot be seen.
+//
+// # Render
+//
+// The command line, run in the main file's directory:
+//
+//	[bwrap ... --] [prlimit --as=4294967296 --] povray <scene.ini> +SF<f> +EF<f>
+//	    | <scene.ini> +K<f>        (an .ini without frames or Clock)
+//	    | +I<scene.pov> +K<f>      (a plain .pov: clock = frame number)
+//	  +O<scratch>/frame.png +FN8 +W<w> +H<h> -D -P +WT1 <antialiasing> [<border>]
+//
+// so an .ini's own clock mapping (Initial/Final_Clock, cyclic animation)
+// decides the clock of frame f; f outside the .ini's frame range is
+// render.ErrTaskInvalid. Antialiasing: Samples 0 keeps the scene's
+// settings; 1 is -A (one ray per pixel); n > 1 is +A0.0 +AM1 +R<k> with
+// k = ceil(sqrt(n)) in 2..9, i.e. up to k×k samples per pixel. Jitter is
+// always off (-J). +WT1 always: Task.Threads is ignored, because POV-Ray is
+// exact only single-threaded (DESIGN.md §5); run several tasks at once for
+// parallelism.
+//
+// Border: +SC<X0+1> +EC<X1> +SR<Y0+1> +ER<Y1> (1-based inclusive pixels;
+// an end of exactly 1 would mean "the whole side", so it is widened to 2
+// and cropped). POV-Ray 3.7 writes a full-size image with only the region
+// rendered; Render crops it to the region. Measured: tiles stitch exactly
+// with antialiasing off and with +AM1 supersampling (jitter off).
+//
+// Output: OutputDir/frame.png, an 8-bit RGB (RGBA if the scene's .ini asks
+// for alpha) PNG of exactly the region's size, renamed into place only on
+// success. POV-Ray works in a scratch directory OutputDir/.povray-* (its
+// HOME, the generated povray.conf and the full-size image), removed before
+// Render returns; on failure or cancellation OutputDir holds nothing new.
+//
+// Progress comes from povray's "Rendered N of M pixels" lines (0.01 when
+// parsing starts, 0.05..0.99 while rendering, 1 on success). Errors carry
+// povray's error message (continuation lines joined) and its last line;
+// parse errors are render.ErrSceneInvalid, running out of memory
+// render.ErrTaskInvalid.
+//
+// # Sandbox and limits
+//
+// On Linux with bwrap (bubblewrap) installed and working (checked once,
+// by running povray --version inside it; a failure is logged once and
+// rendering falls back to no sandbox), povray runs with only /usr (and the
+// /bin, /lib... links), /etc/povray and the loader cache visible read-only,
+// the scene directory read-only, the scratch directory writable, a private
+// /tmp, the generated povray.conf bound over /etc/povray/3.7/povray.conf,
+// --unshare-all (no network), --die-with-parent and --new-session. Home
+// directories, /var and the node's keys are not visible, so a scene cannot
+// read them (and encode them into its pixels).
+//
+// The generated povray.conf sets [File I/O Security] restricted (read: the
+// scene dir and POV-Ray's library; read+write: the scratch dir) and
+// [Shellout Security] forbidden. Shell-outs (Pre_Scene_Command ...) are
+// indeed refused, but POV-Ray 3.7.0.10's file I/O restrictions were
+// measured to have no effect (#fopen wrote to /var/tmp and read
+// /etc/hostname under a restricted conf, as root and as nobody). Without
+// bwrap, therefore, Render adds a weak static check: the scene must pass
+// Inspect (no absolute or ".." literal references) and no scene file may
+// contain "#fopen ... write|append" (render.ErrUnsupported); paths a scene
+// computes for reading are not caught. Install bubblewrap.
+//
+// Limits: the context's deadline or cancellation kills povray's whole
+// process group (SIGKILL; bwrap's --die-with-parent takes the sandboxed
+// process with it) and Render returns ctx.Err() promptly. The address
+// space is capped with prlimit --as (Backend.MemoryLimit, default 4 GiB)
+// when prlimit is installed.
+//
+// # Determinism
+//
+// Single-threaded with jitter off, the same task gives the same pixels on
+// every run and for every tile split (checked by the rendertest suite).
+// Output may differ between POV-Ray versions and builds, hence the exact
+// version from Probe. Radiosity and photons are deterministic
+// single-threaded too, per DESIGN.md §5, but are not covered by the tests
+// here.
+package povray

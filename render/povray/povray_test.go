@@ -1,0 +1,455 @@
+package povray
+
+import (
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/renderswarm/renderswarm/render"
+	"github.com/renderswarm/renderswarm/render/rendertest"
+)
+
+// needPOVRay skips t when povray is not installed, unless
+// RENDERSWARM_REQUIRE_RENDERERS=1, when it fails.
+func needPOVRay(t *testing.T) *Backend {
+	t.Helper()
+	b := New()
+	if _, err := b.Probe(t.Context()); err != nil {
+		if os.Getenv("RENDERSWARM_REQUIRE_RENDERERS") == "1" {
+			t.Fatalf("POV-Ray required (RENDERSWARM_REQUIRE_RENDERERS=1): %v", err)
+		}
+		t.Skipf("POV-Ray not installed (apt-get install povray): %v", err)
+	}
+	return b
+}
+
+func TestConformance(t *testing.T) {
+	b := needPOVRay(t)
+	if testing.Short() {
+		t.Skip("slow: about 20 povray runs")
+	}
+	rendertest.Run(t, rendertest.Suite{
+		Backend:  b,
+		SceneDir: "testdata", SceneFile: "anim.ini",
+		FrameA: 1, FrameB: 6,
+		Width: 64, Height: 48, Samples: 1,
+		SlowSamples: 81,
+	})
+}
+
+func TestConformanceSupersampled(t *testing.T) {
+	b := needPOVRay(t)
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	// Border tiles must stitch exactly with antialiasing on, too.
+	rendertest.Run(t, rendertest.Suite{
+		Backend:  b,
+		SceneDir: "testdata", SceneFile: "anim.pov",
+		FrameA: 0, FrameB: 1, // plain .pov: clock = frame
+		Width: 40, Height: 30, Samples: 9,
+	})
+}
+
+func TestProbe(t *testing.T) {
+	b := needPOVRay(t)
+	info, err := b.Probe(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Name != "povray" || !strings.HasPrefix(info.Version, "3.") {
+		t.Errorf("Probe = %+v", info)
+	}
+	t.Logf("POV-Ray %s, bwrap %q", info.Version, b.sandbox())
+}
+
+func TestProbeUnavailable(t *testing.T) {
+	b := &Backend{Program: "no-such-povray-binary"}
+	if _, err := b.Probe(t.Context()); !errors.Is(err, render.ErrUnavailable) {
+		t.Errorf("err = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestInspectFixture(t *testing.T) {
+	si, err := New().Inspect(t.Context(), "testdata/anim.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := render.SceneInfo{FrameStart: 1, FrameEnd: 10, Width: 64, Height: 48, Files: []string{"anim.pov"}}
+	if !reflect.DeepEqual(si, want) {
+		t.Errorf("Inspect = %+v, want %+v", si, want)
+	}
+	si, err = New().Inspect(t.Context(), "testdata/anim.pov")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = render.SceneInfo{FrameStart: 1, FrameEnd: 1, Width: DefaultWidth, Height: DefaultHeight}
+	if !reflect.DeepEqual(si, want) {
+		t.Errorf("Inspect = %+v, want %+v", si, want)
+	}
+}
+
+func writeFile(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writePNG(t *testing.T, p string) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	for y := range 8 {
+		for x := range 8 {
+			img.Set(x, y, color.RGBA{uint8(x * 32), uint8(y * 32), 200, 255})
+		}
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// includeScene writes a scene with a local include (in a subdirectory,
+// itself including another local file) and an image map.
+func includeScene(t *testing.T) string {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "main.pov"), `#version 3.7;
+#include "colors.inc"   // system include: not packed
+#include "inc/objects.inc"
+/* a comment mentioning "ignored.png" */
+// and "also-ignored.inc"
+camera { location <0, 0, -3> look_at 0 }
+light_source { <2, 4, -3> White }
+plane { z, 1 pigment { image_map { png "maps/tex.png" } scale 2 } }
+object { Thing }
+`)
+	writeFile(t, filepath.Join(dir, "inc", "objects.inc"), `#include "inc/colours.inc"
+#declare Thing = sphere { 0, 0.7 pigment { MyRed } }
+`)
+	writeFile(t, filepath.Join(dir, "inc", "colours.inc"), `#declare MyRed = rgb <1, 0.2, 0.1>;
+`)
+	if err := os.MkdirAll(filepath.Join(dir, "maps"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writePNG(t, filepath.Join(dir, "maps", "tex.png"))
+	return dir
+}
+
+func TestInspectIncludeAndImageMap(t *testing.T) {
+	dir := includeScene(t)
+	si, err := New().Inspect(t.Context(), filepath.Join(dir, "main.pov"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"inc/colours.inc", "inc/objects.inc", "maps/tex.png"}
+	if !reflect.DeepEqual(si.Files, want) {
+		t.Errorf("Files = %q, want %q", si.Files, want)
+	}
+}
+
+func TestRenderIncludeAndImageMap(t *testing.T) {
+	b := needPOVRay(t)
+	dir := includeScene(t)
+	res, err := b.Render(t.Context(), render.Task{
+		SceneDir: dir, SceneFile: "main.pov", Frame: 1, Width: 32, Height: 24, OutputDir: t.TempDir(),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := decode(t, res.Path)
+	if b := img.Bounds(); b.Dx() != 32 || b.Dy() != 24 {
+		t.Errorf("size %v", b)
+	}
+}
+
+func decode(t *testing.T, p string) image.Image {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func TestInspectRejectsEscapes(t *testing.T) {
+	for name, src := range map[string]string{
+		"dotdot include":   `#include "../secret.inc"`,
+		"dotdot nested":    `#include "inc/../../secret.inc"`,
+		"absolute include": `#include "/etc/passwd.inc"`,
+		"absolute map":     `plane { y, 0 pigment { image_map { png "/tmp/x.png" } } }`,
+		"dotdot map":       `height_field { png "../hf.png" }`,
+		"missing include":  `#include "nowhere-to-be-found.inc"`,
+	} {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "s.pov"), src+"\n")
+		if _, err := New().Inspect(t.Context(), filepath.Join(dir, "s.pov")); !errors.Is(err, render.ErrSceneInvalid) {
+			t.Errorf("%s: err = %v, want ErrSceneInvalid", name, err)
+		}
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "s.ini"), "Input_File_Name=../s.pov\n")
+	if _, err := New().Inspect(t.Context(), filepath.Join(dir, "s.ini")); !errors.Is(err, render.ErrSceneInvalid) {
+		t.Errorf("ini escaping: err = %v, want ErrSceneInvalid", err)
+	}
+}
+
+// TestExampleAnimation inspects and renders frame 1 of one of the
+// povray-examples animations.
+func TestExampleAnimation(t *testing.T) {
+	b := needPOVRay(t)
+	const dir = "/usr/share/doc/povray/examples/animations/clockd"
+	if _, err := os.Stat(filepath.Join(dir, "clockd.ini")); err != nil {
+		t.Skipf("povray-examples not installed: %v", err)
+	}
+	si, err := b.Inspect(t.Context(), filepath.Join(dir, "clockd.ini"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if si.FrameStart != 1 || si.FrameEnd != 20 || !reflect.DeepEqual(si.Files, []string{"clockd.pov"}) {
+		t.Errorf("Inspect = %+v", si)
+	}
+	out := t.TempDir()
+	res, err := b.Render(t.Context(), render.Task{
+		SceneDir: dir, SceneFile: "clockd.ini", Frame: 1, Width: 48, Height: 36, OutputDir: out,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Width != 48 || res.Height != 36 {
+		t.Errorf("result %+v", res)
+	}
+	decode(t, res.Path)
+}
+
+func TestWriteOutsideOutputDir(t *testing.T) {
+	b := needPOVRay(t)
+	dir := t.TempDir()
+	victimDir := t.TempDir()
+	victims := []string{filepath.Join(victimDir, "escape.txt"), filepath.Join(dir, "into-scene.txt"),
+		filepath.Join(os.TempDir(), "renderswarm-povray-escape-test.txt")}
+	os.Remove(victims[2])
+	var src strings.Builder
+	for i, v := range victims {
+		src.WriteString("#fopen F" + string(rune('A'+i)) + ` "` + v + `" write` + "\n")
+		src.WriteString("#write (F" + string(rune('A'+i)) + `, "pwned\n")` + "\n")
+	}
+	src.WriteString("camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }\n")
+	writeFile(t, filepath.Join(dir, "w.pov"), src.String())
+	out := t.TempDir()
+	_, err := b.Render(t.Context(), render.Task{
+		SceneDir: dir, SceneFile: "w.pov", Frame: 1, Width: 16, Height: 12, OutputDir: out,
+	}, nil)
+	t.Logf("render: %v", err)
+	for _, v := range victims {
+		if _, serr := os.Stat(v); serr == nil {
+			os.Remove(v)
+			t.Errorf("the scene wrote %s", v)
+		}
+	}
+}
+
+func TestHangingSceneCancelled(t *testing.T) {
+	b := needPOVRay(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "hang.pov"), "#declare I = 0;\n#while (1)\n  #declare I = I + 1;\n#end\n")
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	out := t.TempDir()
+	start := time.Now()
+	_, err := b.Render(ctx, render.Task{
+		SceneDir: dir, SceneFile: "hang.pov", Frame: 1, Width: 16, Height: 12, OutputDir: out,
+	}, nil)
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("Render took %v with a 1.5 s deadline", took)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want DeadlineExceeded", err)
+	}
+	if es, _ := os.ReadDir(out); len(es) != 0 {
+		t.Errorf("left %d files in the output dir", len(es))
+	}
+	if out, _ := exec.Command("pgrep", "-f", filepath.Join(dir, "hang.pov")).Output(); len(out) != 0 {
+		t.Errorf("povray still running: pids %s", out)
+	}
+}
+
+func TestInvalidScene(t *testing.T) {
+	b := needPOVRay(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "bad.pov"), "camera { location <0,0,-3> look_at 0 }\nsphere { 0, 1 pigment { rgb 1 } \nbogus_keyword_here 12\n")
+	_, err := b.Render(t.Context(), render.Task{
+		SceneDir: dir, SceneFile: "bad.pov", Frame: 1, Width: 16, Height: 12, OutputDir: t.TempDir(),
+	}, nil)
+	if !errors.Is(err, render.ErrSceneInvalid) {
+		t.Errorf("err = %v, want ErrSceneInvalid", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "povray") {
+		t.Errorf("err = %v, want povray's message", err)
+	}
+	t.Logf("error: %v", err)
+}
+
+func TestBorderArgs(t *testing.T) {
+	got := borderArgs(render.Rect{X0: 0, Y0: 0, X1: 1, Y1: 1}, 10, 10)
+	want := []string{"+SC1", "+EC2", "+SR1", "+ER2"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("borderArgs = %q, want %q", got, want)
+	}
+	if got := borderArgs(render.Rect{X0: 0, Y0: 0, X1: 10, Y1: 10}, 10, 10); got != nil {
+		t.Errorf("full frame: %q", got)
+	}
+}
+
+func TestSinglePixelBorder(t *testing.T) {
+	b := needPOVRay(t)
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	task := render.Task{SceneDir: "testdata", SceneFile: "anim.ini", Frame: 3, Width: 20, Height: 15, OutputDir: t.TempDir()}
+	full, err := b.Render(t.Context(), task, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fimg := decode(t, full.Path)
+	for _, r := range []render.Rect{{X0: 0, Y0: 0, X1: 1, Y1: 1}, {X0: 19, Y0: 14, X1: 20, Y1: 15}, {X0: 5, Y0: 0, X1: 6, Y1: 15}} {
+		task.Border = &r
+		task.OutputDir = t.TempDir()
+		res, err := b.Render(t.Context(), task, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := decode(t, res.Path)
+		if img.Bounds().Dx() != r.Dx() || img.Bounds().Dy() != r.Dy() {
+			t.Fatalf("%v: got %v", r, img.Bounds())
+		}
+		for y := r.Y0; y < r.Y1; y++ {
+			for x := r.X0; x < r.X1; x++ {
+				if a, c := fimg.At(x, y), img.At(x-r.X0+img.Bounds().Min.X, y-r.Y0+img.Bounds().Min.Y); a != c {
+					t.Errorf("%v: pixel %d,%d %v != %v", r, x, y, c, a)
+				}
+			}
+		}
+	}
+}
+
+func TestWriteOutsideOutputDirUnsandboxed(t *testing.T) {
+	b := needPOVRay(t)
+	b.NoSandbox = true
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "escape.txt")
+	writeFile(t, filepath.Join(dir, "w.pov"), `#fopen F "`+victim+`" write
+#write (F, "pwned\n")
+camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }
+`)
+	// A relative name too: the only defence without bwrap is refusing
+	// #fopen ... write altogether.
+	writeFile(t, filepath.Join(dir, "w2.pov"), `#fopen F concat("es", "cape.txt") append
+camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }
+`)
+	for _, f := range []string{"w.pov", "w2.pov"} {
+		_, err := b.Render(t.Context(), render.Task{
+			SceneDir: dir, SceneFile: f, Frame: 1, Width: 16, Height: 12, OutputDir: t.TempDir(),
+		}, nil)
+		if err == nil {
+			t.Errorf("%s: rendered without a sandbox", f)
+		}
+		t.Logf("%s: %v", f, err)
+	}
+	if _, err := os.Stat(victim); err == nil {
+		t.Errorf("the scene wrote %s", victim)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "escape.txt")); err == nil {
+		t.Errorf("the scene wrote into its scene dir")
+	}
+}
+
+// TestSandboxHidesFiles: inside bubblewrap a scene cannot read files
+// outside its directory and the system dirs (e.g. the node's home).
+func TestSandboxHidesFiles(t *testing.T) {
+	b := needPOVRay(t)
+	if b.sandbox() == "" {
+		t.Skip("bubblewrap not available here")
+	}
+	secret := filepath.Join(t.TempDir(), "secret.txt")
+	writeFile(t, secret, "\"s3cret\"\n")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "r.pov"), `#declare P = concat("`+filepath.Dir(secret)+`", "/secret.txt");
+#fopen F P read
+#read (F, S)
+camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }
+`)
+	_, err := b.Render(t.Context(), render.Task{
+		SceneDir: dir, SceneFile: "r.pov", Frame: 1, Width: 16, Height: 12, OutputDir: t.TempDir(),
+	}, nil)
+	if err == nil {
+		t.Errorf("the scene read %s inside the sandbox", secret)
+	}
+	t.Logf("render: %v", err)
+}
+
+func TestMemoryLimit(t *testing.T) {
+	b := needPOVRay(t)
+	if _, err := exec.LookPath("prlimit"); err != nil {
+		t.Skip("prlimit not installed")
+	}
+	b.MemoryLimit = 512 << 20
+	dir := t.TempDir()
+	// About 2.4 GB of floats.
+	writeFile(t, filepath.Join(dir, "big.pov"), `#declare A = array[300000000];
+#declare I = 0;
+#while (I < 300000000) #declare A[I] = I; #declare I = I + 1; #end
+`)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := b.Render(ctx, render.Task{
+		SceneDir: dir, SceneFile: "big.pov", Frame: 1, Width: 16, Height: 12, OutputDir: t.TempDir(),
+	}, nil)
+	if !errors.Is(err, render.ErrTaskInvalid) {
+		t.Errorf("err = %v, want povray to fail at the memory limit (ErrTaskInvalid)", err)
+	}
+	t.Logf("after %v: %v", time.Since(start).Round(time.Millisecond), err)
+}
+
+func TestScanStderrProgress(t *testing.T) {
+	in := "Parsing 1K tokens\r\n==== [Rendering...] ====\nRendered 1024 of 3072 pixels (33%)\rRendered 512 of 3072 pixels (16%)\rRendered 3072 of 3072 pixels (100%)\r\nPOV-Ray finished\n"
+	var got []float64
+	last := 0.0
+	report := func(f float64, _ string) {
+		f = max(f, last)
+		last = f
+		got = append(got, f)
+	}
+	tail := newTail(5)
+	if err := scanStderr(strings.NewReader(in), tail, report); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got[0] != 0.01 || got[1] <= got[0] || got[2] != got[1] || got[3] < 0.98 || got[3] >= 1 {
+		t.Errorf("progress %v", got)
+	}
+	if tail.last() != "POV-Ray finished" {
+		t.Errorf("last line %q", tail.last())
+	}
+}
