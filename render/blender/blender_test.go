@@ -109,6 +109,10 @@ func TestInspect(t *testing.T) {
 		si.Height != want.Height || si.Samples != want.Samples || strings.Join(si.Files, ",") != "tex/checker.png" {
 		t.Errorf("Inspect = %+v, want %+v", si, want)
 	}
+	seq, err := b.Inspect(t.Context(), filepath.Join(f.dir, "seq", "seq.blend"))
+	if err != nil || strings.Join(seq.Files, ",") != "tex/checker.png,tex/strip.png" {
+		t.Errorf("Inspect with a sequencer strip: %+v, %v; want tex/checker.png and tex/strip.png", seq, err)
+	}
 	for _, c := range []struct{ file, want string }{
 		{"abs/abs.blend", "absolute path"},
 		{"esc/esc.blend", "outside the scene's directory"},

@@ -31,7 +31,8 @@
 // Reports frame_start/frame_end, the resolution scaled by
 // resolution_percentage (integer, as Blender does), Cycles samples (0 for
 // Eevee) and the external files: non-packed images (UDIM tiles expanded),
-// libraries, fonts, sounds, movie clips, Alembic/USD cache files and volumes,
+// libraries, fonts, sounds, movie clips, Alembic/USD cache files, volumes and
+// sequencer image/movie strips,
 // resolved by Blender against the file (or the linking library) and made
 // relative to the .blend's directory. A path not stored as "//relative", one
 // resolving outside the directory, or a missing file is an error wrapping
@@ -46,7 +47,7 @@
 //   - resolution = Task.Width × Task.Height at 100 %;
 //   - Cycles: device CPU, samples = Task.Samples when > 0, seed =
 //     Task.Seed mod 2³¹, animated seed off, adaptive sampling off (its
-//     convergence depends on neighbouring pixels, which would break exact
+//     convergence test looks at neighbouring pixels, which could break exact
 //     border tiles, and it makes the sample count a soft number), time limit
 //     off, denoising off (scene and every view layer); Eevee: TAA render
 //     samples = Task.Samples when > 0;
@@ -106,10 +107,13 @@
 //
 // # Known limits
 //
-//   - Eevee needs an OpenGL context; headless servers and the sandbox (no
-//     /dev/dri, no display) usually lack one, so Eevee scenes may fail there.
-//     Determinism is only claimed for Cycles on the CPU; across CPU kernels
-//     (SSE4.1 vs AVX2) Cycles may differ slightly (DESIGN.md §5).
+//   - Eevee needs an OpenGL context. Here (Debian's 3.4.1, no GPU) a tiny
+//     Eevee frame rendered headless, sandboxed or not, in about 8 s, but
+//     machines without a usable GL may fail. The Deterministic and Border
+//     capabilities are verified for Cycles on the CPU only: Eevee output
+//     depends on the GPU and driver, so Eevee scenes need the tolerant
+//     profile. Across CPU kernels (SSE4.1 vs AVX2) Cycles may differ
+//     slightly (DESIGN.md §5).
 //   - Compositing filters that look at neighbouring pixels (blur, glare)
 //     make border tiles differ from the full frame at tile edges.
 //   - Image and volume sequences and Alembic caches are listed by the one

@@ -30,6 +30,7 @@ var (
 //	abs/abs.blend         the texture by absolute path
 //	esc/esc.blend         the texture as //../scene/tex/checker.png
 //	missing/missing.blend //tex/checker.png, which does not exist
+//	seq/seq.blend         the scene plus a sequencer image strip //tex/strip.png
 type fixtures struct {
 	dir    string
 	marker string // absolute path the evil text block writes
@@ -183,18 +184,24 @@ txt = bpy.data.texts.new("autorun.py")
 txt.write(P["marker_script"])
 txt.use_module = True
 save("evil/evil.blend")
+bpy.data.texts.remove(txt)
+ed = s.sequence_editor_create()
+st = ed.sequences.new_image("Strip", P["strip"], 2, 1)
+st.directory = "//tex/"
+save("seq/seq.blend")
 print("FIXTURES_OK", flush=True)
 `
 
 func buildFixtures(f fixtures) string {
 	tex := filepath.Join(f.dir, "scene", "tex", "checker.png")
-	for _, p := range []string{tex, filepath.Join(f.dir, "evil", "tex", "checker.png")} {
+	strip := filepath.Join(f.dir, "seq", "tex", "strip.png")
+	for _, p := range []string{tex, strip, filepath.Join(f.dir, "evil", "tex", "checker.png"), filepath.Join(f.dir, "seq", "tex", "checker.png")} {
 		if err := writeChecker(p); err != nil {
 			return err.Error()
 		}
 	}
 	params, _ := json.Marshal(map[string]string{
-		"dir": f.dir, "tex": tex,
+		"dir": f.dir, "tex": tex, "strip": strip,
 		"marker_script": fmt.Sprintf(markerScript, f.marker),
 	})
 	cmd := exec.Command("blender", "-b", "--factory-startup", "--python-exit-code", "1",

@@ -38,7 +38,7 @@ def deps():
     out = []
     def add(kind, idb, fp, lib):
         if fp:
-            out.append([kind, idb.name_full, fp, bpy.path.abspath(fp, library=lib)])
+            out.append([kind, getattr(idb, "name_full", idb.name), fp, bpy.path.abspath(fp, library=lib)])
     for im in bpy.data.images:
         if im.source not in {'FILE', 'SEQUENCE', 'MOVIE', 'TILED'} or im.packed_file:
             continue
@@ -66,6 +66,16 @@ def deps():
     for v in getattr(bpy.data, "volumes", []):
         if not v.packed_file:
             add("volume", v, v.filepath, v.library)
+    for sc in bpy.data.scenes:
+        ed = sc.sequence_editor
+        if ed is None:
+            continue
+        for st in ed.sequences_all:
+            if st.type == 'IMAGE':
+                for el in st.elements:
+                    add("sequencer strip", st, os.path.join(st.directory, el.filename), sc.library)
+            elif st.type == 'MOVIE':
+                add("sequencer strip", st, st.filepath, sc.library)
     return out
 
 scene = bpy.context.scene
