@@ -113,6 +113,10 @@ func TestInspect(t *testing.T) {
 	if err != nil || strings.Join(seq.Files, ",") != "tex/checker.png,tex/strip.png" {
 		t.Errorf("Inspect with a sequencer strip: %+v, %v; want tex/checker.png and tex/strip.png", seq, err)
 	}
+	linked, err := b.Inspect(t.Context(), filepath.Join(f.dir, "linked", "main.blend"))
+	if err != nil || strings.Join(linked.Files, ",") != "lib/lib.blend,lib/tex/checker.png" {
+		t.Errorf("Inspect with a linked library: %+v, %v; want lib/lib.blend and lib/tex/checker.png", linked, err)
+	}
 	for _, c := range []struct{ file, want string }{
 		{"abs/abs.blend", "absolute path"},
 		{"esc/esc.blend", "outside the scene's directory"},

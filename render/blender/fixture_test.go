@@ -31,6 +31,8 @@ var (
 //	esc/esc.blend         the texture as //../scene/tex/checker.png
 //	missing/missing.blend //tex/checker.png, which does not exist
 //	seq/seq.blend         the scene plus a sequencer image strip //tex/strip.png
+//	linked/main.blend     links the plane from //lib/lib.blend, whose image is
+//	                      //tex/checker.png relative to the library
 type fixtures struct {
 	dir    string
 	marker string // absolute path the evil text block writes
@@ -189,13 +191,24 @@ ed = s.sequence_editor_create()
 st = ed.sequences.new_image("Strip", P["strip"], 2, 1)
 st.directory = "//tex/"
 save("seq/seq.blend")
+ed.sequences.remove(st)
+save("linked/lib/lib.blend")
+bpy.ops.wm.read_factory_settings(use_empty=True)
+with bpy.data.libraries.load(os.path.join(P["dir"], "linked", "lib", "lib.blend"), link=True) as (src, dst):
+    dst.objects = ["Plane"]
+for o in dst.objects:
+    bpy.context.scene.collection.objects.link(o)
+bpy.data.libraries[0].filepath = "//lib/lib.blend"
+bpy.context.scene.render.engine = 'CYCLES'
+save("linked/main.blend")
 print("FIXTURES_OK", flush=True)
 `
 
 func buildFixtures(f fixtures) string {
 	tex := filepath.Join(f.dir, "scene", "tex", "checker.png")
 	strip := filepath.Join(f.dir, "seq", "tex", "strip.png")
-	for _, p := range []string{tex, strip, filepath.Join(f.dir, "evil", "tex", "checker.png"), filepath.Join(f.dir, "seq", "tex", "checker.png")} {
+	for _, p := range []string{tex, strip, filepath.Join(f.dir, "evil", "tex", "checker.png"), filepath.Join(f.dir, "seq", "tex", "checker.png"),
+		filepath.Join(f.dir, "linked", "lib", "tex", "checker.png")} {
 		if err := writeChecker(p); err != nil {
 			return err.Error()
 		}
