@@ -265,7 +265,15 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	if err != nil {
 		return render.Result{}, fmt.Errorf("render output: %w", err)
 	}
-	defer os.RemoveAll(work)
+	defer func() {
+		os.RemoveAll(work)
+		if ctx.Err() != nil {
+			// In the sandbox Blender dies just after bwrap (parent-death
+			// signal); catch a write that raced the first removal.
+			time.Sleep(50 * time.Millisecond)
+			os.RemoveAll(work)
+		}
+	}()
 
 	threads := t.Threads
 	if threads == 0 {
@@ -354,12 +362,15 @@ func borderFractions(r render.Rect, w, h int) [4]float64 {
 }
 
 // progressParser turns Blender's status lines into non-decreasing
-// fractions: "Fra:1 Mem:... | Sample 12/64" (Cycles), "Rendered 3/12
-// Tiles" (older Cycles), "Rendering 5 / 16 samples" (Eevee).
+// fractions: "Fra:1 Mem:... | Sample 12/64" (Cycles), "Rendered 3/8 Tiles,
+// Sample 1/64" (Cycles 3.x rendering a frame larger than its tile size:
+// 3 tiles finished, the fourth at sample 1), "Tile 2/4" (other versions),
+// "Rendering 5 / 16 samples" (Eevee).
 type progressParser struct{ last float64 }
 
 var (
-	sampleRE = regexp.MustCompile(`(?:Sample|Rendered|Rendering) (\d+) ?/ ?(\d+)`)
+	sampleRE = regexp.MustCompile(`(?:Sample|Rendering) (\d+) ?/ ?(\d+)`)
+	tileRE   = regexp.MustCompile(`(?:Tile (\d+)/(\d+)|Rendered (\d+)/(\d+) Tiles)`)
 )
 
 func (p *progressParser) parse(line string) (float64, string, bool) {
@@ -371,11 +382,27 @@ func (p *progressParser) parse(line string) (float64, string, bool) {
 		msg = line[i+2:]
 	}
 	f := 0.01 // Blender is preparing the frame
+	part := 0.0
 	if m := sampleRE.FindStringSubmatch(line); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		d, _ := strconv.Atoi(m[2])
 		if d > 0 && n <= d {
-			f = 0.02 + 0.96*float64(n)/float64(d)
+			part = float64(n) / float64(d)
+			f = 0.02 + 0.96*part
+		}
+	}
+	if m := tileRE.FindStringSubmatch(line); m != nil {
+		var n, d int
+		if m[1] != "" { // "Tile n/d": the current tile, part done
+			n, _ = strconv.Atoi(m[1])
+			d, _ = strconv.Atoi(m[2])
+			n--
+		} else { // "Rendered n/d Tiles[, Sample s/S]": n finished, s/S of the next
+			n, _ = strconv.Atoi(m[3])
+			d, _ = strconv.Atoi(m[4])
+		}
+		if d > 0 && n >= 0 && n <= d {
+			f = 0.02 + 0.96*min(1, (float64(n)+part)/float64(d))
 		}
 	}
 	p.last = max(p.last, f)

@@ -48,8 +48,26 @@ func TestProgressParser(t *testing.T) {
 			got = append(got, f)
 		}
 	}
-	if len(got) != 5 || got[2] != 0.98 {
+	if len(got) != 5 || got[2] != 0.98 || got[4] != 0.98 {
 		t.Fatalf("fractions %v", got)
+	}
+	p, got = progressParser{}, nil
+	for _, l := range []string{
+		"Fra:1 Mem:10.00M | Time:00:00.20 | Rendered 1/4 Tiles",
+		"Fra:1 Mem:10.00M | Scene, ViewLayer | Rendered 1/4 Tiles, Sample 8/16",
+		"Fra:1 Mem:10.00M | Scene, ViewLayer | Sample 16/16, Tile 2/4",
+		"Fra:1 Mem:10.00M | Scene, ViewLayer | Rendered 2/4 Tiles, Sample 4/16",
+		"Fra:1 Mem:10.00M | Scene, ViewLayer | Rendered 4/4 Tiles, Sample 16/16",
+	} {
+		if f, _, ok := p.parse(l); ok {
+			got = append(got, f)
+		}
+	}
+	want := []float64{0.26, 0.38, 0.5, 0.56, 0.98}
+	for i := range want {
+		if i >= len(got) || got[i] < want[i]-1e-9 || got[i] > want[i]+1e-9 {
+			t.Fatalf("tiled fractions %v, want %v", got, want)
+		}
 	}
 	for i := 1; i < len(got); i++ {
 		if got[i] < got[i-1] {
