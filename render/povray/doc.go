@@ -32,12 +32,22 @@
 //
 // # Render
 //
-// The command line, run in the main file's directory:
+// The command line, run in an empty scratch working directory
+// (OutputDir/.povray-*/cwd) with HOME=OutputDir/.povray-* and
+// POVINI=OutputDir/.povray-*/povray.ini:
 //
 //	[bwrap ... --] [prlimit --as=4294967296 --] povray <scene.ini> +SF<f> +EF<f>
-//	    | <scene.ini> +K<f>        (an .ini without frames or Clock)
+//	    | <scene.ini> +K<f>        (an .ini setting neither frames nor Clock)
 //	    | +I<scene.pov> +K<f>      (a plain .pov: clock = frame number)
-//	  +O<scratch>/frame.png +FN8 +W<w> +H<h> -D -P +WT1 <antialiasing> [<border>]
+//	  +O<scratch>/img/frame.png +FN8 +W<w> +H<h> -D -P +WT1 <antialiasing> [<border>]
+//
+// The generated povray.ini (replacing the system one through $POVINI) has
+// the main file's directory as the first Library_Path, then POV-Ray's own
+// (/usr/share/povray-3.7/{,ini,include}): includes, image maps, data files
+// and an .ini's Input_File_Name resolve as if povray ran in the scene
+// directory (a local colors.inc shadows the system one), while files a
+// scene writes with relative names (caches, HTML indexes, radiosity saves)
+// land in the scratch directory and are discarded.
 //
 // so an .ini's own clock mapping (Initial/Final_Clock, cyclic animation)
 // decides the clock of frame f; f outside the .ini's frame range is
@@ -72,7 +82,7 @@
 // by running povray --version inside it; a failure is logged once and
 // rendering falls back to no sandbox), povray runs with only /usr (and the
 // /bin, /lib... links), /etc/povray and the loader cache visible read-only,
-// the scene directory read-only, the scratch directory writable, a private
+// Task.SceneDir read-only, the scratch directory writable, a private
 // /tmp, the generated povray.conf bound over /etc/povray/3.7/povray.conf,
 // --unshare-all (no network), --die-with-parent and --new-session. Home
 // directories, /var and the node's keys are not visible, so a scene cannot

@@ -299,59 +299,70 @@ func readIni(p string) (iniInfo, error) {
 		if line == "" || strings.HasPrefix(line, "[") {
 			continue
 		}
-		var key, val string
-		if k, v, ok := strings.Cut(line, "="); ok {
-			key, val = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
+		type kv struct{ key, val string }
+		var pairs []kv
+		if k, v, ok := strings.Cut(line, "="); ok && line[0] != '+' && line[0] != '-' {
+			pairs = append(pairs, kv{strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)})
 		} else if line[0] == '+' || line[0] == '-' {
-			sw := line[1:]
-			for _, m := range []struct{ prefix, key string }{
-				{"kff", "final_frame"}, {"kfi", "initial_frame"}, {"ki", "initial_clock"},
-				{"kf", "final_clock"}, {"k", "clock"}, {"w", "width"}, {"h", "height"}, {"i", "input_file_name"},
-			} {
-				if len(sw) > len(m.prefix) && strings.EqualFold(sw[:len(m.prefix)], m.prefix) {
-					key, val = m.key, sw[len(m.prefix):]
-					break
+			for _, f := range strings.Fields(line) {
+				if len(f) < 2 || (f[0] != '+' && f[0] != '-') {
+					continue
+				}
+				sw := f[1:]
+				for _, m := range []struct{ prefix, key string }{
+					{"kff", "final_frame"}, {"kfi", "initial_frame"}, {"ki", "initial_clock"},
+					{"kf", "final_clock"}, {"k", "clock"}, {"w", "width"}, {"h", "height"}, {"i", "input_file_name"},
+				} {
+					if len(sw) > len(m.prefix) && strings.EqualFold(sw[:len(m.prefix)], m.prefix) {
+						v := sw[len(m.prefix):]
+						if m.key != "input_file_name" && !strings.ContainsRune("0123456789.-", rune(v[0])) {
+							break // +WT1, +KC, +HT...: other switches
+						}
+						pairs = append(pairs, kv{m.key, v})
+						break
+					}
 				}
 			}
-			if key == "" {
-				continue
-			}
-		} else {
-			continue
 		}
-		val = strings.Trim(val, `"`)
-		var n int
-		switch key {
-		case "input_file_name":
-			ini.input = val
-		case "width":
-			if n, err = atoi(key, val); err != nil {
-				return ini, err
+		for _, p := range pairs {
+			key, val := p.key, p.val
+			val = strings.TrimSpace(strings.Trim(val, `"`))
+			if val == "" {
+				continue // "Final_Frame=" as in POV-Ray's templates: unset
 			}
-			ini.width = n
-		case "height":
-			if n, err = atoi(key, val); err != nil {
-				return ini, err
+			var n int
+			switch key {
+			case "input_file_name":
+				ini.input = val
+			case "width":
+				if n, err = atoi(key, val); err != nil {
+					return ini, err
+				}
+				ini.width = n
+			case "height":
+				if n, err = atoi(key, val); err != nil {
+					return ini, err
+				}
+				ini.height = n
+			case "initial_frame":
+				if n, err = atoi(key, val); err != nil {
+					return ini, err
+				}
+				ini.frameStart, startSet = n, true
+			case "final_frame":
+				if n, err = atoi(key, val); err != nil {
+					return ini, err
+				}
+				ini.frameEnd, endSet = n, true
+			case "clock":
+				if _, err := strconv.ParseFloat(val, 64); err == nil {
+					ini.clockSet = true
+				}
+			case "initial_clock":
+				ini.clockStart = val
+			case "final_clock":
+				ini.clockEnd = val
 			}
-			ini.height = n
-		case "initial_frame":
-			if n, err = atoi(key, val); err != nil {
-				return ini, err
-			}
-			ini.frameStart, startSet = n, true
-		case "final_frame":
-			if n, err = atoi(key, val); err != nil {
-				return ini, err
-			}
-			ini.frameEnd, endSet = n, true
-		case "clock":
-			if _, err := strconv.ParseFloat(val, 64); err == nil {
-				ini.clockSet = true
-			}
-		case "initial_clock":
-			ini.clockStart = val
-		case "final_clock":
-			ini.clockEnd = val
 		}
 	}
 	ini.hasFrames = startSet || endSet

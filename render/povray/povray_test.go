@@ -453,3 +453,112 @@ func TestScanStderrProgress(t *testing.T) {
 		t.Errorf("last line %q", tail.last())
 	}
 }
+
+// TestCancelWhileRendering cancels once povray reports rendered pixels.
+func TestCancelWhileRendering(t *testing.T) {
+	b := needPOVRay(t)
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out := t.TempDir()
+	var cancelled time.Time
+	_, err := b.Render(ctx, render.Task{
+		SceneDir: "testdata", SceneFile: "anim.ini", Frame: 2, Width: 640, Height: 480, Samples: 81, OutputDir: out,
+	}, func(p render.Progress) {
+		if p.Fraction > 0.05 && cancelled.IsZero() {
+			cancelled = time.Now()
+			cancel()
+		}
+	})
+	if cancelled.IsZero() {
+		t.Fatalf("never saw rendering progress (err %v)", err)
+	}
+	if took := time.Since(cancelled); took > 2*time.Second {
+		t.Errorf("returned %v after cancellation", took)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	if es, _ := os.ReadDir(out); len(es) != 0 {
+		t.Errorf("left %d files in the output dir", len(es))
+	}
+}
+
+// TestRelativeWritesAndShadowing: a scene writing a relative file (a
+// cache, an HTML index) renders in the sandbox, the file lands in the
+// scratch dir and disappears; a local colors.inc shadows the system one,
+// as when povray runs in the scene's directory.
+func TestRelativeWritesAndShadowing(t *testing.T) {
+	b := needPOVRay(t)
+	if b.sandbox() == "" {
+		t.Skip("bubblewrap not available here: relative writes are refused")
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "colors.inc"), "#declare LocalColors = rgb <0, 1, 0>;\n")
+	writeFile(t, filepath.Join(dir, "data.txt"), "0.5,\n")
+	writeFile(t, filepath.Join(dir, "s.pov"), `#version 3.7;
+#include "colors.inc"
+#fopen R "data.txt" read
+#read (R, V)
+#fopen W "cache.txt" write
+#write (W, "cached\n")
+#fclose W
+background { LocalColors * V }
+camera { location <0,0,-3> look_at 0 }
+`)
+	before := snapshotDir(t, dir)
+	out := t.TempDir()
+	res, err := b.Render(t.Context(), render.Task{
+		SceneDir: dir, SceneFile: "s.pov", Frame: 1, Width: 8, Height: 6, OutputDir: out,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, g, bl, _ := decode(t, res.Path).At(3, 3).RGBA()
+	if r != 0 || bl != 0 || g == 0 {
+		t.Errorf("background %d,%d,%d: want the local colors.inc's green", r>>8, g>>8, bl>>8)
+	}
+	if after := snapshotDir(t, dir); after != before {
+		t.Errorf("scene dir changed:\n%s\n%s", before, after)
+	}
+	if es, _ := os.ReadDir(out); len(es) != 1 {
+		t.Errorf("output dir holds %d entries, want only frame.png", len(es))
+	}
+}
+
+func snapshotDir(t *testing.T, dir string) string {
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range es {
+		fi, _ := e.Info()
+		b.WriteString(e.Name() + " " + fi.ModTime().String() + "\n")
+	}
+	return b.String()
+}
+
+func TestInspectIniForms(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "s.pov"), "#include \"sub/a.inc\"\n")
+	writeFile(t, filepath.Join(dir, "sub", "a.inc"), "// nothing\n")
+	for src, want := range map[string]render.SceneInfo{
+		"Input_File_Name=\"s.pov\" ; comment\n+KFI2\n+KFF5 +KC +WT2\n+W100 +H50\n": {FrameStart: 2, FrameEnd: 5, Width: 100, Height: 50},
+		"Input_File_Name=s.pov\nInitial_Frame=3\nFinal_Frame=\nWidth=10\n":         {FrameStart: 3, FrameEnd: 3, Width: 10, Height: DefaultHeight},
+		"[section]\n+Is.pov\nClock=0.5\n":                                          {FrameStart: 1, FrameEnd: 1, Width: DefaultWidth, Height: DefaultHeight},
+	} {
+		writeFile(t, filepath.Join(dir, "s.ini"), src)
+		si, err := New().Inspect(t.Context(), filepath.Join(dir, "s.ini"))
+		if err != nil {
+			t.Errorf("%q: %v", src, err)
+			continue
+		}
+		want.Files = []string{"s.pov", "sub/a.inc"}
+		if !reflect.DeepEqual(si, want) {
+			t.Errorf("%q: Inspect = %+v, want %+v", src, si, want)
+		}
+	}
+}
