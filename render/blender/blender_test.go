@@ -276,19 +276,45 @@ func TestThreadsIdentical(t *testing.T) {
 	}
 	f := getFixtures(t)
 	b := New()
+	for _, file := range []string{"anim.blend", "tiles.blend"} {
+		testThreads(t, b, f, file)
+	}
+}
+
+func testThreads(t *testing.T, b *Backend, f fixtures, file string) {
 	var imgs []image.Image
 	for _, th := range []int{1, 2} {
-		img, err := renderFile(t, b, render.Task{
-			SceneDir: filepath.Join(f.dir, "scene"), SceneFile: "anim.blend", Frame: 2,
+		task := render.Task{
+			SceneDir: filepath.Join(f.dir, "scene"), SceneFile: file, Frame: 2,
 			Width: 40, Height: 30, Samples: 8, Seed: 99, Threads: th, OutputDir: t.TempDir(),
+		}
+		tiled, last := false, 0.0
+		res, err := b.Render(t.Context(), task, func(p render.Progress) {
+			tiled = tiled || strings.Contains(p.Message, "Tiles")
+			if p.Fraction < last {
+				t.Errorf("progress went back from %v to %v", last, p.Fraction)
+			}
+			last = p.Fraction
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := file == "tiles.blend"; tiled != want {
+			t.Errorf("%s: rendered in tiles: %v, want %v", file, tiled, want)
+		}
+		fh, err := os.Open(res.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(fh)
+		fh.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
 		imgs = append(imgs, img)
 	}
 	if n := diff(imgs[0], imgs[1]); n != 0 {
-		t.Errorf("1 vs 2 threads: %d pixels differ", n)
+		t.Errorf("%s: 1 vs 2 threads: %d pixels differ", file, n)
 	}
 }
 

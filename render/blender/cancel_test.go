@@ -90,17 +90,24 @@ func TestDeadline(t *testing.T) {
 }
 
 // TestBorderOddSize stitches four uneven tiles of an odd-sized frame (plus
-// a one-pixel tile at the bottom-right corner) against the full frame.
+// a one-pixel tile at the bottom-right corner) against the full frame, for
+// a scene Cycles renders in one piece and one it renders in 16x16 tiles.
 func TestBorderOddSize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
+	for _, file := range []string{"anim.blend", "tiles.blend"} {
+		t.Run(file, func(t *testing.T) { testBorderOddSize(t, file) })
+	}
+}
+
+func testBorderOddSize(t *testing.T, file string) {
 	f := getFixtures(t)
 	b := New()
 	const w, h = 67, 45
 	task := func(r *render.Rect) render.Task {
 		return render.Task{
-			SceneDir: filepath.Join(f.dir, "scene"), SceneFile: "anim.blend", Frame: 2,
+			SceneDir: filepath.Join(f.dir, "scene"), SceneFile: file, Frame: 2,
 			Width: w, Height: h, Samples: 3, Seed: 12345, Border: r, OutputDir: t.TempDir(),
 		}
 	}

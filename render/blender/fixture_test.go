@@ -23,6 +23,7 @@ var (
 // fixtures is the directory of the generated test scenes:
 //
 //	scene/anim.blend      plane with //tex/checker.png, rotating cube (frames 1-3)
+//	scene/tiles.blend     the same, rendered by Cycles in 16x16 tiles
 //	scene/tex/checker.png
 //	evil/evil.blend       the same plus a text block registered to run on load,
 //	                      which writes marker files (see markerScript)
@@ -176,6 +177,9 @@ def save(rel):
     bpy.ops.wm.save_as_mainfile(filepath=p, copy=True, relative_remap=False, compress=False)
 
 save("scene/anim.blend")
+s.cycles.use_auto_tile, s.cycles.tile_size = True, 16
+save("scene/tiles.blend")
+s.cycles.tile_size = 2048
 save("missing/missing.blend")
 img.filepath = P["tex"]
 save("abs/abs.blend")
