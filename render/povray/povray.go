@@ -128,6 +128,23 @@ func samplesArgs(samples int) []string {
 	return []string{"+A0.0", "+AM1", "+R" + strconv.Itoa(d), "-J"}
 }
 
+// blockSize is POV-Ray's render block size, passed explicitly (+BS):
+// antialiasing method 1 decides whether to supersample a pixel by comparing
+// it with its neighbours within the pixel's block, so a border render
+// covers whole blocks of the full frame's block grid (then cropped away)
+// to make the same decisions as the full frame.
+const blockSize = 32
+
+// renderRegion is region r widened to the full frame's block grid, clipped
+// to the frame.
+func renderRegion(r render.Rect, w, h int) render.Rect {
+	up := func(v, lim int) int { return min(lim, (v+blockSize-1)/blockSize*blockSize) }
+	return render.Rect{
+		X0: r.X0 / blockSize * blockSize, Y0: r.Y0 / blockSize * blockSize,
+		X1: up(r.X1, w), Y1: up(r.Y1, h),
+	}
+}
+
 // borderArgs returns the partial-render switches for region r of a w×h
 // frame. POV-Ray's +SC/+EC/+SR/+ER are 1-based inclusive pixel numbers,
 // but a value of exactly 1 as an end is read as the fraction 1.0 (the whole
@@ -326,10 +343,10 @@ func (b *Backend) args(scenePath, out string, t render.Task) ([]string, error) {
 	args = append(args,
 		"+O"+out, "+FN8",
 		"+W"+strconv.Itoa(t.Width), "+H"+strconv.Itoa(t.Height),
-		"-D", "-P", "+WT1",
+		"-D", "-P", "+WT1", "+BS"+strconv.Itoa(blockSize),
 	)
 	args = append(args, samplesArgs(t.Samples)...)
-	args = append(args, borderArgs(t.Region(), t.Width, t.Height)...)
+	args = append(args, borderArgs(renderRegion(t.Region(), t.Width, t.Height), t.Width, t.Height)...)
 	return args, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +34,7 @@ func needPOVRay(t *testing.T) *Backend {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	b := needPOVRay(t)
 	if testing.Short() {
 		t.Skip("slow: about 20 povray runs")
@@ -47,6 +49,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestConformanceSupersampled(t *testing.T) {
+	t.Parallel()
 	b := needPOVRay(t)
 	if testing.Short() {
 		t.Skip("slow")
@@ -323,6 +326,7 @@ func TestBorderArgs(t *testing.T) {
 }
 
 func TestSinglePixelBorder(t *testing.T) {
+	t.Parallel()
 	b := needPOVRay(t)
 	if testing.Short() {
 		t.Skip("slow")
@@ -560,5 +564,120 @@ func TestInspectIniForms(t *testing.T) {
 		if !reflect.DeepEqual(si, want) {
 			t.Errorf("%q: Inspect = %+v, want %+v", src, si, want)
 		}
+	}
+}
+
+// TestBwrapBrokenFallsBack: when bwrap cannot create its namespaces (a
+// fake bwrap failing here), Render runs povray without it, once logged,
+// and gives the same pixels.
+func TestBwrapBrokenFallsBack(t *testing.T) {
+	ref := needPOVRay(t)
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	povray, err := exec.LookPath("povray")
+	if err != nil {
+		t.Skip(err)
+	}
+	bin := t.TempDir()
+	writeFile(t, filepath.Join(bin, "bwrap"), "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+	if err := os.Chmod(filepath.Join(bin, "bwrap"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var logged strings.Builder
+	b := &Backend{Program: povray, Logger: slog.New(slog.NewTextHandler(&logged, nil))}
+	if b.sandbox() != "" {
+		t.Fatal("a failing bwrap was accepted")
+	}
+	if !strings.Contains(logged.String(), "without it") {
+		t.Errorf("no fallback notice logged: %q", logged.String())
+	}
+	task := render.Task{SceneDir: "testdata", SceneFile: "anim.ini", Frame: 4, Width: 24, Height: 18,
+		Border: &render.Rect{X0: 3, Y0: 2, X1: 20, Y1: 11}}
+	task.OutputDir = t.TempDir()
+	got, err := b.Render(t.Context(), task, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task.OutputDir = t.TempDir()
+	want, err := ref.Render(t.Context(), task, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, c := decode(t, got.Path), decode(t, want.Path)
+	for y := range 9 {
+		for x := range 17 {
+			if a.At(x, y) != c.At(x, y) {
+				t.Fatalf("unsandboxed pixel %d,%d differs", x, y)
+			}
+		}
+	}
+}
+
+// TestConformanceExample runs the suite on a povray-examples animation
+// with its own antialiasing (method 1, threshold 0.3, depth 3; Samples 0).
+func TestConformanceExample(t *testing.T) {
+	t.Parallel()
+	b := needPOVRay(t)
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	const dir = "/usr/share/doc/povray/examples/animations/clockd"
+	if _, err := os.Stat(filepath.Join(dir, "clockd.ini")); err != nil {
+		t.Skipf("povray-examples not installed: %v", err)
+	}
+	rendertest.Run(t, rendertest.Suite{
+		Backend:  b,
+		SceneDir: dir, SceneFile: "clockd.ini",
+		FrameA: 1, FrameB: 5,
+		Width: 48, Height: 36, Samples: 0, SlowSamples: 81,
+	})
+}
+
+// TestBorderStitchBlocks: with the scene's own adaptive antialiasing
+// (threshold 0.3), twelve tiles at uneven positions across several render
+// blocks stitch into the full frame exactly.
+func TestBorderStitchBlocks(t *testing.T) {
+	t.Parallel()
+	b := needPOVRay(t)
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	const dir = "/usr/share/doc/povray/examples/animations/clockd"
+	if _, err := os.Stat(filepath.Join(dir, "clockd.ini")); err != nil {
+		t.Skipf("povray-examples not installed: %v", err)
+	}
+	task := render.Task{SceneDir: dir, SceneFile: "clockd.ini", Frame: 3, Width: 130, Height: 90, OutputDir: t.TempDir()}
+	res, err := b.Render(t.Context(), task, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := decode(t, res.Path)
+	xs, ys := []int{0, 37, 70, 101, 130}, []int{0, 29, 51, 90}
+	diff := 0
+	for i := range len(xs) - 1 {
+		for j := range len(ys) - 1 {
+			r := render.Rect{X0: xs[i], Y0: ys[j], X1: xs[i+1], Y1: ys[j+1]}
+			task.Border, task.OutputDir = &r, t.TempDir()
+			res, err := b.Render(t.Context(), task, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tile := decode(t, res.Path)
+			for y := r.Y0; y < r.Y1; y++ {
+				for x := r.X0; x < r.X1; x++ {
+					if full.At(x, y) != tile.At(x-r.X0, y-r.Y0) {
+						if diff == 0 {
+							t.Errorf("tile %v differs first at %d,%d", r, x, y)
+						}
+						diff++
+					}
+				}
+			}
+		}
+	}
+	if diff != 0 {
+		t.Errorf("%d pixels differ", diff)
 	}
 }
