@@ -35,6 +35,10 @@ type Backend struct {
 	Program string
 	// NoSandbox disables bubblewrap even where it works.
 	NoSandbox bool
+	// MemoryLimit, if > 0, caps Blender's address space in bytes (ulimit
+	// -v, Unix only). Blender needs about 1 GiB to start; a render that
+	// needs more than the limit fails with an error.
+	MemoryLimit int64
 
 	once    sync.Once
 	bwrap   string // bubblewrap's path, "" when renders run unsandboxed
@@ -287,7 +291,7 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	if t.Border != nil {
 		params["border"] = borderFractions(*t.Border, t.Width, t.Height)
 	}
-	script := fmt.Sprintf(pyCommon, markError, exitSceneError) + fmt.Sprintf(pyRender, markDone)
+	script := fmt.Sprintf(pyCommon, markError, exitSceneError) + fmt.Sprintf(pyRender, markFail, exitRenderError, markDone)
 
 	progress(render.Progress{Message: "starting Blender"})
 	var p progressParser

@@ -176,3 +176,37 @@ exit 139
 		}
 	}
 }
+
+// TestMemoryLimit: a small frame renders within 2 GiB of address space; a
+// huge one fails (within 1.1 GiB) with an error instead of taking the machine's memory.
+func TestMemoryLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	f := getFixtures(t)
+	b := &Backend{MemoryLimit: 2 << 30}
+	task := render.Task{
+		SceneDir: filepath.Join(f.dir, "scene"), SceneFile: "anim.blend", Frame: 1,
+		Width: 32, Height: 24, Samples: 1, OutputDir: t.TempDir(),
+	}
+	if _, err := b.Render(t.Context(), task, nil); err != nil {
+		t.Fatalf("small frame under the limit: %v", err)
+	}
+	if names, _ := os.ReadDir(task.OutputDir); len(names) != 1 {
+		t.Errorf("small render left %v", names)
+	}
+	b = &Backend{MemoryLimit: 1100 << 20}
+	task.Width, task.Height = 8000, 8000
+	task.OutputDir = t.TempDir()
+	start := time.Now()
+	_, err := b.Render(t.Context(), task, nil)
+	t.Logf("huge frame: %v after %v", err, time.Since(start))
+	if err == nil || !strings.Contains(err.Error(), "memory limit") {
+		t.Errorf("huge frame under the limit: err = %v, want a failure mentioning the memory limit", err)
+	}
+	if names, _ := os.ReadDir(task.OutputDir); len(names) != 0 {
+		t.Errorf("failed render left %v", names)
+		b, _ := os.ReadFile(filepath.Join(task.OutputDir, names[0].Name()))
+		t.Logf("%.300s", b)
+	}
+}

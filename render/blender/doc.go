@@ -83,7 +83,9 @@
 // "Rendered 3/12 Tiles", Eevee's "Rendering 5 / 16 samples"), mapped to
 // non-decreasing fractions in 0.02..0.98; 1 follows the checked output.
 // Cancellation or the context's deadline kills Blender's whole process group
-// (SIGKILL) at once. A crash returns Blender's last output line.
+// (SIGKILL) at once. A crash returns Blender's last output line. A render
+// that Blender itself aborts (bpy.ops.render.render raising) is a plain
+// error, except a missing camera, which is render.ErrSceneInvalid.
 //
 // # Sandbox
 //
@@ -119,6 +121,11 @@
 //   - Image and volume sequences and Alembic caches are listed by the one
 //     path the file stores, not every frame's file; fluid/particle disk
 //     caches, OCIO configs and add-on data are not listed.
-//   - No memory limit is applied here; the caller bounds time through ctx.
+//   - Time is bounded by the caller's ctx. Memory is bounded only when
+//     Backend.MemoryLimit is set (ulimit -v through /bin/sh, Unix only): an
+//     address-space cap, not resident memory; Blender needs about 1 GiB of
+//     address space just to start, and over the limit it fails in varying
+//     ways (bad_alloc, "Error writing tile to file", a crash), all reported
+//     as errors mentioning the limit. No cgroup limits.
 //   - Task.Seed is reduced mod 2³¹ (Cycles' seed is a 32-bit int).
 package blender

@@ -82,6 +82,10 @@ func (b *Backend) run(ctx context.Context, s runSpec, line func(string)) error {
 		args = append(bwrapArgs(b.program, s), args...)
 		name = b.bwrap
 	}
+	if kb := b.MemoryLimit / 1024; kb > 0 && runtime.GOOS != "windows" {
+		args = append([]string{"-c", `ulimit -v "$0" && exec "$@"`, fmt.Sprint(kb), name}, args...)
+		name = "/bin/sh"
+	}
 	cmd := exec.Command(name, args...)
 	cmd.Env = minimalEnv(s.work)
 	cmd.Dir = s.work
@@ -109,7 +113,7 @@ func (b *Backend) run(ctx context.Context, s runSpec, line func(string)) error {
 		}
 	}()
 
-	var last, sceneErr string
+	var last, sceneErr, renderErr string
 	readBlend := false
 	cancelled := false
 	doneCh := ctx.Done()
@@ -122,17 +126,18 @@ loop:
 			}
 			l = strings.TrimRight(l, " \t")
 			if rest, ok := strings.CutPrefix(l, markError); ok {
-				var msg string
-				if json.Unmarshal([]byte(rest), &msg) != nil {
-					msg = rest
-				}
-				sceneErr = msg
+				sceneErr = unquote(rest)
+				continue
+			}
+			if rest, ok := strings.CutPrefix(l, markFail); ok {
+				renderErr = unquote(rest)
 				continue
 			}
 			if strings.HasPrefix(l, "Read blend:") {
 				readBlend = true
 			}
-			if l != "" && l != "Blender quit" && !strings.HasPrefix(l, "RENDERSWARM_") {
+			crashLog := strings.HasPrefix(l, "Writing: ") && strings.HasSuffix(l, ".crash.txt")
+			if l != "" && l != "Blender quit" && !crashLog && !strings.HasPrefix(l, "RENDERSWARM_") {
 				last = l
 			}
 			if !cancelled {
@@ -156,6 +161,12 @@ loop:
 	if sceneErr != "" {
 		return fmt.Errorf("%w: %s: %s", render.ErrSceneInvalid, filepath.Base(s.blend), sceneErr)
 	}
+	if renderErr != "" {
+		if b.MemoryLimit > 0 {
+			return fmt.Errorf("blender could not render (memory limit %d MiB): %s", b.MemoryLimit>>20, renderErr)
+		}
+		return fmt.Errorf("blender could not render: %s", renderErr)
+	}
 	if waitErr != nil && !readBlend && strings.Contains(last, s.blend) {
 		// Blender refused the file before our script ran, e.g. "Error:
 		// File format is not supported in file '...'".
@@ -165,6 +176,9 @@ loop:
 		var ee *exec.ExitError
 		if errors.As(waitErr, &ee) && ee.ExitCode() == exitPythonError {
 			return fmt.Errorf("blender: the renderswarm script failed: %s", last)
+		}
+		if b.MemoryLimit > 0 {
+			return fmt.Errorf("blender failed (%v; memory limit %d MiB): %s", waitErr, b.MemoryLimit>>20, last)
 		}
 		return fmt.Errorf("blender failed (%v): %s", waitErr, last)
 	}
@@ -180,4 +194,13 @@ func scanLines(data []byte, atEOF bool) (int, []byte, error) {
 		return len(data), data, nil
 	}
 	return 0, nil, nil
+}
+
+// unquote decodes a marker's JSON string, or returns it as is.
+func unquote(s string) string {
+	var msg string
+	if json.Unmarshal([]byte(s), &msg) != nil {
+		return s
+	}
+	return msg
 }

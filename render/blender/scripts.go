@@ -12,10 +12,14 @@ const (
 	markInfo  = "RENDERSWARM_INFO "  // Inspect: JSON sceneJSON
 	markError = "RENDERSWARM_ERROR " // JSON string: the scene is unusable
 	markDone  = "RENDERSWARM_DONE"   // Render: the frame was written
+	markFail  = "RENDERSWARM_FAIL "  // JSON string: Blender failed to render
 )
 
-// exitSceneError is the exit code of a script that printed markError.
-const exitSceneError = 3
+// Exit codes of a script that printed markError or markFail.
+const (
+	exitSceneError  = 3
+	exitRenderError = 5
+)
 
 // pyCommon loads the parameters, checks that Blender really opened the
 // requested file (if it cannot read it, Blender carries on with its factory
@@ -168,6 +172,11 @@ scene.frame_set(P["frame"])
 try:
     bpy.ops.render.render(write_still=True)
 except RuntimeError as e:
-    fail(str(e).strip())
+    msg = str(e).strip()
+    if "camera" in msg.lower():  # "No camera found in scene"
+        fail(msg)
+    print(%q + json.dumps(msg), flush=True)  # e.g. out of memory or disk
+    sys.stdout.flush()
+    os._exit(%d)
 print(%q, flush=True)
 `
