@@ -140,14 +140,14 @@ func (b *Backend) Inspect(ctx context.Context, scenePath string) (render.SceneIn
 	}
 	defer os.RemoveAll(tmp)
 	params := map[string]any{"blend": abs}
-	script := fmt.Sprintf(pyCommon, markError, exitSceneError) + fmt.Sprintf(pyInspect, markInfo)
+	mk := newMarkers()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	var info *sceneJSON
 	var jsonErr error
-	err = b.run(ctx, runSpec{blend: abs, sceneDir: dir, work: tmp, script: script, params: params},
+	err = b.run(ctx, runSpec{blend: abs, sceneDir: dir, work: tmp, script: mk.inspectScript(), params: params, mk: mk},
 		func(line string) {
-			if rest, ok := strings.CutPrefix(line, markInfo); ok {
+			if rest, ok := strings.CutPrefix(line, mk.info); ok {
 				info = new(sceneJSON)
 				jsonErr = json.Unmarshal([]byte(rest), info)
 			}
@@ -291,14 +291,14 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	if t.Border != nil {
 		params["border"] = borderFractions(*t.Border, t.Width, t.Height)
 	}
-	script := fmt.Sprintf(pyCommon, markError, exitSceneError) + fmt.Sprintf(pyRender, markFail, exitRenderError, markDone)
+	mk := newMarkers()
 
 	progress(render.Progress{Message: "starting Blender"})
 	var p progressParser
 	done := false
-	err = b.run(ctx, runSpec{blend: blend, sceneDir: sceneDir, work: work, script: script, params: params},
+	err = b.run(ctx, runSpec{blend: blend, sceneDir: sceneDir, work: work, script: mk.renderScript(), params: params, mk: mk},
 		func(line string) {
-			if line == markDone {
+			if line == mk.done {
 				done = true
 				return
 			}

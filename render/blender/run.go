@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ type runSpec struct {
 	work     string         // absolute; the only writable directory (HOME, TMPDIR)
 	script   string         // Python passed with --python-expr
 	params   map[string]any // JSON after "--"
+	mk       markers        // the script's markers
 }
 
 // exitPythonError is the exit code Blender returns when our script raises.
@@ -111,6 +113,7 @@ func (b *Backend) run(ctx context.Context, s runSpec, line func(string)) error {
 		for sc.Scan() {
 			lines <- sc.Text()
 		}
+		io.Copy(io.Discard, pr) // after an overlong line, keep Blender unblocked
 	}()
 
 	var last, sceneErr, renderErr string
@@ -125,11 +128,11 @@ loop:
 				break loop
 			}
 			l = strings.TrimRight(l, " \t")
-			if rest, ok := strings.CutPrefix(l, markError); ok {
+			if rest, ok := strings.CutPrefix(l, s.mk.err); ok {
 				sceneErr = unquote(rest)
 				continue
 			}
-			if rest, ok := strings.CutPrefix(l, markFail); ok {
+			if rest, ok := strings.CutPrefix(l, s.mk.fail); ok {
 				renderErr = unquote(rest)
 				continue
 			}

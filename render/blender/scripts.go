@@ -1,5 +1,11 @@
 package blender
 
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+)
+
 // The Python run inside Blender. It is the only Python that ever runs:
 // Blender starts with --factory-startup --disable-autoexec, so scripts
 // stored in a .blend file (registered text blocks, drivers) do not run.
@@ -7,13 +13,30 @@ package blender
 // everything after it); results come back as single stdout lines starting
 // with a marker, so Blender's own chatter can be told apart.
 
-// Markers of the lines the scripts print.
-const (
-	markInfo  = "RENDERSWARM_INFO "  // Inspect: JSON sceneJSON
-	markError = "RENDERSWARM_ERROR " // JSON string: the scene is unusable
-	markDone  = "RENDERSWARM_DONE"   // Render: the frame was written
-	markFail  = "RENDERSWARM_FAIL "  // JSON string: Blender failed to render
-)
+// markers are the prefixes of the lines the scripts print. Each run gets
+// its own random token, so a line Blender prints about the scene (an object
+// name may hold a newline) cannot pass for one.
+type markers struct {
+	info string // Inspect: JSON sceneJSON
+	err  string // JSON string: the scene is unusable
+	fail string // JSON string: Blender failed to render
+	done string // Render: the frame was written
+}
+
+func newMarkers() markers {
+	var b [8]byte
+	rand.Read(b[:])
+	p := "RENDERSWARM_" + hex.EncodeToString(b[:]) + "_"
+	return markers{info: p + "INFO ", err: p + "ERROR ", fail: p + "FAIL ", done: p + "DONE"}
+}
+
+func (m markers) inspectScript() string {
+	return fmt.Sprintf(pyCommon, m.err, exitSceneError) + fmt.Sprintf(pyInspect, m.info)
+}
+
+func (m markers) renderScript() string {
+	return fmt.Sprintf(pyCommon, m.err, exitSceneError) + fmt.Sprintf(pyRender, m.fail, exitRenderError, m.done)
+}
 
 // Exit codes of a script that printed markError or markFail.
 const (
