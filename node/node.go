@@ -112,7 +112,8 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 		return nil, err
 	}
 	backends := Renderers()
-	versions := probeRenderers(ctx, backends, n.log)
+	infos := probeRenderers(ctx, backends, n.log)
+	versions := versions(infos)
 	p2pCfg.Renderers = versions
 	if n.net, err = p2p.New(p2pCfg); err != nil {
 		return nil, err
@@ -135,7 +136,7 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	n.pub = &publisher{
 		key: key, self: n.net.ID(), net: n.net, store: n.store, ledger: n.ledger,
 		standing: &standings{ledger: n.ledger},
-		backends: backends, versions: versions, jobs: jobs, workDir: workDir,
+		backends: backends, versions: versions, infos: infos, jobs: jobs, workDir: workDir,
 		log: n.log.With("component", "publisher"), now: time.Now, active: map[string]*pubJob{},
 	}
 	if err := n.pub.load(); err != nil {

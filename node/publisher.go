@@ -48,6 +48,7 @@ type publisher struct {
 	store    *assets.Store
 	backends map[string]render.Backend
 	versions map[string]string
+	infos    map[string]render.Info // what each working renderer can do
 	jobs     *jobStore
 	ledger   *credits.Ledger
 	workDir  string

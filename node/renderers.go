@@ -2,6 +2,7 @@ package node
 
 import (
 	"github.com/renderswarm/renderswarm/render"
+	"github.com/renderswarm/renderswarm/render/blender"
 	"github.com/renderswarm/renderswarm/render/builtin"
 	"github.com/renderswarm/renderswarm/render/povray"
 )
@@ -13,5 +14,6 @@ func Renderers() map[string]render.Backend {
 	return map[string]render.Backend{
 		builtin.Name: builtin.New(),
 		povray.Name:  povray.New(),
+		blender.Name: blender.New(),
 	}
 }

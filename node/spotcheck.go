@@ -42,10 +42,8 @@ func (p *publisher) spotCheck(ctx context.Context, j *pubJob, tr scheduler.TaskR
 	}
 	m := j.m
 	b, ok := p.backends[m.Renderer.Name]
-	if !ok || p.versions[m.Renderer.Name] != m.Renderer.Version {
-		return nil
-	}
-	if info, err := b.Probe(ctx); err != nil || !info.Capabilities.Border {
+	info := p.infos[m.Renderer.Name]
+	if !ok || info.Version != m.Renderer.Version || !info.Capabilities.Border {
 		return nil
 	}
 	sceneDir, err := p.store.Path(m.Scene.Asset)

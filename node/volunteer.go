@@ -76,21 +76,6 @@ type Activity struct {
 	Started  time.Time
 }
 
-// probeRenderers asks every backend what is installed, keeping the ones
-// that work.
-func probeRenderers(ctx context.Context, backends map[string]render.Backend, log *slog.Logger) map[string]string {
-	versions := map[string]string{}
-	for name, b := range backends {
-		info, err := b.Probe(ctx)
-		if err != nil {
-			log.Info("rendererUnavailable", "renderer", name, "err", err)
-			continue
-		}
-		versions[name] = info.Version
-	}
-	return versions
-}
-
 // Run listens for announcements and works until ctx ends.
 func (v *volunteer) Run(ctx context.Context) error {
 	go v.net.Subscribe(ctx, p2p.JobsTopic, func(msg p2p.Message) {

@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -159,7 +160,7 @@ func TestJobAcrossProcesses(t *testing.T) {
 		json.Unmarshal([]byte(mustRun(t, pub.home, 20*time.Second, "peers", "--json")), &peers)
 		ok := len(peers) == 3
 		for _, p := range peers {
-			ok = ok && len(p.Renderers) == 1 && strings.HasPrefix(p.Renderers[0], "builtin ")
+			ok = ok && slices.ContainsFunc(p.Renderers, func(r string) bool { return strings.HasPrefix(r, "builtin ") })
 		}
 		if ok {
 			break

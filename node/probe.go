@@ -1,0 +1,65 @@
+package node
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/renderswarm/renderswarm/render"
+)
+
+// probed remembers, per process, what each renderer reported: probing
+// Blender starts it (about 0.7 s), and every node in a process (the demo's
+// swarm) sees the same installed programs.
+var probed struct {
+	sync.Mutex
+	infos map[string]render.Info // name -> info, for backends that work
+	done  map[string]bool
+}
+
+// probeRenderers asks every backend, in parallel and at most once per
+// process, what is installed, and returns the ones that work.
+func probeRenderers(ctx context.Context, backends map[string]render.Backend, log *slog.Logger) map[string]render.Info {
+	probed.Lock()
+	defer probed.Unlock()
+	if probed.infos == nil {
+		probed.infos, probed.done = map[string]render.Info{}, map[string]bool{}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for name, b := range backends {
+		if probed.done[name] {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			info, err := b.Probe(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			probed.done[name] = true
+			if err != nil {
+				log.Info("rendererUnavailable", "renderer", name, "err", err)
+				return
+			}
+			probed.infos[name] = info
+		}()
+	}
+	wg.Wait()
+	out := map[string]render.Info{}
+	for name := range backends {
+		if info, ok := probed.infos[name]; ok {
+			out[name] = info
+		}
+	}
+	return out
+}
+
+// versions maps renderer names to exact versions.
+func versions(infos map[string]render.Info) map[string]string {
+	out := make(map[string]string, len(infos))
+	for name, info := range infos {
+		out[name] = info.Version
+	}
+	return out
+}
