@@ -23,6 +23,42 @@ func dial(ctx context.Context, g *Globals) (*gui.Client, error) {
 	return gui.Dial(ctx, home)
 }
 
+// listing prints a list the node returns: JSON, or a table with one row
+// per item, or the words for an empty list.
+type listing[T any] struct {
+	fetch  func(*gui.Client, context.Context) ([]T, error)
+	none   string
+	header string
+	row    func(T) string
+}
+
+func (l listing[T]) print(ctx context.Context, g *Globals, asJSON bool) error {
+	cl, err := dial(ctx, g)
+	if err != nil {
+		return err
+	}
+	list, err := l.fetch(cl, ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if list == nil {
+			list = []T{}
+		}
+		return printJSON(list)
+	}
+	if len(list) == 0 {
+		fmt.Println(l.none)
+		return nil
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, l.header)
+	for _, item := range list {
+		fmt.Fprintln(tw, l.row(item))
+	}
+	return tw.Flush()
+}
+
 func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
@@ -157,34 +193,21 @@ type assetsLsCmd struct {
 }
 
 func (c *assetsLsCmd) Run(ctx context.Context, g *Globals) error {
-	cl, err := dial(ctx, g)
-	if err != nil {
-		return err
-	}
-	list, err := cl.Assets(ctx)
-	if err != nil {
-		return err
-	}
-	if c.JSON {
-		return printJSON(list)
-	}
-	if len(list) == 0 {
-		fmt.Println("no assets")
-		return nil
-	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CID\tNAME\tSIZE\tFILES\tKEPT")
-	for _, a := range list {
-		kept := "cached"
-		if a.Pinned {
-			kept = "pinned"
-		}
-		if !a.Complete {
-			kept = "incomplete"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", a.CID, a.Name, humanBytes(float64(a.Size)), a.Files, kept)
-	}
-	return tw.Flush()
+	return listing[gui.Asset]{
+		fetch:  (*gui.Client).Assets,
+		none:   "no assets",
+		header: "CID\tNAME\tSIZE\tFILES\tKEPT",
+		row: func(a gui.Asset) string {
+			kept := "cached"
+			if a.Pinned {
+				kept = "pinned"
+			}
+			if !a.Complete {
+				kept = "incomplete"
+			}
+			return fmt.Sprintf("%s\t%s\t%s\t%d\t%s", a.CID, a.Name, humanBytes(float64(a.Size)), a.Files, kept)
+		},
+	}.print(ctx, g, c.JSON)
 }
 
 type assetsPinCmd struct {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/renderswarm/renderswarm/gui"
@@ -108,31 +107,18 @@ type jobsCmd struct {
 }
 
 func (c *jobsCmd) Run(ctx context.Context, g *Globals) error {
-	cl, err := dial(ctx, g)
-	if err != nil {
-		return err
-	}
-	list, err := cl.Jobs(ctx)
-	if err != nil {
-		return err
-	}
-	if c.JSON {
-		return printJSON(list)
-	}
-	if len(list) == 0 {
-		fmt.Println("no jobs")
-		return nil
-	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tTITLE\tROLE\tSTATE\tVERIFIED\tRENDERER")
-	for _, j := range list {
-		role := "seen"
-		if j.Mine {
-			role = "mine"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\n", j.ID, j.Title, role, j.State, j.Frames.Verified, j.Frames.Total, j.Renderer)
-	}
-	return tw.Flush()
+	return listing[gui.JobStatus]{
+		fetch:  (*gui.Client).Jobs,
+		none:   "no jobs",
+		header: "JOB\tTITLE\tROLE\tSTATE\tVERIFIED\tRENDERER",
+		row: func(j gui.JobStatus) string {
+			role := "seen"
+			if j.Mine {
+				role = "mine"
+			}
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%d/%d\t%s", j.ID, j.Title, role, j.State, j.Frames.Verified, j.Frames.Total, j.Renderer)
+		},
+	}.print(ctx, g, c.JSON)
 }
 
 type statusCmd struct {
