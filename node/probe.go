@@ -25,27 +25,36 @@ func probeRenderers(ctx context.Context, backends map[string]render.Backend, log
 	if probed.infos == nil {
 		probed.infos, probed.done = map[string]render.Info{}, map[string]bool{}
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for name, b := range backends {
-		if probed.done[name] {
-			continue
+	type result struct {
+		name string
+		info render.Info
+		err  error
+	}
+	var todo []string
+	for name := range backends {
+		if !probed.done[name] {
+			todo = append(todo, name)
 		}
+	}
+	results := make([]result, len(todo))
+	var wg sync.WaitGroup
+	for i, name := range todo {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			info, err := b.Probe(ctx)
-			mu.Lock()
-			defer mu.Unlock()
-			probed.done[name] = true
-			if err != nil {
-				log.Info("rendererUnavailable", "renderer", name, "err", err)
-				return
-			}
-			probed.infos[name] = info
+			info, err := backends[name].Probe(ctx)
+			results[i] = result{name, info, err}
 		}()
 	}
 	wg.Wait()
+	for _, r := range results {
+		probed.done[r.name] = true
+		if r.err != nil {
+			log.Info("rendererUnavailable", "renderer", r.name, "err", r.err)
+			continue
+		}
+		probed.infos[r.name] = r.info
+	}
 	out := map[string]render.Info{}
 	for name := range backends {
 		if info, ok := probed.infos[name]; ok {
