@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -139,7 +138,7 @@ func UnmarshalReceipt(b []byte) (Receipt, error) {
 		return Receipt{}, fmt.Errorf("receipt of %d bytes: %w (limit %d)", len(b), job.ErrTooLarge, MaxReceiptSize)
 	}
 	var w receiptWire
-	if err := decodeStrict(b, &w); err != nil {
+	if err := job.DecodeStrict(b, &w); err != nil {
 		return Receipt{}, fmt.Errorf("receipt: %w", err)
 	}
 	if w.V != ReceiptVersion {
@@ -181,24 +180,6 @@ func (w receiptWire) receipt() (Receipt, error) {
 	}
 	return Receipt{Publisher: pub, Volunteer: vol, Seq: uint64(w.Seq), Task: task, Result: res,
 		CU: w.CU, Total: w.Total, Issued: w.Issued}, nil
-}
-
-// decodeStrict decodes exactly one JSON value with no unknown fields and
-// classifies failures as job.ErrTruncated or job.ErrMalformed. Everything
-// else non-canonical (duplicate keys, other spellings, trailing bytes) is
-// caught by re-encoding and comparing.
-func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return job.ErrTruncated
-	default:
-		return fmt.Errorf("%w: %v", job.ErrMalformed, err)
-	}
 }
 
 // ID returns the receipt's CID: CIDv1(json, sha2-256(canonical bytes)), the

@@ -137,7 +137,7 @@ func OpenReceipt(b []byte) (Receipt, SignedReceipt, error) {
 		return Receipt{}, SignedReceipt{}, fmt.Errorf("signed receipt of %d bytes: %w (limit %d)", len(b), job.ErrTooLarge, MaxSignedReceiptSize)
 	}
 	var w signedReceiptWire
-	if err := decodeStrict(b, &w); err != nil {
+	if err := job.DecodeStrict(b, &w); err != nil {
 		return Receipt{}, SignedReceipt{}, fmt.Errorf("signed receipt: %w", err)
 	}
 	s := SignedReceipt{Receipt: []byte(w.Receipt), Signature: w.Signature, Countersig: w.Countersig}

@@ -284,6 +284,13 @@ func encodeJSON(v any) ([]byte, error) {
 	return b, nil
 }
 
+// DecodeStrict decodes one JSON value with no unknown fields and classifies
+// failures as ErrTruncated or ErrMalformed. It is the first step of every
+// canonical decoder (manifests here, receipts in credits): anything else
+// non-canonical (duplicate keys, other spellings, trailing bytes) is caught
+// by re-encoding and comparing.
+func DecodeStrict(b []byte, v any) error { return decodeJSON(b, v, true) }
+
 // decodeJSON decodes one JSON value and classifies failures as ErrTruncated
 // or ErrMalformed. Trailing bytes are left to the canonical comparison.
 func decodeJSON(b []byte, v any, strict bool) error {
