@@ -30,15 +30,15 @@ func probeRenderers(ctx context.Context, backends map[string]render.Backend, log
 		info render.Info
 		err  error
 	}
-	var todo []string
+	var unprobed []string
 	for name := range backends {
 		if !probed.done[name] {
-			todo = append(todo, name)
+			unprobed = append(unprobed, name)
 		}
 	}
-	results := make([]result, len(todo))
+	results := make([]result, len(unprobed))
 	var wg sync.WaitGroup
-	for i, name := range todo {
+	for i, name := range unprobed {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -59,22 +59,12 @@ type volunteer struct {
 	delivering chan struct{}  // a slot per result being delivered
 	inFlight   sync.WaitGroup // background deliveries
 
-	mu      sync.Mutex
-	current *Activity
-	owed    map[peer.ID]time.Time // publishers we delivered to, and when last
+	mu   sync.Mutex
+	owed map[peer.ID]time.Time // publishers we delivered to, and when last
 }
 
 // maxDelivering bounds results delivered in the background at once.
 const maxDelivering = 2
-
-// Activity is what the volunteer renders right now.
-type Activity struct {
-	Task     job.Task
-	Title    string
-	Phase    string // "fetching scene" or "rendering"
-	Progress float64
-	Started  time.Time
-}
 
 // Run listens for announcements and works until ctx ends.
 func (v *volunteer) Run(ctx context.Context) error {
@@ -193,31 +183,6 @@ func (v *volunteer) handBack(ctx context.Context, o offer, g *p2p.LeaseGrant, ca
 	v.call(cctx, o.Manifest.Publisher, p2p.WorkRequest{Op: p2p.OpFail, Job: o.ID.String(), Lease: g.Lease, Reason: reason})
 }
 
-func (v *volunteer) setActivity(a *Activity) {
-	v.mu.Lock()
-	v.current = a
-	v.mu.Unlock()
-}
-
-// Activity returns what the volunteer renders now, if anything.
-func (v *volunteer) Activity() *Activity {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.current == nil {
-		return nil
-	}
-	a := *v.current
-	return &a
-}
-
-func (v *volunteer) update(f func(*Activity)) {
-	v.mu.Lock()
-	if v.current != nil {
-		f(v.current)
-	}
-	v.mu.Unlock()
-}
-
 // rendered is a rendered and committed task waiting to be delivered.
 type rendered struct {
 	dir   string // scratch directory holding the image; removed after delivery
@@ -228,8 +193,6 @@ type rendered struct {
 // render fetches the scene, renders the task and commits to the pixels.
 func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) (r rendered, err error) {
 	m := o.Manifest
-	v.setActivity(&Activity{Task: g.Task, Title: m.Title, Phase: "fetching scene", Started: time.Now()})
-	defer v.setActivity(nil)
 	if _, err := v.store.Get(ctx, m.Scene.Asset, nil); err != nil {
 		return r, fmt.Errorf("fetching scene %s: %w", m.Scene.Asset, err)
 	}
@@ -250,14 +213,13 @@ func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) (r r
 	limit := time.Duration(m.Limits.MaxSecondsPerFrame) * time.Second
 	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	v.update(func(a *Activity) { a.Phase = "rendering" })
 	threads := v.threads
 	if threads == 0 {
 		threads = runtime.NumCPU()
 	}
 	start := time.Now()
 	res, err := v.backends[m.Renderer.Name].Render(rctx, renderTask(m, g.Task, sceneDir, out, threads),
-		func(p render.Progress) { v.update(func(a *Activity) { a.Progress = p.Fraction }) })
+		nil)
 	if err != nil {
 		if errors.Is(rctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			return r, fmt.Errorf("render exceeded the job's limit of %v", limit)

@@ -50,6 +50,7 @@ func TestRenderCmdErrors(t *testing.T) {
 		usage bool
 	}{
 		{"unknown renderer", func(c *renderCmd) { c.Renderer = "cycles" }, `unknown renderer "cycles" (available: `, true},
+		{"unknown renderer names the choices", func(c *renderCmd) { c.Renderer = "cycles" }, "builtin", true},
 		{"bad resolution", func(c *renderCmd) { c.Resolution = "big" }, `--resolution: want WIDTHxHEIGHT such as 320x180, got "big"`, true},
 		{"huge resolution", func(c *renderCmd) { c.Resolution = "99999x10" }, "--resolution: 99999x10 outside 1..16384 per side", true},
 		{"bad frames", func(c *renderCmd) { c.Frames = "5-1" }, "--frames:", true},
