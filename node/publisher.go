@@ -72,6 +72,7 @@ type pubJob struct {
 	mu         sync.Mutex
 	coord      *scheduler.Coordinator
 	firstLease time.Time
+	leased     int              // leases handed out by this process
 	claims     map[string]int64 // milli-CU claimed per delivered lease (in memory)
 	costs      credits.JobCosts // what accepted results were paid
 }

@@ -106,6 +106,7 @@ func (p *publisher) lease(from peer.ID, req p2p.WorkRequest) (p2p.WorkResponse, 
 	if j.firstLease.IsZero() {
 		j.firstLease = now
 	}
+	j.leased++
 	p.log.Info("leased", "task", l.Task.String(), "peer", from)
 	return p2p.WorkResponse{Grant: &p2p.LeaseGrant{
 		Lease: l.ID, Task: l.Task, Salt: l.Salt, Expires: l.Expires.Unix(), Manifest: j.signed,
