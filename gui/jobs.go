@@ -13,6 +13,12 @@ type Jobs interface {
 	Status(id string) (JobStatus, error)
 	Control(ctx context.Context, id, action string) error
 	Fetch(id, dir string) (FetchResult, error)
+	// Frames is the state of every frame of a job this node published.
+	Frames(id string) ([]FrameState, error)
+	// FrameImage is a verified frame of a job this node published, as PNG,
+	// tiles stitched; thumb scales it to at most 160 pixels on its longer
+	// side.
+	FrameImage(id string, frame int, thumb bool) ([]byte, error)
 }
 
 // PublishRequest asks the node to publish a scene (a path on the node's
@@ -51,6 +57,12 @@ type JobStatus struct {
 	Mine       bool        `json:"mine"` // published by this node
 	ETASeconds float64     `json:"eta_seconds,omitempty"`
 	Created    time.Time   `json:"created"`
+	// Errors are the latest renders volunteers reported as failed (crash,
+	// time limit), newest last; only for jobs this node published.
+	Errors []TaskError `json:"errors,omitempty"`
+	// Working is true for another publisher's job this volunteer holds a
+	// lease of now.
+	Working bool `json:"working,omitempty"`
 }
 
 // FetchRequest asks for a job's verified frames under Out.

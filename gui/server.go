@@ -17,6 +17,7 @@ import (
 type NodeInfo interface {
 	ID() ID
 	Peers() []Peer
+	Network() Network
 }
 
 // Assets is what the API needs of the asset store.
@@ -30,12 +31,13 @@ type Assets interface {
 
 // Config configures a Server.
 type Config struct {
-	Token   string // required: every API request must present it
-	Node    NodeInfo
-	Assets  Assets
-	Jobs    Jobs
-	Credits Credits
-	Logger  *slog.Logger // nil means slog.Default()
+	Token     string // required: every API request must present it
+	Node      NodeInfo
+	Assets    Assets
+	Jobs      Jobs
+	Credits   Credits
+	Volunteer Volunteer    // nil when the node runs with --no-volunteer
+	Logger    *slog.Logger // nil means slog.Default()
 }
 
 // Server serves the API.

@@ -118,3 +118,16 @@ func (a creditsAPI) Receipts(limit int) ([]gui.Receipt, error) {
 	}
 	return out, err
 }
+
+func (n nodeInfo) Network() gui.Network {
+	nw := gui.Network{
+		Peers:        len(n.n.net.Peers()),
+		RoutingPeers: n.n.net.RoutingTableSize(),
+		Reachability: n.n.net.Reachability(),
+		Relays:       n.n.net.RelayAddrs(),
+	}
+	for _, a := range n.n.net.Host().Network().ListenAddresses() {
+		nw.ListenAddrs = append(nw.ListenAddrs, a.String())
+	}
+	return nw
+}

@@ -1,12 +1,14 @@
 package node
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	"image/draw"
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/renderswarm/renderswarm/job"
@@ -27,6 +29,7 @@ type JobStatus struct {
 	Created   time.Time
 	ETA       time.Duration // 0 when unknown
 	TasksLeft int           // for jobs seen announced
+	Errors    []TaskError   // latest failed renders, newest last
 }
 
 func (p *publisher) status(j *pubJob) JobStatus {
@@ -38,6 +41,7 @@ func (p *publisher) status(j *pubJob) JobStatus {
 		Renderer: j.m.Renderer.Name + " " + j.m.Renderer.Version, Mine: true,
 		State: string(j.coord.State()), Counts: c, FramesIn: j.m.Frames.Len(),
 		Created: time.Unix(j.m.Created, 0), TasksLeft: c.Total - c.Verified - c.Failed,
+		Errors: slices.Clone(j.errors),
 	}
 	if c.Verified > 0 && !j.firstLease.IsZero() && s.TasksLeft > 0 {
 		per := p.now().Sub(j.firstLease) / time.Duration(c.Verified)
@@ -64,21 +68,11 @@ func (p *publisher) fetch(id, dir string) (Fetched, error) {
 	}
 	var out Fetched
 	for _, f := range j.m.Frames.Frames() {
-		tiles := make([]string, 0, j.m.TileCount())
-		for t := range j.m.TileCount() {
-			j.mu.Lock()
-			res, _, ok := j.coord.Accepted(job.Task{Job: j.id, Frame: f, Tile: t})
-			j.mu.Unlock()
-			if !ok {
-				break
-			}
-			path, err := p.resultFile(res.CID)
-			if err != nil {
-				return out, err
-			}
-			tiles = append(tiles, path)
+		tiles, err := p.frameTiles(j, f)
+		if err != nil {
+			return out, err
 		}
-		if len(tiles) < j.m.TileCount() {
+		if tiles == nil {
 			out.Missing = append(out.Missing, f)
 			continue
 		}
@@ -91,42 +85,54 @@ func (p *publisher) fetch(id, dir string) (Fetched, error) {
 	return out, nil
 }
 
+// frameTiles lists the result files of a frame's tiles, or nil when some
+// tile is not verified yet.
+func (p *publisher) frameTiles(j *pubJob, frame int) ([]string, error) {
+	tiles := make([]string, 0, j.m.TileCount())
+	for t := range j.m.TileCount() {
+		j.mu.Lock()
+		res, _, ok := j.coord.Accepted(job.Task{Job: j.id, Frame: frame, Tile: t})
+		j.mu.Unlock()
+		if !ok {
+			return nil, nil
+		}
+		path, err := p.resultFile(res.CID)
+		if err != nil {
+			return nil, err
+		}
+		tiles = append(tiles, path)
+	}
+	return tiles, nil
+}
+
 // writeFrame writes one frame from its tiles' PNGs (one tile: a copy).
 func (p *publisher) writeFrame(m job.Manifest, tiles []string, dst string) error {
-	if len(tiles) == 1 {
-		data, err := os.ReadFile(tiles[0])
-		if err != nil {
-			return err
-		}
-		return writeFileAtomic(dst, data)
-	}
-	full := image.NewNRGBA(image.Rect(0, 0, m.Width, m.Height))
-	for i, path := range tiles {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		img, err := png.Decode(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("tile %d: %w", i, err)
-		}
-		r := m.TileRect(i)
-		draw.Draw(full, r, img, img.Bounds().Min, draw.Src)
-	}
-	tmp := dst + ".tmp"
-	f, err := os.Create(tmp)
+	data, err := frameBytes(m, tiles)
 	if err != nil {
 		return err
 	}
-	if err := png.Encode(f, full); err != nil {
-		f.Close()
-		return err
+	return writeFileAtomic(dst, data)
+}
+
+// frameBytes is one frame as PNG, stitched from its tiles' PNGs (one tile:
+// its bytes as they are).
+func frameBytes(m job.Manifest, tiles []string) ([]byte, error) {
+	if len(tiles) == 1 {
+		return os.ReadFile(tiles[0])
 	}
-	if err := f.Close(); err != nil {
-		return err
+	full := image.NewNRGBA(image.Rect(0, 0, m.Width, m.Height))
+	for i, path := range tiles {
+		img, err := loadPNG(path)
+		if err != nil {
+			return nil, fmt.Errorf("tile %d: %w", i, err)
+		}
+		draw.Draw(full, m.TileRect(i), img, img.Bounds().Min, draw.Src)
 	}
-	return os.Rename(tmp, dst)
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, full); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func writeFileAtomic(dst string, data []byte) error {

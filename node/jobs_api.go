@@ -18,8 +18,13 @@ type jobsAPI struct{ n *node }
 var _ gui.Jobs = jobsAPI{}
 
 func toJobAPI(s JobStatus) gui.JobStatus {
+	var errs []gui.TaskError
+	for _, e := range s.Errors {
+		errs = append(errs, gui.TaskError{Frame: e.Task.Frame, Tile: e.Task.Tile, Peer: e.Peer, Reason: e.Reason, At: e.At})
+	}
 	return gui.JobStatus{
-		ID: s.ID, Title: s.Title, State: s.State, Publisher: s.Publisher, Renderer: s.Renderer,
+		Errors: errs,
+		ID:     s.ID, Title: s.Title, State: s.State, Publisher: s.Publisher, Renderer: s.Renderer,
 		Mine: s.Mine, ETASeconds: s.ETA.Seconds(), Created: s.Created,
 		Frames: gui.FrameCounts{Total: s.Counts.Total, Verified: s.Counts.Verified,
 			Rendering: s.Counts.Rendering, Failed: s.Counts.Failed, Queued: s.Counts.Queued},
@@ -97,4 +102,20 @@ func (a jobsAPI) Fetch(id, dir string) (gui.FetchResult, error) {
 	}
 	f, err := a.n.pub.fetch(id, dir)
 	return gui.FetchResult{Written: f.Written, Missing: f.Missing}, err
+}
+
+func (a jobsAPI) Frames(id string) ([]gui.FrameState, error) {
+	fs, err := a.n.pub.frames(id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gui.FrameState, len(fs))
+	for i, f := range fs {
+		out[i] = gui.FrameState{Frame: f.Frame, State: string(f.State), Progress: f.Progress, Error: f.Error}
+	}
+	return out, nil
+}
+
+func (a jobsAPI) FrameImage(id string, frame int, thumb bool) ([]byte, error) {
+	return a.n.pub.frameImage(id, frame, thumb)
 }

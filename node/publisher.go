@@ -72,9 +72,30 @@ type pubJob struct {
 	mu         sync.Mutex
 	coord      *scheduler.Coordinator
 	firstLease time.Time
-	leased     int              // leases handed out by this process
-	claims     map[string]int64 // milli-CU claimed per delivered lease (in memory)
-	costs      credits.JobCosts // what accepted results were paid
+	leased     int                // leases handed out by this process
+	claims     map[string]int64   // milli-CU claimed per delivered lease (in memory)
+	costs      credits.JobCosts   // what accepted results were paid
+	progress   map[string]float64 // render progress per open lease, from heartbeats (in memory)
+	errors     []TaskError        // latest renders reported failed, newest last (in memory)
+}
+
+// maxTaskErrors bounds the failed renders a job remembers for its status.
+const maxTaskErrors = 20
+
+// TaskError is a render a volunteer reported as failed.
+type TaskError struct {
+	Task   job.Task
+	Peer   string
+	Reason string
+	At     time.Time
+}
+
+// noteError remembers a failed render for the job's status. j.mu is held.
+func (j *pubJob) noteError(e TaskError) {
+	j.errors = append(j.errors, e)
+	if len(j.errors) > maxTaskErrors {
+		j.errors = j.errors[len(j.errors)-maxTaskErrors:]
+	}
 }
 
 // coordConfig is the coordinator configuration of a job: short leases kept

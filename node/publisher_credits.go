@@ -20,6 +20,12 @@ func (p *publisher) renew(from peer.ID, req p2p.WorkRequest) (p2p.WorkResponse, 
 	}
 	j.mu.Lock()
 	exp, err := j.coord.Renew(p.now(), req.Lease, from)
+	if err == nil {
+		if j.progress == nil {
+			j.progress = map[string]float64{}
+		}
+		j.progress[req.Lease] = req.Progress
+	}
 	j.mu.Unlock()
 	if err != nil {
 		return p2p.WorkResponse{}, err

@@ -47,10 +47,18 @@ func (p *publisher) handleWork(ctx context.Context, from peer.ID, data []byte) (
 	case p2p.OpFail:
 		err = p.withJob(req.Job, func(j *pubJob) error {
 			p.log.Info("leaseHandedBack", "job", j.id, "peer", from, "reason", req.Reason)
+			delete(j.progress, req.Lease)
 			if req.Reason == reasonStopped {
 				return j.coord.Release(p.now(), req.Lease, from)
 			}
-			return j.coord.Fail(p.now(), req.Lease, from)
+			task, ok := j.coord.LeaseTask(req.Lease)
+			if err := j.coord.Fail(p.now(), req.Lease, from); err != nil {
+				return err
+			}
+			if ok {
+				j.noteError(TaskError{Task: task, Peer: from.String(), Reason: req.Reason, At: p.now()})
+			}
+			return nil
 		})
 	default:
 		err = fmt.Errorf("operation %q not served", req.Op)

@@ -77,6 +77,7 @@ type Node struct {
 	dht    *dht.IpfsDHT
 	ps     *pubsub.PubSub
 	psStop context.CancelFunc
+	reach  atomic.Int32 // network.Reachability, from AutoNAT
 
 	mu     sync.Mutex
 	topics map[string]*pubsub.Topic
@@ -191,6 +192,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	go discoverVolunteers(ctx, n)
+	go n.watchReachability(ctx)
 	t := time.NewTicker(15 * time.Second)
 	defer t.Stop()
 	for {

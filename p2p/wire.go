@@ -68,9 +68,10 @@ type WorkRequest struct {
 	Renderers map[string]string `json:"renderers,omitempty"` // name -> exact version (lease)
 	Lease     string            `json:"lease,omitempty"`
 	Commit    *job.Commitment   `json:"commit,omitempty"`
-	Result    string            `json:"result,omitempty"` // result asset CID (deliver)
-	CU        int64             `json:"cu,omitempty"`     // claimed milli-CU of the render (deliver)
-	Reason    string            `json:"reason,omitempty"` // why a lease is handed back
+	Result    string            `json:"result,omitempty"`   // result asset CID (deliver)
+	CU        int64             `json:"cu,omitempty"`       // claimed milli-CU of the render (deliver)
+	Reason    string            `json:"reason,omitempty"`   // why a lease is handed back
+	Progress  float64           `json:"progress,omitempty"` // renew: fraction of the render done, 0..1
 	Receipt   json.RawMessage   `json:"receipt,omitempty"`
 }
 
@@ -137,6 +138,9 @@ func DecodeWorkRequest(data []byte) (WorkRequest, error) {
 		}
 		return r, need(r.Lease != "", "lease")
 	case OpRenew:
+		if !(r.Progress >= 0 && r.Progress <= 1) {
+			return r, fmt.Errorf("work request: progress %v outside 0..1", r.Progress)
+		}
 		return r, need(r.Lease != "", "lease")
 	case OpReceipts:
 		return r, nil

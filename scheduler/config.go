@@ -18,6 +18,8 @@ import (
 const (
 	// DefaultMaxFailures is Config.MaxFailures when it is 0.
 	DefaultMaxFailures = 3
+	// DefaultMaxRenderFailures is Config.MaxRenderFailures when it is 0.
+	DefaultMaxRenderFailures = 2
 	// DefaultMaxResults is the least Config.MaxResults when it is 0.
 	DefaultMaxResults = 5
 	// NewVolunteerVerified and NewVolunteerJobs: a volunteer with fewer
@@ -59,6 +61,11 @@ type Config struct {
 	// it is blocklisted for the job (package documentation says what
 	// counts). 0 means DefaultMaxFailures.
 	MaxFailures int
+	// MaxRenderFailures is how many peers may hand a task back with Fail
+	// (the renderer crashed, hung or refused the scene) before the task is
+	// given up as failed: distinct machines failing on the same task point
+	// at the scene, not at them. 0 means DefaultMaxRenderFailures.
+	MaxRenderFailures int
 	// MaxResults is how many results a task may collect before it is given
 	// up as failed when they do not agree. 0 means
 	// max(DefaultMaxResults, Replicas+2); otherwise at least Replicas+1.
@@ -134,6 +141,12 @@ func (cfg *Config) normalize() ([]job.Task, [][]int, error) {
 	}
 	if cfg.MaxFailures == 0 {
 		cfg.MaxFailures = DefaultMaxFailures
+	}
+	if cfg.MaxRenderFailures < 0 {
+		return nil, nil, fmt.Errorf("%w: max render failures %d is negative", ErrBadConfig, cfg.MaxRenderFailures)
+	}
+	if cfg.MaxRenderFailures == 0 {
+		cfg.MaxRenderFailures = DefaultMaxRenderFailures
 	}
 	if cfg.MaxResults == 0 {
 		cfg.MaxResults = max(DefaultMaxResults, cfg.Replicas+2)

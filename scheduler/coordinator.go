@@ -79,7 +79,8 @@ const (
 	stExpired                           // not delivered in time
 	stFailed                            // handed back as failed, or result rejected
 	stReleased                          // handed back voluntarily
-	stLast      = stReleased
+	stCrashed                           // handed back with Fail: the render failed
+	stLast      = stCrashed
 )
 
 type replica struct {

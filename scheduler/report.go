@@ -90,9 +90,10 @@ func (c *Coordinator) Deliver(now time.Time, leaseID string, p peer.ID, res Resu
 
 // Fail closes a lease the volunteer gave back because it could not render
 // (crash, timeout, bad scene) and requeues the task. It counts as a failure
-// of p. The task is never leased to p again.
+// of p. The task is never leased to p again; once MaxRenderFailures peers
+// have failed it, the task fails.
 func (c *Coordinator) Fail(now time.Time, leaseID string, p peer.ID) error {
-	return c.handBack(now, leaseID, p, stFailed, failurePoints)
+	return c.handBack(now, leaseID, p, stCrashed, failurePoints)
 }
 
 // Release closes a lease the volunteer gave back voluntarily (its user
@@ -115,6 +116,17 @@ func (c *Coordinator) handBack(now time.Time, leaseID string, p peer.ID, st repl
 		return closedError(r)
 	}
 	c.close(r, st, points)
+	if st == stCrashed {
+		crashed := 0
+		for _, o := range c.tasks[r.task].replicas {
+			if o.state == stCrashed {
+				crashed++
+			}
+		}
+		if crashed >= c.cfg.MaxRenderFailures {
+			c.finish(r.task, tsFailed)
+		}
+	}
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/renderswarm/renderswarm/job"
 )
 
 // Counts is a job's progress, one count per task; the counts add up to
@@ -109,4 +111,38 @@ func (c *Coordinator) Blocked(p peer.ID) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.blocked(p)
+}
+
+// TaskState is one task's place in its life, for frame grids.
+type TaskState string
+
+// Task states.
+const (
+	TaskQueued    TaskState = "queued"    // waiting for a volunteer
+	TaskRendering TaskState = "rendering" // a replica is leased
+	TaskVerifying TaskState = "verifying" // results delivered, more wanted or not compared yet
+	TaskVerified  TaskState = "verified"  // accepted
+	TaskFailed    TaskState = "failed"    // given up
+)
+
+// TaskStates reports every task's state.
+func (c *Coordinator) TaskStates() map[job.Task]TaskState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[job.Task]TaskState, len(c.tasks))
+	for _, t := range c.tasks {
+		switch {
+		case t.status == tsAccepted:
+			out[t.t] = TaskVerified
+		case t.status == tsFailed:
+			out[t.t] = TaskFailed
+		case t.active > 0:
+			out[t.t] = TaskRendering
+		case len(t.delivered) > 0:
+			out[t.t] = TaskVerifying
+		default:
+			out[t.t] = TaskQueued
+		}
+	}
+	return out
 }
