@@ -34,6 +34,9 @@ type PublishRequest struct {
 	Tiles      int    `json:"tiles,omitempty"`
 	Seed       int    `json:"seed,omitempty"`
 	Title      string `json:"title,omitempty"`
+	// TimeLimit bounds one task's render on a volunteer (Go duration);
+	// empty means one hour. A render that takes longer fails.
+	TimeLimit string `json:"time_limit,omitempty"`
 }
 
 // FrameCounts counts a job's tasks by state (a task is a frame, or a tile

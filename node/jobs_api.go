@@ -36,6 +36,13 @@ func (a jobsAPI) Publish(ctx context.Context, req gui.PublishRequest) (gui.JobSt
 		Scene: req.Scene, Renderer: req.Renderer, Frames: req.Frames, First: req.First, Replicas: req.Replicas,
 		Samples: req.Samples, Tiles: req.Tiles, Seed: req.Seed, Title: req.Title,
 	}
+	if req.TimeLimit != "" {
+		d, err := time.ParseDuration(req.TimeLimit)
+		if err != nil || d < time.Second {
+			return gui.JobStatus{}, fmt.Errorf("time limit %q: want a duration of at least 1s, like 90s or 2h", req.TimeLimit)
+		}
+		pr.MaxSeconds = int(d.Round(time.Second) / time.Second)
+	}
 	if !filepath.IsAbs(pr.Scene) {
 		return gui.JobStatus{}, fmt.Errorf("scene path %q must be absolute", pr.Scene)
 	}

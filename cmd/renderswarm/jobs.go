@@ -22,6 +22,7 @@ type publishCmd struct {
 	Samples    int    `help:"Samples per pixel (default: the scene's own)." placeholder:"N"`
 	Tiles      int    `help:"Split every frame into N horizontal bands rendered by different volunteers." placeholder:"N"`
 	Title      string `help:"A name for the job."`
+	TimeLimit  string `help:"Longest one frame (or tile) may render on a volunteer before it counts as failed." default:"1h" placeholder:"DUR"`
 	Wait       bool   `help:"Show progress until every frame is verified; exit 0 only then."`
 	JSON       bool   `name:"json" help:"Print JSON."`
 }
@@ -34,6 +35,7 @@ func (c *publishCmd) Run(ctx context.Context, g *Globals) error {
 	st, err := cl.Publish(ctx, gui.PublishRequest{
 		Scene: c.Scene, Renderer: c.Renderer, Frames: c.Frames, First: c.First, Replicas: c.Replicas,
 		Resolution: c.Resolution, Samples: c.Samples, Tiles: c.Tiles, Title: c.Title,
+		TimeLimit: c.TimeLimit,
 	})
 	if err != nil {
 		return err
@@ -139,6 +141,13 @@ func (c *statusCmd) Run(ctx context.Context, g *Globals) error {
 		return printJSON(st)
 	}
 	fmt.Printf("%s  %s\n%s\n", st.ID, st.Title, jobLine(st))
+	for _, e := range st.Errors {
+		peer := e.Peer
+		if len(peer) > 12 {
+			peer = "…" + peer[len(peer)-8:]
+		}
+		fmt.Printf("  frame %d tile %d failed on %s: %s\n", e.Frame, e.Tile, peer, e.Reason)
+	}
 	return nil
 }
 
