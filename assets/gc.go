@@ -20,7 +20,7 @@ func (s *Store) collect(keep metainfo.Hash) {
 		}
 	}
 	for _, r := range rows {
-		if total <= s.cfg.CacheQuota {
+		if total <= s.quota.Load() {
 			return
 		}
 		if r.Pinned || r.ih == keep {

@@ -104,6 +104,7 @@ type Store struct {
 
 	stallTimeout time.Duration // tests shorten it
 	restarts     atomic.Int64  // stalled downloads restarted
+	quota        atomic.Int64  // CacheQuota, changed live by SetCacheQuota
 
 	mu       sync.Mutex
 	client   *torrent.Client // nil before Run and after it returned
@@ -151,7 +152,7 @@ func New(cfg Config) (*Store, error) {
 	if err := db.Migrate(context.Background(), cfg.DB, "assets", migrations, "migrations"); err != nil {
 		return nil, fmt.Errorf("assets: %w", err)
 	}
-	return &Store{
+	s := &Store{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		limiter: rate.NewLimiter(limitFor(cfg.MaxUploadRate), uploadBurst),
@@ -163,7 +164,9 @@ func New(cfg Config) (*Store, error) {
 		gcCh:         make(chan struct{}, 1),
 		fetches:      make(map[metainfo.Hash]*fetch),
 		torrents:     make(map[metainfo.Hash]*torrent.Torrent),
-	}, nil
+	}
+	s.quota.Store(cfg.CacheQuota)
+	return s, nil
 }
 
 // uploadBurst is the upload limiter's burst. It stays fixed while the rate
@@ -176,6 +179,16 @@ func limitFor(bps int64) rate.Limit {
 		return rate.Inf
 	}
 	return rate.Limit(bps)
+}
+
+// SetCacheQuota changes the cache quota live (0 means DefaultCacheQuota)
+// and collects at once if the cache is now over it.
+func (s *Store) SetCacheQuota(bytes int64) {
+	if bytes <= 0 {
+		bytes = DefaultCacheQuota
+	}
+	s.quota.Store(bytes)
+	s.requestGC()
 }
 
 // SetUploadRate changes the upload cap live; bps <= 0 means unlimited.

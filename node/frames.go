@@ -102,8 +102,12 @@ func (p *publisher) frameImage(id string, frame int, thumb bool) ([]byte, error)
 	return thumbnailPNG(data, thumbSize)
 }
 
-// thumbSize is the longer side of frame thumbnails.
-const thumbSize = 160
+// thumbSize is the longer side of frame thumbnails; previewSize that of the
+// volunteer's last render.
+const (
+	thumbSize   = 160
+	previewSize = 320
+)
 
 // thumbnailPNG scales a PNG down (box filter) so that its longer side is at
 // most size pixels; smaller images are returned as they are.

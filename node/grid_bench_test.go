@@ -39,7 +39,9 @@ func benchSwarm(b *testing.B, nodes, cpus int) (*swarm, string, context.Context)
 		if i == 0 {
 			n.pub.tune = trusted
 		} else {
-			n.vol.threads = cpus
+			st, _ := n.set.get()
+			st.CPUs = cpus
+			n.set.set(st)
 		}
 	})
 	b.Cleanup(s.stop)

@@ -73,6 +73,7 @@ func (a jobsAPI) List() []gui.JobStatus {
 				Renderer:  o.Manifest.Renderer.Name + " " + o.Manifest.Renderer.Version,
 				Created:   time.Unix(o.Manifest.Created, 0),
 				Frames:    gui.FrameCounts{Total: o.Manifest.TaskCount(), Queued: o.TasksLeft},
+				Working:   a.n.vol.working(o.ID.String()),
 			})
 		}
 	}

@@ -42,6 +42,8 @@ type node struct {
 	ledger *credits.Ledger
 	pub    *publisher
 	vol    *volunteer // nil with NoVolunteer
+	set    *settingsBox
+	usage  *usage
 	guiLn  net.Listener
 	http   *http.Server
 	url    string
@@ -81,16 +83,9 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	uploadRate, err := ParseSize(cfg.MaxUploadRate)
+	settings, err := settingsFromConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("max upload rate: %w", err)
-	}
-	quota, err := ParseSize(cfg.CacheQuota)
-	if err != nil {
-		return nil, fmt.Errorf("cache quota: %w", err)
-	}
-	if cfg.CPUs < 0 {
-		return nil, fmt.Errorf("cpus %d: want 0 (all) or more", cfg.CPUs)
+		return nil, err
 	}
 	workDir := filepath.Join(cfg.Home, "work")
 	os.RemoveAll(workDir) // scratch of a previous run
@@ -107,6 +102,13 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if saved, ok, err := loadSettings(n.db); err != nil {
+		return nil, err
+	} else if ok {
+		settings = saved
+		n.log.Info("usingSavedSettings", "cpus", saved.CPUs, "mode", saved.Mode, "paused", saved.Paused)
+	}
+	n.set, n.usage = newSettingsBox(settings), &usage{}
 	key, err := loadIdentity(cfg.Home)
 	if err != nil {
 		return nil, err
@@ -123,8 +125,8 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 		DB:            n.db,
 		Host:          n.net.RoutedHost(),
 		Providers:     n.net,
-		MaxUploadRate: uploadRate,
-		CacheQuota:    quota,
+		MaxUploadRate: settings.MaxUploadRate,
+		CacheQuota:    settings.CacheQuota,
 		Logger:        n.log.With("component", "assets"),
 	})
 	if err != nil {
@@ -148,14 +150,12 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 			return nil, fmt.Errorf("measuring speed: %w", err)
 		}
 		n.log.Info("speedMeasured", "speed", speed)
-		picker, err := newPicker(cfg, n.net.ID(), versions, n.ledger)
-		if err != nil {
-			return nil, err
-		}
+		picker := newPicker(settings, n.net.ID(), versions, n.ledger)
 		n.vol = &volunteer{
 			net: n.net, store: n.store, backends: backends, versions: versions,
-			offers: newOfferBook(n.net.ID(), picker), workDir: workDir, threads: cfg.CPUs,
+			offers: newOfferBook(n.net.ID(), picker), workDir: workDir, settings: n.set, usage: n.usage,
 			speed: speed, key: key, ledger: n.ledger, owed: map[peer.ID]time.Time{},
+			renders:    map[string]*activeRender{},
 			delivering: make(chan struct{}, maxDelivering),
 			log:        n.log.With("component", "volunteer"),
 		}
@@ -175,12 +175,13 @@ func (n *node) startAPI() error {
 	token := newToken()
 	n.url = "http://" + n.guiLn.Addr().String() + "/"
 	srv, err := gui.NewServer(gui.Config{
-		Token:   token,
-		Node:    nodeInfo{n: n},
-		Assets:  assetsAPI{n.store},
-		Jobs:    jobsAPI{n: n},
-		Credits: creditsAPI{n.ledger},
-		Logger:  n.log.With("component", "gui"),
+		Token:     token,
+		Node:      nodeInfo{n: n},
+		Assets:    assetsAPI{n.store},
+		Jobs:      jobsAPI{n: n},
+		Credits:   creditsAPI{n.ledger},
+		Volunteer: volunteerAPI{n: n},
+		Logger:    n.log.With("component", "gui"),
 	})
 	if err != nil {
 		return err
@@ -203,6 +204,7 @@ func (n *node) run(ctx context.Context, ready func(Started)) error {
 		{"p2p", n.net.Run},
 		{"asset store", n.store.Run},
 		{"publisher", n.pub.Run},
+		{"usage", n.usage.Run},
 	}
 	if n.vol != nil {
 		comps = append(comps, component{"volunteer", n.vol.Run})

@@ -1,43 +1,26 @@
 package node
 
 import (
-	"fmt"
 	"sync"
 	"time"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/renderswarm/renderswarm/credits"
-	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/gui"
 	"github.com/renderswarm/renderswarm/scheduler"
 )
 
-// newPicker builds the volunteer's job picker from the user's blocks and the
-// ledger's priorities.
-func newPicker(cfg Config, self peer.ID, versions map[string]string, ledger *credits.Ledger) (*scheduler.Picker, error) {
-	var pubs []peer.ID
-	for _, s := range cfg.BlockPublishers {
-		id, err := peer.Decode(s)
-		if err != nil {
-			return nil, fmt.Errorf("block_publishers: %q is not a peer ID", s)
-		}
-		pubs = append(pubs, id)
-	}
-	var jobs []cid.Cid
-	for _, s := range cfg.BlockJobs {
-		id, err := job.ParseID(s)
-		if err != nil {
-			return nil, fmt.Errorf("block_jobs: %q is not a job ID", s)
-		}
-		jobs = append(jobs, id)
-	}
+// newPicker builds the volunteer's job picker from the user's settings
+// (blocks, renderers offered) and the ledger's priorities.
+func newPicker(s gui.Settings, self peer.ID, versions map[string]string, ledger *credits.Ledger) *scheduler.Picker {
+	pubs, jobs := blockLists(s)
 	pc := &priorityCache{ledger: ledger}
 	return scheduler.NewPicker(scheduler.PickerConfig{
-		Self: self, Renderers: versions, BlockedPublishers: pubs, BlockedJobs: jobs,
+		Self: self, Renderers: offered(versions, s), BlockedPublishers: pubs, BlockedJobs: jobs,
 		Priority: pc.of, Newcomer: pc.newcomer, Reannounce: announceEvery,
 		Seed: uint64(time.Now().UnixNano()),
-	}), nil
+	})
 }
 
 // priorityCache recomputes publishers' priorities from the ledger at most

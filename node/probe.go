@@ -13,8 +13,17 @@ import (
 // swarm) sees the same installed programs.
 var probed struct {
 	sync.Mutex
-	infos map[string]render.Info // name -> info, for backends that work
-	done  map[string]bool
+	infos    map[string]render.Info // name -> info, for backends that work
+	problems map[string]string      // name -> why it does not work
+	done     map[string]bool
+}
+
+// rendererProblem is why a renderer is not usable here, "" if it is or was
+// not probed.
+func rendererProblem(name string) string {
+	probed.Lock()
+	defer probed.Unlock()
+	return probed.problems[name]
 }
 
 // probeRenderers asks every backend, in parallel and at most once per
@@ -23,7 +32,7 @@ func probeRenderers(ctx context.Context, backends map[string]render.Backend, log
 	probed.Lock()
 	defer probed.Unlock()
 	if probed.infos == nil {
-		probed.infos, probed.done = map[string]render.Info{}, map[string]bool{}
+		probed.infos, probed.done, probed.problems = map[string]render.Info{}, map[string]bool{}, map[string]string{}
 	}
 	type result struct {
 		name string
@@ -51,6 +60,7 @@ func probeRenderers(ctx context.Context, backends map[string]render.Backend, log
 		probed.done[r.name] = true
 		if r.err != nil {
 			log.Info("rendererUnavailable", "renderer", r.name, "err", r.err)
+			probed.problems[r.name] = lastLine(r.err.Error())
 			continue
 		}
 		probed.infos[r.name] = r.info

@@ -50,7 +50,8 @@ type volunteer struct {
 	versions map[string]string // renderer name -> exact version installed here
 	offers   *offerBook
 	workDir  string
-	threads  int
+	settings *settingsBox
+	usage    *usage
 	speed    float64 // this machine's speed relative to the reference
 	key      crypto.PrivKey
 	ledger   *credits.Ledger
@@ -59,8 +60,11 @@ type volunteer struct {
 	delivering chan struct{}  // a slot per result being delivered
 	inFlight   sync.WaitGroup // background deliveries
 
-	mu   sync.Mutex
-	owed map[peer.ID]time.Time // publishers we delivered to, and when last
+	mu       sync.Mutex
+	owed     map[peer.ID]time.Time    // publishers we delivered to, and when last
+	renders  map[string]*activeRender // by lease ID
+	rendered int                      // tasks delivered since start
+	preview  []byte                   // thumbnail of the last delivered render
 }
 
 // maxDelivering bounds results delivered in the background at once.
@@ -76,6 +80,7 @@ func (v *volunteer) Run(ctx context.Context) error {
 		v.offers.add(a, m, sm, time.Now())
 	})
 	go v.collectReceiptsLoop(ctx)
+	go v.enforce(ctx)
 	defer v.inFlight.Wait()
 	idle := time.NewTimer(0)
 	defer idle.Stop()
@@ -85,6 +90,9 @@ func (v *volunteer) Run(ctx context.Context) error {
 			return nil
 		case <-v.offers.wake:
 		case <-idle.C:
+		}
+		if !v.waitOpen(ctx) {
+			return nil
 		}
 		worked := false
 		for _, o := range v.offers.candidates(time.Now()) {
@@ -124,7 +132,8 @@ func (v *volunteer) call(ctx context.Context, pub peer.ID, req p2p.WorkRequest) 
 // workOn asks o's publisher for a lease and, if granted, renders and
 // delivers it.
 func (v *volunteer) workOn(ctx context.Context, o offer) error {
-	resp, err := v.call(ctx, o.Manifest.Publisher, p2p.WorkRequest{Op: p2p.OpLease, Job: o.ID.String(), Renderers: v.versions})
+	settings, _ := v.settings.get()
+	resp, err := v.call(ctx, o.Manifest.Publisher, p2p.WorkRequest{Op: p2p.OpLease, Job: o.ID.String(), Renderers: offered(v.versions, settings)})
 	if err != nil {
 		v.offers.backOff(o.ID, time.Now().Add(5*time.Second))
 		return fmt.Errorf("asking for work: %w", err)
@@ -140,13 +149,22 @@ func (v *volunteer) workOn(ctx context.Context, o offer) error {
 	}
 	// The lease is renewed from here until its result is delivered.
 	lctx, lost := context.WithCancelCause(ctx)
+	v.track(g.Lease, o, g, lost)
 	go v.keepAlive(lctx, o, g, lost)
 	r, err := v.render(lctx, o, g)
 	if err != nil {
+		if errors.Is(context.Cause(lctx), errHandedBack) {
+			err = errHandedBack
+		}
 		lost(nil)
 		v.handBack(ctx, o, g, err)
+		v.untrack(g.Lease, false, nil)
+		if errors.Is(err, errHandedBack) {
+			return errNoWork // not a failure of this volunteer
+		}
 		return err
 	}
+	v.setPhase(g.Lease, phaseDelivering, 1)
 	// Deliver in the background while the next task renders (at most
 	// maxDelivering results in flight), so the publisher's fetch and check
 	// of one frame overlaps the rendering of the next.
@@ -155,6 +173,7 @@ func (v *volunteer) workOn(ctx context.Context, o offer) error {
 	case <-ctx.Done():
 		lost(nil)
 		v.handBack(ctx, o, g, ctx.Err())
+		v.untrack(g.Lease, false, nil)
 		return ctx.Err()
 	}
 	v.inFlight.Add(1)
@@ -163,10 +182,12 @@ func (v *volunteer) workOn(ctx context.Context, o offer) error {
 		defer func() { <-v.delivering }()
 		defer lost(nil)
 		defer os.RemoveAll(r.dir)
-		if err := v.deliver(lctx, o, g, r); err != nil {
+		err := v.deliver(lctx, o, g, r)
+		if err != nil {
 			v.log.Warn("deliveryFailed", "task", g.Task.String(), "err", err)
 			v.handBack(ctx, o, g, err)
 		}
+		v.untrack(g.Lease, err == nil, r.thumb)
 	}()
 	return nil
 }
@@ -175,7 +196,7 @@ func (v *volunteer) workOn(ctx context.Context, o offer) error {
 // (when ctx has ended) handed back because this node stops.
 func (v *volunteer) handBack(ctx context.Context, o offer, g *p2p.LeaseGrant, cause error) {
 	reason := cause.Error()
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || errors.Is(cause, errHandedBack) {
 		reason = reasonStopped
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -188,6 +209,7 @@ type rendered struct {
 	dir   string // scratch directory holding the image; removed after delivery
 	path  string // the image
 	claim int64  // milli-CU claimed for the render
+	thumb []byte // a small PNG of the image, for the web app
 }
 
 // render fetches the scene, renders the task and commits to the pixels.
@@ -213,13 +235,15 @@ func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) (r r
 	limit := time.Duration(m.Limits.MaxSecondsPerFrame) * time.Second
 	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	threads := v.threads
+	settings, _ := v.settings.get()
+	threads := settings.CPUs
 	if threads == 0 {
 		threads = runtime.NumCPU()
 	}
 	start := time.Now()
+	v.setPhase(g.Lease, phaseRendering, 0)
 	res, err := v.backends[m.Renderer.Name].Render(rctx, renderTask(m, g.Task, sceneDir, out, threads),
-		nil)
+		func(p render.Progress) { v.setPhase(g.Lease, phaseRendering, p.Fraction) })
 	if err != nil {
 		if errors.Is(rctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			return r, fmt.Errorf("render exceeded the job's limit of %v", limit)
@@ -240,7 +264,11 @@ func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) (r r
 	if _, err := v.callPatiently(ctx, o, p2p.WorkRequest{Op: p2p.OpCommit, Job: o.ID.String(), Lease: g.Lease, Commit: &commit}); err != nil {
 		return r, fmt.Errorf("committing: %w", err)
 	}
-	return rendered{dir: out, path: res.Path, claim: claim}, nil
+	thumb, err := thumbnailPNG(png, previewSize)
+	if err != nil {
+		thumb = nil // the web app shows no preview; the result is fine
+	}
+	return rendered{dir: out, path: res.Path, claim: claim, thumb: thumb}, nil
 }
 
 // deliver shares a committed image as an asset and reports it.

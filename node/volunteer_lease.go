@@ -25,7 +25,7 @@ func (v *volunteer) keepAlive(ctx context.Context, o offer, g *p2p.LeaseGrant, l
 			return
 		case <-t.C:
 		}
-		_, err := v.call(ctx, o.Manifest.Publisher, p2p.WorkRequest{Op: p2p.OpRenew, Job: o.ID.String(), Lease: g.Lease})
+		_, err := v.call(ctx, o.Manifest.Publisher, p2p.WorkRequest{Op: p2p.OpRenew, Job: o.ID.String(), Lease: g.Lease, Progress: v.progressOf(g.Lease)})
 		var re *p2p.RemoteError
 		if errors.As(err, &re) {
 			lost(fmt.Errorf("%w: %s", errLeaseLost, re.Msg))

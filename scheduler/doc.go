@@ -68,6 +68,9 @@
 // count one failure; Release (the volunteer's user paused or quit) counts
 // half. At MaxFailures failures (default 3) the peer is blocklisted for the
 // job: Lease returns ErrBlocked. Results it already delivered still count.
+// A task handed back with Fail by MaxRenderFailures distinct peers
+// (default 2) fails: renders crashing or timing out on different machines
+// point at the scene, and a job must end rather than wait forever.
 //
 // # Persistence
 //

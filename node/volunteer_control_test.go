@@ -1,0 +1,135 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/renderswarm/renderswarm/gui"
+	"github.com/renderswarm/renderswarm/render"
+	"github.com/renderswarm/renderswarm/scheduler"
+)
+
+// stuckRender reports half its work done, then renders nothing until its
+// context ends: a long render caught in the middle.
+type stuckRender struct{ render.Backend }
+
+func (stuckRender) Render(ctx context.Context, t render.Task, progress func(render.Progress)) (render.Result, error) {
+	progress(render.Progress{Fraction: 0.5})
+	<-ctx.Done()
+	return render.Result{}, context.Cause(ctx)
+}
+
+// crashingRender fails the way a renderer that dies does.
+type crashingRender struct{ render.Backend }
+
+func (crashingRender) Render(ctx context.Context, t render.Task, progress func(render.Progress)) (render.Result, error) {
+	return render.Result{}, errors.New("renderer exited: signal: segmentation fault\nlast words: Segmentation fault (core dumped)")
+}
+
+// poll waits (bounded) until cond holds.
+func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The publisher sees a render's progress while it runs; pausing the
+// volunteer stops the render and hands its lease back (released, not
+// failed); nothing is leased while paused; resuming takes work again; the
+// pause survives a restart.
+func TestVolunteerPauseHandsLeaseBack(t *testing.T) {
+	s, scene, ctx := testSwarm(t, 2, func(i int, n *node) {
+		if i == 1 {
+			n.vol.backends = map[string]render.Backend{"builtin": stuckRender{n.vol.backends["builtin"]}}
+		}
+	})
+	pub, vol := s.nodes[0].pub, s.nodes[1]
+	api := volunteerAPI{n: vol}
+	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-2", Width: 48, Height: 27, Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := pub.job(id.String())
+	poll(t, 20*time.Second, "the volunteer to render", func() bool {
+		a := api.Activity()
+		return a.State == gui.StateRendering && len(a.Renders) == 1 && a.Renders[0].Progress == 0.5
+	})
+	// The heartbeat (every renewEvery) carries the progress to the publisher.
+	poll(t, 2*renewEvery, "the publisher to see the render's progress", func() bool {
+		fs, err := pub.frames(id.String())
+		return err == nil && fs[0].State == scheduler.TaskRendering && fs[0].Progress == 0.5
+	})
+
+	set := api.Settings()
+	set.Paused = true
+	if _, err := api.UpdateSettings(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 10*time.Second, "the lease to be handed back", func() bool {
+		fs, _ := pub.frames(id.String())
+		return len(api.Activity().Renders) == 0 && fs[0].State == scheduler.TaskQueued
+	})
+	if st := pub.status(j); len(st.Errors) != 0 {
+		t.Fatalf("a paused render was reported as failed: %+v", st.Errors)
+	}
+	if a := api.Activity(); a.State != gui.StatePaused {
+		t.Fatalf("state while paused = %q", a.State)
+	}
+	leased := func() int { j.mu.Lock(); defer j.mu.Unlock(); return j.leased }
+	before := leased()
+	time.Sleep(3 * time.Second)
+	if leased() != before {
+		t.Fatalf("a paused volunteer took %d new leases", leased()-before)
+	}
+	saved, ok, err := loadSettings(vol.db)
+	if err != nil || !ok || !saved.Paused {
+		t.Fatalf("pause not persisted: %+v ok=%v err=%v", saved, ok, err)
+	}
+
+	set.Paused = false
+	if _, err := api.UpdateSettings(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 20*time.Second, "work after resuming", func() bool { return leased() > before })
+}
+
+// A scene that crashes the renderer on every volunteer fails the job, with
+// the renderer's last words in its status, and the volunteers keep
+// running.
+func TestCrashingRenderFailsTheJob(t *testing.T) {
+	crash := func(i int, n *node) {
+		if i > 0 {
+			n.vol.backends = map[string]render.Backend{"builtin": crashingRender{n.vol.backends["builtin"]}}
+		}
+	}
+	s, scene, ctx := testSwarm(t, 3, crash)
+	pub := s.nodes[0].pub
+	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1", Width: 48, Height: 27, Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := pub.job(id.String())
+	if err := waitDone(ctx, pub, j, nil); err == nil {
+		t.Fatal("a job whose renders all crash completed")
+	}
+	st := pub.status(j)
+	if st.State != string(scheduler.StateFailed) || st.Counts.Failed != 1 {
+		t.Fatalf("status = %s with %d failed; want failed, 1", st.State, st.Counts.Failed)
+	}
+	if len(st.Errors) != 2 || !strings.Contains(st.Errors[0].Reason, "Segmentation fault") {
+		t.Fatalf("errors = %+v; want both volunteers' crash reports", st.Errors)
+	}
+	for i, n := range s.nodes[1:] {
+		if a := (volunteerAPI{n: n}).Activity(); a.State != gui.StateWaiting {
+			t.Errorf("volunteer %d after the crash: %q", i+1, a.State)
+		}
+	}
+}
