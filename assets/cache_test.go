@@ -111,3 +111,45 @@ func TestUploadRateCapLimitsThroughput(t *testing.T) {
 		t.Fatalf("took %v, faster than the cap allows (%v)", took, floor)
 	}
 }
+
+// An asset in use (Hold) survives a quota lowered live to almost nothing;
+// once released, the next collection removes it.
+func TestHeldAssetSurvivesCollection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("transfers an asset")
+	}
+	mem := assetstest.NewMem()
+	a, b := startNode(t, mem, nil), startNode(t, mem, nil)
+	var in, other Info
+	for i, info := range []*Info{&in, &other} {
+		p := filepath.Join(t.TempDir(), fmt.Sprintf("scene%d.bin", i))
+		randomFile(t, p, 1<<20)
+		var err error
+		if *info, err = a.s.Add(ctxFor(t, 10*time.Second), []string{p}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.s.Get(ctxFor(t, 20*time.Second), info.CID, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release, err := b.s.Hold(in.CID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.s.SetCacheQuota(1)
+	eventually(t, 5*time.Second, "the asset not held to be collected", func() bool {
+		return !slices.Contains(cids(t, b.s), other.CID)
+	})
+	if _, err := b.s.Path(in.CID); err != nil {
+		t.Fatalf("a held asset was collected: %v", err)
+	}
+	release()
+	release() // twice is harmless
+	b.s.SetCacheQuota(1)
+	eventually(t, 5*time.Second, "the released asset to be collected", func() bool {
+		return !slices.Contains(cids(t, b.s), in.CID)
+	})
+	if _, err := b.s.Hold(in.CID); err == nil {
+		t.Fatal("Hold of a collected asset succeeded")
+	}
+}

@@ -3,8 +3,8 @@ package assets
 import "github.com/anacrolix/torrent/metainfo"
 
 // collect deletes unpinned assets, least recently used first, until the
-// unpinned total fits CacheQuota. It never deletes pinned assets or keep
-// (the asset a Get has just returned).
+// unpinned total fits CacheQuota. It never deletes pinned assets, held
+// ones (Hold) or keep (the asset a Get has just returned).
 func (s *Store) collect(keep metainfo.Hash) {
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
@@ -23,7 +23,7 @@ func (s *Store) collect(keep metainfo.Hash) {
 		if total <= s.quota.Load() {
 			return
 		}
-		if r.Pinned || r.ih == keep {
+		if r.Pinned || r.ih == keep || s.held[r.ih] > 0 {
 			continue
 		}
 		if err := s.remove(r.ih); err != nil {

@@ -100,7 +100,8 @@ type Store struct {
 	provideCh chan cid.Cid  // announcements for Run's provider loop
 	gcCh      chan struct{}
 
-	gcMu sync.Mutex // serialises collection with commits
+	gcMu sync.Mutex            // serialises collection with commits and holds
+	held map[metainfo.Hash]int // assets in use (Hold), never collected; under gcMu
 
 	stallTimeout time.Duration // tests shorten it
 	restarts     atomic.Int64  // stalled downloads restarted
@@ -163,6 +164,7 @@ func New(cfg Config) (*Store, error) {
 		provideCh:    make(chan cid.Cid, 256),
 		gcCh:         make(chan struct{}, 1),
 		fetches:      make(map[metainfo.Hash]*fetch),
+		held:         make(map[metainfo.Hash]int),
 		torrents:     make(map[metainfo.Hash]*torrent.Torrent),
 	}
 	s.quota.Store(cfg.CacheQuota)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -215,9 +216,11 @@ type rendered struct {
 // render fetches the scene, renders the task and commits to the pixels.
 func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) (r rendered, err error) {
 	m := o.Manifest
-	if _, err := v.store.Get(ctx, m.Scene.Asset, nil); err != nil {
-		return r, fmt.Errorf("fetching scene %s: %w", m.Scene.Asset, err)
+	release, err := v.holdScene(ctx, m.Scene.Asset)
+	if err != nil {
+		return r, err
 	}
+	defer release()
 	sceneDir, err := v.store.Path(m.Scene.Asset)
 	if err != nil {
 		return r, err
@@ -269,6 +272,20 @@ func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) (r r
 		thumb = nil // the web app shows no preview; the result is fine
 	}
 	return rendered{dir: out, path: res.Path, claim: claim, thumb: thumb}, nil
+}
+
+// holdScene fetches a scene and keeps it from cache collection until
+// release: the renderer reads it in place.
+func (v *volunteer) holdScene(ctx context.Context, scene cid.Cid) (release func(), err error) {
+	for range 3 { // collected between Get and Hold: fetch again
+		if _, err := v.store.Get(ctx, scene, nil); err != nil {
+			return nil, fmt.Errorf("fetching scene %s: %w", scene, err)
+		}
+		if release, err = v.store.Hold(scene); !errors.Is(err, assets.ErrNotFound) {
+			return release, err
+		}
+	}
+	return nil, fmt.Errorf("scene %s: collected from the cache as soon as fetched; is the cache quota smaller than the scene?", scene)
 }
 
 // deliver shares a committed image as an asset and reports it.
