@@ -77,6 +77,7 @@ type ActiveRender struct {
 	Tile      int       `json:"tile"`
 	Phase     string    `json:"phase"`    // "fetching scene", "rendering", "delivering"
 	Progress  float64   `json:"progress"` // 0..1 of the render phase
+	Threads   int       `json:"threads"`  // cores the render uses (0 until it starts)
 	Started   time.Time `json:"started"`
 }
 

@@ -244,6 +244,7 @@ func (v *volunteer) render(ctx context.Context, o offer, g *p2p.LeaseGrant) (r r
 		threads = runtime.NumCPU()
 	}
 	start := time.Now()
+	v.setThreads(g.Lease, threads)
 	v.setPhase(g.Lease, phaseRendering, 0)
 	res, err := v.backends[m.Renderer.Name].Render(rctx, renderTask(m, g.Task, sceneDir, out, threads),
 		func(p render.Progress) { v.setPhase(g.Lease, phaseRendering, p.Fraction) })

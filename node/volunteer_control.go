@@ -146,6 +146,14 @@ func (v *volunteer) setPhase(lease, phase string, progress float64) {
 	}
 }
 
+func (v *volunteer) setThreads(lease string, threads int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if r, ok := v.renders[lease]; ok {
+		r.info.Threads = threads
+	}
+}
+
 func (v *volunteer) progressOf(lease string) float64 {
 	v.mu.Lock()
 	defer v.mu.Unlock()

@@ -94,11 +94,15 @@ func TestVolunteerPauseHandsLeaseBack(t *testing.T) {
 		t.Fatalf("pause not persisted: %+v ok=%v err=%v", saved, ok, err)
 	}
 
-	set.Paused = false
+	// Resuming with fewer cores: they take effect from the next task.
+	set.Paused, set.CPUs = false, 1
 	if _, err := api.UpdateSettings(ctx, set); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 20*time.Second, "work after resuming", func() bool { return leased() > before })
+	poll(t, 20*time.Second, "a render with one core after resuming", func() bool {
+		a := api.Activity()
+		return leased() > before && len(a.Renders) == 1 && a.Renders[0].Threads == 1
+	})
 }
 
 // A scene that crashes the renderer on every volunteer fails the job, with
