@@ -75,7 +75,20 @@ func publishScene(t *testing.T, home, scene string, args ...string) string {
 // since start, and returns its status.
 func waitCompleted(t *testing.T, home, id string, start time.Time, d time.Duration) jobStatus {
 	t.Helper()
-	st := waitStatus(t, home, id, d, "completion", func(s jobStatus) bool { return s.State == "completed" })
+	deadline := time.Now().Add(d)
+	var st jobStatus
+	for {
+		full := statusWithErrors(t, home, id)
+		st = full.jobStatus
+		if st.State == "completed" {
+			break
+		}
+		if st.State == "failed" || st.State == "canceled" || time.Now().After(deadline) {
+			t.Fatalf("job %s after %v, waiting for completion: %+v; failed renders: %+v",
+				st.State, time.Since(start).Round(100*time.Millisecond), st.Frames, full.Errors)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	t.Logf("job %s completed in %v (publish to completed): %+v", id, time.Since(start).Round(100*time.Millisecond), st.Frames)
 	return st
 }
