@@ -268,3 +268,25 @@ func TestBlenderOnLoadScriptNeverRuns(t *testing.T) {
 		}
 	}
 }
+
+// A Blender still split into 3 tiles (border renders), each rendered by
+// two volunteers: the stitched frame equals `renderswarm render` of the
+// whole frame pixel for pixel.
+func TestBlenderTilesEqualWholeFrame(t *testing.T) {
+	requireRenderer(t, "blender")
+	blend := makeBlend(t, t.TempDir(), false, "")
+	pub, _ := swarm(t, 2)
+	waitVolunteers(t, pub, 2, "blender")
+	start := time.Now()
+	id := publishScene(t, pub.home, blend, "--renderer", "blender", "--frames", "2", "--tiles", "3", "--replicas", "2")
+	st := waitCompleted(t, pub.home, id, start, 4*time.Minute)
+	if st.Frames.Total != 3 {
+		t.Errorf("a 3-tile still has %d tasks, want 3", st.Frames.Total)
+	}
+	grid := fetchJob(t, pub.home, id)
+	local := renderLocal(t, blend, "--renderer", "blender", "--frames", "2")
+	img := samePixels(t, grid, local, 2, "the grid's stitched tiles vs renderswarm render of the whole frame")
+	if b := img.Bounds(); b.Dx() != 64 || b.Dy() != 36 {
+		t.Errorf("stitched frame is %v, want 64x36", b)
+	}
+}
