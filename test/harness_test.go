@@ -89,6 +89,13 @@ type proc struct {
 // loopback only, and waits until its API answers.
 func startNode(t *testing.T, home string, extra ...string) *proc {
 	t.Helper()
+	return startNodeEnv(t, home, nil, extra...)
+}
+
+// startNodeEnv is startNode with env added to the node's environment (later
+// entries win, e.g. a PATH putting a wrapper first).
+func startNodeEnv(t *testing.T, home string, env []string, extra ...string) *proc {
+	t.Helper()
 	if home == "" {
 		home = t.TempDir()
 	}
@@ -96,6 +103,9 @@ func startNode(t *testing.T, home string, extra ...string) *proc {
 		"--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/udp/0/quic-v1",
 		"--no-mdns", "--gui", "127.0.0.1:0", "--log-level", "debug"}, extra...)
 	cmd := exec.Command(binary, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,123 @@
+package test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitFailed waits (bounded) for a job to end failed and returns its status.
+func waitFailed(t *testing.T, home, id string, start time.Time, d time.Duration) fullStatus {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		st := statusWithErrors(t, home, id)
+		switch {
+		case st.State == "failed":
+			t.Logf("job %s failed after %v: %+v", id, time.Since(start).Round(100*time.Millisecond), st.Frames)
+			return st
+		case st.State == "completed" || st.State == "canceled":
+			t.Fatalf("job %s %s, want failed: %+v", id, st.State, st.Frames)
+		case time.Now().After(deadline):
+			t.Fatalf("job %s still %s after %v, want failed: %+v; failed renders: %+v", id, st.State, d, st.Frames, st.Errors)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// A scene that makes POV-Ray stop with an error and one that never
+// finishes (published with --time-limit 5s), on two volunteers: both jobs
+// end failed within a bounded time, `status` (JSON and human) carries each
+// volunteer's reason — POV-Ray's last words, the time limit — and both
+// volunteers are still running afterwards and complete a normal job.
+func TestPOVRayCrashAndHangFailJob(t *testing.T) {
+	requireRenderer(t, "povray")
+	dir := t.TempDir()
+	crash := filepath.Join(dir, "crash", "crash.pov")
+	writeFile(t, crash, `#version 3.7;
+camera { location <0, 0, -3> look_at 0 }
+sphere { 0, 1 pigment { rgb 1 } }
+#error "renderswarm-test deliberate failure"
+`)
+	hang := filepath.Join(dir, "hang", "hang.pov")
+	writeFile(t, hang, "#version 3.7;\n#declare I = 0;\n#while (true)\n  #declare I = I + 1;\n#end\n")
+
+	pub, vs := swarm(t, 2)
+	waitVolunteers(t, pub, 2, "povray")
+
+	start := time.Now()
+	crashID := publishScene(t, pub.home, crash, "--renderer", "povray", "--resolution", "64x36")
+	hangID := publishScene(t, pub.home, hang, "--renderer", "povray", "--resolution", "64x36", "--time-limit", "5s")
+
+	st := waitFailed(t, pub.home, crashID, start, 2*time.Minute)
+	checkReasons(t, st, vs, "renderswarm-test deliberate failure")
+	human := mustRun(t, pub.home, 20*time.Second, "status", crashID)
+	if !strings.Contains(human, "failed") || !strings.Contains(human, "renderswarm-test deliberate failure") {
+		t.Errorf("status %s does not show the failure and POV-Ray's message:\n%s", crashID, human)
+	}
+
+	st = waitFailed(t, pub.home, hangID, start, 2*time.Minute)
+	checkReasons(t, st, vs, "limit")
+	human = mustRun(t, pub.home, 20*time.Second, "status", hangID)
+	if !strings.Contains(human, "failed") || !strings.Contains(human, "5s") {
+		t.Errorf("status %s does not show the time limit:\n%s", hangID, human)
+	}
+	t.Logf("status %s:\n%s", hangID, human)
+	// The hanging povray processes were killed, not left running.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var left []string
+		for _, v := range vs {
+			out, _ := exec.Command("pgrep", "-af", v.home).Output()
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				if strings.Contains(l, "hang.pov") {
+					left = append(left, l)
+				}
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10s after the job failed, povray still runs: %q", left)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	for _, v := range vs {
+		select {
+		case <-v.done:
+			t.Fatalf("volunteer %s exited: %s", v.id, tail(v.log.String(), 20))
+		default:
+		}
+	}
+	// Both volunteers still work: a small builtin job completes with two
+	// replicas, which needs both of them.
+	start = time.Now()
+	id := publishScene(t, pub.home, demoScene, "--renderer", "builtin", "--frames", "1-2", "--resolution", "64x36", "--replicas", "2")
+	waitCompleted(t, pub.home, id, start, 2*time.Minute)
+}
+
+// checkReasons fails t unless st's errors hold a failed render of frame 1
+// from each volunteer, every reason mentioning want.
+func checkReasons(t *testing.T, st fullStatus, vs []*proc, want string) {
+	t.Helper()
+	peers := map[string]bool{}
+	for _, e := range st.Errors {
+		t.Logf("frame %d tile %d failed on %s: %s", e.Frame, e.Tile, e.Peer, e.Reason)
+		if !strings.Contains(e.Reason, want) {
+			t.Errorf("reason %q does not mention %q", e.Reason, want)
+		}
+		peers[e.Peer] = true
+	}
+	for _, v := range vs {
+		if !peers[v.id] {
+			t.Errorf("no failed render reported by volunteer %s (a task is given up only after two volunteers fail it)", v.id)
+		}
+	}
+	if st.Frames.Failed != 1 {
+		t.Errorf("frames %+v, want the one frame failed", st.Frames)
+	}
+}
