@@ -71,7 +71,7 @@ type Manifest struct {
 	Tiles   int
 	Width   int // pixels, 1..MaxSide
 	Height  int // pixels, 1..MaxSide
-	Samples int // samples per pixel, 1..MaxSamples
+	Samples int // samples per pixel, 1..MaxSamples; 0: the scene's own setting (its file, in the asset, pins it)
 	Seed    int // renderer seed, 0..MaxSeed
 	Output  string
 
@@ -185,8 +185,8 @@ func (m Manifest) validateImage() error {
 	if n := m.TaskCount(); n > MaxFrames {
 		return fmt.Errorf("%d frames x %d tiles is more than %d tasks", m.Frames.Len(), m.TileCount(), MaxFrames)
 	}
-	if m.Samples < 1 || m.Samples > MaxSamples {
-		return fmt.Errorf("samples %d outside 1..%d", m.Samples, MaxSamples)
+	if m.Samples < 0 || m.Samples > MaxSamples {
+		return fmt.Errorf("samples %d outside 0..%d", m.Samples, MaxSamples)
 	}
 	if m.Seed < 0 || m.Seed > MaxSeed {
 		return fmt.Errorf("seed %d outside 0..%d", m.Seed, MaxSeed)

@@ -173,7 +173,7 @@ func TestUnmarshalManifestRejects(t *testing.T) {
 		{"leading zero", strings.Replace(s, `"seed":42`, `"seed":042`, 1), ErrMalformed},
 		{"bad frames", strings.Replace(s, `"1-246x5"`, `"5-1"`, 1), ErrInvalidManifest},
 		{"bad publisher", strings.Replace(s, "12D3KooW", "12D3KooX", 1), ErrInvalidManifest},
-		{"zero samples", strings.Replace(s, `"samples":128`, `"samples":0`, 1), ErrInvalidManifest},
+		{"negative samples", strings.Replace(s, `"samples":128`, `"samples":-1`, 1), ErrInvalidManifest},
 		{"huge width", strings.Replace(s, `"width":1920`, `"width":99999999999`, 1), ErrInvalidManifest},
 		{"path traversal", strings.Replace(s, `shots/shot.blend`, `../shot.blend`, 1), ErrInvalidManifest},
 	} {

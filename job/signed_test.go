@@ -81,7 +81,7 @@ func TestSignRejects(t *testing.T) {
 		t.Errorf("signing with secp256k1: err = %v, want ErrUnsupportedKey", err)
 	}
 	priv, _ := testKey(t, 1)
-	m.Samples = 0
+	m.Samples = -1
 	if _, err := m.Sign(priv); !errors.Is(err, ErrInvalidManifest) {
 		t.Errorf("signing an invalid manifest: err = %v, want ErrInvalidManifest", err)
 	}

@@ -297,7 +297,7 @@ func (p *publisher) manifest(req PublishRequest, version string, scene cid.Cid, 
 		Tiles:     req.Tiles,
 		Width:     pick(req.Width, info.Width, 640),
 		Height:    pick(req.Height, info.Height, 360),
-		Samples:   pick(req.Samples, info.Samples, 1),
+		Samples:   pick(req.Samples, info.Samples, 0), // 0: the scene file's own anti-aliasing
 		Seed:      req.Seed,
 		Output:    job.OutputPNG,
 		Profile:   job.DefaultProfile(req.Renderer),
