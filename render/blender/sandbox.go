@@ -4,10 +4,11 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/renderswarm/renderswarm/render"
 )
 
 // systemDirs are mounted read-only in the sandbox (those that exist).
@@ -22,32 +23,17 @@ func bwrapArgs(program string, s runSpec) []string {
 	for _, d := range systemDirs {
 		args = append(args, "--ro-bind-try", d, d)
 	}
-	// A Blender unpacked outside the system directories (e.g. a release
-	// tarball) needs its own directory.
-	if real, err := filepath.EvalSymlinks(program); err == nil {
-		dir := filepath.Dir(real)
-		if !underSystem(dir) {
-			args = append(args, "--ro-bind", dir, dir)
-		}
-		if dir2 := filepath.Dir(program); dir2 != dir && !underSystem(dir2) {
-			args = append(args, "--ro-bind", dir2, dir2)
-		}
-	}
 	args = append(args, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp")
+	// A Blender unpacked outside the system directories (a release
+	// tarball) needs its own directory, bound after the private /tmp.
+	for _, d := range render.ProgramDirs(program, systemDirs) {
+		args = append(args, "--ro-bind", d, d)
+	}
 	if s.sceneDir != "" {
 		args = append(args, "--ro-bind", s.sceneDir, s.sceneDir)
 	}
 	args = append(args, "--bind", s.work, s.work, "--chdir", s.work, "--")
 	return append(args, program)
-}
-
-func underSystem(dir string) bool {
-	for _, d := range systemDirs {
-		if dir == d || strings.HasPrefix(dir, d+"/") {
-			return true
-		}
-	}
-	return false
 }
 
 // findSandbox returns bubblewrap's path if it can run Blender here, else ""

@@ -254,7 +254,7 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	argv = append(argv, prog)
 	argv = append(argv, args...)
 	if bw := b.sandbox(); bw != "" {
-		argv = append(bwrapArgs(bw, sceneDir, cwd, work, confPath), argv...)
+		argv = append(bwrapArgs(bw, prog, sceneDir, cwd, work, confPath), argv...)
 	} else if err := b.unsandboxedCheck(ctx, scenePath); err != nil {
 		return render.Result{}, err
 	}

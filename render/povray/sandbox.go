@@ -74,7 +74,7 @@ func (b *Backend) sandbox() string {
 		if err != nil {
 			return
 		}
-		argv := append(bwrapArgs(p, "", "/", "", ""), prog, "--version")
+		argv := append(bwrapArgs(p, prog, "", "/", "", ""), prog, "--version")
 		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
 		if err != nil {
 			b.logger().Warn("povray: bubblewrap cannot create its sandbox here; rendering without it (POV-Ray I/O restrictions only)",
@@ -88,14 +88,15 @@ func (b *Backend) sandbox() string {
 
 // bwrapArgs is the bubblewrap prefix. Only what POV-Ray needs is visible,
 // read-only: /usr (with the /bin, /lib... links of a merged-/usr system or
-// the real directories of an older one), POV-Ray's /etc/povray and the
+// the real directories of an older one), the program's own directory when
+// it is elsewhere, POV-Ray's /etc/povray and the
 // dynamic loader's cache, and the scene directory. The scratch dir (inside
 // the output dir) is the only writable place besides a private /tmp; the
 // generated povray.conf replaces the system one. Home directories, /var,
 // the node's keys and database are not there at all, so a scene cannot
 // read them (and, say, encode them into its pixels). No network, no shared
 // namespaces, killed with its parent.
-func bwrapArgs(bwrap, sceneDir, cwd, work, conf string) []string {
+func bwrapArgs(bwrap, prog, sceneDir, cwd, work, conf string) []string {
 	a := []string{bwrap,
 		"--ro-bind", "/usr", "/usr",
 	}
@@ -117,6 +118,11 @@ func bwrapArgs(bwrap, sceneDir, cwd, work, conf string) []string {
 		"--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
 		"--unshare-all", "--die-with-parent", "--new-session",
 	)
+	// A povray outside /usr (built into /opt or a home, a wrapper script)
+	// needs its own directory; after the private /tmp, or one there is hidden.
+	for _, d := range render.ProgramDirs(prog, []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
+		a = append(a, "--ro-bind", d, d)
+	}
 	if sceneDir != "" {
 		a = append(a, "--ro-bind", sceneDir, sceneDir)
 	}
