@@ -56,6 +56,7 @@ type tailBuf struct {
 	lines []string
 	errs  []string // error messages, continuation lines joined
 	cont  bool     // the last line was part of an error message
+	where string   // a "File '…' line N:" line, which POV-Ray may wrap before its error
 }
 
 func newTail(n int) *tailBuf { return &tailBuf{n: n} }
@@ -66,12 +67,23 @@ func (t *tailBuf) add(l string) {
 	}
 	t.lines = append(t.lines, l)
 	end := strings.HasPrefix(l, "Fatal") || strings.HasPrefix(l, "Render failed") || strings.HasPrefix(l, "====") || strings.HasPrefix(l, "----")
+	where := t.where
+	t.where = ""
 	switch {
 	case strings.Contains(l, "Error") || strings.Contains(l, "error"):
+		if where != "" && !strings.HasPrefix(l, "File ") {
+			sep := "" // wrapped mid-path at POV-Ray's line width
+			if strings.HasSuffix(where, ":") {
+				sep = " "
+			}
+			l = where + sep + l
+		}
 		if len(t.errs) < 4 {
 			t.errs = append(t.errs, l)
 		}
 		t.cont = !end
+	case strings.HasPrefix(l, "File '") && !t.cont:
+		t.where = l
 	case t.cont && !end && len(t.errs) > 0 && len(t.errs[len(t.errs)-1]) < 500:
 		t.errs[len(t.errs)-1] += " " + l
 	default:

@@ -1,0 +1,32 @@
+package povray
+
+import (
+	"strings"
+	"testing"
+)
+
+// POV-Ray wraps a long "File '…' line N: Parse Error: …" over two lines;
+// the failure reason keeps the file and line with the error.
+func TestTailKeepsWrappedErrorLocation(t *testing.T) {
+	tail := newTail(10)
+	for _, l := range []string{
+		"Parsing 1K tokens",
+		"File '/scratch/0a1b2c/crash.pov' line 4:",
+		"Parse Error: Parse halted by #error directive: deliberate failure",
+		"Fatal error in parser: Cannot parse input.",
+		"Render failed",
+	} {
+		tail.add(l)
+	}
+	got := tail.summary()
+	if !strings.Contains(got, "File '/scratch/0a1b2c/crash.pov' line 4: Parse Error: Parse halted by #error directive: deliberate failure") {
+		t.Errorf("summary %q lost the error's location", got)
+	}
+	// Wrapped in the middle of the path.
+	tail = newTail(10)
+	tail.add("File '/tmp/renderswarm-work/task-1234/scene-51bb7edc")
+	tail.add("/crash.pov' line 4: Parse Error: Parse halted by #error directive")
+	if got := tail.summary(); !strings.HasPrefix(got, "File '/tmp/renderswarm-work/task-1234/scene-51bb7edc/crash.pov' line 4: Parse Error") {
+		t.Errorf("summary %q", got)
+	}
+}
