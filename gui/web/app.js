@@ -255,7 +255,7 @@ function makeJobCard(j) {
       ...['queued', 'rendering', 'verifying', 'verified', 'failed'].map((s) => el('span', {}, el('i', {class: s}), s))),
     pause: el('button', {type: 'button', class: 'small'}),
     cancel: el('button', {type: 'button', class: 'small danger', text: 'Cancel'}),
-    toggle: el('button', {type: 'button', class: 'small', text: 'Show frames'}),
+    toggle: el('button', {type: 'button', class: 'small frames-toggle', text: 'Show frames'}),
     zip: el('a', {href: '/api/jobs/' + encodeURIComponent(j.id) + '/frames.zip', download: '', text: 'Download verified frames'}),
     msg: el('span', {class: 'msg'}),
   };
@@ -395,9 +395,9 @@ function renderNetworkJobs(jobs) {
     el('td', {class: 'num', text: String(j.frames.queued)}),
     el('td', {text: j.working ? 'yes, rendering' : ''}),
     el('td', {},
-      el('button', {type: 'button', class: 'small danger', text: 'Block publisher', onclick: () => block('blocked_publishers', j.publisher)}),
+      el('button', {type: 'button', class: 'small danger block-publisher', text: 'Block publisher', onclick: () => block('blocked_publishers', j.publisher)}),
       ' ',
-      el('button', {type: 'button', class: 'small danger', text: 'Block job', onclick: () => block('blocked_jobs', j.id)}))));
+      el('button', {type: 'button', class: 'small danger block-job', text: 'Block job', onclick: () => block('blocked_jobs', j.id)}))));
   box.replaceChildren(el('table', {},
     el('thead', {}, el('tr', {}, ...['Job', 'Publisher', 'Renderer', 'Tasks left', 'This node', ''].map((h, i) =>
       el('th', {class: i === 3 ? 'num' : null, text: h})))),
