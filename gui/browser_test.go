@@ -3,6 +3,8 @@ package gui
 import (
 	"context"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -137,6 +139,10 @@ func TestBrowser(t *testing.T) {
 		guitest.Screenshot(t, ctx, "overview-light")
 		b.node.setPeers(append(b.node.Peers(), Peer{PeerID: "12D3KooWNew", State: "relayed"}))
 		waitPage(t, ctx, `document.getElementById('peer-count').textContent === '2'`)
+		peers := b.node.Peers()
+		b.node.setPeers(nil)
+		waitPage(t, ctx, `document.getElementById('peers').textContent.includes('No peers yet')`)
+		b.node.setPeers(peers)
 	})
 
 	t.Run("publish from the form", func(t *testing.T) {
@@ -162,6 +168,43 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("published %+v, want %+v", got, want)
 		}
 		waitPage(t, ctx, `document.querySelector('[data-job="job-3"] .title')?.textContent === 'Cube test'`)
+	})
+
+	t.Run("scene chosen with the file browser", func(t *testing.T) {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "scenes"), 0o755)
+		os.WriteFile(filepath.Join(dir, "scenes", "cube.pov"), []byte("sphere{}"), 0o644)
+		open(t, ctx, ts.URL+"/#jobs")
+		run(t, ctx, chromedp.SetValue(chromedp.ID("pub-scene"), dir+"/nothing-yet"), chromedp.Click(chromedp.ID("pub-browse")))
+		waitPage(t, ctx, `document.getElementById('browser').open && document.getElementById('br-path').textContent === '`+dir+`'`)
+		clickEntry := func(name string) {
+			waitPage(t, ctx, `[...document.querySelectorAll('#br-list li')].some((l) => l.firstChild.textContent === '`+name+`')`)
+			eval[bool](t, ctx, `[...document.querySelectorAll('#br-list li')].find((l) => l.firstChild.textContent === '`+name+`').click() === undefined`)
+		}
+		clickEntry("scenes")
+		waitPage(t, ctx, `document.getElementById('br-path').textContent.endsWith('/scenes')`)
+		guitest.Screenshot(t, ctx, "browse-light")
+		clickEntry("cube.pov")
+		waitPage(t, ctx, `!document.getElementById('browser').open &&
+			document.getElementById('pub-scene').value === '`+filepath.Join(dir, "scenes", "cube.pov")+`'`)
+	})
+
+	t.Run("assets: share a folder, fetch by CID with progress", func(t *testing.T) {
+		open(t, ctx, ts.URL+"/#assets")
+		waitPage(t, ctx, `document.getElementById('asset-list').textContent.includes('textures')`)
+		run(t, ctx, chromedp.SetValue(chromedp.ID("asset-path"), "/home/u/textures"),
+			chromedp.Click(chromedp.CSS(`#asset-add button[type=submit]`)))
+		waitPage(t, ctx, `document.getElementById('asset-add-msg').textContent.includes('bafyadded')`)
+		b.assets.mu.Lock()
+		if len(b.assets.added) != 1 || b.assets.added[0][0] != "/home/u/textures" {
+			t.Errorf("added %v", b.assets.added)
+		}
+		b.assets.mu.Unlock()
+		run(t, ctx, chromedp.SetValue(chromedp.ID("asset-cid"), "bafyget"),
+			chromedp.Click(chromedp.CSS(`#asset-get button[type=submit]`)))
+		waitPage(t, ctx, `document.getElementById('asset-get-msg').textContent.includes('Fetched scene') &&
+			document.getElementById('asset-get-progress').value === 1`)
+		guitest.Screenshot(t, ctx, "assets-light")
 	})
 
 	t.Run("frame grid shows verified frames", func(t *testing.T) {

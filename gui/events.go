@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"time"
 )
 
@@ -18,6 +19,7 @@ type Snapshot struct {
 	Activity Activity    `json:"activity"`
 	Jobs     []JobStatus `json:"jobs"`
 	Balance  Balance     `json:"balance"`
+	CPUs     int         `json:"cpus"` // cores of this machine: the most Settings.CPUs may be
 }
 
 const (
@@ -37,6 +39,7 @@ func (s *Server) snapshot() Snapshot {
 		Peers:    s.cfg.Node.Peers(),
 		Activity: s.activity(),
 		Jobs:     s.cfg.Jobs.List(),
+		CPUs:     runtime.NumCPU(),
 	}
 	if snap.Peers == nil {
 		snap.Peers = []Peer{}

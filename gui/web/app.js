@@ -439,7 +439,7 @@ async function loadAssets() {
       el('td', {class: 'num', text: fmtBytes(a.size)}),
       el('td', {class: 'num', text: String(a.files)}),
       el('td', {text: a.complete ? 'complete' : 'partial'}),
-      el('td', {}, el('button', {type: 'button', class: 'small', text: a.pinned ? 'Unpin' : 'Pin',
+      el('td', {}, a.pinned ? 'yes ' : 'no ', el('button', {type: 'button', class: 'small', text: a.pinned ? 'Unpin' : 'Pin',
         title: a.pinned ? 'Pinned assets are never evicted from the cache' : 'Keep this asset whatever the cache quota',
         onclick: () => pin(a.cid, !a.pinned)})))))));
 }
@@ -585,11 +585,10 @@ function fillSettings() {
   $('set-form').hidden = !s;
   renderPauseButtons();
   if (!s) return;
-  const ncpu = navigator.hardwareConcurrency || 1;
-  const max = Math.max(ncpu, s.cpus);
+  const max = Math.max((app.snap && app.snap.cpus) || navigator.hardwareConcurrency || 1, s.cpus);
   for (const id of ['set-cpus', 'set-cpus-range']) $(id).max = String(max);
-  $('set-ncpu').textContent = '(' + max + ')';
   $('set-cpus').value = $('set-cpus-range').value = String(s.cpus);
+  coresLabel();
   const mode = s.mode || 'always';
   for (const r of document.querySelectorAll('input[name=mode]')) r.checked = r.value === mode;
   $('set-idle').value = String(s.idle_minutes || 2);
@@ -600,6 +599,12 @@ function fillSettings() {
   $('set-rate').value = s.max_upload_rate ? String(Math.round(s.max_upload_rate / MB * 10) / 10) : '0';
   renderRenderers();
   renderBlocked();
+}
+
+function coresLabel() {
+  const max = $('set-cpus').max;
+  const n = Number($('set-cpus').value) || 0;
+  $('set-ncpu').textContent = n === 0 ? `all ${max} cores` : `${n} of ${max} cores`;
 }
 
 function renderRenderers() {
@@ -630,7 +635,7 @@ function renderBlocked() {
         }}))));
     }
   }
-  $('set-blocked').replaceChildren(rows.length ? el('table', {}, el('tbody', {}, ...rows))
+  $('set-blocked').replaceChildren(rows.length ? el('table', {class: 'compact'}, el('tbody', {}, ...rows))
     : empty('Nobody blocked. Block a publisher or a job from the Network jobs tab.'));
 }
 
@@ -732,14 +737,14 @@ function plotEarnings(receipts) {
   const pts = [];
   let sum = 0;
   for (const p of earned) { sum += p.cu; pts.push({t: p.t, y: sum}); }
-  const W = 800, H = 220, L = 56, R = 12, T = 12, B = 28;
+  const W = Math.max(box.clientWidth, 320), H = 220, L = 56, R = 12, T = 12, B = 28;
   const t0 = pts[0].t, t1 = Math.max(pts[pts.length - 1].t, t0 + 1);
   const ymax = sum || 1;
   const x = (t) => L + (t - t0) / (t1 - t0) * (W - L - R);
   const y = (v) => H - B - v / ymax * (H - T - B);
   let d = `M ${x(t0)} ${y(0)}`;
   for (const p of pts) d += ` L ${x(p.t).toFixed(1)} ${y(p.y).toFixed(1)}`;
-  const s = svg('svg', {viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'Cumulative earnings'});
+  const s = svg('svg', {viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Cumulative earnings'});
   s.append(svg('path', {class: 'area', d: d + ` L ${x(t1)} ${y(0)} Z`}));
   s.append(svg('path', {class: 'line', d}));
   s.append(svg('line', {class: 'axis', x1: L, y1: H - B, x2: W - R, y2: H - B}));
@@ -769,7 +774,8 @@ function init() {
   $('set-form').addEventListener('submit', (ev) => ev.preventDefault());
   $('set-pause').addEventListener('click', togglePause);
   $('ov-pause').addEventListener('click', togglePause);
-  $('set-cpus-range').addEventListener('input', () => { $('set-cpus').value = $('set-cpus-range').value; });
+  $('set-cpus-range').addEventListener('input', () => { $('set-cpus').value = $('set-cpus-range').value; coresLabel(); });
+  $('set-cpus').addEventListener('input', () => { $('set-cpus-range').value = $('set-cpus').value; coresLabel(); });
   $('set-cpus-range').addEventListener('change', saveSettings);
   for (const id of ['set-cpus', 'set-idle', 'set-from', 'set-to', 'set-quota', 'set-rate']) {
     $(id).addEventListener('change', saveSettings);
