@@ -28,11 +28,31 @@
 // default-src 'self'; img-src 'self' data:), and sets nosniff and
 // no-referrer. There are no CORS headers, ever.
 //
-// What this does not protect against: another user of the same machine can
-// load the page, and with it the cookie, as the CLI's api file cannot be
-// read by them but the loopback port can be reached; and cookies are not
-// scoped by port, so two nodes on one machine overwrite each other's
-// session (the page reloads itself, and so gets its own, on a 401).
+// The loopback port is open to every user of the machine, while the api
+// file is the node user's alone: so the index hands out the cookie only
+// when the other end of the connection belongs to the node's own user. On
+// Linux the server looks that up in /proc/net/tcp; where the system does
+// not tell, it serves the cookie to any local caller (and the token then
+// guards against web pages, not against other users of the machine).
+// Cookies are not scoped by port, so two nodes on one machine overwrite
+// each other's session; the page reloads itself, and so gets its own, on a
+// 401.
+//
+// # Endpoints
+//
+//	GET  /                              the web app (and /app.js, /style.css)
+//	GET  /api/id, /api/peers, /api/network
+//	GET  /api/events                    server-sent Snapshot stream
+//	GET  /api/assets                    POST /api/assets (add), /api/assets/get (NDJSON), /api/assets/pin
+//	GET  /api/jobs, /api/jobs/{id}      POST /api/jobs (publish), /api/jobs/{id}/{pause,resume,cancel,fetch}
+//	GET  /api/jobs/{id}/frames          []FrameState of a job this node published
+//	GET  /api/jobs/{id}/frames/{n}      verified frame as PNG; .../{n}/thumb at most 160 px
+//	GET  /api/jobs/{id}/frames.zip      every verified frame, frame_NNNN.png
+//	GET  /api/settings                  PUT /api/settings (validated, applied at once)
+//	GET  /api/activity                  what the volunteer does now
+//	GET  /api/volunteer/preview         last rendered image (PNG), 404 before the first
+//	GET  /api/credits?limit=N           balance and the latest N receipts (default 100)
+//	GET  /api/browse?path=DIR           directories and files of DIR (default: home)
 //
 // # Streams
 //

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 )
@@ -45,6 +46,8 @@ type Server struct {
 	tick time.Duration
 	// streams bounds the event streams served at once.
 	streams chan struct{}
+	// owner tells which user holds the client end of a connection.
+	owner func(local net.Addr, remote string) (uid int, ok bool)
 }
 
 // maxBody bounds request bodies; the API takes paths and CIDs, not data.
@@ -58,7 +61,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), tick: time.Second, streams: make(chan struct{}, maxStreams)}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), tick: time.Second, streams: make(chan struct{}, maxStreams), owner: connOwner}
 	s.mux.HandleFunc("GET /{$}", s.handleIndex)
 	s.mux.Handle("GET /", staticFiles())
 	s.mux.HandleFunc("GET /api/id", s.handleID)

@@ -2,8 +2,11 @@ package gui
 
 import (
 	"embed"
+	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
+	"os"
 	"path"
 )
 
@@ -29,8 +32,15 @@ func isPage(urlPath string) bool {
 	return err == nil && !st.IsDir()
 }
 
-// handleIndex serves the app and the session cookie its requests use.
+// handleIndex serves the app and the session cookie its requests use, to
+// the node's own user only when the system tells who is calling.
 func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
+	if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if uid, known := s.owner(local, r.RemoteAddr); known && uid != os.Getuid() {
+			http.Error(w, fmt.Sprintf("This renderswarm node belongs to another user of this machine (you are uid %d).", uid), http.StatusForbidden)
+			return
+		}
+	}
 	b, err := fs.ReadFile(webFiles, "index.html")
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err)

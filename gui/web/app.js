@@ -74,7 +74,13 @@ async function api(method, path, body) {
 
 function sessionExpired() {
   const last = Number(sessionStorage.getItem('renderswarm-reload') || 0);
-  if (reloading || Date.now() - last < 10000) return;
+  if (reloading) return;
+  if (Date.now() - last < 10000) {
+    // Reloading did not help: say so rather than loop.
+    $('conn').textContent = 'not authorized: open the URL that `renderswarm id` prints';
+    $('conn').className = 'conn down';
+    return;
+  }
   reloading = true;
   sessionStorage.setItem('renderswarm-reload', String(Date.now()));
   location.reload();
@@ -338,6 +344,7 @@ async function loadFrames(jc) {
       cell.append(el('img', {src: base + fr.frame + '/thumb', alt: 'frame ' + fr.frame, loading: 'lazy'}));
       cell.tabIndex = 0;
       cell.addEventListener('click', () => openFrame(base + fr.frame, 'Frame ' + fr.frame));
+      cell.addEventListener('keydown', (k) => { if (k.key === 'Enter') openFrame(base + fr.frame, 'Frame ' + fr.frame); });
     }
     cell.append(el('span', {text: String(fr.frame)}));
     return cell;
