@@ -54,6 +54,7 @@ func colorScheme(t *testing.T, ctx context.Context, scheme string) {
 func open(t *testing.T, ctx context.Context, url string) {
 	t.Helper()
 	run(t, ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(url))
+	waitPage(t, ctx, `location.href === '`+url+`' && document.readyState === 'complete'`)
 	t.Cleanup(func() {
 		if t.Failed() {
 			return
@@ -91,13 +92,29 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
-// waitPage waits until the JavaScript expression is true in the page.
+// waitPage waits until the JavaScript expression is true in the page. It
+// evaluates it again and again rather than with chromedp.Poll, which can
+// pick the execution context of the page just left.
 func waitPage(t *testing.T, ctx context.Context, expr string) {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, waitTimeout+time.Second)
+	wctx, cancel := context.WithTimeout(ctx, waitTimeout)
 	defer cancel()
-	if _, err := chromedp.Run(sctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(waitTimeout))); err != nil {
-		t.Fatalf("waiting for %s: %v", expr, err)
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		ok, err := chromedp.Run(wctx, chromedp.Evaluate[bool](`!!(`+expr+`)`))
+		if ok && err == nil {
+			return
+		}
+		if err != nil {
+			last = err
+		}
+		select {
+		case <-wctx.Done():
+			t.Fatalf("waiting for %s: still false after %v (last error: %v)", expr, waitTimeout, last)
+		case <-tick.C:
+		}
 	}
 }
 
