@@ -152,7 +152,7 @@ func TestBrowser(t *testing.T) {
 		waitPage(t, ctx, `document.getElementById('peer-id').textContent === '12D3KooWTest' &&
 			document.getElementById('peer-count').textContent === '1'`)
 		waitPage(t, ctx, `document.getElementById('renders').textContent.includes("Someone's film") &&
-			document.getElementById('preview').naturalWidth === 32 && !document.getElementById('preview').hidden`)
+			document.getElementById('preview').naturalWidth === 32 && !document.getElementById('preview-box').hidden`)
 		guitest.Screenshot(t, ctx, "overview-light")
 		b.node.setPeers(append(b.node.Peers(), Peer{PeerID: "12D3KooWNew", State: "relayed"}))
 		waitPage(t, ctx, `document.getElementById('peer-count').textContent === '2'`)

@@ -53,9 +53,29 @@ func (s *Server) snapshot() Snapshot {
 	return snap
 }
 
+// shutdown is closed when the http.Server serving r shuts down: its
+// Shutdown waits for the open requests, and a stream would not end by
+// itself.
+func (s *Server) shutdown(r *http.Request) <-chan struct{} {
+	hs, ok := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if !ok {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.down[hs]
+	if !ok {
+		ch = make(chan struct{})
+		s.down[hs] = ch
+		hs.RegisterOnShutdown(func() { close(ch) })
+	}
+	return ch
+}
+
 // handleEvents is a server-sent event stream: an `event: state` with the
 // Snapshot whenever it changed (looked at every s.tick), and a comment when
-// nothing did for a while. It ends with the request.
+// nothing did for a while. It ends with the request, or when the server
+// shuts down.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	select {
 	case s.streams <- struct{}{}:
@@ -78,6 +98,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if !send([]byte("retry: 2000\n\n")) {
 		return
 	}
+	down := s.shutdown(r)
 	tick := time.NewTicker(s.tick)
 	defer tick.Stop()
 	keepalive := time.NewTicker(keepaliveInterval)
@@ -98,6 +119,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-r.Context().Done():
+			return
+		case <-down:
 			return
 		case <-tick.C:
 		case <-keepalive.C:

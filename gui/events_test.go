@@ -120,3 +120,28 @@ func TestEventsBounded(t *testing.T) {
 		t.Fatalf("stream without a token: %d, want 401", resp.StatusCode)
 	}
 }
+
+// An open page must not hold up the node's shutdown: http.Server.Shutdown
+// waits for open requests, so streams end when it starts.
+func TestEventsEndOnShutdown(t *testing.T) {
+	ts := httptest.NewUnstartedServer(newBackend().server(t))
+	ts.Start()
+	defer ts.Close()
+	req, _ := http.NewRequest("GET", ts.URL+"/api/events", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ch := make(chan sseEvent, 16)
+	go readEvents(bufio.NewScanner(resp.Body), ch)
+	nextState(t, ch)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := ts.Config.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with a stream open: %v", err)
+	}
+	for range ch {
+	}
+}

@@ -197,8 +197,8 @@ function renderOverview(s, prev) {
   if (!prev || app.previewKey !== key) {
     app.previewKey = key;
     const img = $('preview');
-    img.onload = () => { img.hidden = false; };
-    img.onerror = () => { img.hidden = true; };
+    img.onload = () => { $('preview-box').hidden = false; };
+    img.onerror = () => { $('preview-box').hidden = true; };
     img.src = '/api/volunteer/preview?v=' + encodeURIComponent(key);
   }
 
@@ -654,6 +654,10 @@ function renderPauseButtons() {
     b.classList.toggle('resume', !!paused);
   }
   $('ov-pause').hidden = !!disabled;
+  if (app.snap) {
+    const a = app.snap.activity;
+    $('set-state').textContent = 'Now: ' + a.state + (a.renders && a.renders.length ? ` (${a.renders.length} task${a.renders.length > 1 ? 's' : ''})` : '');
+  }
 }
 
 function collectSettings() {
