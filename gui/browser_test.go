@@ -237,6 +237,22 @@ func TestBrowser(t *testing.T) {
 		waitPage(t, ctx, `document.getElementById('viewer').open && document.getElementById('viewer-img').naturalWidth === 64`)
 	})
 
+	t.Run("pause and resume a job", func(t *testing.T) {
+		open(t, ctx, ts.URL+"/#jobs")
+		pause := `[data-job="job-1"] .actions button:nth-child(2)`
+		waitPage(t, ctx, `document.querySelector('`+pause+`').textContent === 'Pause'`)
+		run(t, ctx, chromedp.Click(chromedp.CSS(pause)))
+		waitPage(t, ctx, `document.querySelector('[data-job="job-1"] .badge').textContent === 'paused' &&
+			document.querySelector('`+pause+`').textContent === 'Resume'`)
+		run(t, ctx, chromedp.Click(chromedp.CSS(pause)))
+		waitPage(t, ctx, `document.querySelector('[data-job="job-1"] .badge').textContent === 'running'`)
+		b.jobs.mu.Lock()
+		defer b.jobs.mu.Unlock()
+		if !slices.Equal(b.jobs.controls, []string{"job-1 pause", "job-1 resume"}) {
+			t.Fatalf("controls %q, want pause then resume", b.jobs.controls)
+		}
+	})
+
 	t.Run("block a publisher from network jobs", func(t *testing.T) {
 		open(t, ctx, ts.URL+"/#network")
 		run(t, ctx, chromedp.Click(chromedp.CSS(`button.block-publisher`)))
@@ -258,6 +274,11 @@ func TestBrowser(t *testing.T) {
 		}
 		waitPage(t, ctx, `document.getElementById('set-msg').textContent.includes('Saved') &&
 			document.getElementById('set-cpus-range').value === '1'`)
+		run(t, ctx, chromedp.Click(chromedp.CSS(`input[name=mode][value=schedule]`)))
+		waitBackend(t, "the schedule", func() bool {
+			s, _ := b.volunteer.lastUpdate()
+			return s.Mode == ModeSchedule && s.Schedule == "22:00-07:00" && s.CPUs == 1
+		})
 		guitest.Screenshot(t, ctx, "settings-light")
 		open(t, ctx, ts.URL+"/#settings")
 		waitPage(t, ctx, `document.getElementById('set-cpus').value === '1'`)
