@@ -58,7 +58,7 @@ func TestPageNeedsNoTokenAndSetsSessionCookie(t *testing.T) {
 		session.SameSite != http.SameSiteStrictMode || session.Path != "/" {
 		t.Fatalf("session cookie = %+v, want the token, HttpOnly, SameSite=Strict, Path=/", session)
 	}
-	for _, f := range []string{"/app.js", "/style.css"} {
+	for _, f := range []string{"/app.js", "/util.js", "/jobs.js", "/style.css"} {
 		resp, body := request(t, ts, "GET", f, "", nil)
 		if resp.StatusCode != http.StatusOK || body == "" || resp.Header.Get("Set-Cookie") != "" {
 			t.Errorf("GET %s: %d, %d bytes, Set-Cookie %q", f, resp.StatusCode, len(body), resp.Header.Get("Set-Cookie"))

@@ -40,7 +40,7 @@
 //
 // # Endpoints
 //
-//	GET  /                              the web app (and /app.js, /style.css)
+//	GET  /                              the web app (and its modules, /*.js, and /style.css)
 //	GET  /api/id, /api/peers, /api/network
 //	GET  /api/events                    server-sent Snapshot stream
 //	GET  /api/assets                    POST /api/assets (add), /api/assets/get (NDJSON), /api/assets/pin
