@@ -47,7 +47,7 @@ type Server struct {
 	tick time.Duration
 	// streams bounds the event streams served at once.
 	streams chan struct{}
-	mu      sync.Mutex
+	mu      sync.Mutex                     // guards down
 	down    map[*http.Server]chan struct{} // closed when that server shuts down
 	// owner tells which user holds the client end of a connection.
 	owner func(local net.Addr, remote string) (uid int, ok bool)
@@ -64,8 +64,14 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), tick: time.Second, streams: make(chan struct{}, maxStreams), owner: connOwner,
-		down: map[*http.Server]chan struct{}{}}
+	s := &Server{
+		cfg:     cfg,
+		mux:     http.NewServeMux(),
+		tick:    time.Second,
+		streams: make(chan struct{}, maxStreams),
+		down:    map[*http.Server]chan struct{}{},
+		owner:   connOwner,
+	}
 	s.mux.HandleFunc("GET /{$}", s.handleIndex)
 	s.mux.Handle("GET /", staticFiles())
 	s.mux.HandleFunc("GET /api/id", s.handleID)
