@@ -2,7 +2,9 @@ package gui
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -190,13 +192,25 @@ type CreditsReport struct {
 	Receipts []Receipt `json:"receipts"`
 }
 
+// maxReceipts bounds GET /api/credits?limit=N.
+const maxReceipts = 10000
+
 func (s *Server) handleCredits(w http.ResponseWriter, r *http.Request) {
 	b, err := s.cfg.Credits.Balance()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
-	list, err := s.cfg.Credits.Receipts(100)
+	limit := 100
+	if q := r.URL.Query().Get("limit"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("bad limit %q", q))
+			return
+		}
+		limit = min(n, maxReceipts)
+	}
+	list, err := s.cfg.Credits.Receipts(limit)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err)
 		return

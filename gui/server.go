@@ -2,14 +2,13 @@ package gui
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
+	"sync"
 	"time"
 )
 
@@ -40,10 +39,18 @@ type Config struct {
 	Logger    *slog.Logger // nil means slog.Default()
 }
 
-// Server serves the API.
+// Server serves the API and the web app.
 type Server struct {
 	cfg Config
 	mux *http.ServeMux
+	// tick is how often the event stream looks for a changed state.
+	tick time.Duration
+	// streams bounds the event streams served at once.
+	streams chan struct{}
+	mu      sync.Mutex                     // guards down
+	down    map[*http.Server]chan struct{} // closed when that server shuts down
+	// owner tells which user holds the client end of a connection.
+	owner func(local net.Addr, remote string) (uid int, ok bool)
 }
 
 // maxBody bounds request bodies; the API takes paths and CIDs, not data.
@@ -57,7 +64,16 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{
+		cfg:     cfg,
+		mux:     http.NewServeMux(),
+		tick:    time.Second,
+		streams: make(chan struct{}, maxStreams),
+		down:    map[*http.Server]chan struct{}{},
+		owner:   connOwner,
+	}
+	s.mux.HandleFunc("GET /{$}", s.handleIndex)
+	s.mux.Handle("GET /", staticFiles())
 	s.mux.HandleFunc("GET /api/id", s.handleID)
 	s.mux.HandleFunc("GET /api/peers", s.handlePeers)
 	s.mux.HandleFunc("GET /api/assets", s.handleAssetsList)
@@ -70,39 +86,22 @@ func NewServer(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("POST /api/jobs/{id}/{action}", s.handleJobControl)
 	s.mux.HandleFunc("POST /api/jobs/{id}/fetch", s.handleJobFetch)
 	s.mux.HandleFunc("GET /api/credits", s.handleCredits)
+	s.mux.HandleFunc("GET /api/network", s.handleNetwork)
+	s.mux.HandleFunc("GET /api/jobs/{id}/frames", s.handleFrames)
+	s.mux.HandleFunc("GET /api/jobs/{id}/frames/{n}", s.handleFrameImage)
+	s.mux.HandleFunc("GET /api/jobs/{id}/frames/{n}/thumb", s.handleFrameImage)
+	s.mux.HandleFunc("GET /api/jobs/{id}/frames.zip", s.handleFramesZip)
+	s.mux.HandleFunc("GET /api/settings", s.handleSettings)
+	s.mux.HandleFunc("PUT /api/settings", s.handleUpdateSettings)
+	s.mux.HandleFunc("GET /api/activity", s.handleActivity)
+	s.mux.HandleFunc("GET /api/volunteer/preview", s.handlePreview)
+	s.mux.HandleFunc("GET /api/browse", s.handleBrowse)
+	s.mux.HandleFunc("GET /api/events", s.handleEvents)
 	return s, nil
 }
 
-// ServeHTTP checks the Host header and the token, then routes.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !loopbackHost(r.Host) {
-		writeError(w, http.StatusForbidden, fmt.Errorf("host %q not allowed: the API answers only on loopback", r.Host))
-		return
-	}
-	if !s.authorized(r) {
-		writeError(w, http.StatusUnauthorized, errors.New("missing or wrong API token"))
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	s.mux.ServeHTTP(w, r)
-}
-
-func (s *Server) authorized(r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1
-}
-
-// loopbackHost reports whether a Host header names a loopback address.
-func loopbackHost(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		host = hostport
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
+func (s *Server) handleNetwork(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, s.cfg.Node.Network())
 }
 
 func (s *Server) handleID(w http.ResponseWriter, r *http.Request) {

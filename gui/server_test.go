@@ -8,73 +8,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
 const testToken = "0123456789abcdef0123456789abcdef"
 
-type fakeNode struct{}
-
-func (fakeNode) ID() ID {
-	return ID{PeerID: "12D3KooWTest", Addrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWTest"}}
-}
-func (fakeNode) Peers() []Peer {
-	return []Peer{{PeerID: "12D3KooWOther", State: "direct"}}
-}
-
-type fakeAssets struct {
-	mu       sync.Mutex
-	added    [][]string
-	pinned   map[string]bool
-	exported string
-}
-
-func (f *fakeAssets) Add(_ context.Context, paths []string) (Asset, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.added = append(f.added, paths)
-	return Asset{CID: "bafyadded", Name: filepath.Base(paths[0]), Files: len(paths)}, nil
-}
-
-func (f *fakeAssets) Get(ctx context.Context, cid string, progress func(Progress)) (Asset, error) {
-	if cid == "nobody-has-it" {
-		<-ctx.Done()
-		return Asset{}, errors.New("no providers found")
-	}
-	progress(Progress{Phase: "downloading", Done: 1, Total: 2})
-	return Asset{CID: cid, Name: "scene", Size: 2, Complete: true}, nil
-}
-
-func (f *fakeAssets) Export(cid, dir string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.exported = dir
-	return nil
-}
-
-func (f *fakeAssets) List() ([]Asset, error) { return []Asset{{CID: "bafyone"}}, nil }
-
-func (f *fakeAssets) Pin(cid string, pinned bool) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.pinned == nil {
-		f.pinned = map[string]bool{}
-	}
-	f.pinned[cid] = pinned
-	return nil
-}
-
 func newTestServer(t *testing.T) (*httptest.Server, *fakeAssets) {
 	t.Helper()
-	fa := &fakeAssets{}
-	s, err := NewServer(Config{Token: testToken, Node: fakeNode{}, Assets: fa})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
+	b := newBackend()
+	ts := httptest.NewServer(b.server(t))
 	t.Cleanup(ts.Close)
-	return ts, fa
+	return ts, b.assets
 }
 
 // testClient is a Client for ts, as the CLI would build from the api file.

@@ -1,0 +1,320 @@
+package gui
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/renderswarm/renderswarm/gui/guitest"
+)
+
+// stepTimeout bounds one browser step; waitTimeout one wait for the page or
+// the backend.
+const (
+	stepTimeout = 20 * time.Second
+	waitTimeout = 10 * time.Second
+)
+
+// watchPage records, from the first script on, every uncaught error and
+// every Content-Security-Policy violation of the tab's pages.
+const watchPage = `window.__problems = [];
+window.addEventListener('error', (e) => window.__problems.push('error: ' + e.message));
+window.addEventListener('unhandledrejection', (e) => window.__problems.push('rejection: ' + e.reason));
+document.addEventListener('securitypolicyviolation', (e) => window.__problems.push('CSP: ' + e.violatedDirective + ' ' + e.blockedURI));`
+
+// setUp prepares the browser's tab: a 1366x768 laptop screen, and the
+// page watch.
+func setUp(t *testing.T, ctx context.Context) {
+	run(t, ctx, chromedp.EmulateViewport(1366, 768), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: watchPage})
+		return err
+	}))
+}
+
+// colorScheme makes the page see prefers-color-scheme: scheme.
+func colorScheme(t *testing.T, ctx context.Context, scheme string) {
+	run(t, ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return err
+	}))
+}
+
+// open loads the app afresh on a tab (leaving the page before, and its
+// event stream), and checks at the end of the test that it reported no
+// problem.
+func open(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	run(t, ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(url))
+	waitPage(t, ctx, `location.href === '`+url+`' && document.readyState === 'complete'`)
+	t.Cleanup(func() {
+		if t.Failed() {
+			return
+		}
+		if problems := eval[[]string](t, ctx, `window.__problems || []`); len(problems) > 0 {
+			t.Errorf("the page reported problems: %q", problems)
+		}
+	})
+}
+
+// showTab switches the app's tab as a click on it would.
+func showTab(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	run(t, ctx, chromedp.Click(chromedp.CSS(`#tabs a[data-tab="`+name+`"]`)))
+	waitPage(t, ctx, `!document.getElementById('`+name+`').hidden`)
+}
+
+func run(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(sctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(sctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+// waitPage waits until the JavaScript expression is true in the page. It
+// evaluates it again and again rather than with chromedp.Poll, which can
+// pick the execution context of the page just left.
+func waitPage(t *testing.T, ctx context.Context, expr string) {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, waitTimeout)
+	defer cancel()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		ok, err := chromedp.Run(wctx, chromedp.Evaluate[bool](`!!(`+expr+`)`))
+		if ok && err == nil {
+			return
+		}
+		if err != nil {
+			last = err
+		}
+		select {
+		case <-wctx.Done():
+			t.Fatalf("waiting for %s: still false after %v (last error: %v)", expr, waitTimeout, last)
+		case <-tick.C:
+		}
+	}
+}
+
+// waitBackend waits until cond holds for the fake backend.
+func waitBackend(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(waitTimeout)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("the backend never saw %s", what)
+		}
+	}
+}
+
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser tests start Chromium")
+	}
+	b := newBackend()
+	s := b.server(t)
+	s.tick = 100 * time.Millisecond
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close) // after the browser, which holds event streams open
+	// One tab for all: chromedp's later tabs hang on their second page.
+	ctx := guitest.Browser(t)
+	setUp(t, ctx)
+	colorScheme(t, ctx, "light")
+
+	t.Run("overview shows the node and follows the swarm", func(t *testing.T) {
+		open(t, ctx, ts.URL+"/")
+		waitPage(t, ctx, `document.getElementById('peer-id').textContent === '12D3KooWTest' &&
+			document.getElementById('peer-count').textContent === '1'`)
+		waitPage(t, ctx, `document.getElementById('renders').textContent.includes("Someone's film") &&
+			document.getElementById('preview').naturalWidth === 32 && !document.getElementById('preview-box').hidden`)
+		guitest.Screenshot(t, ctx, "overview-light")
+		b.node.setPeers(append(b.node.Peers(), Peer{PeerID: "12D3KooWNew", State: "relayed"}))
+		waitPage(t, ctx, `document.getElementById('peer-count').textContent === '2'`)
+		peers := b.node.Peers()
+		b.node.setPeers(nil)
+		waitPage(t, ctx, `document.getElementById('peers').textContent.includes('No peers yet')`)
+		b.node.setPeers(peers)
+	})
+
+	t.Run("publish from the form", func(t *testing.T) {
+		open(t, ctx, ts.URL+"/#jobs")
+		run(t, ctx, chromedp.SendKeys(chromedp.ID("pub-scene"), "/home/u/scenes/cube.pov"),
+			chromedp.SetValue(chromedp.ID("pub-title"), "Cube test"),
+			chromedp.SetValue(chromedp.ID("pub-renderer"), "povray"),
+			chromedp.SetValue(chromedp.ID("pub-frames"), "1-4"),
+			chromedp.SetValue(chromedp.ID("pub-replicas"), "3"),
+			chromedp.SetValue(chromedp.ID("pub-resolution"), "640x480"),
+			chromedp.SetValue(chromedp.ID("pub-samples"), "8"),
+			chromedp.SetValue(chromedp.ID("pub-tiles"), "2"),
+			chromedp.SetValue(chromedp.ID("pub-timelimit"), "90s"),
+			chromedp.Click(chromedp.ID("pub-submit")))
+		want := PublishRequest{Scene: "/home/u/scenes/cube.pov", Title: "Cube test", Renderer: "povray", Frames: "1-4",
+			Replicas: 3, Resolution: "640x480", Samples: 8, Tiles: 2, TimeLimit: "90s"}
+		waitBackend(t, "the publish request", func() bool {
+			b.jobs.mu.Lock()
+			defer b.jobs.mu.Unlock()
+			return len(b.jobs.published) > 0
+		})
+		if got := b.jobs.published[0]; got != want {
+			t.Fatalf("published %+v, want %+v", got, want)
+		}
+		waitPage(t, ctx, `document.querySelector('[data-job="job-3"] .title')?.textContent === 'Cube test'`)
+	})
+
+	t.Run("scene chosen with the file browser", func(t *testing.T) {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "scenes"), 0o755)
+		os.WriteFile(filepath.Join(dir, "scenes", "cube.pov"), []byte("sphere{}"), 0o644)
+		open(t, ctx, ts.URL+"/#jobs")
+		run(t, ctx, chromedp.SetValue(chromedp.ID("pub-scene"), dir+"/nothing-yet"), chromedp.Click(chromedp.ID("pub-browse")))
+		waitPage(t, ctx, `document.getElementById('browser').open && document.getElementById('br-path').textContent === '`+dir+`'`)
+		clickEntry := func(name string) {
+			waitPage(t, ctx, `[...document.querySelectorAll('#br-list li')].some((l) => l.firstChild.textContent === '`+name+`')`)
+			eval[bool](t, ctx, `[...document.querySelectorAll('#br-list li')].find((l) => l.firstChild.textContent === '`+name+`').click() === undefined`)
+		}
+		clickEntry("scenes")
+		waitPage(t, ctx, `document.getElementById('br-path').textContent.endsWith('/scenes')`)
+		guitest.Screenshot(t, ctx, "browse-light")
+		clickEntry("cube.pov")
+		waitPage(t, ctx, `!document.getElementById('browser').open &&
+			document.getElementById('pub-scene').value === '`+filepath.Join(dir, "scenes", "cube.pov")+`'`)
+	})
+
+	t.Run("assets: share a folder, fetch by CID with progress", func(t *testing.T) {
+		open(t, ctx, ts.URL+"/#assets")
+		waitPage(t, ctx, `document.getElementById('asset-list').textContent.includes('textures')`)
+		run(t, ctx, chromedp.SetValue(chromedp.ID("asset-path"), "/home/u/textures"),
+			chromedp.Click(chromedp.CSS(`#asset-add button[type=submit]`)))
+		waitPage(t, ctx, `document.getElementById('asset-add-msg').textContent.includes('bafyadded')`)
+		b.assets.mu.Lock()
+		if len(b.assets.added) != 1 || b.assets.added[0][0] != "/home/u/textures" {
+			t.Errorf("added %v", b.assets.added)
+		}
+		b.assets.mu.Unlock()
+		run(t, ctx, chromedp.SetValue(chromedp.ID("asset-cid"), "bafyget"),
+			chromedp.Click(chromedp.CSS(`#asset-get button[type=submit]`)))
+		waitPage(t, ctx, `document.getElementById('asset-get-msg').textContent.includes('Fetched scene') &&
+			document.getElementById('asset-get-progress').value === 1`)
+		guitest.Screenshot(t, ctx, "assets-light")
+	})
+
+	t.Run("frame grid shows verified frames", func(t *testing.T) {
+		open(t, ctx, ts.URL+"/#jobs")
+		run(t, ctx, chromedp.Click(chromedp.CSS(`[data-job="job-1"] button.frames-toggle`)))
+		waitPage(t, ctx, `[...document.querySelectorAll('[data-job="job-1"] .frame.verified img')]
+			.filter((i) => i.complete && i.naturalWidth === 16).length === 2`)
+		waitPage(t, ctx, `document.querySelector('[data-job="job-1"] .frame.failed').title.includes('segfault') &&
+			document.querySelector('[data-job="job-1"] .frame.rendering .fill').style.width === '40%' &&
+			document.querySelector('[data-job="job-1"] .errors').textContent.includes('segfault')`)
+		guitest.Screenshot(t, ctx, "jobs-light")
+		run(t, ctx, chromedp.Click(chromedp.CSS(`[data-job="job-1"] .frame[data-frame="1"]`)))
+		waitPage(t, ctx, `document.getElementById('viewer').open && document.getElementById('viewer-img').naturalWidth === 64`)
+	})
+
+	t.Run("pause and resume a job", func(t *testing.T) {
+		open(t, ctx, ts.URL+"/#jobs")
+		pause := `[data-job="job-1"] .actions button:nth-child(2)`
+		waitPage(t, ctx, `document.querySelector('`+pause+`').textContent === 'Pause'`)
+		run(t, ctx, chromedp.Click(chromedp.CSS(pause)))
+		waitPage(t, ctx, `document.querySelector('[data-job="job-1"] .badge').textContent === 'paused' &&
+			document.querySelector('`+pause+`').textContent === 'Resume'`)
+		run(t, ctx, chromedp.Click(chromedp.CSS(pause)))
+		waitPage(t, ctx, `document.querySelector('[data-job="job-1"] .badge').textContent === 'running'`)
+		b.jobs.mu.Lock()
+		defer b.jobs.mu.Unlock()
+		if !slices.Equal(b.jobs.controls, []string{"job-1 pause", "job-1 resume"}) {
+			t.Fatalf("controls %q, want pause then resume", b.jobs.controls)
+		}
+	})
+
+	t.Run("block a publisher from network jobs", func(t *testing.T) {
+		open(t, ctx, ts.URL+"/#network")
+		run(t, ctx, chromedp.Click(chromedp.CSS(`button.block-publisher`)))
+		waitBackend(t, "the blocked publisher", func() bool {
+			s, _ := b.volunteer.lastUpdate()
+			return slices.Contains(s.BlockedPublishers, "12D3KooWStranger")
+		})
+		guitest.Screenshot(t, ctx, "network-light")
+	})
+
+	t.Run("settings change the core count", func(t *testing.T) {
+		open(t, ctx, ts.URL+"/#settings")
+		waitPage(t, ctx, `!document.getElementById('set-form').hidden && document.getElementById('set-blocked').textContent.includes('12D3KooWStranger')`)
+		run(t, ctx, chromedp.SetValue(chromedp.ID("set-cpus"), "1"))
+		eval[bool](t, ctx, `document.getElementById('set-cpus').dispatchEvent(new Event('change'))`)
+		waitBackend(t, "cpus=1", func() bool { s, _ := b.volunteer.lastUpdate(); return s.CPUs == 1 })
+		if s, _ := b.volunteer.lastUpdate(); !slices.Equal(s.BlockedPublishers, []string{"12D3KooWStranger"}) {
+			t.Errorf("saving the cores lost the block list: %+v", s)
+		}
+		waitPage(t, ctx, `document.getElementById('set-msg').textContent.includes('Saved') &&
+			document.getElementById('set-cpus-range').value === '1'`)
+		run(t, ctx, chromedp.Click(chromedp.CSS(`input[name=mode][value=schedule]`)))
+		waitBackend(t, "the schedule", func() bool {
+			s, _ := b.volunteer.lastUpdate()
+			return s.Mode == ModeSchedule && s.Schedule == "22:00-07:00" && s.CPUs == 1
+		})
+		guitest.Screenshot(t, ctx, "settings-light")
+		open(t, ctx, ts.URL+"/#settings")
+		waitPage(t, ctx, `document.getElementById('set-cpus').value === '1'`)
+	})
+
+	t.Run("pause button pauses", func(t *testing.T) {
+		open(t, ctx, ts.URL+"/#settings")
+		waitPage(t, ctx, `!document.getElementById('set-form').hidden`)
+		run(t, ctx, chromedp.Click(chromedp.ID("set-pause")))
+		waitBackend(t, "paused", func() bool { return b.volunteer.Settings().Paused })
+		waitPage(t, ctx, `document.getElementById('set-pause').textContent === 'Resume volunteering' &&
+			document.getElementById('vol-state').textContent === 'paused'`)
+	})
+
+	t.Run("dark mode", func(t *testing.T) {
+		colorScheme(t, ctx, "dark")
+		defer colorScheme(t, ctx, "light")
+		open(t, ctx, ts.URL+"/")
+		waitPage(t, ctx, `document.getElementById('peer-id').textContent === '12D3KooWTest'`)
+		if bg := eval[string](t, ctx, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(20, 23, 29)" {
+			t.Errorf("dark body background %s", bg)
+		}
+		guitest.Screenshot(t, ctx, "overview-dark")
+		showTab(t, ctx, "jobs")
+		run(t, ctx, chromedp.Click(chromedp.CSS(`[data-job="job-1"] button.frames-toggle`)))
+		waitPage(t, ctx, `document.querySelectorAll('[data-job="job-1"] .frame.verified img').length === 2`)
+		guitest.Screenshot(t, ctx, "jobs-dark")
+		for _, tab := range []string{"network", "assets", "settings", "credits"} {
+			showTab(t, ctx, tab)
+			switch tab {
+			case "credits":
+				waitPage(t, ctx, `document.querySelector('#cr-plot svg path.line') !== null`)
+			case "assets":
+				waitPage(t, ctx, `document.getElementById('asset-list').textContent.includes('textures')`)
+			}
+			guitest.Screenshot(t, ctx, tab+"-dark")
+		}
+	})
+}
