@@ -10,34 +10,10 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/renderswarm/renderswarm/gui/guitest"
 )
-
-// stepTimeout bounds one browser step; waitTimeout one wait for the page or
-// the backend.
-const (
-	stepTimeout = 20 * time.Second
-	waitTimeout = 10 * time.Second
-)
-
-// watchPage records, from the first script on, every uncaught error and
-// every Content-Security-Policy violation of the tab's pages.
-const watchPage = `window.__problems = [];
-window.addEventListener('error', (e) => window.__problems.push('error: ' + e.message));
-window.addEventListener('unhandledrejection', (e) => window.__problems.push('rejection: ' + e.reason));
-document.addEventListener('securitypolicyviolation', (e) => window.__problems.push('CSP: ' + e.violatedDirective + ' ' + e.blockedURI));`
-
-// setUp prepares the browser's tab: a 1366x768 laptop screen, and the
-// page watch.
-func setUp(t *testing.T, ctx context.Context) {
-	run(t, ctx, chromedp.EmulateViewport(1366, 768), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: watchPage})
-		return err
-	}))
-}
 
 // colorScheme makes the page see prefers-color-scheme: scheme.
 func colorScheme(t *testing.T, ctx context.Context, scheme string) {
@@ -48,74 +24,20 @@ func colorScheme(t *testing.T, ctx context.Context, scheme string) {
 	}))
 }
 
-// open loads the app afresh on a tab (leaving the page before, and its
-// event stream), and checks at the end of the test that it reported no
-// problem.
-func open(t *testing.T, ctx context.Context, url string) {
-	t.Helper()
-	run(t, ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(url))
-	waitPage(t, ctx, `location.href === '`+url+`' && document.readyState === 'complete'`)
-	t.Cleanup(func() {
-		if t.Failed() {
-			return
-		}
-		if problems := eval[[]string](t, ctx, `window.__problems || []`); len(problems) > 0 {
-			t.Errorf("the page reported problems: %q", problems)
-		}
-	})
-}
+// waitTimeout bounds one wait for the page or the backend.
+const waitTimeout = 10 * time.Second
 
-// showTab switches the app's tab as a click on it would.
+func setUp(t *testing.T, ctx context.Context)            { guitest.Prepare(t, ctx) }
+func open(t *testing.T, ctx context.Context, url string) { guitest.Open(t, ctx, url) }
 func showTab(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	run(t, ctx, chromedp.Click(chromedp.CSS(`#tabs a[data-tab="`+name+`"]`)))
-	waitPage(t, ctx, `!document.getElementById('`+name+`').hidden`)
+	guitest.ShowTab(t, ctx, name)
 }
-
 func run(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
-	defer cancel()
-	if err := chromedp.Do(sctx, steps...); err != nil {
-		t.Fatal(err)
-	}
+	guitest.Run(t, ctx, steps...)
 }
-
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
-	defer cancel()
-	v, err := chromedp.Run(sctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("%s: %v", expr, err)
-	}
-	return v
-}
-
-// waitPage waits until the JavaScript expression is true in the page. It
-// evaluates it again and again rather than with chromedp.Poll, which can
-// pick the execution context of the page just left.
 func waitPage(t *testing.T, ctx context.Context, expr string) {
 	t.Helper()
-	wctx, cancel := context.WithTimeout(ctx, waitTimeout)
-	defer cancel()
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		ok, err := chromedp.Run(wctx, chromedp.Evaluate[bool](`!!(`+expr+`)`))
-		if ok && err == nil {
-			return
-		}
-		if err != nil {
-			last = err
-		}
-		select {
-		case <-wctx.Done():
-			t.Fatalf("waiting for %s: still false after %v (last error: %v)", expr, waitTimeout, last)
-		case <-tick.C:
-		}
-	}
+	guitest.WaitPage(t, ctx, expr, waitTimeout)
 }
 
 // waitBackend waits until cond holds for the fake backend.
@@ -196,7 +118,7 @@ func TestBrowser(t *testing.T) {
 		waitPage(t, ctx, `document.getElementById('browser').open && document.getElementById('br-path').textContent === '`+dir+`'`)
 		clickEntry := func(name string) {
 			waitPage(t, ctx, `[...document.querySelectorAll('#br-list li')].some((l) => l.firstChild.textContent === '`+name+`')`)
-			eval[bool](t, ctx, `[...document.querySelectorAll('#br-list li')].find((l) => l.firstChild.textContent === '`+name+`').click() === undefined`)
+			guitest.Eval[bool](t, ctx, `[...document.querySelectorAll('#br-list li')].find((l) => l.firstChild.textContent === '`+name+`').click() === undefined`)
 		}
 		clickEntry("scenes")
 		waitPage(t, ctx, `document.getElementById('br-path').textContent.endsWith('/scenes')`)
@@ -267,7 +189,7 @@ func TestBrowser(t *testing.T) {
 		open(t, ctx, ts.URL+"/#settings")
 		waitPage(t, ctx, `!document.getElementById('set-form').hidden && document.getElementById('set-blocked').textContent.includes('12D3KooWStranger')`)
 		run(t, ctx, chromedp.SetValue(chromedp.ID("set-cpus"), "1"))
-		eval[bool](t, ctx, `document.getElementById('set-cpus').dispatchEvent(new Event('change'))`)
+		guitest.Eval[bool](t, ctx, `document.getElementById('set-cpus').dispatchEvent(new Event('change'))`)
 		waitBackend(t, "cpus=1", func() bool { s, _ := b.volunteer.lastUpdate(); return s.CPUs == 1 })
 		if s, _ := b.volunteer.lastUpdate(); !slices.Equal(s.BlockedPublishers, []string{"12D3KooWStranger"}) {
 			t.Errorf("saving the cores lost the block list: %+v", s)
@@ -298,7 +220,7 @@ func TestBrowser(t *testing.T) {
 		defer colorScheme(t, ctx, "light")
 		open(t, ctx, ts.URL+"/")
 		waitPage(t, ctx, `document.getElementById('peer-id').textContent === '12D3KooWTest'`)
-		if bg := eval[string](t, ctx, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(20, 23, 29)" {
+		if bg := guitest.Eval[string](t, ctx, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(20, 23, 29)" {
 			t.Errorf("dark body background %s", bg)
 		}
 		guitest.Screenshot(t, ctx, "overview-dark")

@@ -83,6 +83,7 @@ type proc struct {
 	done  chan struct{}
 	id    string
 	addrs []string
+	gui   string // the web app's URL
 }
 
 // startNode runs a node process on a fresh (or given) home, listening on
@@ -131,7 +132,7 @@ func startNodeEnv(t *testing.T, home string, env []string, extra ...string) *pro
 			if err := json.Unmarshal([]byte(r.stdout), &id); err != nil {
 				t.Fatalf("id --json printed %q: %v", r.stdout, err)
 			}
-			p.id, p.addrs = id.PeerID, id.Addrs
+			p.id, p.addrs, p.gui = id.PeerID, id.Addrs, id.GUI
 			return p
 		}
 		select {
