@@ -95,6 +95,10 @@ func TestWebAppDrivesRealNodes(t *testing.T) {
 	guitest.ShowTab(t, ctx, "overview")
 	guitest.WaitPage(t, ctx, `document.getElementById('vol-state').textContent === 'paused'`, 10*time.Second)
 	guitest.Screenshot(t, ctx, "real-volunteer-paused")
+	guitest.ShowTab(t, ctx, "settings")
+	guitest.Screenshot(t, ctx, "real-volunteer-settings")
+	guitest.ShowTab(t, ctx, "credits")
+	guitest.Screenshot(t, ctx, "real-volunteer-credits")
 	if s, err := cl.Settings(context.Background()); err != nil || !s.Paused || s.CPUs != 1 {
 		t.Fatalf("settings after the page changed them: %+v, %v", s, err)
 	}
