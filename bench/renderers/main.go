@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command renderers measures what the grid costs on top of Blender and
 // POV-Ray: the same frames rendered
 //
@@ -42,7 +44,7 @@ func main() { os.Exit(mainErr()) }
 
 func mainErr() int {
 	frames := flag.Int("frames", 6, "frames of the animation")
-	runs := flag.Int("runs", 1, "repetitions; figures are medians (one run takes about 4 min on 2 cores)")
+	runs := flag.Int("runs", 1, "repetitions; figures are medians (1 by default: one run of both renderers takes about 4 min on 2 cores)")
 	which := flag.String("renderer", "all", "all, blender or povray")
 	tiles := flag.Int("tiles", 4, "bands of the tiled still")
 	single := flag.Bool("single", true, "also render directly on one thread (what one volunteer core does per replica)")
@@ -80,6 +82,7 @@ func mainErr() int {
 		fmt.Printf("built renderswarm in %.1fs\n", took.Seconds())
 	}
 	fmt.Print(explain)
+	fmt.Printf("runs: %d (figures are medians; -runs, default 1 to stay well under 10 minutes on 2 cores)\n", *runs)
 
 	var scenes []*scene
 	for _, r := range []string{"blender", "povray"} {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -112,7 +114,9 @@ func startNode(ctx context.Context, bin, dir, name string, extra ...string) (*no
 		"--listen", "/ip4/127.0.0.1/tcp/0", "--gui", "127.0.0.1:0", "--no-mdns", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own group, so a terminal's ^C reaches only this program, which
+	// stops the nodes in order; killed if this program dies without that.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
