@@ -3,7 +3,9 @@ package test
 import (
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -86,6 +88,22 @@ sphere { 0, 1 pigment { rgb 1 } }
 		time.Sleep(200 * time.Millisecond)
 	}
 
+	// A renderer that dies mid-render (killed with SIGSEGV as soon as it
+	// runs, on each volunteer): the job fails with the crash in its status.
+	slow := filepath.Join(dir, "slow", "slow.pov")
+	writeFile(t, slow, slowScene)
+	start = time.Now()
+	slowID := publishScene(t, pub.home, slow, "--renderer", "povray", "--resolution", "640x360", "--samples", "16", "--time-limit", "2m")
+	stop := make(chan struct{})
+	killed := make(chan int)
+	go func() { killed <- crashRenderers(stop, vs, "slow.pov") }()
+	st = waitFailed(t, pub.home, slowID, start, 2*time.Minute)
+	close(stop)
+	if n := <-killed; n < 2 {
+		t.Fatalf("killed %d renders, want one on each volunteer", n)
+	}
+	checkReasons(t, st, vs, "segmentation fault")
+
 	for _, v := range vs {
 		select {
 		case <-v.done:
@@ -119,5 +137,38 @@ func checkReasons(t *testing.T, st fullStatus, vs []*proc, want string) {
 	}
 	if st.Frames.Failed != 1 {
 		t.Errorf("frames %+v, want the one frame failed", st.Frames)
+	}
+}
+
+// slowScene takes POV-Ray seconds to render at 640x360 with anti-aliasing.
+const slowScene = `#version 3.7;
+camera { location <0, 2, -6> look_at 0 }
+light_source { <5, 10, -5> rgb 1 area_light <2, 0, 0>, <0, 0, 2>, 8, 8 adaptive 0 jitter }
+plane { y, -1 pigment { checker rgb 0.2 rgb 0.9 } finish { reflection 0.3 } }
+#for (I, 0, 24)
+  sphere { <mod(I, 5) - 2, 0, div(I, 5) - 2>, 0.4 pigment { rgb <0.8, 0.5, 0.2> } finish { reflection 0.4 } }
+#end
+`
+
+// crashRenderers kills, with SIGSEGV, every povray process of the
+// volunteers that renders scene, until stop; it returns how many it killed.
+func crashRenderers(stop <-chan struct{}, vs []*proc, scene string) int {
+	killed := map[int]bool{}
+	for {
+		select {
+		case <-stop:
+			return len(killed)
+		case <-time.After(50 * time.Millisecond):
+		}
+		for _, v := range vs {
+			out, _ := exec.Command("pgrep", "-f", "-x", "/usr/bin/povray .*"+v.home+".*"+scene+".*").Output()
+			for _, f := range strings.Fields(string(out)) {
+				if pid, err := strconv.Atoi(f); err == nil && !killed[pid] {
+					if syscall.Kill(pid, syscall.SIGSEGV) == nil {
+						killed[pid] = true
+					}
+				}
+			}
+		}
 	}
 }

@@ -181,9 +181,9 @@ loop:
 			return fmt.Errorf("blender: the renderswarm script failed: %s", last)
 		}
 		if b.MemoryLimit > 0 {
-			return fmt.Errorf("blender failed (%v; memory limit %d MiB): %s", waitErr, b.MemoryLimit>>20, last)
+			return fmt.Errorf("blender %s (memory limit %d MiB): %s", render.ExitReason(waitErr), b.MemoryLimit>>20, last)
 		}
-		return fmt.Errorf("blender failed (%v): %s", waitErr, last)
+		return fmt.Errorf("blender %s: %s", render.ExitReason(waitErr), last)
 	}
 	return nil
 }

@@ -125,7 +125,7 @@ func povError(waitErr error, tail *tailBuf) error {
 	if waitErr == nil {
 		waitErr = errors.New("reading its output failed")
 	}
-	return fmt.Errorf("povray failed (%v): %s", waitErr, msg)
+	return fmt.Errorf("povray %s: %s", render.ExitReason(waitErr), msg)
 }
 
 func lastLine(out []byte) string {
