@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/renderswarm/renderswarm/render/povray"
 )
 
 // scene is one benchmark scene and the settings every path renders it with.
@@ -61,25 +63,8 @@ func (s *scene) directCmd(frame int, outDir string, threads int) (dir string, ar
 		return filepath.Dir(s.path), append([]string{s.path, "+SF" + f, "+EF" + f,
 			"+O" + filepath.Join(outDir, "frame.png"), "+FN8",
 			"+W" + strconv.Itoa(s.width), "+H" + strconv.Itoa(s.height),
-			"-D", "-P", "+WT" + strconv.Itoa(wt), "+BS32"}, povSamplesArgs(s.samples)...)
+			"-D", "-P", "+WT" + strconv.Itoa(wt), "+BS32"}, povray.SamplesArgs(s.samples)...)
 	}
-}
-
-// povSamplesArgs is the backend's mapping of samples to antialiasing
-// (render/povray samplesArgs): 0 keeps the scene's, 1 is none, n > 1 is
-// +A0.0 +AM1 +R<ceil(sqrt n)>; jitter always off.
-func povSamplesArgs(samples int) []string {
-	switch {
-	case samples == 0:
-		return []string{"-J"}
-	case samples == 1:
-		return []string{"-A", "-J"}
-	}
-	d := 2
-	for d*d < samples && d < 9 {
-		d++
-	}
-	return []string{"+A0.0", "+AM1", "+R" + strconv.Itoa(d), "-J"}
 }
 
 // makeBlenderScene writes dir/scene.blend with Blender itself.

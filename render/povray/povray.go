@@ -105,14 +105,14 @@ func childEnv(home string) []string {
 	return env
 }
 
-// samplesArgs maps Task.Samples to antialiasing switches: 0 keeps the
+// SamplesArgs maps Task.Samples to antialiasing switches: 0 keeps the
 // scene's own settings; 1 turns antialiasing off (one ray per pixel); n > 1
 // is non-adaptive-in-effect supersampling: method 1 with threshold 0 and an
 // n'×n' grid where n' = ceil(sqrt(n)) clamped to 2..9 (POV-Ray's maximum
 // depth), so every pixel that differs at all from its neighbours gets n'²
 // samples. Jitter is always off (-J): it is what makes POV-Ray's output
 // depend on render order.
-func samplesArgs(samples int) []string {
+func SamplesArgs(samples int) []string {
 	switch {
 	case samples == 0:
 		return []string{"-J"}
@@ -343,7 +343,7 @@ func (b *Backend) args(scenePath, out string, t render.Task) ([]string, error) {
 		"+W"+strconv.Itoa(t.Width), "+H"+strconv.Itoa(t.Height),
 		"-D", "-P", "+WT1", "+BS"+strconv.Itoa(blockSize),
 	)
-	args = append(args, samplesArgs(t.Samples)...)
+	args = append(args, SamplesArgs(t.Samples)...)
 	args = append(args, borderArgs(renderRegion(t.Region(), t.Width, t.Height), t.Width, t.Height)...)
 	return args, nil
 }
