@@ -133,6 +133,9 @@ func (v *volunteer) call(ctx context.Context, pub peer.ID, req p2p.WorkRequest) 
 // workOn asks o's publisher for a lease and, if granted, renders and
 // delivers it.
 func (v *volunteer) workOn(ctx context.Context, o offer) error {
+	if v.gate(time.Now()) != "" {
+		return errNoWork // paused, or not now: no new leases
+	}
 	settings, _ := v.settings.get()
 	resp, err := v.call(ctx, o.Manifest.Publisher, p2p.WorkRequest{Op: p2p.OpLease, Job: o.ID.String(), Renderers: offered(v.versions, settings)})
 	if err != nil {

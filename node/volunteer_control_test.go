@@ -58,6 +58,12 @@ func TestVolunteerPauseHandsLeaseBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	j, _ := pub.job(id.String())
+	// A second job waits its turn: pausing must not let it take over.
+	id2, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-2", Width: 48, Height: 27, Replicas: 2, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j2, _ := pub.job(id2.String())
 	poll(t, 20*time.Second, "the volunteer to render", func() bool {
 		a := api.Activity()
 		return a.State == gui.StateRendering && len(a.Renders) == 1 && a.Renders[0].Progress == 0.5
@@ -83,7 +89,15 @@ func TestVolunteerPauseHandsLeaseBack(t *testing.T) {
 	if a := api.Activity(); a.State != gui.StatePaused {
 		t.Fatalf("state while paused = %q", a.State)
 	}
-	leased := func() int { j.mu.Lock(); defer j.mu.Unlock(); return j.leased }
+	leased := func() int {
+		n := 0
+		for _, j := range []*pubJob{j, j2} {
+			j.mu.Lock()
+			n += j.leased
+			j.mu.Unlock()
+		}
+		return n
+	}
 	before := leased()
 	time.Sleep(3 * time.Second)
 	if leased() != before {
