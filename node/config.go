@@ -42,6 +42,11 @@ type Config struct {
 	BlockPublishers []string `toml:"block_publishers"`
 	BlockJobs       []string `toml:"block_jobs"`
 
+	// Flags names the volunteer settings given on the command line
+	// ("cpus", "max_upload_rate", "cache_quota"): they win over settings
+	// saved from the web app, which otherwise win over config.toml.
+	Flags []string `toml:"-"`
+
 	Logger *slog.Logger `toml:"-"`
 }
 

@@ -105,8 +105,8 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	if saved, ok, err := loadSettings(n.db); err != nil {
 		return nil, err
 	} else if ok {
-		settings = saved
-		n.log.Info("usingSavedSettings", "cpus", saved.CPUs, "mode", saved.Mode, "paused", saved.Paused)
+		settings = withFlags(saved, settings, cfg.Flags)
+		n.log.Info("usingSavedSettings", "cpus", settings.CPUs, "mode", settings.Mode, "paused", settings.Paused, "flagsWin", cfg.Flags)
 	}
 	n.set, n.usage = newSettingsBox(settings), &usage{}
 	key, err := loadIdentity(cfg.Home)

@@ -132,6 +132,22 @@ func inSchedule(t time.Time, from, to int) bool {
 	return m >= from || m < to
 }
 
+// withFlags is saved with the settings the command line gave (named in
+// flags) taken from fromConfig.
+func withFlags(saved, fromConfig gui.Settings, flags []string) gui.Settings {
+	for _, f := range flags {
+		switch f {
+		case "cpus":
+			saved.CPUs = fromConfig.CPUs
+		case "max_upload_rate":
+			saved.MaxUploadRate = fromConfig.MaxUploadRate
+		case "cache_quota":
+			saved.CacheQuota = fromConfig.CacheQuota
+		}
+	}
+	return saved
+}
+
 // loadSettings returns the settings saved from the web app, if any.
 func loadSettings(d *sql.DB) (gui.Settings, bool, error) {
 	var raw string

@@ -104,6 +104,18 @@ func TestSettingsPersist(t *testing.T) {
 	}
 }
 
+// Settings given on the command line win over saved ones; the rest of the
+// saved settings stay.
+func TestFlagsWinOverSavedSettings(t *testing.T) {
+	saved := gui.Settings{CPUs: 2, MaxUploadRate: 1 << 20, CacheQuota: 5 << 30, Paused: true, Mode: gui.ModeIdle}
+	fromConfig := gui.Settings{CPUs: 1, MaxUploadRate: 8 << 20, CacheQuota: 1 << 30}
+	got := withFlags(saved, fromConfig, []string{"cpus", "cache_quota"})
+	want := gui.Settings{CPUs: 1, MaxUploadRate: 1 << 20, CacheQuota: 1 << 30, Paused: true, Mode: gui.ModeIdle}
+	if got.CPUs != want.CPUs || got.MaxUploadRate != want.MaxUploadRate || got.CacheQuota != want.CacheQuota || !got.Paused || got.Mode != want.Mode {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}
+
 // The machine counts as idle only after others have used less than
 // busyShare of it for the whole idle time.
 func TestIdleDetection(t *testing.T) {

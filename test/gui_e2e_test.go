@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -113,5 +114,52 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Settings saved through the API survive a restart of the node; a setting
+// given on the command line wins over the saved one for that run only.
+func TestSettingsSurviveRestart(t *testing.T) {
+	skipIfShort(t)
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs two cores to tell a saved core count from a given one")
+	}
+	home := t.TempDir()
+	n := startNode(t, home)
+	ctx := context.Background()
+	cl, err := gui.Dial(ctx, home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cl.Settings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.CPUs, s.Paused, s.Mode, s.Schedule = 1, true, gui.ModeSchedule, "22:00-07:00"
+	if _, err := cl.UpdateSettings(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	n.stop()
+
+	settings := func() gui.Settings {
+		t.Helper()
+		cl, err := gui.Dial(ctx, home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := cl.Settings(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	n = startNode(t, home)
+	if got := settings(); got.CPUs != 1 || !got.Paused || got.Schedule != "22:00-07:00" {
+		t.Fatalf("after a restart: %+v", got)
+	}
+	n.stop()
+	startNode(t, home, "--cpus", "2")
+	if got := settings(); got.CPUs != 2 || !got.Paused {
+		t.Fatalf("with --cpus 2: %+v; want 2 cores and the rest as saved", got)
 	}
 }

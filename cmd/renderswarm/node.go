@@ -62,10 +62,19 @@ func (c *nodeCmd) override(cfg *node.Config) {
 		}
 	}
 	set(&cfg.GUI, c.GUI)
-	set(&cfg.MaxUploadRate, c.MaxUploadRate)
-	set(&cfg.CacheQuota, c.CacheQuota)
 	set(&cfg.SwarmKey, c.SwarmKey)
+	// Volunteer settings given here also win over those saved from the
+	// web app.
+	if strings.TrimSpace(c.MaxUploadRate) != "" {
+		cfg.MaxUploadRate = c.MaxUploadRate
+		cfg.Flags = append(cfg.Flags, "max_upload_rate")
+	}
+	if strings.TrimSpace(c.CacheQuota) != "" {
+		cfg.CacheQuota = c.CacheQuota
+		cfg.Flags = append(cfg.Flags, "cache_quota")
+	}
 	if c.CPUs != 0 {
 		cfg.CPUs = c.CPUs
+		cfg.Flags = append(cfg.Flags, "cpus")
 	}
 }
