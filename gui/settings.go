@@ -57,11 +57,11 @@ func ValidateSettings(s Settings) error {
 	default:
 		return fmt.Errorf("mode %q: want %s, %s or %s", s.Mode, ModeAlways, ModeIdle, ModeSchedule)
 	}
-	if s.IdleMinutes < 0 {
-		return fmt.Errorf("idle minutes %d: must not be negative", s.IdleMinutes)
+	if s.IdleMinutes < 0 || s.IdleMinutes > 24*60 {
+		return fmt.Errorf("idle minutes %d: want 0 (the default) to 1440", s.IdleMinutes)
 	}
 	if s.Mode == ModeSchedule || s.Schedule != "" {
-		if err := checkSchedule(s.Schedule); err != nil {
+		if _, _, err := ParseSchedule(s.Schedule); err != nil {
 			return err
 		}
 	}
@@ -74,25 +74,26 @@ func ValidateSettings(s Settings) error {
 	return nil
 }
 
-// checkSchedule accepts a daily window "HH:MM-HH:MM" (24-hour clock).
-func checkSchedule(sched string) error {
-	from, to, ok := strings.Cut(sched, "-")
+// ParseSchedule parses a daily window "HH:MM-HH:MM" (24-hour clock) into
+// minutes after midnight; the window may wrap midnight (22:00-07:00).
+func ParseSchedule(sched string) (from, to int, err error) {
+	a, b, ok := strings.Cut(sched, "-")
 	bad := fmt.Errorf("schedule %q: want a daily window like 22:00-07:00", sched)
 	if !ok {
-		return bad
+		return 0, 0, bad
 	}
-	for _, t := range []string{from, to} {
-		if len(t) != 5 {
-			return bad
+	var mins [2]int
+	for i, t := range []string{a, b} {
+		c, err := time.Parse("15:04", t)
+		if len(t) != 5 || err != nil {
+			return 0, 0, bad
 		}
-		if _, err := time.Parse("15:04", t); err != nil {
-			return bad
-		}
+		mins[i] = c.Hour()*60 + c.Minute()
 	}
-	if from == to {
-		return fmt.Errorf("schedule %q: the window is empty", sched)
+	if mins[0] == mins[1] {
+		return 0, 0, fmt.Errorf("schedule %q: the window is empty", sched)
 	}
-	return nil
+	return mins[0], mins[1], nil
 }
 
 func (s *Server) activity() Activity {

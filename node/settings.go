@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -43,26 +41,11 @@ func settingsFromConfig(cfg Config) (gui.Settings, error) {
 	return s, checkSettings(s)
 }
 
-// checkSettings rejects settings that cannot take effect, in one line.
+// checkSettings rejects settings that cannot take effect, in one line: the
+// API's checks, and block lists of real peer and job IDs.
 func checkSettings(s gui.Settings) error {
-	switch {
-	case s.CPUs < 0 || s.CPUs > runtime.NumCPU():
-		return fmt.Errorf("cpus %d: this machine has %d cores (0 means all)", s.CPUs, runtime.NumCPU())
-	case s.IdleMinutes < 0 || s.IdleMinutes > 24*60:
-		return fmt.Errorf("idle minutes %d outside 0..1440", s.IdleMinutes)
-	case s.CacheQuota < 0:
-		return errors.New("cache quota must not be negative")
-	case s.MaxUploadRate < 0:
-		return errors.New("upload rate must not be negative")
-	}
-	switch s.Mode {
-	case "", gui.ModeAlways, gui.ModeIdle:
-	case gui.ModeSchedule:
-		if _, _, err := parseSchedule(s.Schedule); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("mode %q: want always, idle or schedule", s.Mode)
+	if err := gui.ValidateSettings(s); err != nil {
+		return err
 	}
 	for _, p := range s.BlockedPublishers {
 		if _, err := peer.Decode(p); err != nil {
@@ -92,35 +75,6 @@ func blockLists(s gui.Settings) ([]peer.ID, []cid.Cid) {
 		}
 	}
 	return pubs, jobs
-}
-
-// parseSchedule parses a daily window "HH:MM-HH:MM" into minutes after
-// midnight; the window may wrap midnight (22:00-07:00).
-func parseSchedule(s string) (from, to int, err error) {
-	a, b, ok := strings.Cut(strings.TrimSpace(s), "-")
-	if !ok {
-		return 0, 0, fmt.Errorf("schedule %q: want a daily window like 22:00-07:00", s)
-	}
-	if from, err = parseClock(a); err == nil {
-		to, err = parseClock(b)
-	}
-	if err != nil {
-		return 0, 0, fmt.Errorf("schedule %q: %w", s, err)
-	}
-	if from == to {
-		return 0, 0, fmt.Errorf("schedule %q: the window is empty", s)
-	}
-	return from, to, nil
-}
-
-func parseClock(s string) (int, error) {
-	h, m, ok := strings.Cut(strings.TrimSpace(s), ":")
-	hh, err1 := strconv.Atoi(h)
-	mm, err2 := strconv.Atoi(m)
-	if !ok || err1 != nil || err2 != nil || hh < 0 || hh > 24 || mm < 0 || mm > 59 || (hh == 24 && mm != 0) {
-		return 0, fmt.Errorf("%q is not a time like 07:30", s)
-	}
-	return hh*60 + mm, nil
 }
 
 // inSchedule reports whether t falls in the window [from, to).

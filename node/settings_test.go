@@ -14,11 +14,11 @@ import (
 
 func TestScheduleWindow(t *testing.T) {
 	at := func(hm string) time.Time {
-		m, err := parseClock(hm)
+		c, err := time.Parse("15:04", hm)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return time.Date(2026, 11, 22, m/60, m%60, 0, 0, time.Local)
+		return time.Date(2026, 11, 22, c.Hour(), c.Minute(), 0, 0, time.Local)
 	}
 	for _, c := range []struct {
 		window, at string
@@ -32,9 +32,10 @@ func TestScheduleWindow(t *testing.T) {
 		{"22:00-07:00", "03:00", true},
 		{"22:00-07:00", "07:00", false},
 		{"22:00-07:00", "12:00", false},
-		{"00:00-24:00", "23:59", true},
+		{"00:00-23:59", "23:58", true},
+		{"00:00-23:59", "23:59", false},
 	} {
-		from, to, err := parseSchedule(c.window)
+		from, to, err := gui.ParseSchedule(c.window)
 		if err != nil {
 			t.Fatalf("%s: %v", c.window, err)
 		}

@@ -67,7 +67,7 @@ func (v *volunteer) gate(now time.Time) string {
 	case s.Paused:
 		return gui.StatePaused
 	case s.Mode == gui.ModeSchedule:
-		if from, to, err := parseSchedule(s.Schedule); err == nil && !inSchedule(now, from, to) {
+		if from, to, err := gui.ParseSchedule(s.Schedule); err == nil && !inSchedule(now, from, to) {
 			return gui.StateOffSchedule
 		}
 	case s.Mode == gui.ModeIdle:
