@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/renderswarm/renderswarm/render/rendertest"
 )
 
 // Colours of the texture the Blender scenes' plane shows: distinctive, and
@@ -121,7 +123,9 @@ var markerNames = []string{"abs-marker.txt", "driver-marker.txt", "rel-marker.tx
 func makeBlend(t *testing.T, dir string, evil bool, markerDir string) string {
 	t.Helper()
 	tex := filepath.Join(dir, "textures", "checker.png")
-	writeChecker(t, tex, texOrange, texTeal)
+	if err := rendertest.WriteChecker(tex, texOrange, texTeal); err != nil {
+		t.Fatal(err)
+	}
 	blend := filepath.Join(dir, "scene.blend")
 	p := map[string]any{"tex": tex, "blend": blend}
 	if evil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/renderswarm/renderswarm/render/rendertest"
 )
 
 // povScene writes dir/scene.pov, which includes a local inc/colors.inc
@@ -15,7 +17,9 @@ import (
 // clock. It returns the scene's path.
 func povScene(t *testing.T, dir string) string {
 	t.Helper()
-	writeChecker(t, filepath.Join(dir, "maps", "checker.png"), texOrange, texTeal)
+	if err := rendertest.WriteChecker(filepath.Join(dir, "maps", "checker.png"), texOrange, texTeal); err != nil {
+		t.Fatal(err)
+	}
 	writeFile(t, filepath.Join(dir, "inc", "colors.inc"), `// the scene's own palette, found before the system colors.inc
 #declare SwarmRed = rgb <0.9, 0.1, 0.1>;
 #declare White = rgb 1;

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,32 +180,6 @@ func countNear(img *image.NRGBA, c color.NRGBA, tol int) int {
 		}
 	}
 	return n
-}
-
-// writeChecker writes a 16x16 PNG of 4x4 cells in colours a and b.
-func writeChecker(t *testing.T, path string, a, b color.NRGBA) {
-	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, 16, 16))
-	for y := range 16 {
-		for x := range 16 {
-			c := a
-			if (x/4+y/4)%2 == 1 {
-				c = b
-			}
-			img.SetNRGBA(x, y, c)
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func writeFile(t *testing.T, path, content string) {

@@ -3,15 +3,15 @@ package blender
 import (
 	"encoding/json"
 	"fmt"
-	"image"
 	"image/color"
-	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/renderswarm/renderswarm/render/rendertest"
 )
 
 // Texture colours of the checker the fixture's plane shows.
@@ -86,29 +86,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(fix.dir)
 	}
 	os.Exit(code)
-}
-
-// writeChecker writes a 16x16 PNG of 4x4-pixel cells.
-func writeChecker(path string) error {
-	img := image.NewNRGBA(image.Rect(0, 0, 16, 16))
-	for y := range 16 {
-		for x := range 16 {
-			c := checkerA
-			if (x/4+y/4)%2 == 1 {
-				c = checkerB
-			}
-			img.SetNRGBA(x, y, c)
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return png.Encode(f, img)
 }
 
 // markerScript is the text block of evil.blend: were it ever run, it would
@@ -213,7 +190,7 @@ func buildFixtures(f fixtures) string {
 	strip := filepath.Join(f.dir, "seq", "tex", "strip.png")
 	for _, p := range []string{tex, strip, filepath.Join(f.dir, "evil", "tex", "checker.png"), filepath.Join(f.dir, "seq", "tex", "checker.png"),
 		filepath.Join(f.dir, "linked", "lib", "tex", "checker.png")} {
-		if err := writeChecker(p); err != nil {
+		if err := rendertest.WriteChecker(p, checkerA, checkerB); err != nil {
 			return err.Error()
 		}
 	}
