@@ -168,6 +168,7 @@ func (p *publisher) deliver(ctx context.Context, from peer.ID, req p2p.WorkReque
 			return err
 		}
 		j.claims[req.Lease] = req.CU
+		delete(j.progress, req.Lease) // rendered: the frame grid shows it verifying
 		return nil
 	})
 	if err != nil {
