@@ -104,7 +104,7 @@ func (v *volunteer) enforce(ctx context.Context) {
 	for {
 		_, changed := v.settings.get()
 		if v.gate(time.Now()) != "" {
-			v.stopRenders(errHandedBack)
+			v.stopRenders(errHandedBack, func(*activeRender) bool { return true })
 		}
 		select {
 		case <-ctx.Done():
@@ -115,13 +115,13 @@ func (v *volunteer) enforce(ctx context.Context) {
 	}
 }
 
-// stopRenders ends every fetch and render in progress (not deliveries: those
-// are finished work) with cause.
-func (v *volunteer) stopRenders(cause error) {
+// stopRenders ends, with cause, the fetches and renders in progress that
+// match (not deliveries: those are finished work).
+func (v *volunteer) stopRenders(cause error, match func(*activeRender) bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, r := range v.renders {
-		if r.info.Phase != phaseDelivering {
+		if r.info.Phase != phaseDelivering && match(r) {
 			r.stop(cause)
 		}
 	}
@@ -225,20 +225,13 @@ func offered(installed map[string]string, s gui.Settings) map[string]string {
 func (v *volunteer) applySettings(s gui.Settings) {
 	pubs, jobs := blockLists(s)
 	v.offers.picker.SetBlocked(pubs, jobs)
-	v.offers.picker.SetRenderers(offered(v.versions, s))
+	off := offered(v.versions, s)
+	v.offers.picker.SetRenderers(off)
 	v.settings.set(s)
 	// A render of a renderer no longer offered, or of a job or publisher
 	// now blocked, is handed back.
-	off := offered(v.versions, s)
-	v.mu.Lock()
-	for _, r := range v.renders {
-		if r.info.Phase == phaseDelivering {
-			continue
-		}
+	v.stopRenders(errHandedBack, func(r *activeRender) bool {
 		pub, _ := peer.Decode(r.info.Publisher)
-		if slices.Contains(pubs, pub) || slices.Contains(s.BlockedJobs, r.info.Job) || off[r.renderer] == "" {
-			r.stop(errHandedBack)
-		}
-	}
-	v.mu.Unlock()
+		return slices.Contains(pubs, pub) || slices.Contains(s.BlockedJobs, r.info.Job) || off[r.renderer] == ""
+	})
 }

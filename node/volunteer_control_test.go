@@ -151,3 +151,30 @@ func TestCrashingRenderFailsTheJob(t *testing.T) {
 		}
 	}
 }
+
+// Blocking a job in the settings hands back its render in progress.
+func TestBlockingAJobHandsItsRenderBack(t *testing.T) {
+	s, scene, ctx := testSwarm(t, 2, func(i int, n *node) {
+		if i == 1 {
+			n.vol.backends = map[string]render.Backend{"builtin": stuckRender{n.vol.backends["builtin"]}}
+		}
+	})
+	pub, api := s.nodes[0].pub, volunteerAPI{n: s.nodes[1]}
+	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1", Width: 48, Height: 27, Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 20*time.Second, "the volunteer to render", func() bool { return len(api.Activity().Renders) == 1 })
+	set := api.Settings()
+	set.BlockedJobs = []string{id.String()}
+	if _, err := api.UpdateSettings(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 10*time.Second, "the render to be handed back", func() bool {
+		fs, _ := pub.frames(id.String())
+		return len(api.Activity().Renders) == 0 && fs[0].State == scheduler.TaskQueued
+	})
+	if a := api.Activity(); a.State != gui.StateWaiting {
+		t.Fatalf("state after blocking the only job = %q", a.State)
+	}
+}
