@@ -30,3 +30,24 @@ func TestTailKeepsWrappedErrorLocation(t *testing.T) {
 		t.Errorf("summary %q", got)
 	}
 }
+
+func TestScanStderrProgress(t *testing.T) {
+	in := "Parsing 1K tokens\r\n==== [Rendering...] ====\nRendered 1024 of 3072 pixels (33%)\rRendered 512 of 3072 pixels (16%)\rRendered 3072 of 3072 pixels (100%)\r\nPOV-Ray finished\n"
+	var got []float64
+	last := 0.0
+	report := func(f float64, _ string) {
+		f = max(f, last)
+		last = f
+		got = append(got, f)
+	}
+	tail := newTail(5)
+	if err := scanStderr(strings.NewReader(in), tail, report); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got[0] != 0.01 || got[1] <= got[0] || got[2] != got[1] || got[3] < 0.98 || got[3] >= 1 {
+		t.Errorf("progress %v", got)
+	}
+	if tail.last() != "POV-Ray finished" {
+		t.Errorf("last line %q", tail.last())
+	}
+}

@@ -1,0 +1,281 @@
+package povray
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/renderswarm/renderswarm/render"
+)
+
+func TestWriteOutsideOutputDir(t *testing.T) {
+	b := needPOVRay(t)
+	dir := t.TempDir()
+	victimDir := t.TempDir()
+	victims := []string{filepath.Join(victimDir, "escape.txt"), filepath.Join(dir, "into-scene.txt"),
+		filepath.Join(os.TempDir(), "renderswarm-povray-escape-test.txt")}
+	os.Remove(victims[2])
+	var src strings.Builder
+	for i, v := range victims {
+		src.WriteString("#fopen F" + string(rune('A'+i)) + ` "` + v + `" write` + "\n")
+		src.WriteString("#write (F" + string(rune('A'+i)) + `, "pwned\n")` + "\n")
+	}
+	src.WriteString("camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }\n")
+	writeFile(t, filepath.Join(dir, "w.pov"), src.String())
+	out := t.TempDir()
+	_, err := b.Render(t.Context(), render.Task{
+		SceneDir: dir, SceneFile: "w.pov", Frame: 1, Width: 16, Height: 12, OutputDir: out,
+	}, nil)
+	t.Logf("render: %v", err)
+	for _, v := range victims {
+		if _, serr := os.Stat(v); serr == nil {
+			os.Remove(v)
+			t.Errorf("the scene wrote %s", v)
+		}
+	}
+}
+
+func TestHangingSceneCancelled(t *testing.T) {
+	b := needPOVRay(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "hang.pov"), "#declare I = 0;\n#while (1)\n  #declare I = I + 1;\n#end\n")
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	out := t.TempDir()
+	start := time.Now()
+	_, err := b.Render(ctx, render.Task{
+		SceneDir: dir, SceneFile: "hang.pov", Frame: 1, Width: 16, Height: 12, OutputDir: out,
+	}, nil)
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("Render took %v with a 1.5 s deadline", took)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want DeadlineExceeded", err)
+	}
+	if es, _ := os.ReadDir(out); len(es) != 0 {
+		t.Errorf("left %d files in the output dir", len(es))
+	}
+	if out, _ := exec.Command("pgrep", "-f", filepath.Join(dir, "hang.pov")).Output(); len(out) != 0 {
+		t.Errorf("povray still running: pids %s", out)
+	}
+}
+
+func TestWriteOutsideOutputDirUnsandboxed(t *testing.T) {
+	b := needPOVRay(t)
+	b.NoSandbox = true
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "escape.txt")
+	writeFile(t, filepath.Join(dir, "w.pov"), `#fopen F "`+victim+`" write
+#write (F, "pwned\n")
+camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }
+`)
+	// A relative name too: the only defence without bwrap is refusing
+	// #fopen ... write altogether.
+	writeFile(t, filepath.Join(dir, "w2.pov"), `#fopen F concat("es", "cape.txt") append
+camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }
+`)
+	for _, f := range []string{"w.pov", "w2.pov"} {
+		_, err := b.Render(t.Context(), render.Task{
+			SceneDir: dir, SceneFile: f, Frame: 1, Width: 16, Height: 12, OutputDir: t.TempDir(),
+		}, nil)
+		if err == nil {
+			t.Errorf("%s: rendered without a sandbox", f)
+		}
+		t.Logf("%s: %v", f, err)
+	}
+	if _, err := os.Stat(victim); err == nil {
+		t.Errorf("the scene wrote %s", victim)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "escape.txt")); err == nil {
+		t.Errorf("the scene wrote into its scene dir")
+	}
+}
+
+// TestSandboxHidesFiles: inside bubblewrap a scene cannot read files
+// outside its directory and the system dirs (e.g. the node's home).
+func TestSandboxHidesFiles(t *testing.T) {
+	b := needPOVRay(t)
+	if b.sandbox() == "" {
+		t.Skip("bubblewrap not available here")
+	}
+	secret := filepath.Join(t.TempDir(), "secret.txt")
+	writeFile(t, secret, "\"s3cret\"\n")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "r.pov"), `#declare P = concat("`+filepath.Dir(secret)+`", "/secret.txt");
+#fopen F P read
+#read (F, S)
+camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }
+`)
+	_, err := b.Render(t.Context(), render.Task{
+		SceneDir: dir, SceneFile: "r.pov", Frame: 1, Width: 16, Height: 12, OutputDir: t.TempDir(),
+	}, nil)
+	if err == nil {
+		t.Errorf("the scene read %s inside the sandbox", secret)
+	}
+	t.Logf("render: %v", err)
+}
+
+func TestMemoryLimit(t *testing.T) {
+	b := needPOVRay(t)
+	if _, err := exec.LookPath("prlimit"); err != nil {
+		t.Skip("prlimit not installed")
+	}
+	b.MemoryLimit = 512 << 20
+	dir := t.TempDir()
+	// About 2.4 GB of floats.
+	writeFile(t, filepath.Join(dir, "big.pov"), `#declare A = array[300000000];
+#declare I = 0;
+#while (I < 300000000) #declare A[I] = I; #declare I = I + 1; #end
+`)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := b.Render(ctx, render.Task{
+		SceneDir: dir, SceneFile: "big.pov", Frame: 1, Width: 16, Height: 12, OutputDir: t.TempDir(),
+	}, nil)
+	if !errors.Is(err, render.ErrTaskInvalid) {
+		t.Errorf("err = %v, want povray to fail at the memory limit (ErrTaskInvalid)", err)
+	}
+	t.Logf("after %v: %v", time.Since(start).Round(time.Millisecond), err)
+}
+
+// TestCancelWhileRendering cancels once povray reports rendered pixels.
+func TestCancelWhileRendering(t *testing.T) {
+	b := needPOVRay(t)
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out := t.TempDir()
+	var cancelled time.Time
+	_, err := b.Render(ctx, render.Task{
+		SceneDir: "testdata", SceneFile: "anim.ini", Frame: 2, Width: 640, Height: 480, Samples: 81, OutputDir: out,
+	}, func(p render.Progress) {
+		if p.Fraction > 0.05 && cancelled.IsZero() {
+			cancelled = time.Now()
+			cancel()
+		}
+	})
+	if cancelled.IsZero() {
+		t.Fatalf("never saw rendering progress (err %v)", err)
+	}
+	if took := time.Since(cancelled); took > 2*time.Second {
+		t.Errorf("returned %v after cancellation", took)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	if es, _ := os.ReadDir(out); len(es) != 0 {
+		t.Errorf("left %d files in the output dir", len(es))
+	}
+}
+
+// TestRelativeWritesAndShadowing: a scene writing a relative file (a
+// cache, an HTML index) renders in the sandbox, the file lands in the
+// scratch dir and disappears; a local colors.inc shadows the system one,
+// as when povray runs in the scene's directory.
+func TestRelativeWritesAndShadowing(t *testing.T) {
+	b := needPOVRay(t)
+	if b.sandbox() == "" {
+		t.Skip("bubblewrap not available here: relative writes are refused")
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "colors.inc"), "#declare LocalColors = rgb <0, 1, 0>;\n")
+	writeFile(t, filepath.Join(dir, "data.txt"), "0.5,\n")
+	writeFile(t, filepath.Join(dir, "s.pov"), `#version 3.7;
+#include "colors.inc"
+#fopen R "data.txt" read
+#read (R, V)
+#fopen W "cache.txt" write
+#write (W, "cached\n")
+#fclose W
+background { LocalColors * V }
+camera { location <0,0,-3> look_at 0 }
+`)
+	before := snapshotDir(t, dir)
+	out := t.TempDir()
+	res, err := b.Render(t.Context(), render.Task{
+		SceneDir: dir, SceneFile: "s.pov", Frame: 1, Width: 8, Height: 6, OutputDir: out,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, g, bl, _ := decode(t, res.Path).At(3, 3).RGBA()
+	if r != 0 || bl != 0 || g == 0 {
+		t.Errorf("background %d,%d,%d: want the local colors.inc's green", r>>8, g>>8, bl>>8)
+	}
+	if after := snapshotDir(t, dir); after != before {
+		t.Errorf("scene dir changed:\n%s\n%s", before, after)
+	}
+	if es, _ := os.ReadDir(out); len(es) != 1 {
+		t.Errorf("output dir holds %d entries, want only frame.png", len(es))
+	}
+}
+
+func snapshotDir(t *testing.T, dir string) string {
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range es {
+		fi, _ := e.Info()
+		b.WriteString(e.Name() + " " + fi.ModTime().String() + "\n")
+	}
+	return b.String()
+}
+
+// TestBwrapBrokenFallsBack: when bwrap cannot create its namespaces (a
+// fake bwrap failing here), Render runs povray without it, once logged,
+// and gives the same pixels.
+func TestBwrapBrokenFallsBack(t *testing.T) {
+	ref := needPOVRay(t)
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	povray, err := exec.LookPath("povray")
+	if err != nil {
+		t.Skip(err)
+	}
+	bin := t.TempDir()
+	writeFile(t, filepath.Join(bin, "bwrap"), "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+	if err := os.Chmod(filepath.Join(bin, "bwrap"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var logged strings.Builder
+	b := &Backend{Program: povray, Logger: slog.New(slog.NewTextHandler(&logged, nil))}
+	if b.sandbox() != "" {
+		t.Fatal("a failing bwrap was accepted")
+	}
+	if !strings.Contains(logged.String(), "without it") {
+		t.Errorf("no fallback notice logged: %q", logged.String())
+	}
+	task := render.Task{SceneDir: "testdata", SceneFile: "anim.ini", Frame: 4, Width: 24, Height: 18,
+		Border: &render.Rect{X0: 3, Y0: 2, X1: 20, Y1: 11}}
+	task.OutputDir = t.TempDir()
+	got, err := b.Render(t.Context(), task, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task.OutputDir = t.TempDir()
+	want, err := ref.Render(t.Context(), task, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, c := decode(t, got.Path), decode(t, want.Path)
+	for y := range 9 {
+		for x := range 17 {
+			if a.At(x, y) != c.At(x, y) {
+				t.Fatalf("unsandboxed pixel %d,%d differs", x, y)
+			}
+		}
+	}
+}
