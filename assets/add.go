@@ -15,6 +15,7 @@ import (
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
 
+	"github.com/renderswarm/renderswarm/internal/fsutil"
 	"github.com/renderswarm/renderswarm/job"
 )
 
@@ -144,31 +145,11 @@ func copyTree(ctx context.Context, src, dst string) error {
 		case st.IsDir():
 			return os.MkdirAll(target, 0o755)
 		case st.Mode().IsRegular():
-			return copyFile(p, target)
+			return fsutil.CopyFile(p, target)
 		default:
 			return fmt.Errorf("%s: not a regular file or directory", p)
 		}
 	})
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // buildInfo makes the v1 info dictionary of the tree at root: files in

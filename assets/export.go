@@ -9,6 +9,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/ipfs/go-cid"
 
+	"github.com/renderswarm/renderswarm/internal/fsutil"
 	"github.com/renderswarm/renderswarm/job"
 )
 
@@ -35,7 +36,7 @@ func (s *Store) Export(c cid.Cid, dir string) error {
 		if err := os.Remove(dst); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("exporting %s: %w", c, err)
 		}
-		if err := copyFile(filepath.Join(root, rel), dst); err != nil {
+		if err := fsutil.CopyFile(filepath.Join(root, rel), dst); err != nil {
 			return fmt.Errorf("exporting %s: %w", c, err)
 		}
 	}

@@ -3,12 +3,12 @@ package node
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
+	"github.com/renderswarm/renderswarm/internal/fsutil"
 	"github.com/renderswarm/renderswarm/render"
 )
 
@@ -71,7 +71,8 @@ func packScene(ctx context.Context, b render.Backend, scenePath, tmp string) (pa
 			os.RemoveAll(dir)
 			return packedScene{}, fmt.Errorf("scene file %s lies outside %s", f, root)
 		}
-		if err := copyFile(src, filepath.Join(stage, rel)); err != nil {
+		if err := fsutil.CopyFile(src, filepath.Join(stage, rel)); err != nil {
+			err = unwrapPath(err)
 			os.RemoveAll(dir)
 			return packedScene{}, fmt.Errorf("packing scene: %w", err)
 		}
@@ -80,26 +81,6 @@ func packScene(ctx context.Context, b render.Backend, scenePath, tmp string) (pa
 		}
 	}
 	return packedScene{Dir: stage, Main: main, Info: info}, nil
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return unwrapPath(err)
-	}
-	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // unwrapPath turns "open /x: no such file" into an error that names the file
