@@ -86,7 +86,7 @@ func (s *Store) Add(ctx context.Context, paths []string) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("adding asset: %w", err)
 	}
-	s.log.Info("asset added", "cid", c, "size", r.Size, "files", r.Files)
+	s.log.Info("assetAdded", "cid", c, "size", r.Size, "files", r.Files)
 	return r.Info, nil
 }
 

@@ -17,7 +17,7 @@ func (s *Store) commit(ih metainfo.Hash, src string, info *metainfo.Info, infoBy
 	defer s.gcMu.Unlock()
 	if _, err := s.row(ih); err == nil {
 		if err := removeTree(src); err != nil {
-			s.log.Warn("removing duplicate asset copy failed", "path", src, "err", err)
+			s.log.Warn("duplicateCopyNotRemoved", "path", src, "err", err)
 		}
 		return s.insertRow(ih, info, infoBytes, pinned)
 	}

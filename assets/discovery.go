@@ -57,7 +57,7 @@ func (d *discovery) run(ctx context.Context) {
 			return
 		case <-d.kickC:
 			timer.Stop()
-			d.s.log.Info("download stalled, re-adding peers", "cid", d.c, "peers", d.found())
+			d.s.log.Info("downloadStalledAddingPeers", "cid", d.c, "peers", d.found())
 			d.torrent().AddPeers(d.peers())
 			delay = firstRequery
 		case <-timer.C:

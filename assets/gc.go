@@ -10,7 +10,7 @@ func (s *Store) collect(keep metainfo.Hash) {
 	defer s.gcMu.Unlock()
 	rows, err := s.allRows() // least recently used first
 	if err != nil {
-		s.log.Warn("cache collection failed", "err", err)
+		s.log.Warn("cacheCollectionFailed", "err", err)
 		return
 	}
 	var total int64
@@ -27,11 +27,11 @@ func (s *Store) collect(keep metainfo.Hash) {
 			continue
 		}
 		if err := s.remove(r.ih); err != nil {
-			s.log.Warn("removing cached asset failed", "cid", r.CID, "err", err)
+			s.log.Warn("cachedAssetNotRemoved", "cid", r.CID, "err", err)
 			continue
 		}
 		total -= r.Size
-		s.log.Info("removed cached asset", "cid", r.CID, "size", r.Size)
+		s.log.Info("cachedAssetRemoved", "cid", r.CID, "size", r.Size)
 	}
 }
 

@@ -120,7 +120,7 @@ func (s *Store) fetch(ctx context.Context, cl *torrent.Client, c cid.Cid, ih met
 		}
 		st.Close()
 		if err := removeTree(dir); err != nil {
-			s.log.Warn("removing staging dir failed", "dir", dir, "err", err)
+			s.log.Warn("stagingDirNotRemoved", "dir", dir, "err", err)
 		}
 	}()
 
@@ -243,7 +243,7 @@ func (w *watch) wait(ctx context.Context, rejected <-chan error) error {
 			if !w.tick(now) {
 				continue
 			}
-			w.d.s.log.Warn("download stalled, restarting it", "cid", w.d.c, "done", w.t.BytesCompleted(), "peers", len(w.t.PeerConns()))
+			w.d.s.log.Warn("downloadStalledRestarting", "cid", w.d.c, "done", w.t.BytesCompleted(), "peers", len(w.t.PeerConns()))
 			if err := w.restart(); err != nil {
 				return err
 			}

@@ -105,7 +105,7 @@ const nextUse = `max(?, (SELECT coalesce(max(last_used), 0) + 1 FROM assets))`
 func (s *Store) touch(ih metainfo.Hash) {
 	if _, err := s.cfg.DB.Exec(`UPDATE assets SET last_used = `+nextUse+` WHERE infohash = ?`,
 		time.Now().UnixMilli(), ih[:]); err != nil {
-		s.log.Warn("recording asset use failed", "cid", job.AssetCID(ih), "err", err)
+		s.log.Warn("assetUseNotRecorded", "cid", job.AssetCID(ih), "err", err)
 	}
 }
 

@@ -83,7 +83,7 @@ func (s *Store) Run(ctx context.Context) error {
 	s.mu.Unlock()
 
 	n := s.reseed(cl)
-	s.log.Info("asset store started", "assets", n, "dir", s.cfg.Dir)
+	s.log.Info("assetStoreStarted", "assets", n, "dir", s.cfg.Dir)
 	close(s.ready)
 
 	defer func() {
@@ -92,7 +92,7 @@ func (s *Store) Run(ctx context.Context) error {
 		s.mu.Unlock()
 		cl.Close() // drops every torrent first; then our listener
 		ln.Close()
-		s.log.Info("asset store stopped")
+		s.log.Info("assetStoreStopped")
 	}()
 	provided := make(chan struct{})
 	go func() {
@@ -121,7 +121,7 @@ func (s *Store) Run(ctx context.Context) error {
 func (s *Store) reseed(cl *torrent.Client) int {
 	rows, err := s.allRows()
 	if err != nil {
-		s.log.Error("reading asset index failed", "err", err)
+		s.log.Error("assetIndexUnreadable", "err", err)
 		return 0
 	}
 	known := make(map[string]bool, len(rows))
@@ -129,29 +129,29 @@ func (s *Store) reseed(cl *torrent.Client) int {
 	for _, r := range rows {
 		known[r.ih.HexString()] = true
 		if _, err := os.Stat(s.dataDir(r.ih)); err != nil {
-			s.log.Warn("stored asset data missing, forgetting it", "cid", r.CID, "err", err)
+			s.log.Warn("assetDataMissing", "cid", r.CID, "err", err)
 			if err := s.deleteRow(r.ih); err != nil {
-				s.log.Warn("forgetting asset failed", "cid", r.CID, "err", err)
+				s.log.Warn("assetNotForgotten", "cid", r.CID, "err", err)
 			}
 			continue
 		}
 		if err := s.seed(cl, r.ih, r.infoBytes); err != nil {
-			s.log.Warn("seeding stored asset failed", "cid", r.CID, "err", err)
+			s.log.Warn("assetNotSeeded", "cid", r.CID, "err", err)
 			continue
 		}
 		n++
 	}
 	entries, err := os.ReadDir(filepath.Join(s.cfg.Dir, "data"))
 	if err != nil {
-		s.log.Warn("listing stored assets failed", "err", err)
+		s.log.Warn("assetsNotListed", "err", err)
 		return n
 	}
 	for _, e := range entries {
 		if !known[e.Name()] {
 			p := filepath.Join(s.cfg.Dir, "data", e.Name())
-			s.log.Warn("removing unindexed asset data", "path", p)
+			s.log.Warn("unindexedDataRemoved", "path", p)
 			if err := removeTree(p); err != nil {
-				s.log.Warn("removing unindexed asset data failed", "path", p, "err", err)
+				s.log.Warn("unindexedDataNotRemoved", "path", p, "err", err)
 			}
 		}
 	}
@@ -204,7 +204,7 @@ func (s *Store) provideLoop(ctx context.Context) {
 func (s *Store) reprovideAll(ctx context.Context) {
 	rows, err := s.allRows()
 	if err != nil {
-		s.log.Warn("reading asset index failed", "err", err)
+		s.log.Warn("assetIndexUnreadable", "err", err)
 		return
 	}
 	for _, r := range rows {
@@ -219,7 +219,7 @@ func (s *Store) provide(ctx context.Context, c cid.Cid) {
 	ctx, cancel := context.WithTimeout(ctx, provideTimeout)
 	defer cancel()
 	if err := s.cfg.Providers.Provide(ctx, c); err != nil && ctx.Err() == nil {
-		s.log.Warn("providing asset failed", "cid", c, "err", err)
+		s.log.Warn("assetNotProvided", "cid", c, "err", err)
 	}
 }
 

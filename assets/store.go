@@ -225,7 +225,7 @@ func (s *Store) announce(c cid.Cid) {
 	select {
 	case s.provideCh <- c:
 	default:
-		s.log.Warn("provide queue full, relying on the periodic re-provide", "cid", c)
+		s.log.Warn("provideQueueFull", "cid", c)
 	}
 }
 

@@ -107,7 +107,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	for {
 		b, err := json.Marshal(s.snapshot())
 		if err != nil {
-			s.cfg.Logger.Error("encoding state", "err", err)
+			s.cfg.Logger.Error("stateNotEncoded", "err", err)
 			return
 		}
 		if !bytes.Equal(b, last) {

@@ -11,6 +11,14 @@ import (
 	"time"
 )
 
+// FrameState is one frame of a published job, for the frame grid.
+type FrameState struct {
+	Frame    int     `json:"frame"`
+	State    string  `json:"state"`    // "queued", "rendering", "verifying", "verified", "failed"
+	Progress float64 `json:"progress"` // 0..1 while rendering (mean over tiles and replicas)
+	Error    string  `json:"error,omitempty"`
+}
+
 // Frame states (FrameState.State).
 const (
 	FrameQueued    = "queued"
@@ -80,7 +88,7 @@ func (s *Server) handleFramesZip(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			// The headers are out: all that is left is to say so in the
 			// log and leave the frame out.
-			s.cfg.Logger.Warn("frame missing from zip", "job", id, "frame", n, "err", err)
+			s.cfg.Logger.Warn("frameMissingFromZip", "job", id, "frame", n, "err", err)
 			continue
 		}
 		f, err := zw.CreateHeader(&zip.FileHeader{

@@ -70,6 +70,16 @@ type JobStatus struct {
 	Working bool `json:"working,omitempty"`
 }
 
+// TaskError is a render a volunteer reported as failed, with the
+// renderer's last words.
+type TaskError struct {
+	Frame  int       `json:"frame"`
+	Tile   int       `json:"tile"`
+	Peer   string    `json:"peer"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
 // FetchRequest asks for a job's verified frames under Out.
 type FetchRequest struct {
 	Out string `json:"out"`

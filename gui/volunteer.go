@@ -98,21 +98,3 @@ type Network struct {
 	Relays       []string `json:"relays"`        // relay addresses this node is reachable through
 	ListenAddrs  []string `json:"listen_addrs"`
 }
-
-// FrameState is one frame of a published job, for the frame grid.
-type FrameState struct {
-	Frame    int     `json:"frame"`
-	State    string  `json:"state"`    // "queued", "rendering", "verifying", "verified", "failed"
-	Progress float64 `json:"progress"` // 0..1 while rendering (mean over tiles and replicas)
-	Error    string  `json:"error,omitempty"`
-}
-
-// TaskError is a render a volunteer reported as failed, with the
-// renderer's last words.
-type TaskError struct {
-	Frame  int       `json:"frame"`
-	Tile   int       `json:"tile"`
-	Peer   string    `json:"peer"`
-	Reason string    `json:"reason"`
-	At     time.Time `json:"at"`
-}

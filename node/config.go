@@ -12,6 +12,9 @@ import (
 	"unicode"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/renderswarm/renderswarm/render"
+	"github.com/renderswarm/renderswarm/scheduler"
 )
 
 // Config is a node's configuration: config.toml in its home, overridden by
@@ -48,6 +51,13 @@ type Config struct {
 	Flags []string `toml:"-"`
 
 	Logger *slog.Logger `toml:"-"`
+
+	// For tests and benchmarks of the grid in this package: a wrapper
+	// around every backend the volunteer renders with (a dishonest or
+	// stuck renderer), and an adjustment of every coordinator the
+	// publisher makes.
+	volunteerRenderer func(render.Backend) render.Backend
+	tune              func(*scheduler.Config)
 }
 
 // DefaultGUI is the API address when none is configured.

@@ -11,9 +11,14 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/ipfs/go-cid"
+
 	"github.com/renderswarm/renderswarm/examples"
-	"github.com/renderswarm/renderswarm/p2p"
+	"github.com/renderswarm/renderswarm/gui"
+	"github.com/renderswarm/renderswarm/internal/imaging"
+	"github.com/renderswarm/renderswarm/publisher"
 	"github.com/renderswarm/renderswarm/scheduler"
+	"github.com/renderswarm/renderswarm/work"
 )
 
 // DemoConfig configures Demo. Zero values are documented per field.
@@ -23,7 +28,7 @@ type DemoConfig struct {
 	Frames string // frame spec; empty means the demo scene's own (1-24)
 	Logger *slog.Logger
 	// Progress, if set, is called about twice a second while the job runs.
-	Progress func(JobStatus)
+	Progress func(gui.JobStatus)
 }
 
 // DemoNode is one demo node's outcome.
@@ -79,41 +84,40 @@ func Demo(ctx context.Context, cfg DemoConfig) (DemoResult, error) {
 	if err != nil {
 		return DemoResult{}, err
 	}
-	pub := swarm.nodes[0]
-	id, err := pub.pub.Publish(ctx, PublishRequest{
+	pub := swarm.nodes[0].pub
+	id, err := pub.Publish(ctx, publisher.Request{
 		Scene: filepath.Join(sceneDir, examples.DemoScene), Frames: cfg.Frames,
 		Replicas: 2, Title: "renderswarm demo",
 	})
 	if err != nil {
 		return DemoResult{}, fmt.Errorf("publishing the demo scene: %w", err)
 	}
-	j, err := pub.pub.job(id.String())
-	if err != nil {
-		return DemoResult{}, err
-	}
-	if err := waitDone(ctx, pub.pub, j, cfg.Progress); err != nil {
+	if err := waitDone(ctx, pub, id, cfg.Progress); err != nil {
 		return DemoResult{}, err
 	}
 	res := DemoResult{Job: id.String()}
-	if err := writeDemoOutput(pub.pub, j, cfg.Out, &res); err != nil {
+	if err := writeDemoOutput(pub, id, cfg.Out, &res); err != nil {
 		return res, err
 	}
 	swarm.waitReceipts(ctx, 10*time.Second)
-	res.Nodes = swarm.report(j)
+	res.Nodes = swarm.report(id)
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
 
 // waitDone polls a job until it completes, fails or ctx ends.
-func waitDone(ctx context.Context, p *publisher, j *pubJob, progress func(JobStatus)) error {
+func waitDone(ctx context.Context, p *publisher.Publisher, id cid.Cid, progress func(gui.JobStatus)) error {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
-		st := p.status(j)
-		if progress != nil {
-			progress(st)
+		st, err := p.Status(id)
+		if err != nil {
+			return err
 		}
-		switch scheduler.State(st.State) {
+		if progress != nil {
+			progress(jobStatus(st))
+		}
+		switch st.State {
 		case scheduler.StateCompleted:
 			return nil
 		case scheduler.StateFailed, scheduler.StateCanceled:
@@ -127,15 +131,15 @@ func waitDone(ctx context.Context, p *publisher, j *pubJob, progress func(JobSta
 	}
 }
 
-func writeDemoOutput(p *publisher, j *pubJob, out string, res *DemoResult) error {
-	frames, err := p.fetch(j.id.String(), filepath.Join(out, "frames"))
+func writeDemoOutput(p *publisher.Publisher, id cid.Cid, out string, res *DemoResult) error {
+	frames, err := p.Fetch(id, filepath.Join(out, "frames"))
 	if err != nil {
 		return fmt.Errorf("writing frames: %w", err)
 	}
 	res.Frames = frames.Written
 	var imgs []image.Image
 	for _, f := range frames.Written {
-		img, err := loadPNG(f)
+		img, err := imaging.LoadPNG(f)
 		if err != nil {
 			return err
 		}
@@ -160,9 +164,9 @@ type swarm struct {
 
 // startSwarm opens and runs cfg.Nodes nodes on loopback: the first
 // publishes only, the others volunteer and bootstrap from it. tweak, if
-// set, may change each node after it is opened and before it runs (tests
-// give a volunteer a dishonest renderer).
-func startSwarm(ctx context.Context, tmp string, cfg DemoConfig, tweak func(int, *node)) (*swarm, error) {
+// set, may change each node's configuration before it opens (tests give a
+// volunteer a dishonest renderer).
+func startSwarm(ctx context.Context, tmp string, cfg DemoConfig, tweak func(int, *Config)) (*swarm, error) {
 	s := &swarm{}
 	threads := max(1, runtime.NumCPU()/(cfg.Nodes-1))
 	var bootstrap []string
@@ -177,12 +181,12 @@ func startSwarm(ctx context.Context, tmp string, cfg DemoConfig, tweak func(int,
 			CPUs:        threads,
 			Logger:      cfg.Logger.With("node", i),
 		}
+		if tweak != nil {
+			tweak(i, &ncfg)
+		}
 		n, err := open(ctx, ncfg)
 		if err != nil {
 			return s, fmt.Errorf("starting node %d: %w", i, err)
-		}
-		if tweak != nil {
-			tweak(i, n)
 		}
 		nctx, stop := context.WithCancel(ctx)
 		up := make(chan struct{})
@@ -207,7 +211,7 @@ func startSwarm(ctx context.Context, tmp string, cfg DemoConfig, tweak func(int,
 	}
 	// Volunteers hear announcements only once the pub/sub mesh has formed.
 	deadline := time.Now().Add(20 * time.Second)
-	for len(s.nodes[0].net.TopicPeers(p2p.JobsTopic)) < cfg.Nodes-1 {
+	for len(s.nodes[0].net.TopicPeers(work.JobsTopic)) < cfg.Nodes-1 {
 		if time.Now().After(deadline) {
 			return s, errors.New("volunteers did not join the jobs topic in 20s")
 		}
@@ -228,21 +232,11 @@ func (s *swarm) stop() {
 }
 
 // report summarises each node's part in the job.
-func (s *swarm) report(j *pubJob) []DemoNode {
-	accepted := map[string]int{}
-	for _, t := range j.m.Tasks(j.id) {
-		j.mu.Lock()
-		_, peers, ok := j.coord.Accepted(t)
-		j.mu.Unlock()
-		if ok {
-			for _, p := range peers {
-				accepted[p.String()]++
-			}
-		}
-	}
+func (s *swarm) report(id cid.Cid) []DemoNode {
+	accepted, _ := s.nodes[0].pub.Contributions(id)
 	var out []DemoNode
 	for i, n := range s.nodes {
-		d := DemoNode{PeerID: n.net.ID().String(), Role: "volunteer", Accepted: accepted[n.net.ID().String()]}
+		d := DemoNode{PeerID: n.net.ID().String(), Role: "volunteer", Accepted: accepted[n.net.ID()]}
 		if i == 0 {
 			d.Role = "publisher"
 		}

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/renderswarm/renderswarm/examples"
+	"github.com/renderswarm/renderswarm/publisher"
 	"github.com/renderswarm/renderswarm/render"
 	"github.com/renderswarm/renderswarm/render/builtin"
 	"github.com/renderswarm/renderswarm/scheduler"
@@ -35,13 +37,11 @@ func benchSwarm(b *testing.B, nodes, cpus int) (*swarm, string, context.Context)
 	if err := examples.WriteBuiltin(filepath.Join(tmp, "scene")); err != nil {
 		b.Fatal(err)
 	}
-	s, err := startSwarm(ctx, tmp, DemoConfig{Nodes: nodes, Logger: slog.New(slog.DiscardHandler)}, func(i int, n *node) {
+	s, err := startSwarm(ctx, tmp, DemoConfig{Nodes: nodes, Logger: slog.New(slog.DiscardHandler)}, func(i int, cfg *Config) {
 		if i == 0 {
-			n.pub.tune = trusted
+			cfg.tune = trusted
 		} else {
-			st, _ := n.set.get()
-			st.CPUs = cpus
-			n.set.set(st)
+			cfg.CPUs = cpus
 		}
 	})
 	b.Cleanup(s.stop)
@@ -63,12 +63,11 @@ func BenchmarkGridOverhead(b *testing.B) {
 	var grid, direct time.Duration
 	for i := 0; b.Loop(); i++ {
 		start := time.Now()
-		id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: frames, Replicas: 1, Seed: i})
+		id, err := pub.Publish(ctx, publisher.Request{Scene: scene, Frames: frames, Replicas: 1, Seed: i})
 		if err != nil {
 			b.Fatal(err)
 		}
-		j, _ := pub.job(id.String())
-		if err := waitDoneFast(ctx, pub, j); err != nil {
+		if err := waitDoneFast(ctx, pub, id); err != nil {
 			b.Fatal(err)
 		}
 		grid += time.Since(start)
@@ -91,10 +90,10 @@ func BenchmarkGridOverhead(b *testing.B) {
 }
 
 // waitDoneFast polls a job every 5 ms until it completes.
-func waitDoneFast(ctx context.Context, p *publisher, j *pubJob) error {
+func waitDoneFast(ctx context.Context, p *publisher.Publisher, id cid.Cid) error {
 	for {
-		if st := p.status(j); st.State == string(scheduler.StateCompleted) {
-			return nil
+		if st, err := p.Status(id); err != nil || st.State == scheduler.StateCompleted {
+			return err
 		}
 		select {
 		case <-ctx.Done():
@@ -113,16 +112,13 @@ func BenchmarkPublishToFirstLease(b *testing.B) {
 	var total time.Duration
 	for i := 0; b.Loop(); i++ {
 		published := time.Now()
-		id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1", Width: 32, Height: 18, Replicas: 2, Seed: i})
+		id, err := pub.Publish(ctx, publisher.Request{Scene: scene, Frames: "1", Width: 32, Height: 18, Replicas: 2, Seed: i})
 		if err != nil {
 			b.Fatal(err)
 		}
-		j, _ := pub.job(id.String())
 		for {
-			j.mu.Lock()
-			first := j.firstLease
-			j.mu.Unlock()
-			if !first.IsZero() {
+			st, _ := pub.Status(id)
+			if first := st.FirstLease; !first.IsZero() {
 				total += first.Sub(published)
 				break
 			}
@@ -131,7 +127,7 @@ func BenchmarkPublishToFirstLease(b *testing.B) {
 			}
 			time.Sleep(time.Millisecond)
 		}
-		if err := waitDoneFast(ctx, pub, j); err != nil {
+		if err := waitDoneFast(ctx, pub, id); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/renderswarm/renderswarm/examples"
-	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/internal/imaging"
+	"github.com/renderswarm/renderswarm/publisher"
 	"github.com/renderswarm/renderswarm/render"
+	"github.com/renderswarm/renderswarm/scheduler"
 )
 
 // brightener renders honestly, then adds 2/255 to every channel: a cheat
@@ -27,7 +27,7 @@ func (b brightener) Render(ctx context.Context, t render.Task, progress func(ren
 	if err != nil {
 		return res, err
 	}
-	img, err := loadPNG(res.Path)
+	img, err := imaging.LoadPNG(res.Path)
 	if err != nil {
 		return res, err
 	}
@@ -48,7 +48,7 @@ func (b brightener) Render(ctx context.Context, t render.Task, progress func(ren
 
 // testSwarm runs an in-process swarm of n nodes (node 0 publishes) for the
 // test and returns it with the demo scene's path.
-func testSwarm(t *testing.T, n int, tweak func(int, *node)) (*swarm, string, context.Context) {
+func testSwarm(t *testing.T, n int, tweak func(int, *Config)) (*swarm, string, context.Context) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("in-process swarm; skipped with -short")
@@ -60,7 +60,11 @@ func testSwarm(t *testing.T, n int, tweak func(int, *node)) (*swarm, string, con
 	if err := examples.WriteBuiltin(sceneDir); err != nil {
 		t.Fatal(err)
 	}
-	s, err := startSwarm(ctx, tmp, DemoConfig{Nodes: n, Logger: slog.New(slog.DiscardHandler)}, tweak)
+	lg := slog.New(slog.DiscardHandler)
+	if os.Getenv("RS_DEBUG") != "" {
+		lg = slog.Default()
+	}
+	s, err := startSwarm(ctx, tmp, DemoConfig{Nodes: n, Logger: lg}, tweak)
 	t.Cleanup(s.stop)
 	if err != nil {
 		t.Fatal(err)
@@ -73,22 +77,21 @@ func testSwarm(t *testing.T, n int, tweak func(int, *node)) (*swarm, string, con
 // paid.
 func TestCheatingVolunteerEarnsNothing(t *testing.T) {
 	const cheater = 1
-	s, scene, ctx := testSwarm(t, 4, func(i int, n *node) {
+	s, scene, ctx := testSwarm(t, 4, func(i int, cfg *Config) {
 		if i == cheater {
-			n.vol.backends = map[string]render.Backend{"builtin": brightener{n.vol.backends["builtin"]}}
+			cfg.volunteerRenderer = func(b render.Backend) render.Backend { return brightener{b} }
 		}
 	})
 	pub := s.nodes[0].pub
-	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-6", Width: 64, Height: 36, Replicas: 2})
+	id, err := pub.Publish(ctx, publisher.Request{Scene: scene, Frames: "1-6", Width: 64, Height: 36, Replicas: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, _ := pub.job(id.String())
-	if err := waitDone(ctx, pub, j, nil); err != nil {
+	if err := waitDone(ctx, pub, id, nil); err != nil {
 		t.Fatalf("job did not complete despite a cheater: %v", err)
 	}
 	s.waitReceipts(ctx, 15*time.Second)
-	report := s.report(j)
+	report := s.report(id)
 	if report[cheater].Accepted != 0 || report[cheater].Earned != 0 {
 		t.Fatalf("cheater: %d results accepted, earned %d mCU; want none", report[cheater].Accepted, report[cheater].Earned)
 	}
@@ -97,74 +100,65 @@ func TestCheatingVolunteerEarnsNothing(t *testing.T) {
 			t.Errorf("honest volunteer %d: %d accepted, earned %d mCU", i, report[i].Accepted, report[i].Earned)
 		}
 	}
-	j.mu.Lock()
-	blocked := j.coord.Blocked(s.nodes[cheater].net.ID())
-	j.mu.Unlock()
-	t.Logf("cheater blocklisted: %v", blocked)
 }
 
 // A volunteer never renders for a publisher its user blocked.
 func TestBlockedPublisherGetsNoWork(t *testing.T) {
 	const blocker = 1
 	s, scene, ctx := testSwarm(t, 4, nil)
-	s.nodes[blocker].vol.offers.picker.SetBlocked([]peer.ID{s.nodes[0].net.ID()}, nil)
+	api := volunteerAPI{n: s.nodes[blocker]}
+	set := api.Settings()
+	set.BlockedPublishers = []string{s.nodes[0].net.ID().String()}
+	if _, err := api.UpdateSettings(ctx, set); err != nil {
+		t.Fatal(err)
+	}
 	pub := s.nodes[0].pub
-	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-4", Width: 48, Height: 27, Replicas: 2})
+	id, err := pub.Publish(ctx, publisher.Request{Scene: scene, Frames: "1-4", Width: 48, Height: 27, Replicas: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, _ := pub.job(id.String())
-	if err := waitDone(ctx, pub, j, nil); err != nil {
+	if err := waitDone(ctx, pub, id, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.report(j)[blocker].Accepted; got != 0 {
+	if got := s.report(id)[blocker].Accepted; got != 0 {
 		t.Fatalf("a volunteer that blocked the publisher rendered %d of its tasks", got)
 	}
 }
 
-// Pausing stops new leases (work in flight finishes); resuming completes
-// the job; a canceled job hands out nothing and cannot be resumed.
+// Pausing a job shows in its state (that nothing new is leased meanwhile
+// is publisher.TestPausedJobLeasesNothing); resuming completes the job; a
+// canceled job cannot be resumed.
 func TestPauseResumeCancel(t *testing.T) {
 	s, scene, ctx := testSwarm(t, 3, nil)
 	pub := s.nodes[0].pub
-	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-12", Width: 96, Height: 54, Replicas: 2})
+	id, err := pub.Publish(ctx, publisher.Request{Scene: scene, Frames: "1-12", Width: 96, Height: 54, Replicas: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, _ := pub.job(id.String())
-	if err := pub.control(ctx, id.String(), "pause"); err != nil {
+	if err := pub.Control(ctx, id, publisher.Pause); err != nil {
 		t.Fatal(err)
 	}
-	// Work leased before the pause may still finish; nothing new is leased.
-	leased := func() int {
-		j.mu.Lock()
-		defer j.mu.Unlock()
-		return j.leased
+	if st, _ := pub.Status(id); st.State != scheduler.StatePaused {
+		t.Fatalf("paused job: state %s", st.State)
 	}
-	before := leased()
-	time.Sleep(2 * time.Second)
-	if now := pub.status(j); now.State != "paused" || leased() != before {
-		t.Fatalf("paused job: state %s, leases %d then %d; want paused and no new leases", now.State, before, leased())
-	}
-	if err := pub.control(ctx, id.String(), "resume"); err != nil {
+	if err := pub.Control(ctx, id, publisher.Resume); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitDone(ctx, pub, j, nil); err != nil {
+	if err := waitDone(ctx, pub, id, nil); err != nil {
 		t.Fatalf("resumed job: %v", err)
 	}
 
-	id2, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-12", Width: 96, Height: 54, Replicas: 2, Seed: 1})
+	id2, err := pub.Publish(ctx, publisher.Request{Scene: scene, Frames: "1-12", Width: 96, Height: 54, Replicas: 2, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pub.control(ctx, id2.String(), "cancel"); err != nil {
+	if err := pub.Control(ctx, id2, publisher.Cancel); err != nil {
 		t.Fatal(err)
 	}
-	j2, _ := pub.job(id2.String())
-	if st := pub.status(j2); st.State != "canceled" {
+	if st, _ := pub.Status(id2); st.State != scheduler.StateCanceled {
 		t.Fatalf("state after cancel = %s", st.State)
 	}
-	if err := pub.control(ctx, id2.String(), "resume"); err == nil {
+	if err := pub.Control(ctx, id2, publisher.Resume); err == nil {
 		t.Fatal("a canceled job was resumed")
 	}
 }
@@ -173,23 +167,25 @@ func TestPauseResumeCancel(t *testing.T) {
 func TestFirstFramesGoFirst(t *testing.T) {
 	s, scene, ctx := testSwarm(t, 4, nil)
 	pub := s.nodes[0].pub
-	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-6", First: "6", Width: 48, Height: 27, Replicas: 2})
+	id, err := pub.Publish(ctx, publisher.Request{Scene: scene, Frames: "1-6", First: "6", Width: 48, Height: 27, Replicas: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, _ := pub.job(id.String())
-	first := job.Task{Job: id, Frame: 6}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		j.mu.Lock()
-		_, _, firstDone := j.coord.Accepted(first)
-		counts := j.coord.Progress()
-		j.mu.Unlock()
-		if firstDone {
+		st, err := pub.Status(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts := st.Counts
+		if counts.Verified > 0 {
+			if frames, _ := pub.Frames(id); frames[5].State != scheduler.TaskVerified {
+				t.Fatalf("a frame was verified before the first frame: %+v", frames)
+			}
 			break
 		}
 		// Before frame 6 is verified only its own task may be in flight.
-		if counts.Rendering > 1 || counts.Verified > 0 {
+		if counts.Rendering > 1 {
 			t.Fatalf("other frames started before the first frame was verified: %+v", counts)
 		}
 		if time.Now().After(deadline) {
@@ -197,7 +193,7 @@ func TestFirstFramesGoFirst(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	if err := waitDone(ctx, pub, j, nil); err != nil {
+	if err := waitDone(ctx, pub, id, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -207,22 +203,21 @@ func TestFirstFramesGoFirst(t *testing.T) {
 // None of their results is accepted and they earn nothing.
 func TestColludersAreCaughtByCropChecks(t *testing.T) {
 	colluders := map[int]bool{1: true, 2: true}
-	s, scene, ctx := testSwarm(t, 5, func(i int, n *node) {
+	s, scene, ctx := testSwarm(t, 5, func(i int, cfg *Config) {
 		if colluders[i] {
-			n.vol.backends = map[string]render.Backend{"builtin": brightener{n.vol.backends["builtin"]}}
+			cfg.volunteerRenderer = func(b render.Backend) render.Backend { return brightener{b} }
 		}
 	})
 	pub := s.nodes[0].pub
-	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-8", Width: 64, Height: 36, Replicas: 2})
+	id, err := pub.Publish(ctx, publisher.Request{Scene: scene, Frames: "1-8", Width: 64, Height: 36, Replicas: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, _ := pub.job(id.String())
-	if err := waitDone(ctx, pub, j, nil); err != nil {
+	if err := waitDone(ctx, pub, id, nil); err != nil {
 		t.Fatalf("job did not complete despite colluders: %v", err)
 	}
 	s.waitReceipts(ctx, 15*time.Second)
-	report := s.report(j)
+	report := s.report(id)
 	for i := range colluders {
 		if report[i].Accepted != 0 || report[i].Earned != 0 {
 			t.Errorf("colluder %d: %d results accepted, earned %d mCU; want none", i, report[i].Accepted, report[i].Earned)

@@ -7,32 +7,51 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ipfs/go-cid"
+
 	"github.com/renderswarm/renderswarm/gui"
+	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/publisher"
 	"github.com/renderswarm/renderswarm/render"
-	"github.com/renderswarm/renderswarm/scheduler"
+	"github.com/renderswarm/renderswarm/volunteer"
 )
 
-// jobsAPI adapts the publisher and the volunteer's offer book to the API.
+// jobsAPI adapts the publisher and the volunteer's offers to the API. Job
+// IDs are parsed here, once.
 type jobsAPI struct{ n *node }
 
 var _ gui.Jobs = jobsAPI{}
 
-func toJobAPI(s JobStatus) gui.JobStatus {
+// jobStatus is a published job as the API shows it.
+func jobStatus(s publisher.Status) gui.JobStatus {
 	var errs []gui.TaskError
 	for _, e := range s.Errors {
-		errs = append(errs, gui.TaskError{Frame: e.Task.Frame, Tile: e.Task.Tile, Peer: e.Peer, Reason: e.Reason, At: e.At})
+		errs = append(errs, gui.TaskError{Frame: e.Task.Frame, Tile: e.Task.Tile, Peer: e.Peer.String(), Reason: e.Reason, At: e.At})
 	}
+	m := s.Manifest
 	return gui.JobStatus{
-		Errors: errs,
-		ID:     s.ID, Title: s.Title, State: s.State, Publisher: s.Publisher, Renderer: s.Renderer,
-		Mine: s.Mine, ETASeconds: s.ETA.Seconds(), Created: s.Created,
+		ID: s.ID.String(), Title: m.Title, State: string(s.State), Publisher: m.Publisher.String(),
+		Renderer: m.Renderer.Name + " " + m.Renderer.Version, Mine: true,
+		ETASeconds: s.ETA.Seconds(), Created: time.Unix(m.Created, 0), Errors: errs,
 		Frames: gui.FrameCounts{Total: s.Counts.Total, Verified: s.Counts.Verified,
 			Rendering: s.Counts.Rendering, Failed: s.Counts.Failed, Queued: s.Counts.Queued},
 	}
 }
 
+// offerStatus is a job another node announced, as the API shows it.
+func offerStatus(o volunteer.Offer, working bool) gui.JobStatus {
+	return gui.JobStatus{
+		ID: o.ID.String(), Title: o.Manifest.Title, State: o.State,
+		Publisher: o.Manifest.Publisher.String(),
+		Renderer:  o.Manifest.Renderer.Name + " " + o.Manifest.Renderer.Version,
+		Created:   time.Unix(o.Manifest.Created, 0),
+		Frames:    gui.FrameCounts{Total: o.Manifest.TaskCount(), Queued: o.TasksLeft},
+		Working:   working,
+	}
+}
+
 func (a jobsAPI) Publish(ctx context.Context, req gui.PublishRequest) (gui.JobStatus, error) {
-	pr := PublishRequest{
+	pr := publisher.Request{
 		Scene: req.Scene, Renderer: req.Renderer, Frames: req.Frames, First: req.First, Replicas: req.Replicas,
 		Samples: req.Samples, Tiles: req.Tiles, Seed: req.Seed, Title: req.Title,
 	}
@@ -57,63 +76,84 @@ func (a jobsAPI) Publish(ctx context.Context, req gui.PublishRequest) (gui.JobSt
 	if err != nil {
 		return gui.JobStatus{}, err
 	}
-	return a.Status(id.String())
+	s, err := a.n.pub.Status(id)
+	return jobStatus(s), err
 }
 
 func (a jobsAPI) List() []gui.JobStatus {
 	var out []gui.JobStatus
-	for _, j := range a.n.pub.list() {
-		out = append(out, toJobAPI(a.n.pub.status(j)))
+	for _, s := range a.n.pub.List() {
+		out = append(out, jobStatus(s))
 	}
 	if a.n.vol != nil {
-		for _, o := range a.n.vol.offers.list(time.Now(), offerMaxAge) {
-			out = append(out, gui.JobStatus{
-				ID: o.ID.String(), Title: o.Manifest.Title, State: o.State,
-				Publisher: o.Manifest.Publisher.String(),
-				Renderer:  o.Manifest.Renderer.Name + " " + o.Manifest.Renderer.Version,
-				Created:   time.Unix(o.Manifest.Created, 0),
-				Frames:    gui.FrameCounts{Total: o.Manifest.TaskCount(), Queued: o.TasksLeft},
-				Working:   a.n.vol.working(o.ID.String()),
-			})
+		for _, o := range a.n.vol.Offers() {
+			out = append(out, offerStatus(o, a.n.vol.Working(o.ID)))
 		}
 	}
 	return out
 }
 
-func (a jobsAPI) Status(id string) (gui.JobStatus, error) {
-	j, err := a.n.pub.job(id)
-	if err == nil {
-		return toJobAPI(a.n.pub.status(j)), nil
+func (a jobsAPI) Status(text string) (gui.JobStatus, error) {
+	id, err := job.ParseID(text)
+	if err != nil {
+		return gui.JobStatus{}, err
 	}
-	for _, s := range a.List() {
-		if s.ID == id {
-			return s, nil
+	s, err := a.n.pub.Status(id)
+	if err == nil {
+		return jobStatus(s), nil
+	}
+	if a.n.vol != nil {
+		for _, o := range a.n.vol.Offers() {
+			if o.ID == id {
+				return offerStatus(o, a.n.vol.Working(id)), nil
+			}
 		}
 	}
 	return gui.JobStatus{}, err
 }
 
-func (a jobsAPI) Control(ctx context.Context, id, action string) error {
-	if _, err := a.n.pub.job(id); err != nil {
-		return fmt.Errorf("%w: %s", errNotPublisher, id)
+// published parses a job ID and checks that this node published it.
+func (a jobsAPI) published(text string) (cid.Cid, error) {
+	id, err := job.ParseID(text)
+	if err != nil {
+		return cid.Undef, err
 	}
-	err := a.n.pub.control(ctx, id, action)
-	if errors.Is(err, scheduler.ErrCannotResume) {
+	if _, err := a.n.pub.Status(id); err != nil {
+		return cid.Undef, err
+	}
+	return id, nil
+}
+
+func (a jobsAPI) Control(ctx context.Context, text, action string) error {
+	id, err := a.published(text)
+	if err != nil {
+		return err
+	}
+	err = a.n.pub.Control(ctx, id, publisher.Action(action))
+	if errors.Is(err, publisher.ErrCannotResume) {
 		return fmt.Errorf("job %s was canceled and cannot be resumed", id)
 	}
 	return err
 }
 
-func (a jobsAPI) Fetch(id, dir string) (gui.FetchResult, error) {
+func (a jobsAPI) Fetch(text, dir string) (gui.FetchResult, error) {
 	if !filepath.IsAbs(dir) {
 		return gui.FetchResult{}, fmt.Errorf("output directory %q must be absolute", dir)
 	}
-	f, err := a.n.pub.fetch(id, dir)
+	id, err := a.published(text)
+	if err != nil {
+		return gui.FetchResult{}, err
+	}
+	f, err := a.n.pub.Fetch(id, dir)
 	return gui.FetchResult{Written: f.Written, Missing: f.Missing}, err
 }
 
-func (a jobsAPI) Frames(id string) ([]gui.FrameState, error) {
-	fs, err := a.n.pub.frames(id)
+func (a jobsAPI) Frames(text string) ([]gui.FrameState, error) {
+	id, err := a.published(text)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := a.n.pub.Frames(id)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +164,10 @@ func (a jobsAPI) Frames(id string) ([]gui.FrameState, error) {
 	return out, nil
 }
 
-func (a jobsAPI) FrameImage(id string, frame int, thumb bool) ([]byte, error) {
-	return a.n.pub.frameImage(id, frame, thumb)
+func (a jobsAPI) FrameImage(text string, frame int, thumb bool) ([]byte, error) {
+	id, err := a.published(text)
+	if err != nil {
+		return nil, err
+	}
+	return a.n.pub.FrameImage(id, frame, thumb)
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
 	ma "github.com/multiformats/go-multiaddr"
@@ -20,8 +21,14 @@ import (
 	"github.com/renderswarm/renderswarm/assets"
 	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/gui"
+	"github.com/renderswarm/renderswarm/internal/clock"
 	"github.com/renderswarm/renderswarm/internal/db"
+	"github.com/renderswarm/renderswarm/internal/usage"
 	"github.com/renderswarm/renderswarm/p2p"
+	"github.com/renderswarm/renderswarm/publisher"
+	"github.com/renderswarm/renderswarm/render"
+	"github.com/renderswarm/renderswarm/volunteer"
+	"github.com/renderswarm/renderswarm/work"
 )
 
 // Started describes a node that is up, as `renderswarm node` prints it.
@@ -33,20 +40,21 @@ type Started struct {
 
 // node is one running node's components.
 type node struct {
-	cfg    Config
-	log    *slog.Logger
-	lock   *homeLock
-	db     *sql.DB
-	net    *p2p.Node
-	store  *assets.Store
-	ledger *credits.Ledger
-	pub    *publisher
-	vol    *volunteer // nil with NoVolunteer
-	set    *settingsBox
-	usage  *usage
-	guiLn  net.Listener
-	http   *http.Server
-	url    string
+	cfg      Config
+	log      *slog.Logger
+	lock     *homeLock
+	db       *sql.DB
+	net      *p2p.Node
+	store    *assets.Store
+	ledger   *credits.Ledger
+	pub      *publisher.Publisher
+	vol      *volunteer.Volunteer // nil with NoVolunteer
+	settings *settingsBox
+	usage    *usage.Meter
+	infos    map[string]render.Info // renderers that work here
+	guiLn    net.Listener
+	http     *http.Server
+	url      string
 }
 
 // Run starts a node on cfg.Home and runs it until ctx ends, then shuts it
@@ -67,7 +75,7 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	n := &node{cfg: cfg, log: cfg.Logger}
+	n := &node{cfg: cfg, log: cfg.Logger, usage: &usage.Meter{}}
 	defer func() {
 		if err != nil {
 			n.close()
@@ -79,7 +87,11 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	if err := writeDefaultConfig(cfg.Home); err != nil {
 		return nil, fmt.Errorf("writing default config: %w", err)
 	}
-	p2pCfg, err := p2pConfig(cfg)
+	key, err := loadIdentity(cfg.Home)
+	if err != nil {
+		return nil, err
+	}
+	p2pCfg, err := p2pConfig(cfg, key)
 	if err != nil {
 		return nil, err
 	}
@@ -98,8 +110,7 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	if n.db, err = db.Open(filepath.Join(cfg.Home, databaseFile)); err != nil {
 		return nil, err
 	}
-	jobs, err := openJobStore(ctx, n.db)
-	if err != nil {
+	if err := migrateSettings(ctx, n.db); err != nil {
 		return nil, err
 	}
 	if saved, ok, err := loadSettings(n.db); err != nil {
@@ -108,14 +119,10 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 		settings = withFlags(saved, settings, cfg.Flags)
 		n.log.Info("usingSavedSettings", "cpus", settings.CPUs, "mode", settings.Mode, "paused", settings.Paused, "flagsWin", cfg.Flags)
 	}
-	n.set, n.usage = newSettingsBox(settings), &usage{}
-	key, err := loadIdentity(cfg.Home)
-	if err != nil {
-		return nil, err
-	}
-	backends := Renderers()
-	infos := probeRenderers(ctx, backends, n.log)
-	versions := versions(infos)
+	n.settings = newSettingsBox(settings)
+	backends := Renderers(n.log.With("component", "render"))
+	n.infos = probeRenderers(ctx, backends, n.log)
+	versions := versions(n.infos)
 	p2pCfg.Renderers = versions
 	if n.net, err = p2p.New(p2pCfg); err != nil {
 		return nil, err
@@ -135,38 +142,44 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	if n.ledger, err = credits.NewLedger(n.db, n.net.ID()); err != nil {
 		return nil, err
 	}
-	n.pub = &publisher{
-		key: key, self: n.net.ID(), net: n.net, store: n.store, ledger: n.ledger,
-		standing: &standings{ledger: n.ledger},
-		backends: backends, versions: versions, infos: infos, jobs: jobs, workDir: workDir,
-		log: n.log.With("component", "publisher"), now: time.Now, active: map[string]*pubJob{},
-	}
-	if err := n.pub.load(); err != nil {
+	n.pub, err = publisher.New(ctx, publisher.Config{
+		Key: key, DB: n.db, Assets: n.store, Net: n.net, Ledger: n.ledger,
+		Backends: backends, Infos: n.infos, WorkDir: workDir,
+		Logger: n.log.With("component", "publisher"), Tune: cfg.tune,
+	})
+	if err != nil {
 		return nil, err
 	}
 	if !cfg.NoVolunteer {
-		speed, err := measureSpeed(ctx, backends["builtin"], workDir)
+		speed, err := volunteer.MeasureSpeed(ctx, backends["builtin"], workDir, clock.Real{})
 		if err != nil {
 			return nil, fmt.Errorf("measuring speed: %w", err)
 		}
 		n.log.Info("speedMeasured", "speed", speed)
-		picker := newPicker(settings, n.net.ID(), versions, n.ledger)
-		n.vol = &volunteer{
-			net: n.net, store: n.store, backends: backends, versions: versions,
-			offers: newOfferBook(n.net.ID(), picker), workDir: workDir, settings: n.set, usage: n.usage,
-			speed: speed, key: key, ledger: n.ledger, owed: map[peer.ID]time.Time{},
-			renders:    map[string]*activeRender{},
-			delivering: make(chan struct{}, maxDelivering),
-			log:        n.log.With("component", "volunteer"),
+		renderWith := backends
+		if wrap := cfg.volunteerRenderer; wrap != nil {
+			renderWith = map[string]render.Backend{}
+			for name, b := range backends {
+				renderWith[name] = wrap(b)
+			}
+		}
+		n.vol, err = volunteer.New(volunteer.Config{
+			Key: key, Publishers: work.NewClient(n.net), Gossip: n.net, Assets: n.store, Ledger: n.ledger,
+			Backends: renderWith, Versions: versions, Settings: volunteerSettings(settings),
+			Machine: n.usage, Speed: speed, WorkDir: workDir,
+			Logger: n.log.With("component", "volunteer"),
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
-	if err := n.net.Join(p2p.JobsTopic, func(from peer.ID, data []byte) error {
-		_, _, _, err := p2p.DecodeAnnouncement(data, from.String())
+	if err := n.net.Join(work.JobsTopic, func(from peer.ID, data []byte) error {
+		_, _, _, err := work.DecodeAnnouncement(data, from.String())
 		return err
 	}); err != nil {
 		return nil, err
 	}
-	n.net.HandleRPC(p2p.WorkProtocol, n.pub.handleWork)
+	n.net.HandleRPC(work.Protocol, work.Handler(n.pub))
 	return n, n.startAPI()
 }
 
@@ -190,16 +203,18 @@ func (n *node) startAPI() error {
 	return gui.WriteEndpoint(n.cfg.Home, gui.Endpoint{URL: n.url, Token: token, PID: os.Getpid()})
 }
 
+// component is one long-running part of the node.
+type component struct {
+	name string
+	run  func(context.Context) error
+}
+
 // run runs the components until ctx ends or one fails, then stops them in
-// order: API, volunteer, publisher, asset store, libp2p.
+// reverse order of start: API, volunteer, usage, publisher, asset store,
+// libp2p.
 func (n *node) run(ctx context.Context, ready func(Started)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	type component struct {
-		name string
-		run  func(context.Context) error
-	}
-	// Stopped in reverse order of this list.
 	comps := []component{
 		{"p2p", n.net.Run},
 		{"asset store", n.store.Run},
@@ -209,6 +224,7 @@ func (n *node) run(ctx context.Context, ready func(Started)) error {
 	if n.vol != nil {
 		comps = append(comps, component{"volunteer", n.vol.Run})
 	}
+	comps = append(comps, component{"API", n.serveAPI})
 	stops := make([]func(), len(comps))
 	var wg sync.WaitGroup
 	for i, c := range comps {
@@ -226,11 +242,6 @@ func (n *node) run(ctx context.Context, ready func(Started)) error {
 			}
 		}()
 	}
-	go func() {
-		if err := n.http.Serve(n.guiLn); !errors.Is(err, http.ErrServerClosed) {
-			cancel(fmt.Errorf("serving API: %w", err))
-		}
-	}()
 	started := Started{PeerID: n.net.ID().String(), GUI: n.url}
 	for _, a := range n.net.Addrs() {
 		started.Addrs = append(started.Addrs, a.String())
@@ -241,9 +252,6 @@ func (n *node) run(ctx context.Context, ready func(Started)) error {
 	}
 
 	<-ctx.Done()
-	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
-	n.http.Shutdown(shutdownCtx)
-	stop()
 	for i := len(stops) - 1; i >= 0; i-- {
 		stops[i]()
 	}
@@ -251,6 +259,25 @@ func (n *node) run(ctx context.Context, ready func(Started)) error {
 	n.log.Info("nodeStopped")
 	if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {
 		return err
+	}
+	return nil
+}
+
+// serveAPI serves the HTTP API until ctx ends, then shuts it down (open
+// event streams end with it).
+func (n *node) serveAPI(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- n.http.Serve(n.guiLn) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving API: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	n.http.Shutdown(shutdownCtx)
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving API: %w", err)
 	}
 	return nil
 }
@@ -274,11 +301,7 @@ func (n *node) close() {
 }
 
 // p2pConfig turns the node's settings into the libp2p node's.
-func p2pConfig(cfg Config) (p2p.Config, error) {
-	key, err := loadIdentity(cfg.Home)
-	if err != nil {
-		return p2p.Config{}, err
-	}
+func p2pConfig(cfg Config, key crypto.PrivKey) (p2p.Config, error) {
 	pc := p2p.Config{Identity: key, MDNS: !cfg.NoMDNS, Logger: cfg.Logger.With("component", "p2p")}
 	for _, s := range cfg.Listen {
 		a, err := ma.NewMultiaddr(s)

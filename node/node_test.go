@@ -146,12 +146,16 @@ func TestSwarmKeyFile(t *testing.T) {
 	cfg := testConfig(home)
 	cfg.SwarmKey = key
 	cfg.Logger = slog.Default()
-	pc, err := p2pConfig(cfg)
+	identity, err := loadIdentity(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := p2pConfig(cfg, identity)
 	if err != nil || len(pc.SwarmKey) != 32 {
 		t.Fatalf("p2pConfig = %d-byte key, %v; want the 32-byte key", len(pc.SwarmKey), err)
 	}
 	os.WriteFile(key, []byte("/key/swarm/psk/1.0.0/\n/base16/\nnot-hex\n"), 0o600)
-	if _, err := p2pConfig(cfg); err == nil || !strings.Contains(err.Error(), "swarm.key") {
+	if _, err := p2pConfig(cfg, identity); err == nil || !strings.Contains(err.Error(), "swarm.key") {
 		t.Fatalf("damaged key: err = %v, want one naming the file", err)
 	}
 }

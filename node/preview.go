@@ -10,16 +10,6 @@ import (
 	"os"
 )
 
-// loadPNG decodes a PNG file.
-func loadPNG(path string) (image.Image, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return png.Decode(f)
-}
-
 // shrink scales img down by an integer factor with a box filter.
 func shrink(img image.Image, factor int) *image.NRGBA {
 	b := img.Bounds()

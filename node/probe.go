@@ -60,7 +60,7 @@ func probeRenderers(ctx context.Context, backends map[string]render.Backend, log
 		probed.done[r.name] = true
 		if r.err != nil {
 			log.Info("rendererUnavailable", "renderer", r.name, "err", r.err)
-			probed.problems[r.name] = lastLine(r.err.Error())
+			probed.problems[r.name] = render.LastLine(r.err.Error())
 			continue
 		}
 		probed.infos[r.name] = r.info

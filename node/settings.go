@@ -1,24 +1,75 @@
 package node
 
 import (
+	"context"
 	"database/sql"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/renderswarm/renderswarm/gui"
+	"github.com/renderswarm/renderswarm/internal/db"
 	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/volunteer"
 )
 
-// defaultIdleMinutes is how long the machine must be idle in ModeIdle when
-// the settings leave it 0.
-const defaultIdleMinutes = 2
+// migrations hold the node's own table: the settings saved from the web
+// app (component "settings").
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrateSettings creates or updates the node's own table.
+func migrateSettings(ctx context.Context, d *sql.DB) error {
+	return db.Migrate(ctx, d, "settings", migrations, "migrations")
+}
+
+// settingsBox holds the node's settings in effect, as the web app shows
+// them.
+type settingsBox struct {
+	mu sync.Mutex
+	s  gui.Settings
+}
+
+func newSettingsBox(s gui.Settings) *settingsBox { return &settingsBox{s: s} }
+
+func (b *settingsBox) get() gui.Settings {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.s
+}
+
+func (b *settingsBox) set(s gui.Settings) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.s = s
+}
+
+// volunteerSettings are the volunteer's part of checked settings.
+func volunteerSettings(s gui.Settings) volunteer.Settings {
+	pubs, jobs := blockLists(s)
+	vs := volunteer.Settings{
+		CPUs: s.CPUs, Mode: volunteer.Always, IdleFor: time.Duration(s.IdleMinutes) * time.Minute,
+		Paused: s.Paused, Renderers: slices.Clone(s.Renderers), BlockedPublishers: pubs, BlockedJobs: jobs,
+	}
+	switch s.Mode {
+	case gui.ModeIdle:
+		vs.Mode = volunteer.WhenIdle
+	case gui.ModeSchedule:
+		if from, to, err := gui.ParseSchedule(s.Schedule); err == nil {
+			vs.Mode, vs.Window = volunteer.Scheduled, volunteer.Window{From: from, To: to}
+		}
+	}
+	return vs
+}
 
 // settingsFromConfig are the volunteer settings config.toml and the flags
 // give, before anything saved from the web app.
@@ -75,15 +126,6 @@ func blockLists(s gui.Settings) ([]peer.ID, []cid.Cid) {
 		}
 	}
 	return pubs, jobs
-}
-
-// inSchedule reports whether t falls in the window [from, to).
-func inSchedule(t time.Time, from, to int) bool {
-	m := t.Hour()*60 + t.Minute()
-	if from < to {
-		return m >= from && m < to
-	}
-	return m >= from || m < to
 }
 
 // withFlags is saved with the settings the command line gave (named in

@@ -2,7 +2,7 @@ package node
 
 import (
 	"context"
-	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/renderswarm/renderswarm/gui"
 	"github.com/renderswarm/renderswarm/internal/db"
+	"github.com/renderswarm/renderswarm/volunteer"
 )
 
 func TestScheduleWindow(t *testing.T) {
@@ -35,11 +36,11 @@ func TestScheduleWindow(t *testing.T) {
 		{"00:00-23:59", "23:58", true},
 		{"00:00-23:59", "23:59", false},
 	} {
-		from, to, err := gui.ParseSchedule(c.window)
-		if err != nil {
+		if _, _, err := gui.ParseSchedule(c.window); err != nil {
 			t.Fatalf("%s: %v", c.window, err)
 		}
-		if got := inSchedule(at(c.at), from, to); got != c.in {
+		vs := volunteerSettings(gui.Settings{Mode: gui.ModeSchedule, Schedule: c.window})
+		if got := vs.Mode == volunteer.Scheduled && vs.Window.Contains(at(c.at)); got != c.in {
 			t.Errorf("%s at %s: in = %v, want %v", c.window, c.at, got, c.in)
 		}
 	}
@@ -87,7 +88,7 @@ func TestSettingsPersist(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, err := openJobStore(context.Background(), d); err != nil { // migrates
+	if err := migrateSettings(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, err := loadSettings(d); ok || err != nil {
@@ -105,6 +106,41 @@ func TestSettingsPersist(t *testing.T) {
 	}
 }
 
+// A home made before the publisher had its own package recorded its
+// migrations as "node" 1 (jobs) and 2 (settings): it opens with its
+// settings and jobs intact, nothing run twice.
+func TestHomeFromBeforeTheSplitOpens(t *testing.T) {
+	home := t.TempDir()
+	d, err := db.Open(filepath.Join(home, databaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (component TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (component, version))`,
+		`CREATE TABLE published_jobs (id TEXT PRIMARY KEY, signed BLOB NOT NULL, snapshot BLOB NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL)`,
+		`CREATE TABLE volunteer_settings (id INTEGER PRIMARY KEY CHECK (id = 1), settings TEXT NOT NULL, updated INTEGER NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES ('node', 1), ('node', 2)`,
+		`INSERT INTO volunteer_settings VALUES (1, '{"cpus":1,"mode":"always","paused":true}', 1)`,
+	} {
+		if _, err := d.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Close()
+	_, stop := startRun(t, testConfig(home))
+	c, err := gui.Dial(context.Background(), home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Settings(context.Background())
+	if err != nil || !s.Paused || s.CPUs != 1 {
+		t.Fatalf("settings after opening an old home: %+v, %v; want the saved ones", s, err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Settings given on the command line win over saved ones; the rest of the
 // saved settings stay.
 func TestFlagsWinOverSavedSettings(t *testing.T) {
@@ -114,47 +150,5 @@ func TestFlagsWinOverSavedSettings(t *testing.T) {
 	want := gui.Settings{CPUs: 1, MaxUploadRate: 1 << 20, CacheQuota: 1 << 30, Paused: true, Mode: gui.ModeIdle}
 	if got.CPUs != want.CPUs || got.MaxUploadRate != want.MaxUploadRate || got.CacheQuota != want.CacheQuota || !got.Paused || got.Mode != want.Mode {
 		t.Fatalf("got %+v, want %+v", got, want)
-	}
-}
-
-// The machine counts as idle only after others have used less than
-// busyShare of it for the whole idle time.
-func TestIdleDetection(t *testing.T) {
-	u := &usage{}
-	t0 := time.Unix(1_700_000_000, 0)
-	cores := float64(runtime.NumCPU())
-	sample := func(ours, busy float64) usageSample { return usageSample{ours: ours, busy: busy, samples: true} }
-	// Others busy: half the machine.
-	u.update(sample(0, 0), sample(0, cores), 2, t0)
-	if u.idleFor(0, t0) {
-		t.Fatal("idle while others use half the machine")
-	}
-	// Our own renders keep the machine busy, others do not: idle.
-	u.update(sample(0, cores), sample(2*cores, 3*cores), 2, t0.Add(2*time.Second))
-	if u.idleFor(time.Minute, t0.Add(30*time.Second)) || !u.idleFor(time.Minute, t0.Add(62*time.Second)) {
-		t.Fatal("idle time not counted from when others stopped")
-	}
-}
-
-// Rendering processes the node starts count as the node's CPU use.
-func TestUsageCountsChildProcesses(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("CPU counters are read from /proc")
-	}
-	before := readUsage()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	busy := exec.CommandContext(ctx, "sh", "-c", "i=0; while [ $i -lt 100000000 ]; do i=$((i+1)); done")
-	if err := busy.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Process.Kill()
-	time.Sleep(time.Second)
-	after := readUsage()
-	if !after.samples || after.rss <= 0 {
-		t.Fatalf("no counters: %+v", after)
-	}
-	if d := after.ours - before.ours; d < 0.3 {
-		t.Fatalf("a busy child for 1 s added %.2f CPU-s to the node's use; want most of a second", d)
 	}
 }

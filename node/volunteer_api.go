@@ -2,11 +2,10 @@ package node
 
 import (
 	"context"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/renderswarm/renderswarm/gui"
+	"github.com/renderswarm/renderswarm/volunteer"
 )
 
 // volunteerAPI adapts the volunteer and the node-wide settings to the API.
@@ -14,10 +13,7 @@ type volunteerAPI struct{ n *node }
 
 var _ gui.Volunteer = volunteerAPI{}
 
-func (a volunteerAPI) Settings() gui.Settings {
-	s, _ := a.n.set.get()
-	return s
-}
+func (a volunteerAPI) Settings() gui.Settings { return a.n.settings.get() }
 
 // UpdateSettings checks, persists and applies settings: the asset store's
 // quota and upload rate at once; the volunteer's cores from its next task;
@@ -35,30 +31,43 @@ func (a volunteerAPI) UpdateSettings(ctx context.Context, s gui.Settings) (gui.S
 	}
 	a.n.store.SetCacheQuota(s.CacheQuota)
 	a.n.store.SetUploadRate(s.MaxUploadRate)
+	a.n.settings.set(s)
 	if a.n.vol != nil {
-		a.n.vol.applySettings(s)
-	} else {
-		a.n.set.set(s)
+		a.n.vol.ApplySettings(volunteerSettings(s))
 	}
 	a.n.log.Info("settingsChanged", "cpus", s.CPUs, "mode", s.Mode, "paused", s.Paused)
 	return s, nil
 }
 
+// activityStates maps the volunteer's states to the API's.
+var activityStates = map[volunteer.State]string{
+	volunteer.StateRendering:   gui.StateRendering,
+	volunteer.StateWaiting:     gui.StateWaiting,
+	volunteer.StatePaused:      gui.StatePaused,
+	volunteer.StateBusy:        gui.StateBusy,
+	volunteer.StateOffSchedule: gui.StateOffSchedule,
+}
+
 func (a volunteerAPI) Activity() gui.Activity {
 	act := gui.Activity{State: gui.StateDisabled}
-	if a.n.vol != nil {
-		act = a.n.vol.activity()
+	if v := a.n.vol; v != nil {
+		va := v.Activity()
+		act.State, act.Rendered = activityStates[va.State], va.Rendered
+		for _, r := range va.Renders {
+			act.Renders = append(act.Renders, gui.ActiveRender{
+				Job: r.Job.String(), Title: r.Title, Publisher: r.Publisher.String(), Frame: r.Frame, Tile: r.Tile,
+				Phase: string(r.Phase), Progress: r.Progress, Threads: r.Threads, Started: r.Started,
+			})
+		}
 	}
-	act.CPUPercent, act.MemoryBytes = a.n.usage.now()
-	s, _ := a.n.set.get()
-	names := slices.Sorted(maps.Keys(Renderers()))
-	for _, name := range names {
-		info, ok := a.n.pub.infos[name]
+	act.CPUPercent, act.MemoryBytes = a.n.usage.Now()
+	for _, name := range RendererNames() {
+		info, ok := a.n.infos[name]
 		r := gui.Renderer{Name: name, Version: info.Version, Installed: ok}
 		if !ok {
 			r.Problem = rendererProblem(name)
 		}
-		r.Offered = ok && a.n.vol != nil && offered(map[string]string{name: info.Version}, s)[name] != ""
+		r.Offered = ok && a.n.vol != nil && a.n.vol.Offered(name)
 		act.Renderers = append(act.Renderers, r)
 	}
 	return act
@@ -68,7 +77,5 @@ func (a volunteerAPI) Preview() ([]byte, bool) {
 	if a.n.vol == nil {
 		return nil, false
 	}
-	a.n.vol.mu.Lock()
-	defer a.n.vol.mu.Unlock()
-	return a.n.vol.preview, a.n.vol.preview != nil
+	return a.n.vol.Preview()
 }

@@ -7,9 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
+
 	"github.com/renderswarm/renderswarm/gui"
+	"github.com/renderswarm/renderswarm/publisher"
 	"github.com/renderswarm/renderswarm/render"
 	"github.com/renderswarm/renderswarm/scheduler"
+	"github.com/renderswarm/renderswarm/work"
 )
 
 // stuckRender reports half its work done, then renders nothing until its
@@ -46,31 +50,30 @@ func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
 // failed); nothing is leased while paused; resuming takes work again; the
 // pause survives a restart.
 func TestVolunteerPauseHandsLeaseBack(t *testing.T) {
-	s, scene, ctx := testSwarm(t, 2, func(i int, n *node) {
+	s, scene, ctx := testSwarm(t, 2, func(i int, cfg *Config) {
 		if i == 1 {
-			n.vol.backends = map[string]render.Backend{"builtin": stuckRender{n.vol.backends["builtin"]}}
+			cfg.volunteerRenderer = func(b render.Backend) render.Backend { return stuckRender{b} }
 		}
 	})
 	pub, vol := s.nodes[0].pub, s.nodes[1]
 	api := volunteerAPI{n: vol}
-	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-2", Width: 48, Height: 27, Replicas: 2})
+	id, err := pub.Publish(ctx, publisher.Request{Scene: scene, Frames: "1-2", Width: 48, Height: 27, Replicas: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, _ := pub.job(id.String())
 	// A second job waits its turn: pausing must not let it take over.
-	id2, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1-2", Width: 48, Height: 27, Replicas: 2, Seed: 1})
+	id2, err := pub.Publish(ctx, publisher.Request{Scene: scene, Frames: "1-2", Width: 48, Height: 27, Replicas: 2, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	j2, _ := pub.job(id2.String())
 	poll(t, 20*time.Second, "the volunteer to render", func() bool {
 		a := api.Activity()
 		return a.State == gui.StateRendering && len(a.Renders) == 1 && a.Renders[0].Progress == 0.5
 	})
-	// The heartbeat (every renewEvery) carries the progress to the publisher.
-	poll(t, 2*renewEvery, "the publisher to see the render's progress", func() bool {
-		fs, err := pub.frames(id.String())
+	// The heartbeat (every work.RenewEvery) carries the progress to the
+	// publisher.
+	poll(t, 2*work.RenewEvery, "the publisher to see the render's progress", func() bool {
+		fs, err := pub.Frames(id)
 		return err == nil && fs[0].State == scheduler.TaskRendering && fs[0].Progress == 0.5
 	})
 
@@ -80,29 +83,26 @@ func TestVolunteerPauseHandsLeaseBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, 10*time.Second, "the lease to be handed back", func() bool {
-		fs, _ := pub.frames(id.String())
+		fs, _ := pub.Frames(id)
 		return len(api.Activity().Renders) == 0 && fs[0].State == scheduler.TaskQueued
 	})
-	if st := pub.status(j); len(st.Errors) != 0 {
+	if st, _ := pub.Status(id); len(st.Errors) != 0 {
 		t.Fatalf("a paused render was reported as failed: %+v", st.Errors)
 	}
 	if a := api.Activity(); a.State != gui.StatePaused {
 		t.Fatalf("state while paused = %q", a.State)
 	}
+	// That a paused volunteer takes no new lease, however long it waits, is
+	// volunteer.TestPausedVolunteerTakesNoLease.
 	leased := func() int {
 		n := 0
-		for _, j := range []*pubJob{j, j2} {
-			j.mu.Lock()
-			n += j.leased
-			j.mu.Unlock()
+		for _, id := range []cid.Cid{id, id2} {
+			st, _ := pub.Status(id)
+			n += st.Counts.Rendering + st.Counts.Verified
 		}
 		return n
 	}
 	before := leased()
-	time.Sleep(3 * time.Second)
-	if leased() != before {
-		t.Fatalf("a paused volunteer took %d new leases", leased()-before)
-	}
 	saved, ok, err := loadSettings(vol.db)
 	if err != nil || !ok || !saved.Paused {
 		t.Fatalf("pause not persisted: %+v ok=%v err=%v", saved, ok, err)
@@ -123,23 +123,22 @@ func TestVolunteerPauseHandsLeaseBack(t *testing.T) {
 // the renderer's last words in its status, and the volunteers keep
 // running.
 func TestCrashingRenderFailsTheJob(t *testing.T) {
-	crash := func(i int, n *node) {
+	crash := func(i int, cfg *Config) {
 		if i > 0 {
-			n.vol.backends = map[string]render.Backend{"builtin": crashingRender{n.vol.backends["builtin"]}}
+			cfg.volunteerRenderer = func(b render.Backend) render.Backend { return crashingRender{b} }
 		}
 	}
 	s, scene, ctx := testSwarm(t, 3, crash)
 	pub := s.nodes[0].pub
-	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1", Width: 48, Height: 27, Replicas: 2})
+	id, err := pub.Publish(ctx, publisher.Request{Scene: scene, Frames: "1", Width: 48, Height: 27, Replicas: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, _ := pub.job(id.String())
-	if err := waitDone(ctx, pub, j, nil); err == nil {
+	if err := waitDone(ctx, pub, id, nil); err == nil {
 		t.Fatal("a job whose renders all crash completed")
 	}
-	st := pub.status(j)
-	if st.State != string(scheduler.StateFailed) || st.Counts.Failed != 1 {
+	st, _ := pub.Status(id)
+	if st.State != scheduler.StateFailed || st.Counts.Failed != 1 {
 		t.Fatalf("status = %s with %d failed; want failed, 1", st.State, st.Counts.Failed)
 	}
 	if len(st.Errors) != 2 || !strings.Contains(st.Errors[0].Reason, "Segmentation fault") {
@@ -154,13 +153,13 @@ func TestCrashingRenderFailsTheJob(t *testing.T) {
 
 // Blocking a job in the settings hands back its render in progress.
 func TestBlockingAJobHandsItsRenderBack(t *testing.T) {
-	s, scene, ctx := testSwarm(t, 2, func(i int, n *node) {
+	s, scene, ctx := testSwarm(t, 2, func(i int, cfg *Config) {
 		if i == 1 {
-			n.vol.backends = map[string]render.Backend{"builtin": stuckRender{n.vol.backends["builtin"]}}
+			cfg.volunteerRenderer = func(b render.Backend) render.Backend { return stuckRender{b} }
 		}
 	})
 	pub, api := s.nodes[0].pub, volunteerAPI{n: s.nodes[1]}
-	id, err := pub.Publish(ctx, PublishRequest{Scene: scene, Frames: "1", Width: 48, Height: 27, Replicas: 2})
+	id, err := pub.Publish(ctx, publisher.Request{Scene: scene, Frames: "1", Width: 48, Height: 27, Replicas: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +170,7 @@ func TestBlockingAJobHandsItsRenderBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, 10*time.Second, "the render to be handed back", func() bool {
-		fs, _ := pub.frames(id.String())
+		fs, _ := pub.Frames(id)
 		return len(api.Activity().Renders) == 0 && fs[0].State == scheduler.TaskQueued
 	})
 	if a := api.Activity(); a.State != gui.StateWaiting {

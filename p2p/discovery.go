@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
@@ -15,8 +16,9 @@ import (
 const VolunteerNamespace = "renderswarm/nodes/1"
 
 type mdnsNotifee struct {
-	n   *Node
-	ctx context.Context
+	n     *Node
+	ctx   context.Context
+	dials *sync.WaitGroup // Run waits for them
 }
 
 // HandlePeerFound connects to a peer seen on the LAN.
@@ -24,7 +26,9 @@ func (m *mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	if ai.ID == m.n.host.ID() {
 		return
 	}
+	m.dials.Add(1)
 	go func() {
+		defer m.dials.Done()
 		ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
 		defer cancel()
 		if err := m.n.host.Connect(ctx, ai); err != nil {
@@ -37,7 +41,7 @@ func (m *mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 
 // discoverVolunteers advertises this node under VolunteerNamespace and
 // connects to the others it finds there, every minute until ctx ends.
-func discoverVolunteers(ctx context.Context, n *Node) {
+func (n *Node) discoverVolunteers(ctx context.Context) {
 	disc := drouting.NewRoutingDiscovery(n.dht)
 	t := time.NewTimer(0)
 	defer t.Stop()

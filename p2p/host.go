@@ -93,6 +93,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	routeLibp2pLogs(cfg.Logger.Handler())
 	if len(cfg.ListenAddrs) == 0 {
 		cfg.ListenAddrs = DefaultListenAddrs()
 	}
@@ -151,6 +152,7 @@ func New(cfg Config) (*Node, error) {
 		pubsub.WithValidateQueueSize(1024),
 		pubsub.WithMaxMessageSize(MaxMessageSize+4096),
 		pubsub.WithDiscovery(drouting.NewRoutingDiscovery(kad)),
+		pubsub.WithLogger(slog.New(libp2pHandler{}).With("logger", "pubsub")),
 	)
 	if err != nil {
 		psStop()
@@ -183,16 +185,23 @@ func (n *Node) Addrs() []ma.Multiaddr {
 // routing table fed until ctx ends. It does not close the node: call Close
 // after everything that uses the host has stopped.
 func (n *Node) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	if n.cfg.MDNS && !onlyLoopback(n.host.Network().ListenAddresses()) {
-		svc := mdns.NewMdnsService(n.host, MDNSService, &mdnsNotifee{n: n, ctx: ctx})
+		svc := mdns.NewMdnsService(n.host, MDNSService, &mdnsNotifee{n: n, ctx: ctx, dials: &wg})
 		if err := svc.Start(); err != nil {
 			n.log.Warn("mdnsUnavailable", "err", err)
 		} else {
 			defer svc.Close()
 		}
 	}
-	go discoverVolunteers(ctx, n)
-	go n.watchReachability(ctx)
+	for _, loop := range []func(context.Context){n.discoverVolunteers, n.watchReachability} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			loop(ctx)
+		}()
+	}
 	t := time.NewTicker(15 * time.Second)
 	defer t.Stop()
 	for {

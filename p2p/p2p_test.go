@@ -112,7 +112,7 @@ func TestPubSubDeliversAndRejects(t *testing.T) {
 		return nil
 	}
 	for _, n := range []*Node{a, b, c} {
-		if err := n.Join(JobsTopic, reject); err != nil {
+		if err := n.Join(testTopic, reject); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -121,23 +121,23 @@ func TestPubSubDeliversAndRejects(t *testing.T) {
 	var mu sync.Mutex
 	got := map[peer.ID][]string{}
 	for _, n := range []*Node{b, c} {
-		go n.Subscribe(ctx, JobsTopic, func(m Message) {
+		go n.Subscribe(ctx, testTopic, func(m Message) {
 			mu.Lock()
 			got[n.ID()] = append(got[n.ID()], string(m.Data))
 			mu.Unlock()
 		})
 	}
-	waitFor(t, "topic mesh", 15*time.Second, func() bool { return len(a.TopicPeers(JobsTopic)) == 2 })
+	waitFor(t, "topic mesh", 15*time.Second, func() bool { return len(a.TopicPeers(testTopic)) == 2 })
 
-	if err := a.Publish(ctx, JobsTopic, bytes.Repeat([]byte("x"), MaxMessageSize+1)); !errors.Is(err, ErrMessageTooLarge) {
+	if err := a.Publish(ctx, testTopic, bytes.Repeat([]byte("x"), MaxMessageSize+1)); !errors.Is(err, ErrMessageTooLarge) {
 		t.Fatalf("oversized publish: err = %v, want ErrMessageTooLarge", err)
 	}
 	// A rejected message is published (the local validator refuses it, so
 	// Publish itself fails) and never delivered; the good one after it is.
-	if err := a.Publish(ctx, JobsTopic, []byte("forged job")); err == nil {
+	if err := a.Publish(ctx, testTopic, []byte("forged job")); err == nil {
 		t.Fatal("a message the validator rejects was published")
 	}
-	if err := a.Publish(ctx, JobsTopic, []byte("job 1")); err != nil {
+	if err := a.Publish(ctx, testTopic, []byte("job 1")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "delivery to b and c", 10*time.Second, func() bool {
@@ -246,3 +246,6 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+// testTopic is a pub/sub topic of these tests only.
+const testTopic = "/renderswarm/test/1"

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // PeerInfo describes a connected peer.
@@ -34,5 +35,16 @@ func (n *Node) Peers() []PeerInfo {
 		out = append(out, pi)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// RemoteAddrs are the remote addresses of the open connections to p, as
+// observed on them.
+func (n *Node) RemoteAddrs(p peer.ID) []ma.Multiaddr {
+	conns := n.host.Network().ConnsToPeer(p)
+	out := make([]ma.Multiaddr, 0, len(conns))
+	for _, c := range conns {
+		out = append(out, c.RemoteMultiaddr())
+	}
 	return out
 }

@@ -13,9 +13,6 @@ import (
 // forwards. Announcements carry CIDs and summaries, never data.
 const MaxMessageSize = 64 << 10
 
-// JobsTopic is where publishers announce jobs.
-const JobsTopic = "/renderswarm/jobs/1"
-
 // ErrMessageTooLarge is returned by Publish for a message over
 // MaxMessageSize (GossipSub would drop it silently).
 var ErrMessageTooLarge = fmt.Errorf("pub/sub message over %d bytes", MaxMessageSize)

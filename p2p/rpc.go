@@ -13,10 +13,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
-// WorkProtocol carries leases, commitments, results and receipts between a
-// volunteer and a publisher: one request and one response per stream.
-const WorkProtocol protocol.ID = "/renderswarm/work/1"
-
 // MaxRPCMessage bounds one request or response. Messages carry CIDs,
 // digests and signatures, never images.
 const MaxRPCMessage = 256 << 10

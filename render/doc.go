@@ -23,6 +23,6 @@
 // The conformance suite in render/rendertest checks these promises for every
 // backend. The explicit registry of backends lives in package node.
 //
-// This package imports only the standard library; backends import it, never
-// the other way round.
+// This package imports only the standard library and job (TaskFor reads a
+// manifest); backends import it, never the other way round.
 package render

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strings"
 	"syscall"
 )
 
@@ -21,4 +22,13 @@ func ExitReason(err error) string {
 		}
 	}
 	return fmt.Sprintf("failed (%v)", err)
+}
+
+// LastLine keeps a renderer's error one line: its last words.
+func LastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
 }

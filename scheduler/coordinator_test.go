@@ -304,7 +304,7 @@ func TestDependencies(t *testing.T) {
 		}
 		deliver(t, c, t0, l, "f1")
 		deliver(t, c, t0, l2, "f1")
-		if err := c.Resolve(frameTask(1), Decision{Verdict: Accept, Canonical: 0, Agreeing: []int{0, 1}}); err != nil {
+		if err := c.Resolve(frameTask(1), job.Decision{Verdict: job.Accept, Canonical: 0, Agreeing: []int{0, 1}}); err != nil {
 			t.Fatal(err)
 		}
 		if l := mustLease(t, c, t0, p[0], ""); l.Task != frameTask(2) {
@@ -317,7 +317,7 @@ func TestDependencies(t *testing.T) {
 		l2 := mustLease(t, c, t0, p[1], "")
 		deliver(t, c, t0, l, "f1")
 		deliver(t, c, t0, l2, "other")
-		if err := c.Resolve(frameTask(1), Decision{Verdict: GiveUp}); err != nil {
+		if err := c.Resolve(frameTask(1), job.Decision{Verdict: job.GiveUp}); err != nil {
 			t.Fatal(err)
 		}
 		if n := c.Progress(); n.Failed != 3 || !c.Done() || c.State() != StateFailed {
@@ -474,7 +474,7 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Go(func() {
 		for !c.Done() {
 			for _, tr := range c.Pending() {
-				c.Resolve(tr.Task, Decision{Verdict: Accept, Canonical: 0, Agreeing: []int{0, 1}})
+				c.Resolve(tr.Task, job.Decision{Verdict: job.Accept, Canonical: 0, Agreeing: []int{0, 1}})
 			}
 			c.Progress()
 			if _, err := c.Snapshot(); err != nil {

@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	"testing"
+
+	"github.com/renderswarm/renderswarm/job"
 )
 
 // When the publisher's crop check disproves agreeing results, their peers
@@ -17,10 +19,10 @@ func TestRefute(t *testing.T) {
 	if len(pending) != 1 {
 		t.Fatalf("pending = %d, want 1", len(pending))
 	}
-	if err := c.Resolve(pending[0].Task, Decision{Verdict: Refute}); err == nil {
+	if err := c.Resolve(pending[0].Task, job.Decision{Verdict: job.Refute}); err == nil {
 		t.Fatal("a refute naming no results was accepted")
 	}
-	if err := c.Resolve(pending[0].Task, Decision{Verdict: Refute, Agreeing: []int{0, 1}}); err != nil {
+	if err := c.Resolve(pending[0].Task, job.Decision{Verdict: job.Refute, Agreeing: []int{0, 1}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := c.Progress(); got.Verified != 0 || got.Queued != 1 {
@@ -45,7 +47,7 @@ func TestRefute(t *testing.T) {
 	if len(pending) != 1 {
 		t.Fatalf("after fresh results: pending = %d, want 1", len(pending))
 	}
-	d := Decision{Verdict: Accept, Canonical: 0, Agreeing: []int{0, 1}}
+	d := job.Decision{Verdict: job.Accept, Canonical: 0, Agreeing: []int{0, 1}}
 	if err := c.Resolve(pending[0].Task, d); err != nil {
 		t.Fatal(err)
 	}
@@ -62,13 +64,13 @@ func TestRefuteKeepsOtherVotes(t *testing.T) {
 	deliver(t, c, t0, mustLease(t, c, t0, testPeer(t, 1), ""), "wrong")
 	deliver(t, c, t0, mustLease(t, c, t0, testPeer(t, 2), ""), "right")
 	tr := c.Pending()[0]
-	if err := c.Resolve(tr.Task, Decision{Verdict: NeedReplica}); err != nil {
+	if err := c.Resolve(tr.Task, job.Decision{Verdict: job.NeedReplica}); err != nil {
 		t.Fatal(err)
 	}
 	deliver(t, c, t0, mustLease(t, c, t0, testPeer(t, 3), ""), "wrong")
 	tr = c.Pending()[0]
 	// Peers 1 and 3 agree (wrong) and outvote 2; the crop check refutes them.
-	if err := c.Resolve(tr.Task, Decision{Verdict: Refute, Agreeing: []int{0, 2}}); err != nil {
+	if err := c.Resolve(tr.Task, job.Decision{Verdict: job.Refute, Agreeing: []int{0, 2}}); err != nil {
 		t.Fatal(err)
 	}
 	deliver(t, c, t0, mustLease(t, c, t0, testPeer(t, 4), ""), "right")
@@ -76,7 +78,7 @@ func TestRefuteKeepsOtherVotes(t *testing.T) {
 	if len(tr.Results) != 2 || tr.Results[0].Peer != testPeer(t, 2) {
 		t.Fatalf("pending results = %+v, want peer 2's kept vote and peer 4's", tr.Results)
 	}
-	if err := c.Resolve(tr.Task, Decision{Verdict: Accept, Canonical: 0, Agreeing: []int{0, 1}}); err != nil {
+	if err := c.Resolve(tr.Task, job.Decision{Verdict: job.Accept, Canonical: 0, Agreeing: []int{0, 1}}); err != nil {
 		t.Fatal(err)
 	}
 }

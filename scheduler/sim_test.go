@@ -155,7 +155,7 @@ func (s *simulation) finish(tb testing.TB, v *volunteer) {
 }
 
 // decide is credits.Decide for exact digests.
-func decide(tr TaskResults) Decision {
+func decide(tr TaskResults) job.Decision {
 	n := len(tr.Results)
 	groups := map[job.PixelDigest][]int{}
 	best := -1
@@ -174,7 +174,7 @@ func decide(tr TaskResults) Decision {
 	}
 	switch {
 	case len(win) >= tr.Quorum && unique:
-		d := Decision{Verdict: Accept, Canonical: best, Agreeing: win}
+		d := job.Decision{Verdict: job.Accept, Canonical: best, Agreeing: win}
 		if 2*len(win) > n {
 			for i := range n {
 				if tr.Results[i].Result.Digest != tr.Results[best].Result.Digest {
@@ -184,9 +184,9 @@ func decide(tr TaskResults) Decision {
 		}
 		return d
 	case n < tr.MaxResults:
-		return Decision{Verdict: NeedReplica}
+		return job.Decision{Verdict: job.NeedReplica}
 	}
-	return Decision{Verdict: GiveUp}
+	return job.Decision{Verdict: job.GiveUp}
 }
 
 // run steps until the job is done, at most a simulated week.
@@ -316,7 +316,7 @@ func BenchmarkLeaseLargeJob(b *testing.B) {
 		}
 		if i++; i%1000 == 0 {
 			for _, tr := range c.Pending() {
-				if err := c.Resolve(tr.Task, Decision{Verdict: Accept, Canonical: 0, Agreeing: []int{0, 1}}); err != nil {
+				if err := c.Resolve(tr.Task, job.Decision{Verdict: job.Accept, Canonical: 0, Agreeing: []int{0, 1}}); err != nil {
 					b.Fatal(err)
 				}
 			}

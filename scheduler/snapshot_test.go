@@ -40,7 +40,7 @@ func midJob(t testing.TB, ps []peer.ID) (*Coordinator, Config, map[string]Lease)
 		deliver(t, c, t0, ls["b"+s], "frame"+s)
 	}
 	for f := 1; f <= 2; f++ {
-		if err := c.Resolve(frameTask(f), Decision{Verdict: Accept, Canonical: 0, Agreeing: []int{0, 1}}); err != nil {
+		if err := c.Resolve(frameTask(f), job.Decision{Verdict: job.Accept, Canonical: 0, Agreeing: []int{0, 1}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -29,10 +29,7 @@ func (c *demoCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	res, err := node.Demo(ctx, node.DemoConfig{
 		Out: c.Out, Nodes: c.Nodes, Frames: c.Frames, Logger: log,
-		Progress: func(s node.JobStatus) {
-			bar.line(jobLine(gui.JobStatus{State: s.State, ETASeconds: s.ETA.Seconds(), Frames: gui.FrameCounts{
-				Total: s.Counts.Total, Verified: s.Counts.Verified, Rendering: s.Counts.Rendering, Failed: s.Counts.Failed}}))
-		},
+		Progress: func(s gui.JobStatus) { bar.line(jobLine(s)) },
 	})
 	bar.finish()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,7 +33,11 @@ type renderCmd struct {
 }
 
 func (c *renderCmd) Run(ctx context.Context, _ *Globals) error {
-	backends := node.Renderers()
+	w := c.stderr
+	if w == nil {
+		w = os.Stderr
+	}
+	backends := node.Renderers(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	b, ok := backends[c.Renderer]
 	if !ok {
 		names := make([]string, 0, len(backends))
@@ -54,10 +59,6 @@ func (c *renderCmd) Run(ctx context.Context, _ *Globals) error {
 		return fmt.Errorf("creating output directory: %w", err)
 	}
 	tmpl.OutputDir = c.Output
-	w := c.stderr
-	if w == nil {
-		w = os.Stderr
-	}
 	st := newRenderStatus(w, len(frames))
 	for i, f := range frames {
 		t := tmpl

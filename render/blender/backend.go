@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image/png"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +40,9 @@ type Backend struct {
 	// -v, Unix only). Blender needs about 1 GiB to start; a render that
 	// needs more than the limit fails with an error.
 	MemoryLimit int64
+	// Logger receives the one-time notice when renders cannot be
+	// sandboxed; nil means slog.Default().
+	Logger *slog.Logger
 
 	once    sync.Once
 	bwrap   string // bubblewrap's path, "" when renders run unsandboxed
@@ -69,7 +73,17 @@ func (b *Backend) setup() {
 		}
 		b.program = p
 		b.bwrap, b.whyNot = findSandbox(p, b.NoSandbox)
+		if b.bwrap == "" && !b.NoSandbox {
+			b.logger().Warn("sandboxUnavailable", "renderer", Name, "reason", b.whyNot)
+		}
 	})
+}
+
+func (b *Backend) logger() *slog.Logger {
+	if b.Logger != nil {
+		return b.Logger
+	}
+	return slog.Default()
 }
 
 // Sandboxed reports whether renders run under bubblewrap, and if not, why.

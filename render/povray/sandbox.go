@@ -65,7 +65,7 @@ func (b *Backend) sandbox() string {
 	b.sandboxOnce.Do(func() {
 		p, err := exec.LookPath("bwrap")
 		if err != nil {
-			b.logger().Info("povray: bubblewrap not installed; rendering without a sandbox (POV-Ray I/O restrictions only)")
+			b.logger().Info("sandboxUnavailable", "renderer", Name, "reason", "bubblewrap not installed; rendering with POV-Ray's I/O restrictions only")
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -77,7 +77,8 @@ func (b *Backend) sandbox() string {
 		argv := append(bwrapArgs(p, prog, "", "/", "", ""), prog, "--version")
 		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
 		if err != nil {
-			b.logger().Warn("povray: bubblewrap cannot create its sandbox here; rendering without it (POV-Ray I/O restrictions only)",
+			b.logger().Warn("sandboxUnavailable", "renderer", Name,
+				"reason", "bubblewrap cannot create its sandbox here; rendering with POV-Ray's I/O restrictions only",
 				"err", err, "output", strings.TrimSpace(string(out)))
 			return
 		}

@@ -1,0 +1,148 @@
+package publisher
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/scheduler"
+)
+
+// Request is what the artist asks for; zero values take the scene's
+// defaults.
+type Request struct {
+	Scene      string // path on this machine
+	Renderer   string // "" means the built-in renderer
+	Frames     string // frame spec; "" means the scene's own range
+	First      string // frames verified before the others are leased
+	Replicas   int    // 0 means 2
+	Width      int
+	Height     int
+	Samples    int
+	Tiles      int
+	Seed       int
+	Title      string
+	MaxSeconds int // per task; 0: one hour
+}
+
+// Publish packs the scene, shares it, signs the manifest, starts
+// coordinating the job and announces it. Publishing the same job twice in
+// one second returns the first.
+func (p *Publisher) Publish(ctx context.Context, req Request) (cid.Cid, error) {
+	if req.Renderer == "" {
+		req.Renderer = job.BuiltinRenderer
+	}
+	b, ok := p.cfg.Backends[req.Renderer]
+	if !ok {
+		return cid.Undef, fmt.Errorf("unknown renderer %q", req.Renderer)
+	}
+	info, ok := p.cfg.Infos[req.Renderer]
+	if !ok {
+		return cid.Undef, fmt.Errorf("renderer %s is not installed on this node", req.Renderer)
+	}
+	packed, err := packScene(ctx, b, req.Scene, p.cfg.WorkDir)
+	if err != nil {
+		return cid.Undef, err
+	}
+	defer os.RemoveAll(filepath.Dir(packed.Dir))
+	scene, err := p.cfg.Assets.Add(ctx, []string{packed.Dir})
+	if err != nil {
+		return cid.Undef, fmt.Errorf("sharing scene: %w", err)
+	}
+	m, err := p.manifest(req, info.Version, scene.CID, packed)
+	if err != nil {
+		return cid.Undef, err
+	}
+	sm, err := m.Sign(p.cfg.Key)
+	if err != nil {
+		return cid.Undef, err
+	}
+	signed, err := sm.Marshal()
+	if err != nil {
+		return cid.Undef, err
+	}
+	id := sm.ID()
+	if j, err := p.job(id); err == nil {
+		return j.id, nil
+	}
+	coord, err := scheduler.New(p.coordConfig(id, m))
+	if err != nil {
+		return cid.Undef, err
+	}
+	snap, err := coord.Snapshot()
+	if err != nil {
+		return cid.Undef, err
+	}
+	if err := p.jobs.insert(id.String(), signed, snap, p.clock.Now()); err != nil {
+		return cid.Undef, err
+	}
+	j := newPubJob(id, m, signed, coord)
+	p.mu.Lock()
+	p.active[id] = j
+	p.mu.Unlock()
+	select {
+	case p.added <- struct{}{}:
+	default:
+	}
+	p.log.Info("jobPublished", "job", id, "frames", m.Frames.String(), "tasks", m.TaskCount())
+	p.announce(ctx, j)
+	return id, nil
+}
+
+// manifest fills a manifest from the request and the scene's defaults.
+func (p *Publisher) manifest(req Request, version string, scene cid.Cid, packed packedScene) (job.Manifest, error) {
+	info := packed.Info
+	spec := req.Frames
+	if spec == "" {
+		spec = fmt.Sprintf("%d-%d", info.FrameStart, info.FrameEnd)
+	}
+	frames, err := job.ParseFrameSpec(spec)
+	if err != nil {
+		return job.Manifest{}, err
+	}
+	var first job.FrameSpec
+	if req.First != "" {
+		if first, err = job.ParseFrameSpec(req.First); err != nil {
+			return job.Manifest{}, fmt.Errorf("first frames: %w", err)
+		}
+	}
+	pick := func(v, def, fallback int) int {
+		if v != 0 {
+			return v
+		}
+		if def != 0 {
+			return def
+		}
+		return fallback
+	}
+	m := job.Manifest{
+		Version:   job.FormatVersion,
+		Publisher: p.self,
+		Created:   p.clock.Now().Unix(),
+		Title:     req.Title,
+		Renderer:  job.Renderer{Name: req.Renderer, Version: version},
+		Scene:     job.Scene{Asset: scene, Main: packed.Main},
+		Frames:    frames,
+		First:     first,
+		Tiles:     req.Tiles,
+		Width:     pick(req.Width, info.Width, 640),
+		Height:    pick(req.Height, info.Height, 360),
+		Samples:   pick(req.Samples, info.Samples, 0), // 0: the scene file's own anti-aliasing
+		Seed:      req.Seed,
+		Output:    job.OutputPNG,
+		Profile:   job.DefaultProfile(req.Renderer),
+		Replicas:  pick(req.Replicas, 0, 2),
+		Limits:    job.Limits{MaxSecondsPerFrame: pick(req.MaxSeconds, 0, 3600), MaxMemoryMiB: 4096},
+	}
+	if m.Title == "" {
+		m.Title = filepath.Base(req.Scene)
+	}
+	if err := m.Validate(); err != nil {
+		return job.Manifest{}, err
+	}
+	return m, nil
+}

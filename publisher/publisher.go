@@ -1,0 +1,362 @@
+package publisher
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/renderswarm/renderswarm/assets"
+	"github.com/renderswarm/renderswarm/credits"
+	"github.com/renderswarm/renderswarm/internal/clock"
+	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/render"
+	"github.com/renderswarm/renderswarm/scheduler"
+	"github.com/renderswarm/renderswarm/work"
+)
+
+// Assets is what the publisher needs of the asset store: share a scene,
+// fetch a delivered result, find a stored asset's files.
+type Assets interface {
+	Add(ctx context.Context, paths []string) (assets.Info, error)
+	Get(ctx context.Context, c cid.Cid, progress func(assets.Progress)) (assets.Info, error)
+	Path(c cid.Cid) (string, error)
+}
+
+// Network is what the publisher needs of the libp2p node: announce jobs,
+// and see where a volunteer connects from.
+type Network interface {
+	Publish(ctx context.Context, topic string, data []byte) error
+	RemoteAddrs(p peer.ID) []ma.Multiaddr
+}
+
+// Config configures a Publisher. Zero values are documented per field.
+type Config struct {
+	Key    crypto.PrivKey  // the node's identity; required
+	DB     *sql.DB         // the node's database, for the job store; required
+	Assets Assets          // required
+	Net    Network         // required
+	Ledger *credits.Ledger // the node's ledger: receipts and standings; required
+	// Backends by renderer name, and Infos of those that work here (their
+	// exact versions and capabilities).
+	Backends map[string]render.Backend
+	Infos    map[string]render.Info
+	WorkDir  string      // scratch space for packing and crop checks; required
+	Clock    clock.Clock // nil: the wall clock
+	Logger   *slog.Logger
+	// Tune, if set, adjusts each job's coordinator configuration (tests and
+	// benchmarks use it).
+	Tune func(*scheduler.Config)
+}
+
+// Publisher coordinates the jobs this node published.
+type Publisher struct {
+	cfg      Config
+	self     peer.ID
+	log      *slog.Logger
+	clock    clock.Clock
+	jobs     *jobStore
+	standing *standings
+
+	mu      sync.Mutex
+	active  map[cid.Cid]*pubJob
+	added   chan struct{} // signalled when a job is published: Run starts its verifier
+	lastSeq int64         // of the latest announcement
+}
+
+// ErrUnknownJob means this node did not publish the job asked about.
+var ErrUnknownJob = errors.New("this node did not publish that job")
+
+// New opens the job store (migrating it) and restores the jobs published
+// before the node last stopped. It starts nothing: Run does.
+func New(ctx context.Context, cfg Config) (*Publisher, error) {
+	if cfg.Key == nil || cfg.DB == nil || cfg.Assets == nil || cfg.Net == nil || cfg.Ledger == nil || cfg.WorkDir == "" {
+		return nil, errors.New("publisher: Key, DB, Assets, Net, Ledger and WorkDir are required")
+	}
+	self, err := peer.IDFromPrivateKey(cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("publisher identity: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Clock = clock.Or(cfg.Clock)
+	store, err := openJobStore(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	p := &Publisher{
+		cfg: cfg, self: self, log: cfg.Logger, clock: cfg.Clock, jobs: store,
+		standing: newStandings(cfg.Ledger, cfg.Clock),
+		active:   map[cid.Cid]*pubJob{},
+		added:    make(chan struct{}, 1),
+	}
+	if err := p.load(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// pubJob is one published job and its coordinator. mu serialises the
+// coordinator's changes with their persistence.
+type pubJob struct {
+	id        cid.Cid
+	m         job.Manifest
+	signed    []byte
+	delivered chan struct{} // signalled at each delivery: the verifier looks
+
+	mu         sync.Mutex
+	coord      *scheduler.Coordinator
+	firstLease time.Time
+	leased     int                // leases handed out by this process
+	claims     map[string]int64   // milli-CU claimed per delivered lease (in memory)
+	costs      credits.JobCosts   // what accepted results were paid
+	progress   map[string]float64 // render progress per open lease, from heartbeats (in memory)
+	errors     []TaskError        // latest renders reported failed, newest last (in memory)
+}
+
+func newPubJob(id cid.Cid, m job.Manifest, signed []byte, coord *scheduler.Coordinator) *pubJob {
+	return &pubJob{
+		id: id, m: m, signed: signed, coord: coord, delivered: make(chan struct{}, 1),
+		claims: map[string]int64{}, progress: map[string]float64{},
+	}
+}
+
+// wake tells the job's verifier that something was delivered.
+func (j *pubJob) wake() {
+	select {
+	case j.delivered <- struct{}{}:
+	default:
+	}
+}
+
+// coordConfig is the coordinator configuration of a job: short leases kept
+// alive by heartbeats, up to the job's time limit plus time to fetch.
+func (p *Publisher) coordConfig(id cid.Cid, m job.Manifest) scheduler.Config {
+	cfg := scheduler.ConfigFor(id, m)
+	cfg.LeaseTTL = work.LeaseTTL
+	cfg.MaxLease = time.Duration(m.Limits.MaxSecondsPerFrame)*time.Second + fetchAllowance
+	cfg.Standing = p.standing.of
+	if m.First.Len() > 0 {
+		// Every other task waits for every task of the first frames.
+		var first []job.Task
+		for _, t := range cfg.Tasks {
+			if m.First.Contains(t.Frame) {
+				first = append(first, t)
+			}
+		}
+		cfg.Depends = map[job.Task][]job.Task{}
+		for _, t := range cfg.Tasks {
+			if !m.First.Contains(t.Frame) {
+				cfg.Depends[t] = first
+			}
+		}
+	}
+	if p.cfg.Tune != nil {
+		p.cfg.Tune(&cfg)
+	}
+	return cfg
+}
+
+// fetchAllowance is added to a job's time limit per task for fetching the
+// scene, since the lease covers that too.
+const fetchAllowance = 10 * time.Minute
+
+// load restores the jobs this node published before it last stopped.
+func (p *Publisher) load() error {
+	stored, err := p.jobs.all()
+	if err != nil {
+		return err
+	}
+	for _, s := range stored {
+		m, sm, err := job.OpenManifest(s.Signed)
+		if err != nil {
+			return fmt.Errorf("job %s in the database: %w", s.ID, err)
+		}
+		coord, err := scheduler.Restore(p.coordConfig(sm.ID(), m), s.Snapshot, p.clock.Now())
+		if err != nil {
+			return fmt.Errorf("restoring job %s: %w", s.ID, err)
+		}
+		p.active[sm.ID()] = newPubJob(sm.ID(), m, s.Signed, coord)
+		p.log.Info("jobRestored", "job", s.ID, "state", coord.State())
+	}
+	return nil
+}
+
+func (p *Publisher) job(id cid.Cid) (*pubJob, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	j, ok := p.active[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownJob, id)
+	}
+	return j, nil
+}
+
+// list returns the jobs, oldest first.
+func (p *Publisher) list() []*pubJob {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*pubJob, 0, len(p.active))
+	for _, j := range p.active {
+		out = append(out, j)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].m.Created < out[b].m.Created })
+	return out
+}
+
+// save persists a job's coordinator; call with j.mu held.
+func (p *Publisher) save(j *pubJob) error {
+	snap, err := j.coord.Snapshot()
+	if err != nil {
+		return err
+	}
+	return p.jobs.save(j.id.String(), snap, p.clock.Now())
+}
+
+// update runs f on a job with its lock held and persists the result.
+func (p *Publisher) update(j *pubJob, f func() error) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := f(); err != nil {
+		return err
+	}
+	return p.save(j)
+}
+
+// Run re-announces open jobs, notes expired leases, and runs one verifier
+// per job until ctx ends; it returns once they have all stopped.
+func (p *Publisher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	announce := p.clock.NewTicker(work.AnnounceEvery)
+	defer announce.Stop()
+	expire := p.clock.NewTicker(time.Second)
+	defer expire.Stop()
+	verifying := map[cid.Cid]bool{}
+	startVerifiers := func() {
+		for _, j := range p.list() {
+			if !verifying[j.id] {
+				verifying[j.id] = true
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					p.verifier(ctx, j)
+				}()
+			}
+		}
+	}
+	startVerifiers()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.added:
+			startVerifiers()
+		case <-announce.C():
+			for _, j := range p.list() {
+				p.announce(ctx, j)
+			}
+		case <-expire.C():
+			for _, j := range p.list() {
+				p.expire(j)
+			}
+		}
+	}
+}
+
+// expire requeues a job's expired leases and persists the change.
+func (p *Publisher) expire(j *pubJob) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	expired := j.coord.Expire(p.clock.Now())
+	if len(expired) == 0 {
+		return
+	}
+	for _, l := range expired {
+		delete(j.progress, l.ID)
+	}
+	p.log.Info("leasesExpired", "job", j.id, "count", len(expired))
+	if err := p.save(j); err != nil {
+		p.log.Error("jobNotSaved", "job", j.id, "err", err)
+	}
+}
+
+// announce gossips a running or paused job.
+func (p *Publisher) announce(ctx context.Context, j *pubJob) {
+	j.mu.Lock()
+	state, counts := j.coord.State(), j.coord.Progress()
+	j.mu.Unlock()
+	if state != scheduler.StateRunning && state != scheduler.StatePaused && state != scheduler.StateQueued {
+		return
+	}
+	wire := "running"
+	if state == scheduler.StatePaused {
+		wire = "paused"
+	}
+	data, err := work.Encode(work.Announcement{Manifest: j.signed, State: wire,
+		TasksLeft: counts.Total - counts.Verified - counts.Failed, Seq: p.nextSeq()})
+	if err == nil {
+		err = p.cfg.Net.Publish(ctx, work.JobsTopic, data)
+	}
+	if err != nil {
+		p.log.Warn("announceFailed", "job", j.id, "err", err)
+	}
+}
+
+// nextSeq numbers announcements: the publisher's clock in microseconds,
+// kept increasing within the process, so a volunteer can tell the later of
+// two announcements of a job also across the publisher's restarts.
+func (p *Publisher) nextSeq() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lastSeq = max(p.clock.Now().UnixMicro(), p.lastSeq+1)
+	return p.lastSeq
+}
+
+// Action is a control an artist applies to a job.
+type Action string
+
+// Actions.
+const (
+	Pause  Action = "pause"
+	Resume Action = "resume"
+	Cancel Action = "cancel"
+)
+
+// ErrCannotResume is returned when resuming a canceled job.
+var ErrCannotResume = scheduler.ErrCannotResume
+
+// Control pauses, resumes or cancels a job, and announces its new state.
+func (p *Publisher) Control(ctx context.Context, id cid.Cid, a Action) error {
+	j, err := p.job(id)
+	if err != nil {
+		return err
+	}
+	err = p.update(j, func() error {
+		switch a {
+		case Pause:
+			j.coord.Pause()
+		case Resume:
+			return j.coord.Resume()
+		case Cancel:
+			j.coord.Cancel()
+		default:
+			return fmt.Errorf("unknown action %q (want pause, resume or cancel)", a)
+		}
+		return nil
+	})
+	if err == nil {
+		p.announce(ctx, j)
+	}
+	return err
+}

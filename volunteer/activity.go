@@ -1,0 +1,149 @@
+package volunteer
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/renderswarm/renderswarm/work"
+)
+
+// State is what the volunteer is doing, or why it does nothing.
+type State string
+
+// States.
+const (
+	StateRendering   State = "rendering"        // at least one task leased
+	StateWaiting     State = "waiting for work" // volunteering, nothing to do
+	StatePaused      State = "paused"           // Settings.Paused
+	StateBusy        State = "machine in use"   // WhenIdle and the machine is not idle
+	StateOffSchedule State = "outside schedule" // Scheduled and outside the window
+)
+
+// Phase is where a leased task is.
+type Phase string
+
+// Phases of a leased task.
+const (
+	Fetching   Phase = "fetching scene"
+	Rendering  Phase = "rendering"
+	Delivering Phase = "delivering"
+)
+
+// Activity is what the volunteer does now.
+type Activity struct {
+	State    State
+	Renders  []Render // oldest first
+	Rendered int      // tasks delivered since start
+}
+
+// Render is a task the volunteer holds a lease of.
+type Render struct {
+	Job       cid.Cid
+	Title     string
+	Publisher peer.ID
+	Frame     int
+	Tile      int
+	Phase     Phase
+	Progress  float64 // 0..1 of the render phase
+	Threads   int     // cores the render uses (0 until it starts)
+	Started   time.Time
+}
+
+// active is a task this volunteer holds a lease of.
+type active struct {
+	info     Render
+	renderer string
+	stop     context.CancelCauseFunc // ends the fetch or render
+}
+
+// Activity reports what the volunteer does now.
+func (v *Volunteer) Activity() Activity {
+	a := Activity{State: v.gate(v.clock.Now())}
+	v.mu.Lock()
+	for _, r := range v.renders {
+		a.Renders = append(a.Renders, r.info)
+	}
+	a.Rendered = v.rendered
+	v.mu.Unlock()
+	sort.Slice(a.Renders, func(i, j int) bool { return a.Renders[i].Started.Before(a.Renders[j].Started) })
+	if a.State == "" {
+		a.State = StateWaiting
+		if len(a.Renders) > 0 {
+			a.State = StateRendering
+		}
+	}
+	return a
+}
+
+// Preview is the last image this volunteer delivered, as a PNG no larger
+// than imaging.PreviewSize on its longer side; ok is false before the
+// first.
+func (v *Volunteer) Preview() (png []byte, ok bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.preview, v.preview != nil
+}
+
+// Working reports whether the volunteer holds a lease of job id now.
+func (v *Volunteer) Working(id cid.Cid) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, r := range v.renders {
+		if r.info.Job == id {
+			return true
+		}
+	}
+	return false
+}
+
+// track records a leased task as active until untrack; setPhase updates
+// its phase and progress.
+func (v *Volunteer) track(o Offer, g *work.Grant, stop context.CancelCauseFunc) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.renders[g.Lease] = &active{stop: stop, renderer: o.Manifest.Renderer.Name, info: Render{
+		Job: o.ID, Title: o.Manifest.Title, Publisher: o.Manifest.Publisher,
+		Frame: g.Task.Frame, Tile: g.Task.Tile, Phase: Fetching, Started: v.clock.Now(),
+	}}
+}
+
+func (v *Volunteer) setPhase(lease string, phase Phase, progress float64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if r, ok := v.renders[lease]; ok {
+		r.info.Phase, r.info.Progress = phase, progress
+	}
+}
+
+func (v *Volunteer) setThreads(lease string, threads int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if r, ok := v.renders[lease]; ok {
+		r.info.Threads = threads
+	}
+}
+
+func (v *Volunteer) progressOf(lease string) float64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if r, ok := v.renders[lease]; ok && r.info.Phase != Fetching {
+		return min(max(r.info.Progress, 0), 1)
+	}
+	return 0
+}
+
+func (v *Volunteer) untrack(lease string, delivered bool, preview []byte) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.renders, lease)
+	if delivered {
+		v.rendered++
+	}
+	if preview != nil {
+		v.preview = preview
+	}
+}

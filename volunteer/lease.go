@@ -1,0 +1,154 @@
+package volunteer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/renderswarm/renderswarm/internal/clock"
+	"github.com/renderswarm/renderswarm/work"
+)
+
+// errNoWork means a publisher had nothing for this volunteer right now.
+var errNoWork = errors.New("no work")
+
+// errLeaseLost ends a render whose lease the publisher no longer honours.
+var errLeaseLost = errors.New("lease lost")
+
+// askBackOff is how long a volunteer leaves a publisher alone after it
+// could not be reached.
+const askBackOff = 5 * time.Second
+
+// workOn asks o's publisher for a lease and, if granted, renders it and
+// starts delivering it in the background.
+func (v *Volunteer) workOn(ctx context.Context, o Offer) error {
+	if v.gate(v.clock.Now()) != "" {
+		return errNoWork // paused, or not now: no new leases
+	}
+	pub := o.Manifest.Publisher
+	a, err := v.cfg.Publishers.Lease(ctx, pub, o.ID, offered(v.cfg.Versions, v.Settings()))
+	if err != nil {
+		v.offers.backOff(o.ID, v.clock.Now().Add(askBackOff))
+		return fmt.Errorf("asking for work: %w", err)
+	}
+	g := a.Grant
+	if g == nil {
+		v.offers.backOff(o.ID, v.clock.Now().Add(a.Retry))
+		return errNoWork
+	}
+	// The lease is renewed from here until its result is delivered.
+	lctx, lost := context.WithCancelCause(ctx)
+	v.track(o, g, lost)
+	heartbeat := v.clock.NewTicker(work.RenewEvery)
+	v.inFlight.Add(1)
+	go func() {
+		defer v.inFlight.Done()
+		defer heartbeat.Stop()
+		v.keepAlive(lctx, heartbeat, pub, g, lost)
+	}()
+	r, err := v.render(lctx, o, g)
+	if err != nil {
+		if errors.Is(context.Cause(lctx), errHandedBack) {
+			err = errHandedBack
+		}
+		lost(nil)
+		v.handBack(ctx, pub, g, err)
+		v.untrack(g.Lease, false, nil)
+		if errors.Is(err, errHandedBack) {
+			return errNoWork // not a failure of this volunteer
+		}
+		return err
+	}
+	v.setPhase(g.Lease, Delivering, 1)
+	// Deliver in the background while the next task renders (at most
+	// maxDelivering results in flight), so the publisher's fetch and check
+	// of one frame overlaps the rendering of the next.
+	select {
+	case v.delivering <- struct{}{}:
+	case <-ctx.Done():
+		lost(nil)
+		os.RemoveAll(r.dir)
+		v.handBack(ctx, pub, g, ctx.Err())
+		v.untrack(g.Lease, false, nil)
+		return ctx.Err()
+	}
+	v.inFlight.Add(1)
+	go func() {
+		defer v.inFlight.Done()
+		defer func() { <-v.delivering }()
+		defer lost(nil)
+		defer os.RemoveAll(r.dir)
+		err := v.deliver(lctx, pub, g, r)
+		if err != nil {
+			v.log.Warn("deliveryFailed", "task", g.Task.String(), "err", err)
+			v.handBack(ctx, pub, g, err)
+		}
+		v.untrack(g.Lease, err == nil, r.thumb)
+	}()
+	return nil
+}
+
+// keepAlive renews a lease at every tick of t (work.RenewEvery) until ctx
+// ends. When the
+// publisher answers that the lease is gone (expired, reassigned), the work
+// is pointless: lost cancels it. An unreachable publisher is not an answer;
+// the volunteer keeps working and delivers when it is back.
+func (v *Volunteer) keepAlive(ctx context.Context, t clock.Ticker, pub peer.ID, g *work.Grant, lost context.CancelCauseFunc) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+		_, err := v.cfg.Publishers.Renew(ctx, pub, g.Ref, v.progressOf(g.Lease))
+		if work.Refused(err) {
+			lost(fmt.Errorf("%w: %v", errLeaseLost, err))
+			return
+		}
+	}
+}
+
+// handBack tells the publisher a lease will not be delivered: failed, or
+// released when the volunteer stops (ctx ended, or its gate closed).
+func (v *Volunteer) handBack(ctx context.Context, pub peer.ID, g *work.Grant, cause error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handBackTimeout)
+	defer cancel()
+	if ctx.Err() != nil || errors.Is(cause, errHandedBack) {
+		v.cfg.Publishers.Release(cctx, pub, g.Ref)
+		return
+	}
+	v.cfg.Publishers.Fail(cctx, pub, g.Ref, cause.Error())
+}
+
+// handBackTimeout bounds telling a publisher that a lease is handed back.
+const handBackTimeout = 5 * time.Second
+
+// retryEvery is how often a volunteer tries again to reach a publisher it
+// has a result for.
+const retryEvery = 2 * time.Second
+
+// patiently runs call, again while the publisher cannot be reached (it may
+// be restarting), for up to work.DeliverPatience. An answer, even a
+// refusal, ends it.
+func (v *Volunteer) patiently(ctx context.Context, pub peer.ID, op string, call func(context.Context) error) error {
+	deadline := v.clock.Now().Add(work.DeliverPatience)
+	t := v.clock.NewTimer(retryEvery)
+	defer t.Stop()
+	for {
+		err := call(ctx)
+		if err == nil || work.Refused(err) || ctx.Err() != nil || !v.clock.Now().Before(deadline) {
+			return err
+		}
+		v.log.Info("publisherUnreachable", "publisher", pub, "op", op, "err", err)
+		t.Reset(retryEvery)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C():
+		}
+	}
+}

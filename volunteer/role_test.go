@@ -1,0 +1,305 @@
+package volunteer
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/renderswarm/renderswarm/credits"
+	"github.com/renderswarm/renderswarm/examples"
+	"github.com/renderswarm/renderswarm/internal/clock"
+	"github.com/renderswarm/renderswarm/internal/roletest"
+	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/p2p"
+	"github.com/renderswarm/renderswarm/render"
+	"github.com/renderswarm/renderswarm/render/builtin"
+	"github.com/renderswarm/renderswarm/work"
+)
+
+// The tests in this file play a publisher against a volunteer with fakes
+// of the work protocol, the gossip and the asset store, and a clock they
+// move by hand.
+
+// call is one request the fake publisher received.
+type call struct {
+	op       string
+	ref      work.Ref
+	progress float64
+}
+
+// publisher is a fake publisher: it grants its leases in order, then has
+// no work; it records every call.
+type publisher struct {
+	mu     sync.Mutex
+	grants []*work.Grant
+	calls  chan call
+}
+
+func newPublisher(grants ...*work.Grant) *publisher {
+	return &publisher{grants: grants, calls: make(chan call, 1000)}
+}
+
+func (p *publisher) Lease(_ context.Context, _ peer.ID, id cid.Cid, _ map[string]string) (work.LeaseAnswer, error) {
+	p.calls <- call{op: "lease", ref: work.Ref{Job: id}}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.grants) == 0 {
+		return work.LeaseAnswer{Retry: work.RetryNoWork}, nil
+	}
+	g := p.grants[0]
+	p.grants = p.grants[1:]
+	return work.LeaseAnswer{Grant: g}, nil
+}
+
+func (p *publisher) Renew(_ context.Context, _ peer.ID, ref work.Ref, progress float64) (time.Time, error) {
+	p.calls <- call{op: "renew", ref: ref, progress: progress}
+	return time.Time{}, nil
+}
+
+func (p *publisher) Commit(_ context.Context, _ peer.ID, ref work.Ref, _ job.Commitment) error {
+	p.calls <- call{op: "commit", ref: ref}
+	return nil
+}
+
+func (p *publisher) Deliver(_ context.Context, _ peer.ID, d work.Delivery) error {
+	p.calls <- call{op: "deliver", ref: d.Ref}
+	return nil
+}
+
+func (p *publisher) Fail(_ context.Context, _ peer.ID, ref work.Ref, _ string) error {
+	p.calls <- call{op: "fail", ref: ref}
+	return nil
+}
+
+func (p *publisher) Release(_ context.Context, _ peer.ID, ref work.Ref) error {
+	p.calls <- call{op: "release", ref: ref}
+	return nil
+}
+
+func (p *publisher) Receipts(context.Context, peer.ID) ([]credits.SignedReceipt, error) {
+	return nil, nil
+}
+
+func (p *publisher) Countersign(context.Context, peer.ID, credits.SignedReceipt) error { return nil }
+
+// next waits (bounded) for the publisher's next call.
+func (p *publisher) next(t *testing.T) call {
+	t.Helper()
+	select {
+	case c := <-p.calls:
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatal("the publisher heard nothing in 10s")
+		return call{}
+	}
+}
+
+// none checks that the publisher was asked nothing more.
+func (p *publisher) none(t *testing.T) {
+	t.Helper()
+	select {
+	case c := <-p.calls:
+		t.Fatalf("unexpected %s", c.op)
+	default:
+	}
+}
+
+// gossip delivers the announcements the test sends.
+type gossip struct{ in chan p2p.Message }
+
+func (g gossip) Subscribe(ctx context.Context, _ string, handle func(p2p.Message)) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-g.in:
+			handle(m)
+		}
+	}
+}
+
+// stuck reports half its work done, tells the test, and renders nothing
+// until it is stopped.
+type stuck struct {
+	render.Backend
+	rendering chan struct{}
+}
+
+func (s stuck) Render(ctx context.Context, _ render.Task, progress func(render.Progress)) (render.Result, error) {
+	progress(render.Progress{Fraction: 0.5})
+	s.rendering <- struct{}{}
+	<-ctx.Done()
+	return render.Result{}, context.Cause(ctx)
+}
+
+// offer is a job of a fake publisher, its scene in the swarm.
+type offer struct {
+	key       crypto.PrivKey
+	pub       peer.ID
+	id        cid.Cid
+	m         job.Manifest
+	signed    []byte
+	announced []byte
+}
+
+func newOffer(t *testing.T, swarm *roletest.Swarm, version string) offer {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "scene")
+	if err := examples.WriteBuiltin(dir); err != nil {
+		t.Fatal(err)
+	}
+	scene, err := swarm.Store().Add(t.Context(), []string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := offer{}
+	o.key, o.pub = roletest.Identity(t)
+	frames, _ := job.ParseFrameSpec("1-3")
+	o.m = job.Manifest{
+		Version: job.FormatVersion, Publisher: o.pub, Created: 1_800_000_000,
+		Renderer: job.Renderer{Name: builtin.Name, Version: version},
+		Scene:    job.Scene{Asset: scene.CID, Main: examples.DemoScene},
+		Frames:   frames, Width: 32, Height: 18, Samples: 1, Output: job.OutputPNG,
+		Profile: job.DefaultProfile(builtin.Name), Replicas: 2,
+		Limits: job.Limits{MaxSecondsPerFrame: 600, MaxMemoryMiB: 1024},
+	}
+	sm, err := o.m.Sign(o.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.id = sm.ID()
+	if o.signed, err = sm.Marshal(); err != nil {
+		t.Fatal(err)
+	}
+	o.announced, err = work.Encode(work.Announcement{Manifest: o.signed, State: "running", TasksLeft: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func (o offer) grant(lease string, frame int) *work.Grant {
+	return &work.Grant{Ref: work.Ref{Job: o.id, Lease: lease}, Task: job.Task{Job: o.id, Frame: frame},
+		Manifest: o.m, Signed: o.signed}
+}
+
+// A volunteer renders with a heartbeat that carries its progress; paused,
+// it hands its lease back (released, not failed) and takes no new lease
+// however long it waits; resumed, it asks again.
+func TestHeartbeatPauseAndResume(t *testing.T) {
+	swarm := roletest.NewSwarm(t)
+	info, err := builtin.New().Probe(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOffer(t, swarm, info.Version)
+	pub := newPublisher(o.grant("l1", 1))
+	news := gossip{in: make(chan p2p.Message, 4)}
+	rendering := make(chan struct{}, 1)
+	key, self := roletest.Identity(t)
+	ledger, _ := roletest.Ledger(t, self)
+	fake := clock.NewFake(time.Unix(1_800_000_000, 0))
+	v, err := New(Config{
+		Key: key, Publishers: pub, Gossip: news, Assets: swarm.Store(), Ledger: ledger,
+		Backends: map[string]render.Backend{builtin.Name: stuck{builtin.New(), rendering}},
+		Versions: map[string]string{builtin.Name: info.Version},
+		WorkDir:  t.TempDir(), Clock: fake, Logger: (&roletest.Log{}).Logger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); v.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	news.in <- p2p.Message{From: o.pub, Data: o.announced}
+	if c := pub.next(t); c.op != "lease" || c.ref.Job != o.id {
+		t.Fatalf("first call %+v, want a lease of the announced job", c)
+	}
+	select {
+	case <-rendering:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the leased task is not rendering")
+	}
+	for range 2 {
+		fake.Advance(work.RenewEvery)
+		if c := pub.next(t); c.op != "renew" || c.ref.Lease != "l1" || c.progress != 0.5 {
+			t.Fatalf("heartbeat %+v, want renew of l1 at progress 0.5", c)
+		}
+	}
+
+	s := v.Settings()
+	s.Paused = true
+	v.ApplySettings(s)
+	if c := pub.next(t); c.op != "release" || c.ref.Lease != "l1" {
+		t.Fatalf("after pausing: %+v, want the lease released", c)
+	}
+	// Settled: the work loop, the gate's enforcer and the receipt collector
+	// wait on the clock, and nothing else does.
+	const loops = 3
+	deadline := time.Now().Add(10 * time.Second)
+	for fake.Waiters() != loops || len(v.Activity().Renders) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not settled after pausing: %d timers, %d renders", fake.Waiters(), len(v.Activity().Renders))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if a := v.Activity(); a.State != StatePaused {
+		t.Fatalf("state while paused = %q", a.State)
+	}
+	for range 10 * time.Minute / gateEvery {
+		fake.Advance(gateEvery)
+		if !fake.BlockUntil(loops, 10*time.Second) {
+			t.Fatal("the volunteer's loops did not come back to the clock")
+		}
+	}
+	pub.none(t)
+
+	news.in <- p2p.Message{From: o.pub, Data: o.announced} // announced again meanwhile
+	taken := time.Now().Add(10 * time.Second)
+	for offers := v.Offers(); len(offers) != 1 || !offers[0].Seen.Equal(fake.Now()); offers = v.Offers() {
+		if time.Now().After(taken) {
+			t.Fatal("the announcement was not taken")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.Paused = false
+	v.ApplySettings(s)
+	if c := pub.next(t); c.op != "lease" {
+		t.Fatalf("after resuming: %+v, want a lease request", c)
+	}
+}
+
+// Two announcements of one job may arrive out of order: the older one
+// never overrides the newer.
+func TestOlderAnnouncementIgnored(t *testing.T) {
+	swarm := roletest.NewSwarm(t)
+	o := newOffer(t, swarm, "1")
+	_, self := roletest.Identity(t)
+	ledger, _ := roletest.Ledger(t, self)
+	book := newOfferBook(self, newPicker(Settings{}, self, map[string]string{builtin.Name: "1"}, ledger, clock.Real{}))
+	_, sm, err := job.OpenManifest(o.signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	book.add(work.Announcement{Manifest: o.signed, State: "running", TasksLeft: 3, Seq: 20}, o.m, sm, now)
+	book.add(work.Announcement{Manifest: o.signed, State: "paused", TasksLeft: 3, Seq: 10}, o.m, sm, now)
+	if got := book.list(now); len(got) != 1 || got[0].State != "running" {
+		t.Fatalf("offers %+v, want the job running", got)
+	}
+	if len(book.candidates(now)) != 1 {
+		t.Fatal("the running job is not a candidate")
+	}
+	book.add(work.Announcement{Manifest: o.signed, State: "paused", TasksLeft: 3, Seq: 30}, o.m, sm, now)
+	if got := book.list(now); got[0].State != "paused" || len(book.candidates(now)) != 0 {
+		t.Fatalf("a newer pause was not taken: %+v", got)
+	}
+}

@@ -1,0 +1,157 @@
+package work
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/renderswarm/renderswarm/credits"
+	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/p2p"
+)
+
+// Caller sends one request to a peer and returns its answer; an answered
+// error is a *p2p.RemoteError. *p2p.Node is one.
+type Caller interface {
+	Call(ctx context.Context, p peer.ID, proto protocol.ID, req []byte) ([]byte, error)
+}
+
+// Client speaks the work protocol to publishers. Its methods are safe for
+// concurrent use.
+type Client struct{ net Caller }
+
+// NewClient returns a client sending through net.
+func NewClient(net Caller) *Client { return &Client{net: net} }
+
+// Refused reports whether err is a publisher's answer (it refused the
+// request) rather than a failure to reach it.
+func Refused(err error) bool {
+	var re *p2p.RemoteError
+	return errors.As(err, &re)
+}
+
+// Lease asks pub for a task of job, offering renderers (name -> exact
+// version). A grant is checked before it is returned: its manifest is
+// signed by pub, is the job asked for, and holds the task.
+func (c *Client) Lease(ctx context.Context, pub peer.ID, jobID cid.Cid, renderers map[string]string) (LeaseAnswer, error) {
+	resp, err := c.call(ctx, pub, Request{Op: OpLease, Job: jobID.String(), Renderers: renderers})
+	if err != nil {
+		return LeaseAnswer{}, err
+	}
+	g := resp.Grant
+	if g == nil {
+		return LeaseAnswer{Retry: time.Duration(max(resp.Retry, 1)) * time.Second}, nil
+	}
+	m, sm, err := job.OpenManifest(g.Manifest)
+	if err != nil {
+		return LeaseAnswer{}, fmt.Errorf("lease from %s: %w", pub, err)
+	}
+	switch {
+	case !sm.ID().Equals(jobID):
+		return LeaseAnswer{}, fmt.Errorf("lease from %s: for job %s, not %s", pub, sm.ID(), jobID)
+	case m.Publisher != pub:
+		return LeaseAnswer{}, fmt.Errorf("lease from %s: job published by %s", pub, m.Publisher)
+	case !m.HasTask(jobID, g.Task):
+		return LeaseAnswer{}, fmt.Errorf("lease from %s: %s is not a task of job %s", pub, g.Task, jobID)
+	}
+	return LeaseAnswer{Grant: &Grant{
+		Ref:  Ref{Job: jobID, Lease: g.Lease},
+		Task: g.Task, Salt: g.Salt, Expires: time.Unix(g.Expires, 0),
+		Manifest: m, Signed: g.Manifest,
+	}}, nil
+}
+
+// Renew is the heartbeat on a lease, with the render's progress (0..1);
+// it returns the lease's new expiry.
+func (c *Client) Renew(ctx context.Context, pub peer.ID, ref Ref, progress float64) (time.Time, error) {
+	resp, err := c.call(ctx, pub, Request{Op: OpRenew, Job: ref.Job.String(), Lease: ref.Lease, Progress: min(max(progress, 0), 1)})
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Unix(resp.Expires, 0), nil
+}
+
+// Commit binds the lease to a result before anything of it is revealed.
+func (c *Client) Commit(ctx context.Context, pub peer.ID, ref Ref, commitment job.Commitment) error {
+	_, err := c.call(ctx, pub, Request{Op: OpCommit, Job: ref.Job.String(), Lease: ref.Lease, Commit: &commitment})
+	return err
+}
+
+// Deliver reveals a committed result.
+func (c *Client) Deliver(ctx context.Context, pub peer.ID, d Delivery) error {
+	_, err := c.call(ctx, pub, Request{Op: OpDeliver, Job: d.Job.String(), Lease: d.Lease, Result: d.Result.String(), CU: max(d.CU, 0)})
+	return err
+}
+
+// Fail hands a lease back because its render failed; reason is the
+// renderer's last words.
+func (c *Client) Fail(ctx context.Context, pub peer.ID, ref Ref, reason string) error {
+	_, err := c.call(ctx, pub, Request{Op: OpFail, Job: ref.Job.String(), Lease: ref.Lease, Reason: truncate(reason, maxReason)})
+	return err
+}
+
+// Release hands a lease back because the volunteer stops working on it
+// (its user paused it, or it shuts down). On the wire it is a fail with
+// ReasonStopped.
+func (c *Client) Release(ctx context.Context, pub peer.ID, ref Ref) error {
+	_, err := c.call(ctx, pub, Request{Op: OpFail, Job: ref.Job.String(), Lease: ref.Lease, Reason: ReasonStopped})
+	return err
+}
+
+// Receipts fetches the receipts pub issued to this node and it has not
+// countersigned yet, each verified and checked to come from pub.
+func (c *Client) Receipts(ctx context.Context, pub peer.ID) ([]credits.SignedReceipt, error) {
+	resp, err := c.call(ctx, pub, Request{Op: OpReceipts})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]credits.SignedReceipt, 0, len(resp.Receipts))
+	for _, raw := range resp.Receipts {
+		r, sr, err := credits.OpenReceipt(raw)
+		if err != nil {
+			return out, fmt.Errorf("receipt from %s: %w", pub, err)
+		}
+		if r.Publisher != pub {
+			return out, fmt.Errorf("receipt from %s names publisher %s", pub, r.Publisher)
+		}
+		out = append(out, sr)
+	}
+	return out, nil
+}
+
+// Countersign returns a countersigned receipt to its publisher.
+func (c *Client) Countersign(ctx context.Context, pub peer.ID, sr credits.SignedReceipt) error {
+	b, err := sr.Marshal()
+	if err != nil {
+		return err
+	}
+	_, err = c.call(ctx, pub, Request{Op: OpCountersign, Receipt: b})
+	return err
+}
+
+func (c *Client) call(ctx context.Context, pub peer.ID, req Request) (Response, error) {
+	b, err := Encode(req)
+	if err != nil {
+		return Response{}, err
+	}
+	resp, err := c.net.Call(ctx, pub, Protocol, b)
+	if err != nil {
+		return Response{}, err
+	}
+	return DecodeResponse(resp)
+}
+
+// maxReason bounds a failure reason on the wire.
+const maxReason = 4096
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,40 @@
+package work
+
+import (
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/renderswarm/renderswarm/job"
+)
+
+// Ref names one lease of one job.
+type Ref struct {
+	Job   cid.Cid
+	Lease string
+}
+
+// Grant is a lease a publisher granted: one replica of one task, with the
+// salt the volunteer commits with and the job's verified manifest.
+type Grant struct {
+	Ref
+	Task     job.Task
+	Salt     job.Salt
+	Expires  time.Time
+	Manifest job.Manifest
+	Signed   []byte // the signed manifest's wire form
+}
+
+// LeaseAnswer is a publisher's answer to a lease request: a grant, or how
+// long to wait before asking again.
+type LeaseAnswer struct {
+	Grant *Grant
+	Retry time.Duration // when Grant is nil
+}
+
+// Delivery reveals a committed result.
+type Delivery struct {
+	Ref
+	Result cid.Cid // the result asset
+	CU     int64   // milli-CU the volunteer claims for the render
+}

@@ -1,0 +1,208 @@
+package work
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/p2p"
+)
+
+// Wire messages of the jobs topic and the work protocol. Each is compact
+// JSON decoded strictly (unknown fields, trailing data and oversized input
+// are rejected) and validated before use: everything here comes from
+// strangers.
+
+// Announcement is what a publisher gossips about an open job. Pub/sub signs
+// each message with its author's key; the validator checks that the author
+// is the manifest's publisher, so the dynamic fields are the publisher's too.
+//
+// GossipSub validates messages concurrently and may deliver two
+// announcements of one job out of order (a pause and the resume right
+// after it): Seq, increasing per publisher, lets a volunteer drop the older
+// one. 0 means unordered.
+type Announcement struct {
+	Manifest  json.RawMessage `json:"manifest"` // job.SignedManifest wire form
+	State     string          `json:"state"`    // "running" or "paused"
+	TasksLeft int             `json:"tasks_left"`
+	Boost     int             `json:"boost"`
+	Seq       int64           `json:"seq,omitempty"`
+}
+
+// DecodeAnnouncement parses and checks an announcement authored by from,
+// returning the verified manifest.
+func DecodeAnnouncement(data []byte, from string) (Announcement, job.Manifest, job.SignedManifest, error) {
+	var a Announcement
+	if err := decodeStrict(data, p2p.MaxMessageSize, &a); err != nil {
+		return a, job.Manifest{}, job.SignedManifest{}, fmt.Errorf("announcement: %w", err)
+	}
+	m, sm, err := job.OpenManifest(a.Manifest)
+	if err != nil {
+		return a, job.Manifest{}, job.SignedManifest{}, fmt.Errorf("announcement: %w", err)
+	}
+	if m.Publisher.String() != from {
+		return a, job.Manifest{}, job.SignedManifest{}, errors.New("announcement: relayed for another publisher")
+	}
+	if a.State != "running" && a.State != "paused" {
+		return a, job.Manifest{}, job.SignedManifest{}, fmt.Errorf("announcement: unknown state %q", a.State)
+	}
+	if a.TasksLeft < 0 || a.TasksLeft > m.TaskCount() || a.Boost < 0 || a.Boost > 100 || a.Seq < 0 {
+		return a, job.Manifest{}, job.SignedManifest{}, errors.New("announcement: counts out of range")
+	}
+	return a, m, sm, nil
+}
+
+// Operations of the work protocol (Request.Op).
+const (
+	OpLease       = "lease"       // ask for a task of a job
+	OpCommit      = "commit"      // commit to a result before revealing it
+	OpDeliver     = "deliver"     // reveal the result asset
+	OpFail        = "fail"        // hand a lease back
+	OpRenew       = "renew"       // heartbeat: still working on a lease
+	OpReceipts    = "receipts"    // ask for receipts to countersign
+	OpCountersign = "countersign" // return a countersigned receipt
+)
+
+// Request is a volunteer's request to a publisher.
+type Request struct {
+	Op        string            `json:"op"`
+	Job       string            `json:"job,omitempty"`
+	Renderers map[string]string `json:"renderers,omitempty"` // name -> exact version (lease)
+	Lease     string            `json:"lease,omitempty"`
+	Commit    *job.Commitment   `json:"commit,omitempty"`
+	Result    string            `json:"result,omitempty"`   // result asset CID (deliver)
+	CU        int64             `json:"cu,omitempty"`       // claimed milli-CU of the render (deliver)
+	Reason    string            `json:"reason,omitempty"`   // why a lease is handed back
+	Progress  float64           `json:"progress,omitempty"` // renew: fraction of the render done, 0..1
+	Receipt   json.RawMessage   `json:"receipt,omitempty"`
+}
+
+// LeaseGrant answers OpLease.
+type LeaseGrant struct {
+	Lease    string          `json:"lease"`
+	Task     job.Task        `json:"task"`
+	Salt     job.Salt        `json:"salt"`
+	Expires  int64           `json:"expires"`  // Unix seconds
+	Manifest json.RawMessage `json:"manifest"` // signed manifest, so late joiners need no announcement
+}
+
+// Response answers a Request.
+type Response struct {
+	Grant    *LeaseGrant       `json:"grant,omitempty"`
+	Receipts []json.RawMessage `json:"receipts,omitempty"`
+	Retry    int64             `json:"retry,omitempty"`   // seconds to wait before asking again (no work yet)
+	Expires  int64             `json:"expires,omitempty"` // a renewed lease's new expiry, Unix seconds
+}
+
+// MaxWorkMessage bounds one work request or response.
+const MaxWorkMessage = p2p.MaxRPCMessage
+
+// DecodeRequest parses and checks a request.
+func DecodeRequest(data []byte) (Request, error) {
+	var r Request
+	if err := decodeStrict(data, MaxWorkMessage, &r); err != nil {
+		return r, fmt.Errorf("work request: %w", err)
+	}
+	need := func(ok bool, what string) error {
+		if !ok {
+			return fmt.Errorf("work request %q: missing %s", r.Op, what)
+		}
+		return nil
+	}
+	switch r.Op {
+	case OpLease, OpCommit, OpDeliver, OpFail, OpRenew:
+		if err := checkJobID(r.Job); err != nil {
+			return r, err
+		}
+	}
+	switch r.Op {
+	case OpLease:
+		if len(r.Renderers) > 32 {
+			return r, errors.New("work request: too many renderers")
+		}
+		return r, nil
+	case OpCommit:
+		return r, errors.Join(need(r.Lease != "", "lease"), need(r.Commit != nil, "commitment"))
+	case OpDeliver:
+		if err := need(r.Lease != "", "lease"); err != nil {
+			return r, err
+		}
+		if _, _, err := job.ParseAssetCID(r.Result); err != nil {
+			return r, fmt.Errorf("work request: result: %w", err)
+		}
+		if r.CU < 0 {
+			return r, errors.New("work request: negative compute units")
+		}
+		return r, nil
+	case OpFail:
+		if len(r.Reason) > 4096 {
+			r.Reason = r.Reason[:4096]
+		}
+		return r, need(r.Lease != "", "lease")
+	case OpRenew:
+		if !(r.Progress >= 0 && r.Progress <= 1) {
+			return r, fmt.Errorf("work request: progress %v outside 0..1", r.Progress)
+		}
+		return r, need(r.Lease != "", "lease")
+	case OpReceipts:
+		return r, nil
+	case OpCountersign:
+		return r, need(len(r.Receipt) > 0, "receipt")
+	}
+	return r, fmt.Errorf("work request: unknown op %q", r.Op)
+}
+
+// DecodeResponse parses and checks a response.
+func DecodeResponse(data []byte) (Response, error) {
+	var r Response
+	if err := decodeStrict(data, MaxWorkMessage, &r); err != nil {
+		return r, fmt.Errorf("work response: %w", err)
+	}
+	if g := r.Grant; g != nil {
+		if g.Lease == "" || !g.Task.Job.Defined() {
+			return r, errors.New("work response: incomplete lease")
+		}
+		if _, sm, err := job.OpenManifest(g.Manifest); err != nil {
+			return r, fmt.Errorf("work response: %w", err)
+		} else if !sm.ID().Equals(g.Task.Job) {
+			return r, errors.New("work response: lease for another job than its manifest")
+		}
+	}
+	if len(r.Receipts) > 1024 {
+		return r, errors.New("work response: too many receipts")
+	}
+	return r, nil
+}
+
+func checkJobID(s string) error {
+	c, err := cid.Decode(s)
+	if err != nil {
+		return fmt.Errorf("work request: job: %w", err)
+	}
+	return job.CheckID(c)
+}
+
+// Encode marshals a wire message.
+func Encode(v any) ([]byte, error) { return json.Marshal(v) }
+
+// decodeStrict decodes exactly one JSON value of at most max bytes with no
+// unknown fields.
+func decodeStrict(data []byte, max int, v any) error {
+	if len(data) > max {
+		return fmt.Errorf("%d bytes, over the %d limit", len(data), max)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data")
+	}
+	return nil
+}
