@@ -255,7 +255,7 @@ func TestBwrapBrokenFallsBack(t *testing.T) {
 	if b.sandbox() != "" {
 		t.Fatal("a failing bwrap was accepted")
 	}
-	if !strings.Contains(logged.String(), "without it") {
+	if !strings.Contains(logged.String(), "msg=sandboxUnavailable") {
 		t.Errorf("no fallback notice logged: %q", logged.String())
 	}
 	task := render.Task{SceneDir: "testdata", SceneFile: "anim.ini", Frame: 4, Width: 24, Height: 18,
