@@ -14,6 +14,7 @@ import (
 
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
+	"github.com/ipfs/go-cid"
 
 	"github.com/renderswarm/renderswarm/internal/fsutil"
 	"github.com/renderswarm/renderswarm/job"
@@ -200,4 +201,20 @@ func buildInfo(root, name string, pieceLength int64) (*metainfo.Info, error) {
 		return nil, err
 	}
 	return info, nil
+}
+
+// Identify returns the CID Add would give the files under root as an asset
+// named name (Add of root's single file, or of root itself when name is
+// its base name), without storing or sharing anything: a result can be
+// named before it is shared.
+func (s *Store) Identify(root, name string) (cid.Cid, error) {
+	info, err := buildInfo(root, name, s.cfg.PieceLength)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("identifying %s: %w", root, err)
+	}
+	infoBytes, err := bencode.Marshal(info)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("identifying %s: encoding info: %w", root, err)
+	}
+	return job.AssetCID(sha1.Sum(infoBytes)), nil
 }

@@ -64,9 +64,7 @@
 // manifest's time limit), then clipped to the lower median of the job's
 // capped claims so far. Overstating time pays nothing once a job has three
 // or more claims; the first claim is bounded only by Cap and the second by
-// the lesser of the two. ClipToMedian does the same for a batch. A boosted
-// job is charged Boosted(cu, boost) = cu·(100+boost)/100, boost in 0..100,
-// and the volunteer earns what the publisher is charged.
+// the lesser of the two. ClipToMedian does the same for a batch.
 //
 // # Receipts (format version 1)
 //

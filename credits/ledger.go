@@ -84,30 +84,39 @@ func (l *Ledger) Issue(now time.Time, key crypto.PrivKey, volunteer peer.ID, tas
 		return SignedReceipt{}, fmt.Errorf("issuing receipt: %w", err)
 	}
 	defer tx.Rollback()
+	s, err := issueTx(tx, now, key, l.self, volunteer, task, result, cu)
+	if err != nil {
+		return SignedReceipt{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return SignedReceipt{}, fmt.Errorf("issuing receipt: %w", err)
+	}
+	return s, nil
+}
+
+// issueTx issues the pair's next receipt within tx.
+func issueTx(tx *sql.Tx, now time.Time, key crypto.PrivKey, self, volunteer peer.ID, task job.Task, result cid.Cid, cu int64) (SignedReceipt, error) {
 	var n int
 	if err := tx.QueryRow(`SELECT count(*) FROM credits_receipts WHERE publisher = ? AND volunteer = ? AND task = ?`,
-		l.self.String(), volunteer.String(), task.String()).Scan(&n); err != nil {
+		self.String(), volunteer.String(), task.String()).Scan(&n); err != nil {
 		return SignedReceipt{}, fmt.Errorf("issuing receipt: %w", err)
 	}
 	if n > 0 {
 		return SignedReceipt{}, fmt.Errorf("issuing receipt for %s to %s: %w", task, volunteer, ErrAlreadyIssued)
 	}
 	var seq, total int64
-	err = tx.QueryRow(`SELECT seq, total FROM credits_receipts WHERE publisher = ? AND volunteer = ? ORDER BY seq DESC LIMIT 1`,
-		l.self.String(), volunteer.String()).Scan(&seq, &total)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	err := tx.QueryRow(`SELECT seq, total FROM credits_receipts WHERE publisher = ? AND volunteer = ? ORDER BY seq DESC LIMIT 1`,
+		self.String(), volunteer.String()).Scan(&seq, &total)
+	if err != nil && !errNoRows(err) {
 		return SignedReceipt{}, fmt.Errorf("issuing receipt: %w", err)
 	}
-	r := Receipt{Publisher: l.self, Volunteer: volunteer, Seq: uint64(seq) + 1, Task: task, Result: result,
+	r := Receipt{Publisher: self, Volunteer: volunteer, Seq: uint64(seq) + 1, Task: task, Result: result,
 		CU: cu, Total: total + cu, Issued: now.Unix()}
 	s, err := r.Sign(key)
 	if err != nil {
 		return SignedReceipt{}, err
 	}
 	if err := insert(tx, r, s); err != nil {
-		return SignedReceipt{}, fmt.Errorf("issuing receipt: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
 		return SignedReceipt{}, fmt.Errorf("issuing receipt: %w", err)
 	}
 	return s, nil

@@ -12,9 +12,6 @@ const (
 	// less than 1/64 of one.
 	MinSpeed = 1.0 / 64
 	MaxSpeed = 64.0
-	// MaxBoost is the largest boost a publisher may put on a job, in percent
-	// (the job announcement's bound).
-	MaxBoost = 100
 )
 
 // Speed returns a machine's speed factor for one renderer family from a
@@ -51,17 +48,6 @@ func Units(renderSeconds, speed float64) int64 {
 		return MaxMilliCU
 	}
 	return int64(mcu)
-}
-
-// Boosted returns what a task worth cu milli-CU is charged on a job boosted
-// by boost percent: cu·(100+boost)/100, boost clamped to [0, MaxBoost]. The
-// volunteer earns what the publisher is charged, so a boost buys a job its
-// place in the volunteers' order (the picker adds the boost to priority).
-func Boosted(cu int64, boost int) int64 {
-	boost = min(max(boost, 0), MaxBoost)
-	cu = min(max(cu, 0), MaxMilliCU)
-	// cu < 2^53 and 100+boost ≤ 200 < 2^8: no overflow.
-	return min(cu*int64(100+boost)/100, MaxMilliCU)
 }
 
 // ClipToMedian clips every claim to the lower median of all claims (the

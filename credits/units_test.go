@@ -67,26 +67,6 @@ func TestUnitsSameFrameAnyMachine(t *testing.T) {
 	}
 }
 
-func TestBoosted(t *testing.T) {
-	for _, tc := range []struct {
-		cu    int64
-		boost int
-		want  int64
-	}{
-		{1000, 0, 1000},
-		{1000, 50, 1500},
-		{1000, 100, 2000},
-		{1000, 500, 2000},
-		{1000, -20, 1000},
-		{-5, 10, 0},
-		{MaxMilliCU, 100, MaxMilliCU},
-	} {
-		if got := Boosted(tc.cu, tc.boost); got != tc.want {
-			t.Errorf("Boosted(%d, %d) = %d, want %d", tc.cu, tc.boost, got, tc.want)
-		}
-	}
-}
-
 func TestClipToMedian(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

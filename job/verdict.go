@@ -53,4 +53,7 @@ type Decision struct {
 	// agrees with the canonical one (2-of-3). They, and only they, lost a
 	// vote: a mismatch without a majority penalizes nobody.
 	Losers []int
+	// Established, with NeedReplica: the extra replica must come from an
+	// established peer (the agreeing results could not be crop-checked).
+	Established bool
 }

@@ -19,6 +19,7 @@ const (
 	configFile   = "config.toml"
 	databaseFile = "renderswarm.db"
 	assetsDir    = "assets"
+	resultsDir   = "results" // delivered results waiting for their decision
 	lockFile     = "lock"
 )
 

@@ -142,30 +142,31 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	if n.ledger, err = credits.NewLedger(n.db, n.net.ID()); err != nil {
 		return nil, err
 	}
+	// This machine's speed prices the tasks it publishes and the renders it
+	// claims for.
+	speed, err := volunteer.MeasureSpeed(ctx, backends["builtin"], workDir, clock.Real{})
+	if err != nil {
+		return nil, fmt.Errorf("measuring speed: %w", err)
+	}
+	n.log.Info("speedMeasured", "speed", speed)
+	if wrap := cfg.renderer; wrap != nil {
+		for name, b := range backends {
+			backends[name] = wrap(b)
+		}
+	}
 	n.pub, err = publisher.New(ctx, publisher.Config{
 		Key: key, DB: n.db, Assets: n.store, Net: n.net, Ledger: n.ledger,
-		Backends: backends, Infos: n.infos, WorkDir: workDir,
+		Backends: backends, Infos: n.infos, WorkDir: workDir, ResultsDir: filepath.Join(cfg.Home, resultsDir),
+		Speed:  speed,
 		Logger: n.log.With("component", "publisher"), Tune: cfg.tune,
 	})
 	if err != nil {
 		return nil, err
 	}
 	if !cfg.NoVolunteer {
-		speed, err := volunteer.MeasureSpeed(ctx, backends["builtin"], workDir, clock.Real{})
-		if err != nil {
-			return nil, fmt.Errorf("measuring speed: %w", err)
-		}
-		n.log.Info("speedMeasured", "speed", speed)
-		renderWith := backends
-		if wrap := cfg.volunteerRenderer; wrap != nil {
-			renderWith = map[string]render.Backend{}
-			for name, b := range backends {
-				renderWith[name] = wrap(b)
-			}
-		}
 		n.vol, err = volunteer.New(volunteer.Config{
 			Key: key, Publishers: work.NewClient(n.net), Gossip: n.net, Assets: n.store, Ledger: n.ledger,
-			Backends: renderWith, Versions: versions, Settings: volunteerSettings(settings),
+			Backends: backends, Versions: versions, Settings: volunteerSettings(settings),
 			Machine: n.usage, Speed: speed, WorkDir: workDir,
 			Logger: n.log.With("component", "volunteer"),
 		})
@@ -179,7 +180,7 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	n.net.HandleRPC(work.Protocol, work.Handler(n.pub))
+	n.net.HandleBodyRPC(work.Protocol, work.Handler(n.pub))
 	return n, n.startAPI()
 }
 

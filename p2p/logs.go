@@ -13,8 +13,9 @@ import (
 
 // libp2p's own logs — go-libp2p (slog through gologshim), kad-dht (go-log's
 // zap core) and GossipSub (a logger option) — go to the node's slog
-// handler, tagged logger=<subsystem>, at warn and above: their info and
-// debug output is for libp2p's developers. go-libp2p's and go-log's
+// handler, tagged logger=<subsystem>, errors only, as go-log itself
+// defaults: their warnings (a lone node has no peer to announce a topic
+// to) and chatter are for libp2p's developers. go-libp2p's and go-log's
 // handlers are process-wide; with several nodes in one process (the demo)
 // they reach the node started last.
 var libp2pLogs struct {
@@ -23,7 +24,7 @@ var libp2pLogs struct {
 }
 
 // libp2pLevel is the least level of libp2p's logs that reaches the node's.
-const libp2pLevel = slog.LevelWarn
+const libp2pLevel = slog.LevelError
 
 // routeLibp2pLogs sends libp2p's logs to h from now on.
 func routeLibp2pLogs(h slog.Handler) {

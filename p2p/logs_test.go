@@ -50,8 +50,8 @@ func (w *withAttrs) WithAttrs(as []slog.Attr) slog.Handler {
 }
 func (w *withAttrs) WithGroup(string) slog.Handler { return w }
 
-// go-libp2p's and kad-dht's logs reach the node's handler from warn up,
-// named by subsystem.
+// go-libp2p's and kad-dht's errors reach the node's handler, named by
+// subsystem; their chatter does not.
 func TestLibp2pLogsReachTheNodesHandler(t *testing.T) {
 	rec := &recorder{msgs: map[string]string{}}
 	n, err := New(Config{Identity: TestingConfig(t).Identity, ListenAddrs: TestingConfig(t).ListenAddrs, Logger: slog.New(rec)})
@@ -59,8 +59,8 @@ func TestLibp2pLogsReachTheNodesHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	gologshim.Logger("rstest-shim").Warn("shim warning")
-	gologshim.Logger("rstest-shim").Debug("shim chatter")
+	gologshim.Logger("rstest-shim").Error("shim warning")
+	gologshim.Logger("rstest-shim").Warn("shim chatter")
 	golog.Logger("rstest-zap").Error("zap error")
 	golog.Logger("rstest-zap").Info("zap chatter")
 	rec.mu.Lock()

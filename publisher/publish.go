@@ -77,10 +77,10 @@ func (p *Publisher) Publish(ctx context.Context, req Request) (cid.Cid, error) {
 	if err != nil {
 		return cid.Undef, err
 	}
-	if err := p.jobs.insert(id.String(), signed, snap, p.clock.Now()); err != nil {
+	if err := p.jobs.insert(id.String(), signed, snap, 0, p.clock.Now()); err != nil {
 		return cid.Undef, err
 	}
-	j := newPubJob(id, m, signed, coord)
+	j := newPubJob(id, m, signed, 0, coord)
 	p.mu.Lock()
 	p.active[id] = j
 	p.mu.Unlock()

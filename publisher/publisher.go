@@ -24,11 +24,14 @@ import (
 	"github.com/renderswarm/renderswarm/work"
 )
 
-// Assets is what the publisher needs of the asset store: share a scene,
-// fetch a delivered result, find a stored asset's files.
+// Assets is what the publisher needs of the asset store: share a scene
+// and accepted results, name a result before sharing it, find a stored
+// asset's files.
 type Assets interface {
 	Add(ctx context.Context, paths []string) (assets.Info, error)
-	Get(ctx context.Context, c cid.Cid, progress func(assets.Progress)) (assets.Info, error)
+	// Identify returns the CID Add would give the files under root as an
+	// asset named name, without storing or sharing anything.
+	Identify(root, name string) (cid.Cid, error)
 	Path(c cid.Cid) (string, error)
 }
 
@@ -50,9 +53,15 @@ type Config struct {
 	// exact versions and capabilities).
 	Backends map[string]render.Backend
 	Infos    map[string]render.Info
-	WorkDir  string      // scratch space for packing and crop checks; required
-	Clock    clock.Clock // nil: the wall clock
-	Logger   *slog.Logger
+	WorkDir  string // scratch space for packing and crop checks; required
+	// ResultsDir keeps delivered results until they are decided; it must
+	// survive restarts. Required.
+	ResultsDir string
+	// Speed is this machine's speed relative to the reference machine, by
+	// which the publisher prices its tasks; 0 means 1.
+	Speed  float64
+	Clock  clock.Clock // nil: the wall clock
+	Logger *slog.Logger
 	// Tune, if set, adjusts each job's coordinator configuration (tests and
 	// benchmarks use it).
 	Tune func(*scheduler.Config)
@@ -67,6 +76,8 @@ type Publisher struct {
 	jobs     *jobStore
 	standing *standings
 
+	limits *limiter // lease requests per peer
+
 	mu      sync.Mutex
 	active  map[cid.Cid]*pubJob
 	added   chan struct{} // signalled when a job is published: Run starts its verifier
@@ -79,8 +90,11 @@ var ErrUnknownJob = errors.New("this node did not publish that job")
 // New opens the job store (migrating it) and restores the jobs published
 // before the node last stopped. It starts nothing: Run does.
 func New(ctx context.Context, cfg Config) (*Publisher, error) {
-	if cfg.Key == nil || cfg.DB == nil || cfg.Assets == nil || cfg.Net == nil || cfg.Ledger == nil || cfg.WorkDir == "" {
-		return nil, errors.New("publisher: Key, DB, Assets, Net, Ledger and WorkDir are required")
+	if cfg.Key == nil || cfg.DB == nil || cfg.Assets == nil || cfg.Net == nil || cfg.Ledger == nil || cfg.WorkDir == "" || cfg.ResultsDir == "" {
+		return nil, errors.New("publisher: Key, DB, Assets, Net, Ledger, WorkDir and ResultsDir are required")
+	}
+	if cfg.Speed == 0 {
+		cfg.Speed = 1
 	}
 	self, err := peer.IDFromPrivateKey(cfg.Key)
 	if err != nil {
@@ -97,6 +111,7 @@ func New(ctx context.Context, cfg Config) (*Publisher, error) {
 	p := &Publisher{
 		cfg: cfg, self: self, log: cfg.Logger, clock: cfg.Clock, jobs: store,
 		standing: newStandings(cfg.Ledger, cfg.Clock),
+		limits:   newLimiter(),
 		active:   map[cid.Cid]*pubJob{},
 		added:    make(chan struct{}, 1),
 	}
@@ -112,23 +127,44 @@ type pubJob struct {
 	id        cid.Cid
 	m         job.Manifest
 	signed    []byte
+	price     int64         // milli-CU of a task, by the publisher's own measure
 	delivered chan struct{} // signalled at each delivery: the verifier looks
 
 	mu         sync.Mutex
 	coord      *scheduler.Coordinator
+	changed    chan struct{} // closed and replaced at every change: awaiting volunteers look
 	firstLease time.Time
-	leased     int                // leases handed out by this process
-	claims     map[string]int64   // milli-CU claimed per delivered lease (in memory)
-	costs      credits.JobCosts   // what accepted results were paid
-	progress   map[string]float64 // render progress per open lease, from heartbeats (in memory)
-	errors     []TaskError        // latest renders reported failed, newest last (in memory)
+	leased     int                            // leases handed out by this process
+	claims     map[job.Task]map[peer.ID]int64 // milli-CU claimed per delivered result, capped
+	costs      credits.JobCosts               // the capped claims of accepted results
+	progress   map[string]progress            // per open lease, from heartbeats (in memory)
+	errors     []TaskError                    // latest renders reported failed, newest last (in memory)
 }
 
-func newPubJob(id cid.Cid, m job.Manifest, signed []byte, coord *scheduler.Coordinator) *pubJob {
+// progress is a lease's latest heartbeat.
+type progress struct {
+	done  float64   // 0..1
+	since time.Time // when done last grew
+}
+
+func newPubJob(id cid.Cid, m job.Manifest, signed []byte, price int64, coord *scheduler.Coordinator) *pubJob {
 	return &pubJob{
-		id: id, m: m, signed: signed, coord: coord, delivered: make(chan struct{}, 1),
-		claims: map[string]int64{}, progress: map[string]float64{},
+		id: id, m: m, signed: signed, price: price, coord: coord, delivered: make(chan struct{}, 1),
+		changed: make(chan struct{}), claims: map[job.Task]map[peer.ID]int64{}, progress: map[string]progress{},
+		costs: credits.JobCosts{Cap: priceCap(price)},
 	}
+}
+
+// claimCap is the most a volunteer may claim for a task priced at price:
+// twice the publisher's own estimate (DESIGN.md §6).
+func claimCap(price int64) int64 { return max(2*price, 1) }
+
+// priceCap is JobCosts.Cap for a price: none until the job is priced.
+func priceCap(price int64) int64 {
+	if price <= 0 {
+		return 0
+	}
+	return claimCap(price)
 }
 
 // wake tells the job's verifier that something was delivered.
@@ -186,8 +222,19 @@ func (p *Publisher) load() error {
 		if err != nil {
 			return fmt.Errorf("restoring job %s: %w", s.ID, err)
 		}
-		p.active[sm.ID()] = newPubJob(sm.ID(), m, s.Signed, coord)
-		p.log.Info("jobRestored", "job", s.ID, "state", coord.State())
+		j := newPubJob(sm.ID(), m, s.Signed, s.Price, coord)
+		if j.claims, err = p.jobs.claims(s.ID); err != nil {
+			return err
+		}
+		for t, byPeer := range j.claims {
+			if _, peers, ok := coord.Accepted(t); ok {
+				for _, v := range peers {
+					j.costs.Pay(byPeer[v])
+				}
+			}
+		}
+		p.active[sm.ID()] = j
+		p.log.Info("jobRestored", "job", s.ID, "state", coord.State(), "price", s.Price)
 	}
 	return nil
 }
@@ -223,14 +270,22 @@ func (p *Publisher) save(j *pubJob) error {
 	return p.jobs.save(j.id.String(), snap, p.clock.Now())
 }
 
-// update runs f on a job with its lock held and persists the result.
+// update runs f on a job with its lock held, persists the result and
+// tells those awaiting a change.
 func (p *Publisher) update(j *pubJob, f func() error) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	defer j.notify()
 	if err := f(); err != nil {
 		return err
 	}
 	return p.save(j)
+}
+
+// notify wakes what waits for the job to change; call with j.mu held.
+func (j *pubJob) notify() {
+	close(j.changed)
+	j.changed = make(chan struct{})
 }
 
 // Run re-announces open jobs, notes expired leases, and runs one verifier
@@ -270,6 +325,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			for _, j := range p.list() {
 				p.expire(j)
 			}
+			p.limits.prune(p.clock.Now())
 		}
 	}
 }
@@ -285,6 +341,7 @@ func (p *Publisher) expire(j *pubJob) {
 	for _, l := range expired {
 		delete(j.progress, l.ID)
 	}
+	j.notify()
 	p.log.Info("leasesExpired", "job", j.id, "count", len(expired))
 	if err := p.save(j); err != nil {
 		p.log.Error("jobNotSaved", "job", j.id, "err", err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/renderswarm/renderswarm/job"
 	"github.com/renderswarm/renderswarm/render"
 	"github.com/renderswarm/renderswarm/render/builtin"
+	"github.com/renderswarm/renderswarm/scheduler"
 	"github.com/renderswarm/renderswarm/work"
 )
 
@@ -75,7 +77,7 @@ func newTestbed(t *testing.T, wrap func(render.Backend) render.Backend) *testbed
 	tb.p, err = New(t.Context(), Config{
 		Key: key, DB: d, Assets: tb.swarm.Store(), Net: &network{}, Ledger: ledger,
 		Backends: map[string]render.Backend{builtin.Name: b}, Infos: map[string]render.Info{builtin.Name: info},
-		WorkDir: t.TempDir(), Clock: tb.clock, Logger: tb.log.Logger(),
+		WorkDir: t.TempDir(), ResultsDir: t.TempDir(), Clock: tb.clock, Logger: tb.log.Logger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -144,8 +146,9 @@ func (v *volunteer) mustLease(m job.Manifest) *work.Grant {
 	return a.Grant
 }
 
-// renderAndDeliver renders a granted task, commits to it and delivers it.
-func (v *volunteer) renderAndDeliver(g *work.Grant) {
+// render renders a granted task honestly and commits to it; it returns
+// the PNG and whether the publisher said to deliver at once.
+func (v *volunteer) render(g *work.Grant) ([]byte, bool) {
 	t := v.tb.t
 	t.Helper()
 	ctx := t.Context()
@@ -167,15 +170,41 @@ func (v *volunteer) renderAndDeliver(g *work.Grant) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.tb.p.Commit(ctx, v.id, g.Ref, job.Commit(g.Salt, credits.Digest(img))); err != nil {
-		t.Fatal(err)
-	}
-	asset, err := v.store.Add(ctx, []string{res.Path})
+	reveal, err := v.tb.p.Commit(ctx, v.id, g.Ref, job.Commit(g.Salt, credits.Digest(img)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.tb.p.Deliver(ctx, v.id, work.Delivery{Ref: g.Ref, Result: asset.CID, CU: 1000}); err != nil {
+	return data, reveal
+}
+
+// deliver delivers a committed result, once the publisher lets it.
+func (v *volunteer) deliver(g *work.Grant, png []byte) {
+	t := v.tb.t
+	t.Helper()
+	if ok, err := v.tb.p.Await(t.Context(), v.id, g.Ref); err != nil || !ok {
+		t.Fatalf("await: %v, %v; want deliver now", ok, err)
+	}
+	if err := v.tb.p.Deliver(t.Context(), v.id, work.Delivery{Ref: g.Ref, CU: 1000}, &roletest.Body{Data: png}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// renderAll renders and commits every grant, then delivers each result.
+func renderAll(pairs ...any) {
+	type job struct {
+		v *volunteer
+		g *work.Grant
+	}
+	var jobs []job
+	for i := 0; i < len(pairs); i += 2 {
+		jobs = append(jobs, job{pairs[i].(*volunteer), pairs[i+1].(*work.Grant)})
+	}
+	pngs := make([][]byte, len(jobs))
+	for i, j := range jobs {
+		pngs[i], _ = j.v.render(j.g)
+	}
+	for i, j := range jobs {
+		j.v.deliver(j.g, pngs[i])
 	}
 }
 
@@ -235,16 +264,17 @@ func TestPausedJobLeasesNothing(t *testing.T) {
 	v.mustLease(m)
 }
 
-// gatedCrops is a renderer whose crop renders (the publisher's checks)
-// wait until the test opens the gate.
+// gatedCrops is a renderer whose crop renders (the publisher's checks),
+// once armed, wait until the test opens the gate.
 type gatedCrops struct {
 	render.Backend
+	armed   *atomic.Bool
 	started chan struct{} // a crop render began
 	gate    chan struct{} // closed: crops may finish
 }
 
 func (g gatedCrops) Render(ctx context.Context, t render.Task, progress func(render.Progress)) (render.Result, error) {
-	if t.Border != nil {
+	if t.Border != nil && g.armed.Load() {
 		g.started <- struct{}{}
 		select {
 		case <-g.gate:
@@ -259,25 +289,33 @@ func (g gatedCrops) Render(ctx context.Context, t render.Task, progress func(ren
 // verified are verified after it: every task is decided exactly once and
 // every agreeing volunteer credited once.
 func TestDeliveryDuringVerificationIsDecidedOnce(t *testing.T) {
-	gated := gatedCrops{started: make(chan struct{}, 4), gate: make(chan struct{})}
+	gated := gatedCrops{armed: new(atomic.Bool), started: make(chan struct{}, 4), gate: make(chan struct{})}
 	tb := newTestbed(t, func(b render.Backend) render.Backend { gated.Backend = b; return gated })
 	tb.run()
 	m := tb.publish("1-2", 2)
+	gated.armed.Store(true) // after the calibration render at publish
 	id, _ := m.ID()
-	a, b := tb.volunteer(), tb.volunteer()
-	a1, b1, a2, b2 := a.mustLease(m), b.mustLease(m), a.mustLease(m), b.mustLease(m)
-	if a1.Task.Frame != 1 || b1.Task.Frame != 1 || a2.Task.Frame != 2 || b2.Task.Frame != 2 {
-		t.Fatalf("leases %s %s %s %s, want frame 1 twice then frame 2 twice", a1.Task, b1.Task, a2.Task, b2.Task)
+	// Four new volunteers: one lease each, the second replica of a task
+	// only after scheduler.DefaultReplicaGap.
+	vs := []*volunteer{tb.volunteer(), tb.volunteer(), tb.volunteer(), tb.volunteer()}
+	byTask := map[int][]any{}
+	for i, v := range vs {
+		if i == 2 {
+			tb.clock.Advance(scheduler.DefaultReplicaGap)
+		}
+		g := v.mustLease(m)
+		byTask[g.Task.Frame] = append(byTask[g.Task.Frame], v, g)
 	}
-	a.renderAndDeliver(a1)
-	b.renderAndDeliver(b1)
+	if len(byTask[1]) != 4 || len(byTask[2]) != 4 {
+		t.Fatalf("leases by frame %v, want two replicas of each", byTask)
+	}
+	renderAll(byTask[1]...)
 	select {
 	case <-gated.started: // frame 1's crop check is running
 	case <-time.After(30 * time.Second):
 		t.Fatal("frame 1 was not crop-checked")
 	}
-	a.renderAndDeliver(a2)
-	b.renderAndDeliver(b2)
+	renderAll(byTask[2]...)
 	close(gated.gate)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -305,10 +343,10 @@ func TestDeliveryDuringVerificationIsDecidedOnce(t *testing.T) {
 	if n := tb.log.Count("resolveFailed"); n != 0 {
 		t.Errorf("%d decisions failed to apply", n)
 	}
-	for _, v := range []*volunteer{a, b} {
+	for _, v := range vs {
 		receipts, err := tb.p.Receipts(t.Context(), v.id)
-		if err != nil || len(receipts) != 2 {
-			t.Errorf("volunteer has %d receipts (%v), want one per frame", len(receipts), err)
+		if err != nil || len(receipts) != 1 {
+			t.Errorf("volunteer has %d receipts (%v), want one for its frame", len(receipts), err)
 		}
 	}
 }

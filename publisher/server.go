@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"net"
 	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/renderswarm/renderswarm/credits"
@@ -21,8 +23,10 @@ import (
 // The publisher answers the work protocol.
 var _ work.Server = (*Publisher)(nil)
 
-// fetchResultTimeout bounds fetching one delivered image.
-const fetchResultTimeout = 25 * time.Second
+// stallLimit is how long a lease may be renewed without its work's
+// progress growing; after that a renewal is refused and the lease runs
+// out. A squatter must at least pretend to work.
+const stallLimit = 10 * time.Minute
 
 // Lease hands a volunteer one replica of one task, or tells it when to ask
 // again.
@@ -37,14 +41,17 @@ func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers
 	if v := renderers[j.m.Renderer.Name]; v != j.m.Renderer.Version {
 		return work.LeaseAnswer{}, fmt.Errorf("job needs %s %s", j.m.Renderer.Name, j.m.Renderer.Version)
 	}
+	now := p.clock.Now()
+	if !p.limits.allow(from, now) {
+		return work.LeaseAnswer{Retry: work.RetryNoWork}, nil
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	now := p.clock.Now()
 	l, err := j.coord.Lease(now, from, p.prefix(from))
 	switch {
 	case errors.Is(err, scheduler.ErrJobDone):
 		return work.LeaseAnswer{Retry: work.RetryDone}, nil
-	case errors.Is(err, scheduler.ErrNoWork), errors.Is(err, scheduler.ErrPaused):
+	case errors.Is(err, scheduler.ErrNoWork), errors.Is(err, scheduler.ErrPaused), errors.Is(err, scheduler.ErrBusy):
 		return work.LeaseAnswer{Retry: work.RetryNoWork}, nil
 	case errors.Is(err, scheduler.ErrBlocked):
 		return work.LeaseAnswer{Retry: work.RetryBlocked}, nil
@@ -58,6 +65,7 @@ func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers
 		j.firstLease = now
 	}
 	j.leased++
+	j.progress[l.ID] = progress{since: now}
 	p.log.Info("leased", "task", l.Task.String(), "peer", from)
 	return work.LeaseAnswer{Grant: &work.Grant{
 		Ref: work.Ref{Job: id, Lease: l.ID}, Task: l.Task, Salt: l.Salt, Expires: l.Expires,
@@ -65,11 +73,17 @@ func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers
 	}}, nil
 }
 
-// prefix is the network prefix replicas are spread across: the /16 of a
-// public IPv4 peer, the /32 of a public IPv6 one, and "" on a LAN or
-// loopback, where every peer shares one.
+// prefix is the network prefix replicas are spread across, from the
+// address the volunteer's connection was observed on: the /16 of a public
+// IPv4 peer, the /32 of a public IPv6 one. A peer reached through a relay
+// has none (the relay's address is not the peer's, and a peer's claims
+// about its own are free), nor has one on a LAN or loopback, where every
+// peer shares one.
 func (p *Publisher) prefix(id peer.ID) string {
 	for _, a := range p.cfg.Net.RemoteAddrs(id) {
+		if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err == nil {
+			continue // relayed
+		}
 		ip, err := manet.ToIP(a)
 		if err != nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() {
 			continue
@@ -82,31 +96,78 @@ func (p *Publisher) prefix(id peer.ID) string {
 	return ""
 }
 
-// Renew is a volunteer's heartbeat on a lease, with its render's progress.
+// Renew is a volunteer's heartbeat on a lease, with its work's progress.
+// A lease whose progress has not grown for stallLimit is not renewed.
 // Renewals are soft state and not persisted: after a restart, the
 // coordinator extends live leases by the downtime.
-func (p *Publisher) Renew(_ context.Context, from peer.ID, ref work.Ref, progress float64) (time.Time, error) {
+func (p *Publisher) Renew(_ context.Context, from peer.ID, ref work.Ref, done float64) (time.Time, error) {
 	j, err := p.job(ref.Job)
 	if err != nil {
 		return time.Time{}, err
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	exp, err := j.coord.Renew(p.clock.Now(), ref.Lease, from)
+	now := p.clock.Now()
+	pr, ok := j.progress[ref.Lease]
+	if !ok {
+		pr = progress{since: now} // leased before a restart
+	}
+	switch {
+	case done > pr.done:
+		pr = progress{done: done, since: now}
+	case j.coord.Committed(ref.Lease):
+		// Rendered; waiting for the task's other replicas.
+	case now.Sub(pr.since) > stallLimit:
+		return time.Time{}, fmt.Errorf("lease %s: no progress for %v", ref.Lease, now.Sub(pr.since).Round(time.Second))
+	}
+	exp, err := j.coord.Renew(now, ref.Lease, from)
 	if err != nil {
 		return time.Time{}, err
 	}
-	j.progress[ref.Lease] = progress
+	j.progress[ref.Lease] = pr
 	return exp, nil
 }
 
-// Commit records a volunteer's commitment to its result.
-func (p *Publisher) Commit(_ context.Context, from peer.ID, ref work.Ref, c job.Commitment) error {
+// Commit records a volunteer's commitment to its result and says whether
+// to deliver it now.
+func (p *Publisher) Commit(_ context.Context, from peer.ID, ref work.Ref, c job.Commitment) (reveal bool, err error) {
 	j, err := p.job(ref.Job)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return p.update(j, func() error { return j.coord.Commit(p.clock.Now(), ref.Lease, from, c) })
+	err = p.update(j, func() error {
+		reveal, err = j.coord.Commit(p.clock.Now(), ref.Lease, from, c)
+		return err
+	})
+	return reveal, err
+}
+
+// Await answers, within work.AwaitLimit, whether the volunteer's committed
+// lease may deliver: once every replica of its task has committed or lost
+// its lease.
+func (p *Publisher) Await(ctx context.Context, from peer.ID, ref work.Ref) (bool, error) {
+	j, err := p.job(ref.Job)
+	if err != nil {
+		return false, err
+	}
+	limit := p.clock.NewTimer(work.AwaitLimit)
+	defer limit.Stop()
+	for {
+		j.mu.Lock()
+		ok, err := j.coord.Revealed(p.clock.Now(), ref.Lease, from)
+		changed := j.changed
+		j.mu.Unlock()
+		if ok || err != nil {
+			return ok, err
+		}
+		select {
+		case <-changed:
+		case <-limit.C():
+			return false, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
 }
 
 // Fail closes a lease whose render failed and keeps the renderer's last
@@ -117,7 +178,7 @@ func (p *Publisher) Fail(_ context.Context, from peer.ID, ref work.Ref, reason s
 		return err
 	}
 	p.log.Info("renderFailed", "job", j.id, "peer", from, "reason", reason)
-	return p.update(j, func() error {
+	err = p.update(j, func() error {
 		delete(j.progress, ref.Lease)
 		task, ok := j.coord.LeaseTask(ref.Lease)
 		if err := j.coord.Fail(p.clock.Now(), ref.Lease, from); err != nil {
@@ -128,6 +189,8 @@ func (p *Publisher) Fail(_ context.Context, from peer.ID, ref work.Ref, reason s
 		}
 		return nil
 	})
+	j.wake() // the task may now be a suspect to reproduce
+	return err
 }
 
 // Release closes a lease the volunteer handed back unfinished (its user
@@ -144,51 +207,63 @@ func (p *Publisher) Release(_ context.Context, from peer.ID, ref work.Ref) error
 	})
 }
 
-// Deliver fetches a delivered image, computes its pixel digest itself and
-// hands it to the coordinator, which checks it against the volunteer's
-// commitment; the job's verifier takes it from there.
-func (p *Publisher) Deliver(ctx context.Context, from peer.ID, d work.Delivery) error {
+// Deliver takes a revealed result. Before a byte of it is read, the lease,
+// its holder and its commitment are checked and its size is bounded by its
+// tile; then the publisher decodes it at the tile's size, computes its
+// pixel digest itself and hands it to the coordinator, which checks it
+// against the commitment. The job's verifier takes it from there.
+func (p *Publisher) Deliver(_ context.Context, from peer.ID, d work.Delivery, body work.Body) error {
 	j, err := p.job(d.Job)
 	if err != nil {
 		return err
 	}
-	fctx, cancel := context.WithTimeout(ctx, fetchResultTimeout)
-	defer cancel()
-	if _, err := p.cfg.Assets.Get(fctx, d.Result, nil); err != nil {
-		return fmt.Errorf("fetching result %s: %w", d.Result, err)
-	}
-	task, err := j.leaseTask(d.Lease)
+	j.mu.Lock()
+	task, err := j.coord.CheckDelivery(p.clock.Now(), d.Lease, from)
+	j.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	img, err := p.resultImage(j, task, d.Result)
+	bound := resultBound(j.m, task)
+	if n := body.Size(); n <= 0 || n > bound {
+		return fmt.Errorf("result of %d bytes: the PNG of %s is at most %d", n, task, bound)
+	}
+	r, err := body.Open()
 	if err != nil {
 		return err
 	}
+	data := make([]byte, body.Size())
+	if _, err := io.ReadFull(r, data); err != nil {
+		return fmt.Errorf("reading result of %s: %w", task, err)
+	}
+	img, err := checkResult(data, j.m.TileRect(task.Tile).Size())
+	if err != nil {
+		return fmt.Errorf("result of %s: %w", task, err)
+	}
+	c, err := p.keep(j, d.Lease, task, data)
+	if err != nil {
+		return fmt.Errorf("keeping result of %s: %w", task, err)
+	}
+	claim := min(d.CU, credits.MaxMilliCU) // capped when paid: the price may come later
 	err = p.update(j, func() error {
-		if err := j.coord.Deliver(p.clock.Now(), d.Lease, from, scheduler.Result{CID: d.Result, Digest: credits.Digest(img)}); err != nil {
+		if err := j.coord.Deliver(p.clock.Now(), d.Lease, from, scheduler.Result{CID: c, Digest: credits.Digest(img)}); err != nil {
 			return err
 		}
-		j.claims[d.Lease] = d.CU
+		if err := p.jobs.claim(task, from, claim); err != nil {
+			return err
+		}
+		if j.claims[task] == nil {
+			j.claims[task] = map[peer.ID]int64{}
+		}
+		j.claims[task][from] = claim
 		delete(j.progress, d.Lease) // rendered: the frame grid shows it verifying
 		return nil
 	})
 	if err != nil {
+		p.forget(j, d.Lease)
 		return err
 	}
 	j.wake()
 	return nil
-}
-
-// leaseTask finds the task a lease of the job is for.
-func (j *pubJob) leaseTask(lease string) (job.Task, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	t, ok := j.coord.LeaseTask(lease)
-	if !ok {
-		return job.Task{}, fmt.Errorf("unknown lease %s", lease)
-	}
-	return t, nil
 }
 
 // Receipts hands a volunteer the receipts it has not countersigned.
@@ -197,7 +272,9 @@ func (p *Publisher) Receipts(_ context.Context, from peer.ID) ([]credits.SignedR
 }
 
 // Countersign stores a receipt the volunteer countersigned (its signatures
-// were verified at the wire edge).
+// were verified at the wire edge). A receipt this ledger lost, or holds
+// differently after a restore from an older copy, is adopted: the
+// volunteer's copy carries this node's own signature.
 func (p *Publisher) Countersign(_ context.Context, from peer.ID, sr credits.SignedReceipt) error {
 	r, err := credits.UnmarshalReceipt(sr.Receipt)
 	if err != nil {
@@ -206,7 +283,16 @@ func (p *Publisher) Countersign(_ context.Context, from peer.ID, sr credits.Sign
 	if r.Volunteer != from || r.Publisher != p.self {
 		return fmt.Errorf("receipt %d is not between %s and this node", r.Seq, from)
 	}
-	return p.cfg.Ledger.RecordCountersigned(sr)
+	err = p.cfg.Ledger.RecordCountersigned(sr)
+	if errors.Is(err, credits.ErrChainConflict) || errors.Is(err, credits.ErrUnknownReceipt) {
+		n, aerr := p.cfg.Ledger.Adopt(p.clock.Now(), p.cfg.Key, sr)
+		if aerr != nil {
+			return aerr
+		}
+		p.log.Warn("receiptAdopted", "peer", from, "seq", r.Seq, "reissued", n)
+		return nil
+	}
+	return err
 }
 
 // checkResult is the publisher's first look at a delivered image

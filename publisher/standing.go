@@ -4,7 +4,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/renderswarm/renderswarm/credits"
@@ -16,11 +15,11 @@ import (
 // be.
 const standingTTL = 30 * time.Second
 
-// standings derives each volunteer's standing from the receipts this node
-// issued as a publisher: results it verified and the jobs they spanned.
-// Lost votes are not recorded in the ledger yet, so ConsecutiveValid counts
-// every verified result (a volunteer that loses a 2-of-3 is blocklisted for
-// that job by the coordinator instead).
+// standings derives each volunteer's standing from the ledger: the results
+// of it this node verified, and the jobs they spanned, since its latest
+// strike (a lost 2-of-3 vote or a refuted crop check). One strike sends it
+// back to probation — every result replicated and checked — for every job
+// of this publisher; its run of valid results starts again.
 type standings struct {
 	ledger *credits.Ledger
 	clock  clock.Clock
@@ -45,26 +44,21 @@ func (s *standings) of(p peer.ID) scheduler.Standing {
 	return s.got[p]
 }
 
+// forget drops the cache: a strike takes effect at once.
+func (s *standings) forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = nil
+}
+
 func (s *standings) refresh() {
-	entries, err := s.ledger.Receipts(0)
+	records, err := s.ledger.Standings()
 	if err != nil {
 		return // keep the old view
 	}
-	verified := map[peer.ID]int{}
-	jobs := map[peer.ID]map[cid.Cid]bool{}
-	for _, e := range entries {
-		if e.Role != credits.RolePublisher {
-			continue
-		}
-		verified[e.Counterpart]++
-		if jobs[e.Counterpart] == nil {
-			jobs[e.Counterpart] = map[cid.Cid]bool{}
-		}
-		jobs[e.Counterpart][e.Task.Job] = true
-	}
-	got := make(map[peer.ID]scheduler.Standing, len(verified))
-	for p, n := range verified {
-		got[p] = scheduler.Standing{Verified: n, Jobs: len(jobs[p]), ConsecutiveValid: n}
+	got := make(map[peer.ID]scheduler.Standing, len(records))
+	for p, r := range records {
+		got[p] = scheduler.Standing{Verified: r.Verified, Jobs: r.Jobs, ConsecutiveValid: r.Verified}
 	}
 	s.got, s.at = got, s.clock.Now()
 }

@@ -104,7 +104,7 @@ func (p *Publisher) Frames(id cid.Cid) ([]FrameState, error) {
 	progress := map[job.Task][]float64{}
 	for lease, f := range j.progress {
 		if t, ok := j.coord.LeaseTask(lease); ok {
-			progress[t] = append(progress[t], f)
+			progress[t] = append(progress[t], f.done)
 		}
 	}
 	lastErr := map[int]string{}

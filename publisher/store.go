@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/renderswarm/renderswarm/internal/db"
+	"github.com/renderswarm/renderswarm/job"
 )
 
 //go:embed migrations/*.sql
@@ -18,7 +21,8 @@ var migrations embed.FS
 // migrations again (package doc).
 const migrationKey = "node"
 
-// jobStore persists the jobs this node publishes.
+// jobStore persists the jobs this node publishes, what their volunteers
+// claimed, and which volunteers keep meeting.
 type jobStore struct{ d *sql.DB }
 
 func openJobStore(ctx context.Context, d *sql.DB) (*jobStore, error) {
@@ -32,11 +36,12 @@ type storedJob struct {
 	ID       string
 	Signed   []byte
 	Snapshot []byte
+	Price    int64
 }
 
-func (s *jobStore) insert(id string, signed, snapshot []byte, now time.Time) error {
-	_, err := s.d.Exec(`INSERT INTO published_jobs (id, signed, snapshot, created, updated) VALUES (?, ?, ?, ?, ?)`,
-		id, signed, snapshot, now.Unix(), now.Unix())
+func (s *jobStore) insert(id string, signed, snapshot []byte, price int64, now time.Time) error {
+	_, err := s.d.Exec(`INSERT INTO published_jobs (id, signed, snapshot, price, created, updated) VALUES (?, ?, ?, ?, ?, ?)`,
+		id, signed, snapshot, price, now.Unix(), now.Unix())
 	if err != nil {
 		return fmt.Errorf("saving job %s: %w", id, err)
 	}
@@ -52,7 +57,7 @@ func (s *jobStore) save(id string, snapshot []byte, now time.Time) error {
 }
 
 func (s *jobStore) all() ([]storedJob, error) {
-	rows, err := s.d.Query(`SELECT id, signed, snapshot FROM published_jobs ORDER BY created`)
+	rows, err := s.d.Query(`SELECT id, signed, snapshot, price FROM published_jobs ORDER BY created`)
 	if err != nil {
 		return nil, fmt.Errorf("loading jobs: %w", err)
 	}
@@ -60,10 +65,92 @@ func (s *jobStore) all() ([]storedJob, error) {
 	var out []storedJob
 	for rows.Next() {
 		var j storedJob
-		if err := rows.Scan(&j.ID, &j.Signed, &j.Snapshot); err != nil {
+		if err := rows.Scan(&j.ID, &j.Signed, &j.Snapshot, &j.Price); err != nil {
 			return nil, fmt.Errorf("loading jobs: %w", err)
 		}
 		out = append(out, j)
 	}
 	return out, rows.Err()
+}
+
+// setPrice records a job's price.
+func (s *jobStore) setPrice(id string, price int64) error {
+	if _, err := s.d.Exec(`UPDATE published_jobs SET price = ? WHERE id = ?`, price, id); err != nil {
+		return fmt.Errorf("saving price of %s: %w", id, err)
+	}
+	return nil
+}
+
+// claim records what a volunteer claimed for a task.
+func (s *jobStore) claim(t job.Task, p peer.ID, cu int64) error {
+	_, err := s.d.Exec(`INSERT INTO published_claims (job, task, peer, cu) VALUES (?, ?, ?, ?)
+		ON CONFLICT (job, task, peer) DO UPDATE SET cu = excluded.cu`, t.Job.String(), t.String(), p.String(), cu)
+	if err != nil {
+		return fmt.Errorf("saving claim of %s for %s: %w", p, t, err)
+	}
+	return nil
+}
+
+// claims returns a job's claims by task and peer.
+func (s *jobStore) claims(jobID string) (map[job.Task]map[peer.ID]int64, error) {
+	rows, err := s.d.Query(`SELECT task, peer, cu FROM published_claims WHERE job = ?`, jobID)
+	if err != nil {
+		return nil, fmt.Errorf("loading claims of %s: %w", jobID, err)
+	}
+	defer rows.Close()
+	out := map[job.Task]map[peer.ID]int64{}
+	for rows.Next() {
+		var ts, ps string
+		var cu int64
+		if err := rows.Scan(&ts, &ps, &cu); err != nil {
+			return nil, fmt.Errorf("loading claims of %s: %w", jobID, err)
+		}
+		t, err := job.ParseTask(ts)
+		if err != nil {
+			return nil, fmt.Errorf("loading claims of %s: %w", jobID, err)
+		}
+		p, err := peer.Decode(ps)
+		if err != nil {
+			return nil, fmt.Errorf("loading claims of %s: %w", jobID, err)
+		}
+		if out[t] == nil {
+			out[t] = map[peer.ID]int64{}
+		}
+		out[t][p] = cu
+	}
+	return out, rows.Err()
+}
+
+// met records that every pair of peers decided one task together.
+func (s *jobStore) met(peers []peer.ID) error {
+	for i, a := range peers {
+		for _, b := range peers[i+1:] {
+			x, y := a.String(), b.String()
+			if y < x {
+				x, y = y, x
+			}
+			if x == y {
+				continue
+			}
+			if _, err := s.d.Exec(`INSERT INTO published_pairs (a, b, met) VALUES (?, ?, 1)
+				ON CONFLICT (a, b) DO UPDATE SET met = met + 1`, x, y); err != nil {
+				return fmt.Errorf("recording a meeting: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// meetings returns how often a and b decided a task together.
+func (s *jobStore) meetings(a, b peer.ID) (int, error) {
+	x, y := a.String(), b.String()
+	if y < x {
+		x, y = y, x
+	}
+	var n int
+	err := s.d.QueryRow(`SELECT met FROM published_pairs WHERE a = ? AND b = ?`, x, y).Scan(&n)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	return n, err
 }

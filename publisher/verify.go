@@ -10,6 +10,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/job"
 	"github.com/renderswarm/renderswarm/render"
@@ -19,20 +21,29 @@ import (
 // Verification of a job, from delivered results to receipts (DESIGN.md
 // §5, §6), in the order it happens:
 //
-//  1. Deliver (server.go) fetched each result, decoded it at its task's
-//     size and let the coordinator check the publisher's own pixel digest
-//     against the volunteer's commitment, then woke the job's verifier.
+//  1. Deliver (server.go) took each result only once every replica of its
+//     task had committed, decoded it at its tile's size and let the
+//     coordinator check the publisher's own pixel digest against the
+//     volunteer's commitment, then woke the job's verifier.
 //  2. The verifier takes every task whose wanted replicas are all in
 //     (Coordinator.Pending), compares the images under the job's profile
 //     and applies the quorum rule (credits.DecideImages).
-//  3. An accepted result is crop-checked: the publisher renders a random
-//     crop, chosen only now, itself; a mismatch refutes the agreeing
-//     results.
-//  4. The decision is applied (Coordinator.Resolve) and persisted; the
-//     claims of accepted results are priced against the job's costs.
-//  5. Every accepted, uncredited task gets a receipt per agreeing peer.
+//  3. An accepted result is crop-checked when one of its peers is new,
+//     when two of them have met before on a task (a pair that keeps
+//     meeting), or at random: the publisher renders a random crop, chosen
+//     only now, itself. A mismatch refutes the agreeing results. A check
+//     that cannot run never accepts: without an established peer among
+//     the agreeing ones, the task gets another replica from one.
+//  4. The decision is applied (Coordinator.Resolve) and persisted; losers
+//     of a 2-of-3 and refuted peers get a strike in the ledger (probation
+//     at this publisher, for every job); the peers that met are noted;
+//     the accepted result is shared, pinned.
+//  5. Every accepted, uncredited task gets a receipt per agreeing peer:
+//     its capped claim, at most the job's median claim.
 //
-// There is one verifier per job, so each task is decided exactly once.
+// Tasks that new peers report failing are rendered here before they may
+// fail (reproduce). There is one verifier per job, so each task is decided
+// exactly once.
 
 // verifyRetry is how soon a verifier tries again after a result it could
 // not read or a receipt it could not issue.
@@ -45,8 +56,12 @@ func (p *Publisher) verifier(ctx context.Context, j *pubJob) {
 	retry := p.clock.NewTimer(verifyRetry)
 	retry.Stop() // armed only when a pass leaves work to retry
 	for {
-		settled := p.verifyPending(ctx, j)
-		credited := p.credit(j)
+		settled, credited := false, false
+		if p.calibrate(ctx, j) {
+			p.reproduce(ctx, j)
+			settled = p.verifyPending(ctx, j)
+			credited = p.credit(j)
+		}
 		if settled && credited && j.done() {
 			return
 		}
@@ -86,7 +101,11 @@ func (p *Publisher) verifyPending(ctx context.Context, j *pubJob) (settled bool)
 		if ctx.Err() != nil {
 			return false
 		}
-		d, err := p.decide(ctx, j, tr, prof)
+		imgs, ok := p.images(j, tr)
+		if !ok {
+			continue // unreadable results were dropped; the task wants others
+		}
+		d, err := p.decide(ctx, j, tr, imgs, prof)
 		if err != nil {
 			p.log.Warn("verifyFailed", "task", tr.Task.String(), "err", err)
 			settled = false
@@ -95,7 +114,7 @@ func (p *Publisher) verifyPending(ctx context.Context, j *pubJob) (settled bool)
 		if d.Verdict == job.Waiting {
 			continue
 		}
-		if err := p.resolve(j, tr, d); err != nil {
+		if err := p.resolve(ctx, j, tr, d); err != nil {
 			p.log.Warn("resolveFailed", "task", tr.Task.String(), "err", err)
 			settled = false
 			continue
@@ -105,117 +124,233 @@ func (p *Publisher) verifyPending(ctx context.Context, j *pubJob) (settled bool)
 	return settled
 }
 
-// decide compares a task's results and, for an accepted one, crop-checks
-// it.
-func (p *Publisher) decide(ctx context.Context, j *pubJob, tr scheduler.TaskResults, prof credits.Profile) (job.Decision, error) {
-	imgs := make([]image.Image, len(tr.Results))
-	for i, d := range tr.Results {
-		img, err := p.resultImage(j, tr.Task, d.Result.CID)
-		if err != nil {
-			return job.Decision{}, fmt.Errorf("result %s unreadable: %w", d.Result.CID, err)
+// images decodes a pending task's results. A result that cannot be read
+// (its file lost in a crash) is dropped — nobody is charged, and the task
+// wants another replica in its place — and ok is false.
+func (p *Publisher) images(j *pubJob, tr scheduler.TaskResults) (imgs []image.Image, ok bool) {
+	ok = true
+	for _, d := range tr.Results {
+		img, err := p.pendingImage(j, d.Lease, tr.Task)
+		if err == nil {
+			imgs = append(imgs, img)
+			continue
 		}
-		imgs[i] = img
+		p.log.Warn("resultUnreadable", "task", tr.Task.String(), "peer", d.Peer, "err", err)
+		if err := p.update(j, func() error { return j.coord.Reject(tr.Task, d.Lease) }); err != nil {
+			p.log.Error("resultNotDropped", "task", tr.Task.String(), "err", err)
+		}
+		p.forget(j, d.Lease)
+		ok = false
 	}
+	return imgs, ok
+}
+
+// decide compares a task's results and, for an accepted one, crop-checks
+// it when a check is due.
+func (p *Publisher) decide(ctx context.Context, j *pubJob, tr scheduler.TaskResults, imgs []image.Image, prof credits.Profile) (job.Decision, error) {
 	d, _, err := credits.DecideImages(prof, imgs, tr.Quorum, tr.MaxResults)
 	if err != nil || d.Verdict != job.Accept {
 		return d, err
 	}
-	if err := p.cropCheck(ctx, j, tr, imgs[d.Canonical], d.Agreeing, prof); err != nil {
+	var agreeing []peer.ID
+	for _, a := range d.Agreeing {
+		agreeing = append(agreeing, tr.Results[a].Peer)
+	}
+	if !p.checkDue(agreeing) {
+		return d, nil
+	}
+	err = p.cropCheck(ctx, j, tr.Task, imgs[d.Canonical], prof)
+	switch {
+	case err == nil:
+		return d, nil
+	case errors.Is(err, errRefuted):
 		p.log.Warn("resultsRefuted", "task", tr.Task.String(), "err", err)
 		return job.Decision{Verdict: job.Refute, Canonical: -1, Agreeing: d.Agreeing}, nil
+	case ctx.Err() != nil:
+		return job.Decision{}, ctx.Err()
 	}
-	return d, nil
+	// The check could not run: never accept on agreement alone unless an
+	// established peer is among the agreeing ones.
+	p.log.Warn("cropCheckNotRendered", "task", tr.Task.String(), "err", err)
+	for _, v := range agreeing {
+		if !p.standing.of(v).New() {
+			return d, nil
+		}
+	}
+	if len(tr.Results) >= tr.MaxResults {
+		return job.Decision{Verdict: job.GiveUp, Canonical: -1}, nil
+	}
+	return job.Decision{Verdict: job.NeedReplica, Canonical: -1, Established: true}, nil
 }
 
-// resolve applies a decision and prices the accepted results' claims.
-func (p *Publisher) resolve(j *pubJob, tr scheduler.TaskResults, d job.Decision) error {
-	return p.update(j, func() error {
+// pairMeetings is how many tasks two peers may decide together before
+// every task they share is crop-checked.
+const pairMeetings = 1
+
+// checkDue reports whether an accepted result of the agreeing peers is to
+// be crop-checked: one of them is new, two of them have met before, or at
+// random (cropShare).
+func (p *Publisher) checkDue(agreeing []peer.ID) bool {
+	for i, a := range agreeing {
+		if p.standing.of(a).New() {
+			return true
+		}
+		for _, b := range agreeing[i+1:] {
+			if n, err := p.jobs.meetings(a, b); err != nil || n >= pairMeetings {
+				return true
+			}
+		}
+	}
+	return chance(cropShare)
+}
+
+// resolve applies a decision, records what it says of the peers, shares
+// an accepted result and prices its claims.
+func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskResults, d job.Decision) error {
+	if d.Verdict == job.Accept {
+		canonical := tr.Results[d.Canonical]
+		if err := p.share(ctx, j, canonical.Lease, tr.Task, canonical.Result.CID); err != nil {
+			return err
+		}
+	}
+	err := p.update(j, func() error {
 		if err := j.coord.Resolve(tr.Task, d); err != nil {
 			return err
 		}
 		if d.Verdict == job.Accept {
 			for _, i := range d.Agreeing {
-				j.costs.Pay(j.claims[tr.Results[i].Lease])
+				j.costs.Pay(j.claims[tr.Task][tr.Results[i].Peer])
 			}
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	now := p.clock.Now()
+	strike := func(indices []int, kind credits.Strike) {
+		for _, i := range indices {
+			if err := p.cfg.Ledger.Strike(now, tr.Results[i].Peer, tr.Task, kind); err != nil {
+				p.log.Error("strikeNotRecorded", "task", tr.Task.String(), "err", err)
+			}
+			p.standing.forget()
+		}
+	}
+	var peers []peer.ID
+	for _, r := range tr.Results {
+		peers = append(peers, r.Peer)
+	}
+	switch d.Verdict {
+	case job.Accept:
+		strike(d.Losers, credits.LostVote)
+		p.jobs.met(peers)
+		for _, r := range tr.Results {
+			p.forget(j, r.Lease)
+		}
+	case job.Refute:
+		strike(d.Agreeing, credits.Refuted)
+		for _, i := range d.Agreeing {
+			p.forget(j, tr.Results[i].Lease)
+		}
+	case job.GiveUp:
+		for _, r := range tr.Results {
+			p.forget(j, r.Lease)
+		}
+	}
+	return nil
 }
 
-// cropShare is the share of accepted results from established volunteers
-// that the publisher re-checks; results from new volunteers are always
-// checked (DESIGN.md §5).
+// cropShare is the share of accepted results of established volunteers
+// that the publisher checks though none of them is due (DESIGN.md §5).
 const cropShare = 0.03
 
 // errRefuted means the publisher's own render of a crop disproved an
 // accepted result.
 var errRefuted = fmt.Errorf("crop check: %w", credits.ErrMismatch)
 
+// errNoCheck means the publisher cannot render crops of the job: it lacks
+// its exact renderer, or the renderer cannot render borders.
+var errNoCheck = errors.New("this node cannot render crops of the job")
+
 // cropCheck re-renders a random crop (1/16 of the task's area) of the
 // accepted result with the publisher's own renderer and compares it with
-// the same pixels of the result under the job's profile. The crop is chosen
-// only now, after every replica committed and delivered, so colluding
-// volunteers cannot know which pixels will be checked. It returns
-// errRefuted on a mismatch, and nil when the crop matches or no check was
-// due or possible (the publisher lacks the exact renderer, or it cannot
-// render borders).
-func (p *Publisher) cropCheck(ctx context.Context, j *pubJob, tr scheduler.TaskResults, canonical image.Image, agreeing []int, prof credits.Profile) error {
-	due := false
-	for _, a := range agreeing {
-		if p.standing.of(tr.Results[a].Peer).New() {
-			due = true
-		}
+// the same pixels of the result under the job's profile. The crop is
+// chosen only now, after every replica committed and delivered, so
+// colluding volunteers cannot know which pixels will be checked. It
+// returns errRefuted on a mismatch, nil on a match, and another error
+// when the check could not run.
+func (p *Publisher) cropCheck(ctx context.Context, j *pubJob, t job.Task, canonical image.Image, prof credits.Profile) error {
+	m := j.m
+	tile := m.TileRect(t.Tile)
+	w, h := max(1, tile.Dx()/4), max(1, tile.Dy()/4)
+	x0 := tile.Min.X + between(tile.Dx()-w)
+	y0 := tile.Min.Y + between(tile.Dy()-h)
+	c := image.Rect(x0, y0, x0+w, y0+h)
+	mine, err := p.renderCrop(ctx, j, t, c)
+	if err != nil {
+		return err
 	}
-	if !due && !chance(cropShare) {
-		return nil
+	// The result covers the tile; its pixel (0,0) is the tile's top left.
+	theirs := credits.NRGBA(canonical).SubImage(c.Sub(tile.Min))
+	cmp, err := credits.Compare(prof, mine, theirs)
+	if err != nil {
+		return err
 	}
+	p.log.Info("cropChecked", "task", t.String(), "crop", c.String(), "match", cmp.Match)
+	if !cmp.Match {
+		return fmt.Errorf("%w: %s", errRefuted, cmp.Reason)
+	}
+	return nil
+}
+
+// renderCrop renders the rectangle c of task t with the publisher's own
+// renderer.
+func (p *Publisher) renderCrop(ctx context.Context, j *pubJob, t job.Task, c image.Rectangle) (image.Image, error) {
 	m := j.m
 	b, ok := p.cfg.Backends[m.Renderer.Name]
 	info := p.cfg.Infos[m.Renderer.Name]
 	if !ok || info.Version != m.Renderer.Version || !info.Capabilities.Border {
-		return nil
+		return nil, errNoCheck
 	}
 	sceneDir, err := p.cfg.Assets.Path(m.Scene.Asset)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	tile := m.TileRect(tr.Task.Tile)
-	w, h := max(1, tile.Dx()/4), max(1, tile.Dy()/4)
-	x0 := tile.Min.X + between(tile.Dx()-w)
-	y0 := tile.Min.Y + between(tile.Dy()-h)
-	crop := image.Rect(x0, y0, x0+w, y0+h)
-
 	out, err := os.MkdirTemp(p.cfg.WorkDir, "crop-")
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	defer os.RemoveAll(out)
-	t := render.TaskFor(m, tr.Task, sceneDir, out, 0)
-	t.Border = &render.Rect{X0: crop.Min.X, Y0: crop.Min.Y, X1: crop.Max.X, Y1: crop.Max.Y}
-	res, err := b.Render(ctx, t, nil)
+	rt := render.TaskFor(m, t, sceneDir, out, 0)
+	rt.Border = &render.Rect{X0: c.Min.X, Y0: c.Min.Y, X1: c.Max.X, Y1: c.Max.Y}
+	res, err := b.Render(ctx, rt, nil)
 	if err != nil {
-		p.log.Warn("cropCheckNotRendered", "task", tr.Task.String(), "err", err)
-		return nil
+		return nil, err
 	}
 	data, err := os.ReadFile(res.Path)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	mine, err := credits.Decode(data, crop.Size())
-	if err != nil {
-		return nil
+	return credits.Decode(data, c.Size())
+}
+
+// reproduce renders, for every task new peers reported failing, a crop
+// itself: only if that fails too does the task fail (and its dependants).
+func (p *Publisher) reproduce(ctx context.Context, j *pubJob) {
+	j.mu.Lock()
+	suspects := j.coord.Suspects()
+	j.mu.Unlock()
+	for _, t := range suspects {
+		_, err := p.renderCrop(ctx, j, t, crop(j.m.TileRect(t.Tile)))
+		if ctx.Err() != nil {
+			return
+		}
+		failed := err != nil && !errors.Is(err, errNoCheck)
+		p.log.Info("failureReproduced", "task", t.String(), "failed", failed, "err", err)
+		if err := p.update(j, func() error { return j.coord.Reproduced(t, failed) }); err != nil {
+			p.log.Error("jobNotSaved", "job", j.id, "err", err)
+		}
 	}
-	// The result covers the tile; its pixel (0,0) is the tile's top left.
-	theirs := credits.NRGBA(canonical).SubImage(crop.Sub(tile.Min))
-	c, err := credits.Compare(prof, mine, theirs)
-	if err != nil {
-		return nil
-	}
-	p.log.Info("cropChecked", "task", tr.Task.String(), "crop", crop.String(), "match", c.Match)
-	if !c.Match {
-		return fmt.Errorf("%w: %s", errRefuted, c.Reason)
-	}
-	return nil
 }
 
 // credit issues a receipt to every peer whose result agreed with an
@@ -232,15 +367,12 @@ func (p *Publisher) credit(j *pubJob) bool {
 		if !accepted {
 			continue
 		}
-		// A frame is worth the same whoever rendered it: the median of
-		// what this job's accepted results claimed (DESIGN.md §6).
-		cu := j.costs.Median()
 		failed := false
 		for _, v := range peers {
 			if v == p.self {
 				continue
 			}
-			_, err := p.cfg.Ledger.Issue(p.clock.Now(), p.cfg.Key, v, t, res.CID, cu)
+			_, err := p.cfg.Ledger.Issue(p.clock.Now(), p.cfg.Key, v, t, res.CID, j.pay(j.claims[t][v]))
 			if err != nil && !errors.Is(err, credits.ErrAlreadyIssued) {
 				p.log.Error("receiptNotIssued", "task", t.String(), "peer", v, "err", err)
 				failed = true

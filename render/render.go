@@ -7,6 +7,7 @@ import (
 	"image"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Sentinel errors a caller branches on; backends wrap them with context.
@@ -160,6 +161,11 @@ type Progress struct {
 type Result struct {
 	Path          string // the output PNG, inside Task.OutputDir
 	Width, Height int    // its size: the task's region
+	// CPU is the processor time the render took, every thread of it
+	// summed (a renderer that uses one core of four for 10 s took 10 s):
+	// what a volunteer's claim is made of. Backends that run a program
+	// read it from the operating system, including the program's children.
+	CPU time.Duration
 }
 
 // ParseResolution parses "WIDTHxHEIGHT", e.g. "320x180", with both sides in

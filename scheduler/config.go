@@ -33,6 +33,18 @@ const (
 	// LeaseSlack is added to twice the manifest's time limit by ConfigFor,
 	// for fetching the scene and delivering the result.
 	LeaseSlack = 10 * time.Minute
+	// DefaultPickWindow is Config.PickWindow when it is 0.
+	DefaultPickWindow = 16
+	// DefaultReplicaGap is Config.ReplicaGap when it is 0.
+	DefaultReplicaGap = 10 * time.Second
+	// DefaultMaxActiveNew and DefaultMaxActive are Config.MaxActiveNew and
+	// Config.MaxActive when they are 0.
+	DefaultMaxActiveNew = 1
+	DefaultMaxActive    = 4
+	// DefaultMinCommitWait is Config.MinCommitWait when it is 0.
+	DefaultMinCommitWait = time.Minute
+	// DefaultDeliverWindow is Config.DeliverWindow when it is 0.
+	DefaultDeliverWindow = 5 * time.Minute
 )
 
 // ErrBadConfig is wrapped by the errors New and Restore return for a Config
@@ -78,9 +90,35 @@ type Config struct {
 	// from Lease and Commit with the coordinator's lock held: it must not call back
 	// into the coordinator.
 	Standing func(peer.ID) Standing
-	// Rand supplies salts, lease-ID epochs and the adaptive coin. nil means
-	// crypto/rand; tests pass a deterministic reader.
+	// Rand supplies salts, lease-ID epochs, the adaptive coin and the
+	// placement draw. nil means crypto/rand; tests pass a deterministic
+	// reader.
 	Rand io.Reader
+
+	// Placement and limits that Sybils and squatters cannot choose (package
+	// documentation).
+
+	// PickWindow is how many leasable tasks, from the front of the work
+	// order, Lease draws from at random. 0 means DefaultPickWindow; 1 the
+	// first one (strict work order).
+	PickWindow int
+	// ReplicaGap keeps the replicas of one task apart in time: while other
+	// work exists, a task is not leased within ReplicaGap of its latest
+	// replica. 0 means DefaultReplicaGap; negative, no gap.
+	ReplicaGap time.Duration
+	// MaxActiveNew and MaxActive bound the leases one peer holds at once in
+	// the job: a new peer (Standing.New) and an established one. 0 means
+	// DefaultMaxActiveNew and DefaultMaxActive; negative, no bound.
+	MaxActiveNew, MaxActive int
+	// MinCommitWait: once one replica of a task has committed after
+	// rendering for r, every other replica of it must commit within
+	// 2r + MinCommitWait of that commit (or of its own lease, if later), or
+	// its lease ends. 0 means DefaultMinCommitWait; negative, no deadline.
+	MinCommitWait time.Duration
+	// DeliverWindow is how long a committed replica has to deliver once
+	// its task lets it (every replica committed or gone), or its lease
+	// ends. 0 means DefaultDeliverWindow; negative, no deadline.
+	DeliverWindow time.Duration
 }
 
 // Standing is what the publisher knows of a volunteer (from credits): its
@@ -154,6 +192,15 @@ func (cfg *Config) normalize() ([]job.Task, [][]int, error) {
 	if cfg.MaxResults <= cfg.Replicas {
 		return nil, nil, fmt.Errorf("%w: max results %d must exceed replicas %d", ErrBadConfig, cfg.MaxResults, cfg.Replicas)
 	}
+	if cfg.PickWindow < 0 {
+		return nil, nil, fmt.Errorf("%w: pick window %d is negative", ErrBadConfig, cfg.PickWindow)
+	}
+	cfg.PickWindow = cmp.Or(cfg.PickWindow, DefaultPickWindow)
+	cfg.ReplicaGap = cmp.Or(cfg.ReplicaGap, DefaultReplicaGap)
+	cfg.MaxActiveNew = cmp.Or(cfg.MaxActiveNew, DefaultMaxActiveNew)
+	cfg.MaxActive = cmp.Or(cfg.MaxActive, DefaultMaxActive)
+	cfg.MinCommitWait = cmp.Or(cfg.MinCommitWait, DefaultMinCommitWait)
+	cfg.DeliverWindow = cmp.Or(cfg.DeliverWindow, DefaultDeliverWindow)
 	tasks := slices.Clone(cfg.Tasks)
 	slices.SortFunc(tasks, func(a, b job.Task) int {
 		return cmp.Or(cmp.Compare(a.Frame, b.Frame), cmp.Compare(a.Tile, b.Tile))

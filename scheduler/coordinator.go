@@ -21,6 +21,7 @@ import (
 // later (ErrNoWork, ErrPaused) or never (ErrBlocked, ErrJobDone).
 var (
 	ErrNoWork   = errors.New("no work for this peer right now")
+	ErrBusy     = errors.New("peer holds as many leases of this job as it may")
 	ErrBlocked  = errors.New("peer is blocklisted for this job")
 	ErrJobDone  = errors.New("job is done")
 	ErrCanceled = fmt.Errorf("%w: canceled", ErrJobDone) // errors.Is(ErrCanceled, ErrJobDone)
@@ -32,6 +33,7 @@ var (
 	ErrLeaseExpired       = errors.New("lease expired")
 	ErrLeaseClosed        = errors.New("lease already closed")
 	ErrNotCommitted       = errors.New("result delivered before a commitment")
+	ErrNotRevealed        = errors.New("result delivered before every replica of its task committed")
 	ErrAlreadyCommitted   = errors.New("lease holds another commitment")
 	ErrCommitmentMismatch = errors.New("result does not open the lease's commitment")
 	ErrBadResult          = errors.New("result has no asset CID")
@@ -79,8 +81,9 @@ const (
 	stExpired                           // not delivered in time
 	stFailed                            // handed back as failed, or result rejected
 	stReleased                          // handed back voluntarily
-	stCrashed                           // handed back with Fail: the render failed
-	stLast      = stCrashed
+	stCrashed                           // handed back with Fail by an established peer: the render failed
+	stFailedNew                         // handed back with Fail by a new peer: not counted against the task
+	stLast      = stFailedNew
 )
 
 type replica struct {
@@ -90,6 +93,22 @@ type replica struct {
 	state      replicaState
 	commitment job.Commitment
 	result     Result
+	commitBy   time.Time // leased: commit by then, once another replica has (zero: no deadline yet)
+	deliverBy  time.Time // committed: deliver by then, once its task lets it (zero: not yet)
+	revealed   bool      // committed: told to deliver
+}
+
+// deadline is when an active replica ends unless renewed, committed or
+// delivered.
+func (r *replica) deadline() time.Time {
+	d := r.Expires
+	if r.state == stLeased && !r.commitBy.IsZero() && r.commitBy.Before(d) {
+		d = r.commitBy
+	}
+	if r.state == stCommitted && !r.deliverBy.IsZero() && r.deliverBy.Before(d) {
+		d = r.deliverBy
+	}
+	return d
 }
 
 func (r *replica) active() bool { return r.state == stLeased || r.state == stCommitted }
@@ -112,6 +131,16 @@ type task struct {
 	replicas   []*replica // every replica issued, in order; nil once terminal
 	delivered  []*replica // in delivery order; nil once terminal
 	active     int        // replicas leased or committed
+	// firstRender is how long the task's first committed replica took from
+	// its lease to its commitment; it sets the other replicas' commit
+	// deadlines. 0 until then.
+	firstRender time.Duration
+	// needEstablished: the next replica must go to an established peer (a
+	// result could not be crop-checked).
+	needEstablished bool
+	// reproduced: the publisher rendered the task itself after new peers
+	// reported it failing, and it did not fail.
+	reproduced bool
 	// Once accepted:
 	result   Result
 	agreeing []peer.ID
@@ -129,6 +158,28 @@ func (t *task) triedBy(p peer.ID) bool {
 		}
 	}
 	return false
+}
+
+// leased reports whether a replica of the task is leased and not yet
+// committed.
+func (t *task) leased() bool {
+	for _, r := range t.replicas {
+		if r.state == stLeased {
+			return true
+		}
+	}
+	return false
+}
+
+// lastIssued is when the task's latest replica was leased (zero if none).
+func (t *task) lastIssued() time.Time {
+	var last time.Time
+	for _, r := range t.replicas {
+		if r.Issued.After(last) {
+			last = r.Issued
+		}
+	}
+	return last
 }
 
 func (t *task) onPrefix(prefix string) bool {
@@ -150,6 +201,7 @@ type Coordinator struct {
 	index       map[job.Task]int
 	leases      map[string]*replica   // every replica of an open task
 	active      map[*replica]struct{} // leased or committed
+	holding     map[peer.ID]int       // leased, uncommitted replicas per peer
 	nextExpiry  time.Time             // no active lease expires before this
 	points      map[peer.ID]int       // failure points per peer
 	prefixes    map[string]time.Time  // when a peer on this prefix last asked
@@ -179,6 +231,7 @@ func New(cfg Config) (*Coordinator, error) {
 		index:    make(map[job.Task]int, len(tasks)),
 		leases:   make(map[string]*replica),
 		active:   make(map[*replica]struct{}),
+		holding:  make(map[peer.ID]int),
 		points:   make(map[peer.ID]int),
 		prefixes: make(map[string]time.Time),
 		pending:  make(map[int]struct{}),
@@ -226,15 +279,36 @@ func (c *Coordinator) Lease(now time.Time, p peer.ID, prefix string) (Lease, err
 		return Lease{}, ErrPaused
 	case c.blocked(p):
 		return Lease{}, ErrBlocked
+	case c.atCap(p):
+		return Lease{}, ErrBusy
 	}
 	if prefix != "" {
 		c.seePrefix(now, prefix)
 	}
-	i := c.pick(now, p, prefix)
+	i, err := c.pick(now, p, prefix)
+	if err != nil {
+		return Lease{}, err
+	}
 	if i < 0 {
 		return Lease{}, ErrNoWork
 	}
 	return c.issue(now, i, p, prefix)
+}
+
+// established reports whether p is past its probation (Standing).
+func (c *Coordinator) established(p peer.ID) bool {
+	return c.cfg.Standing != nil && !c.cfg.Standing(p).New()
+}
+
+// atCap reports whether p holds as many leases not yet committed as it
+// may. A committed lease no longer counts: its work is done, and it must
+// deliver within DeliverWindow once its task lets it.
+func (c *Coordinator) atCap(p peer.ID) bool {
+	limit := c.cfg.MaxActiveNew
+	if c.established(p) {
+		limit = c.cfg.MaxActive
+	}
+	return limit > 0 && c.holding[p] >= limit
 }
 
 // checkPeer accepts only peer IDs that survive their text form (peer.Decode
@@ -252,29 +326,63 @@ func checkPeer(p peer.ID) error {
 	return nil
 }
 
-// pick returns the task to lease to p, or -1.
-func (c *Coordinator) pick(now time.Time, p peer.ID, prefix string) int {
+// pick returns the task to lease to p, or -1. It draws at random among
+// the first PickWindow tasks p may take, in work order, that have no
+// replica leased within ReplicaGap and none on p's prefix (when spreading
+// across prefixes can succeed); failing those, among the tasks leased too
+// recently; failing those, the first task on p's prefix.
+func (c *Coordinator) pick(now time.Time, p peer.ID, prefix string) (int, error) {
 	for c.low < len(c.tasks) && !c.tasks[c.low].needsReplica() {
 		c.low++
 	}
 	spread := prefix != "" && c.otherPrefixSeen(now, prefix)
-	fallback, looked := -1, 0
-	for i := c.low; i < len(c.tasks); i++ {
+	established := c.established(p)
+	var good, recent []int
+	onPrefix, looked := -1, 0
+scan:
+	for i := c.low; i < len(c.tasks) && len(good) < c.cfg.PickWindow; i++ {
 		t := c.tasks[i]
-		if !t.needsReplica() || t.triedBy(p) || !c.depsMet(t) {
+		if !t.needsReplica() || t.triedBy(p) || !c.depsMet(t) || t.needEstablished && !established {
 			continue
 		}
-		if !spread || !t.onPrefix(prefix) {
-			return i
-		}
-		if fallback < 0 {
-			fallback = i
-		}
-		if looked++; looked >= spreadWindow {
-			break
+		switch {
+		case spread && t.onPrefix(prefix):
+			if onPrefix < 0 {
+				onPrefix = i
+			}
+			if looked++; looked >= spreadWindow && (len(good) > 0 || len(recent) > 0) {
+				break scan
+			}
+		case c.cfg.ReplicaGap > 0 && len(t.replicas) > 0 && now.Sub(t.lastIssued()) < c.cfg.ReplicaGap:
+			if len(recent) < c.cfg.PickWindow {
+				recent = append(recent, i)
+			}
+		default:
+			good = append(good, i)
 		}
 	}
-	return fallback
+	for _, from := range [][]int{good, recent} {
+		if len(from) > 0 {
+			k, err := c.draw(len(from))
+			if err != nil {
+				return -1, err
+			}
+			return from[k], nil
+		}
+	}
+	return onPrefix, nil
+}
+
+// draw returns a uniform integer in [0, n) read from the configured Rand.
+func (c *Coordinator) draw(n int) (int, error) {
+	if n <= 1 {
+		return 0, nil
+	}
+	f, err := c.coin()
+	if err != nil {
+		return 0, fmt.Errorf("placing a lease: %w", err)
+	}
+	return min(int(f*float64(n)), n-1), nil
 }
 
 func (c *Coordinator) depsMet(t *task) bool {
@@ -339,10 +447,24 @@ func (c *Coordinator) issue(now time.Time, i int, p peer.ID, prefix string) (Lea
 		prefix: prefix,
 		state:  stLeased,
 	}
+	if t.firstRender > 0 {
+		r.commitBy = c.commitDeadline(t, now)
+	}
 	t.replicas = append(t.replicas, r)
 	c.leases[r.ID] = r
 	c.activate(r)
 	return r.Lease, nil
+}
+
+// commitDeadline is when a replica of t leased or still uncommitted at
+// from must commit, t's first replica having committed already:
+// 2·firstRender + MinCommitWait later, never past the lease's MaxLease.
+// Zero means no deadline (MinCommitWait negative).
+func (c *Coordinator) commitDeadline(t *task, from time.Time) time.Time {
+	if c.cfg.MinCommitWait < 0 {
+		return time.Time{}
+	}
+	return from.Add(2*t.firstRender + c.cfg.MinCommitWait)
 }
 
 // nextID returns a lease ID unused in this job: the process's random epoch
@@ -402,8 +524,36 @@ func (c *Coordinator) coin() (float64, error) {
 func (c *Coordinator) activate(r *replica) {
 	c.tasks[r.task].active++
 	c.active[r] = struct{}{}
-	if c.nextExpiry.IsZero() || r.Expires.Before(c.nextExpiry) {
-		c.nextExpiry = r.Expires
+	if r.state == stLeased {
+		c.holding[r.Peer]++
+	}
+	c.watch(r)
+}
+
+// unhold counts p's lease as no longer holding work: committed, or over.
+func (c *Coordinator) unhold(p peer.ID) {
+	if c.holding[p]--; c.holding[p] <= 0 {
+		delete(c.holding, p)
+	}
+}
+
+// watch makes tick look at r by its deadline.
+func (c *Coordinator) watch(r *replica) {
+	if d := r.deadline(); c.nextExpiry.IsZero() || d.Before(c.nextExpiry) {
+		c.nextExpiry = d
+	}
+}
+
+// deactivate takes r, in state was, out of the active set (delivered or
+// closed).
+func (c *Coordinator) deactivate(r *replica, was replicaState) {
+	if _, ok := c.active[r]; !ok {
+		return
+	}
+	c.tasks[r.task].active--
+	delete(c.active, r)
+	if was == stLeased {
+		c.unhold(r.Peer)
 	}
 }
 
@@ -418,21 +568,21 @@ func (c *Coordinator) tick(now time.Time) {
 	}
 	c.nextExpiry = time.Time{}
 	for r := range c.active {
-		if !now.Before(r.Expires) {
-			c.close(r, stExpired, failurePoints)
+		if !now.Before(r.deadline()) {
+			c.close(now, r, stExpired, failurePoints)
 			continue
 		}
-		if c.nextExpiry.IsZero() || r.Expires.Before(c.nextExpiry) {
-			c.nextExpiry = r.Expires
-		}
+		c.watch(r)
 	}
 }
 
 // close ends an active replica without a result and requeues its task.
-func (c *Coordinator) close(r *replica, st replicaState, points int) {
+// Its task's committed replicas may deliver once none is leased any more.
+func (c *Coordinator) close(now time.Time, r *replica, st replicaState, points int) {
+	was := r.state
 	r.state = st
-	c.tasks[r.task].active--
-	delete(c.active, r)
+	c.deactivate(r, was)
+	c.revealable(c.tasks[r.task], now)
 	c.low = min(c.low, r.task)
 	c.points[r.Peer] += points
 	if st == stExpired {

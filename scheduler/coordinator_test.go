@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -166,7 +167,7 @@ func TestWorkOrder(t *testing.T) {
 	j := testJob("job")
 	tasks := tasksOf(j, 3, 2)
 	slices.Reverse(tasks)
-	c := newCoord(t, Config{Job: j, Tasks: tasks, Replicas: 2, LeaseTTL: ttl, Rand: seeded(2)})
+	c := newCoord(t, strict(Config{Job: j, Tasks: tasks, Replicas: 2, LeaseTTL: ttl, Rand: seeded(2)}))
 	var got []job.Task
 	for range 3 {
 		got = append(got, mustLease(t, c, t0, p[0], "").Task, mustLease(t, c, t0, p[1], "").Task)
@@ -184,7 +185,7 @@ func TestWorkOrder(t *testing.T) {
 	if l.Task != (job.Task{Job: j, Frame: 2, Tile: 1}) {
 		t.Fatalf("got %s, want frame 2 tile 1", l.Task)
 	}
-	c2 := newCoord(t, Config{Job: j, Tasks: tasks, Replicas: 2, LeaseTTL: ttl, Rand: seeded(2)})
+	c2 := newCoord(t, strict(Config{Job: j, Tasks: tasks, Replicas: 2, LeaseTTL: ttl, Rand: seeded(2)}))
 	first := mustLease(t, c2, t0, p[0], "")
 	mustLease(t, c2, t0, p[1], "")                      // frame 1 tile 0, second replica
 	mustLease(t, c2, t0, p[0], "")                      // frame 1 tile 1
@@ -207,7 +208,7 @@ func TestExpiryRequeues(t *testing.T) {
 		t.Fatalf("lease expired early: %v", got)
 	}
 	r := result("frame")
-	if err := c.Commit(t0.Add(time.Minute), l.ID, p[0], job.Commit(l.Salt, r.Digest)); err != nil {
+	if err := commit(c, t0.Add(time.Minute), l.ID, p[0], job.Commit(l.Salt, r.Digest)); err != nil {
 		t.Fatal(err)
 	}
 	got := c.Expire(l.Expires)
@@ -242,7 +243,7 @@ func TestBlocklist(t *testing.T) {
 	release := func(c *Coordinator, now time.Time, l Lease) error { return c.Release(now, l.ID, p) }
 	expire := func(c *Coordinator, now time.Time, l Lease) error { c.Expire(l.Expires); return nil }
 	mismatch := func(c *Coordinator, now time.Time, l Lease) error {
-		if err := c.Commit(now, l.ID, p, job.Commit(l.Salt, digest("claimed"))); err != nil {
+		if err := commit(c, now, l.ID, p, job.Commit(l.Salt, digest("claimed"))); err != nil {
 			return err
 		}
 		if err := c.Deliver(now, l.ID, p, result("actual")); !errors.Is(err, ErrCommitmentMismatch) {
@@ -360,7 +361,7 @@ func TestAdaptiveReplicationOdds(t *testing.T) {
 			c := newCoord(t, cfg)
 			for range n {
 				l := mustLease(t, c, t0, ps[0], "")
-				if err := c.Commit(t0, l.ID, ps[0], job.Commitment{}); err != nil {
+				if err := commit(c, t0, l.ID, ps[0], job.Commitment{}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -412,7 +413,7 @@ func TestPauseResumeCancel(t *testing.T) {
 	if _, err := c.Lease(t0, p[1], ""); !errors.Is(err, ErrCanceled) || !errors.Is(err, ErrJobDone) {
 		t.Fatalf("lease after Cancel: %v, want ErrCanceled wrapping ErrJobDone", err)
 	}
-	wantErr(t, c.Commit(t0, l2.ID, p[1], job.Commitment{}), ErrCanceled)
+	wantErr(t, commit(c, t0, l2.ID, p[1], job.Commitment{}), ErrCanceled)
 	wantErr(t, c.Resume(), ErrCannotResume)
 	if !c.Done() || c.State() != StateCanceled || len(c.Pending()) != 0 {
 		t.Fatalf("canceled job: done %v, state %s, %d pending", c.Done(), c.State(), len(c.Pending()))
@@ -460,9 +461,17 @@ func TestConcurrentUse(t *testing.T) {
 					return
 				}
 				r := result(l.Task.String())
-				if err := c.Commit(t0, l.ID, p, job.Commit(l.Salt, r.Digest)); err != nil {
+				if err := commit(c, t0, l.ID, p, job.Commit(l.Salt, r.Digest)); err != nil {
 					t.Error(err)
 					return
+				}
+				// The other replica's holder commits soon.
+				for revealed := false; !revealed; {
+					if revealed, err = c.Revealed(t0, l.ID, p); err != nil {
+						t.Error(err)
+						return
+					}
+					runtime.Gosched()
 				}
 				if err := c.Deliver(t0, l.ID, p, r); err != nil {
 					t.Error(err)
@@ -472,7 +481,7 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Go(func() {
-		for !c.Done() {
+		for !c.Done() && !t.Failed() {
 			for _, tr := range c.Pending() {
 				c.Resolve(tr.Task, job.Decision{Verdict: job.Accept, Canonical: 0, Agreeing: []int{0, 1}})
 			}
@@ -501,7 +510,7 @@ func TestAdaptiveCoinWaitsForTheCommitment(t *testing.T) {
 		if _, err := c.Lease(t0, ps[1], ""); !errors.Is(err, ErrNoWork) {
 			t.Fatalf("seed %d: a second replica went out before the holder committed: %v", seed, err)
 		}
-		if err := c.Commit(t0, l.ID, ps[0], job.Commitment{}); err != nil {
+		if err := commit(c, t0, l.ID, ps[0], job.Commitment{}); err != nil {
 			t.Fatal(err)
 		}
 		_, err := c.Lease(t0, ps[1], "")

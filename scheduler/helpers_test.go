@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,9 +70,19 @@ func tasksOf(j cid.Cid, frames, tiles int) []job.Task {
 	return ts
 }
 
+// strict turns the placement rules off: strict work order, no gap, no
+// limits on a peer's leases, no commit deadline.
+func strict(cfg Config) Config {
+	cfg.PickWindow, cfg.ReplicaGap, cfg.MaxActiveNew, cfg.MaxActive = 1, -1, -1, -1
+	cfg.MinCommitWait, cfg.DeliverWindow = -1, -1
+	return cfg
+}
+
+// testConfig is a job in strict work order with no placement limits: the
+// tests of placement (placement_test.go) turn them on.
 func testConfig(frames, replicas int) Config {
 	j := testJob("job")
-	return Config{Job: j, Tasks: tasksOf(j, frames, 1), Replicas: replicas, LeaseTTL: ttl, Rand: seeded(1)}
+	return strict(Config{Job: j, Tasks: tasksOf(j, frames, 1), Replicas: replicas, LeaseTTL: ttl, Rand: seeded(1)})
 }
 
 func newCoord(tb testing.TB, cfg Config) *Coordinator {
@@ -104,16 +115,45 @@ func mustLease(tb testing.TB, c *Coordinator, now time.Time, p peer.ID, prefix s
 	return l
 }
 
-// deliver commits to and delivers the result named s for lease l.
+// deliver commits to the result named s for lease l and delivers it as
+// soon as its task lets it: a replica whose task waits for another
+// replica's commitment is delivered, in order, by the deliver call that
+// commits that one.
 func deliver(tb testing.TB, c *Coordinator, now time.Time, l Lease, s string) {
 	tb.Helper()
 	r := result(s)
-	if err := c.Commit(now, l.ID, l.Peer, job.Commit(l.Salt, r.Digest)); err != nil {
+	if err := commit(c, now, l.ID, l.Peer, job.Commit(l.Salt, r.Digest)); err != nil {
 		tb.Fatalf("Commit: %v", err)
 	}
-	if err := c.Deliver(now, l.ID, l.Peer, r); err != nil {
-		tb.Fatalf("Deliver: %v", err)
+	held.mu.Lock()
+	defer held.mu.Unlock()
+	held.q[c] = append(held.q[c], heldResult{l, r})
+	var keep []heldResult
+	for _, h := range held.q[c] {
+		ok, err := c.Revealed(now, h.l.ID, h.l.Peer)
+		if err != nil {
+			tb.Fatalf("Revealed: %v", err)
+		}
+		if !ok {
+			keep = append(keep, h)
+			continue
+		}
+		if err := c.Deliver(now, h.l.ID, h.l.Peer, h.r); err != nil {
+			tb.Fatalf("Deliver: %v", err)
+		}
 	}
+	held.q[c] = keep
+}
+
+// held are results committed but not yet revealed, per coordinator.
+var held = struct {
+	mu sync.Mutex
+	q  map[*Coordinator][]heldResult
+}{q: map[*Coordinator][]heldResult{}}
+
+type heldResult struct {
+	l Lease
+	r Result
 }
 
 func wantErr(tb testing.TB, err, want error) {
@@ -130,4 +170,10 @@ func frames(ls []Lease) []int {
 		out[i] = l.Task.Frame
 	}
 	return out
+}
+
+// commit is Coordinator.Commit for tests that do not look at the reveal.
+func commit(c *Coordinator, now time.Time, leaseID string, p peer.ID, cm job.Commitment) error {
+	_, err := c.Commit(now, leaseID, p, cm)
+	return err
 }

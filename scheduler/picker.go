@@ -26,7 +26,6 @@ type Offer struct {
 	Publisher peer.ID
 	Renderer  string // renderer name, e.g. "blender"
 	Version   string // exact renderer version
-	Boost     int    // the publisher pays more per task; adds to its priority
 	TasksLeft int    // tasks not yet verified; 0 means nothing to do
 	Seen      time.Time
 }
@@ -64,6 +63,7 @@ type Picker struct {
 	renderers  map[string]string
 	blockedPub map[peer.ID]bool
 	blockedJob map[cid.Cid]bool
+	pubSnoozed map[peer.ID]time.Time // publishers skipped until then
 }
 
 type offerEntry struct {
@@ -81,9 +81,10 @@ func NewPicker(cfg PickerConfig) *Picker {
 		cfg.Reannounce = DefaultReannounce
 	}
 	p := &Picker{
-		cfg:    cfg,
-		rng:    rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		offers: make(map[cid.Cid]*offerEntry),
+		cfg:        cfg,
+		rng:        rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		offers:     make(map[cid.Cid]*offerEntry),
+		pubSnoozed: make(map[peer.ID]time.Time),
 	}
 	p.setRenderers(cfg.Renderers)
 	p.setBlocked(cfg.BlockedPublishers, cfg.BlockedJobs)
@@ -126,6 +127,20 @@ func (p *Picker) Snooze(job cid.Cid, until time.Time) {
 	}
 }
 
+// SnoozePublisher leaves every job of a publisher out of Order until the
+// given time (a zero time lifts it): a publisher that does not answer, or
+// whose scene cannot be fetched, does not hold the volunteer again on its
+// next job.
+func (p *Picker) SnoozePublisher(pub peer.ID, until time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if until.IsZero() {
+		delete(p.pubSnoozed, pub)
+		return
+	}
+	p.pubSnoozed[pub] = until
+}
+
 // SetRenderers replaces the renderers this node has (name -> exact version).
 func (p *Picker) SetRenderers(r map[string]string) {
 	p.mu.Lock()
@@ -160,10 +175,10 @@ func (p *Picker) setBlocked(publishers []peer.ID, jobs []cid.Cid) {
 
 // Order drops stale offers and returns the ones to try now, best first:
 // own jobs; then, in a share of calls drawn from the seeded source,
-// newcomers' jobs; then by publisher priority plus boost, descending; ties
+// newcomers' jobs; then by publisher priority, descending; ties
 // by first announcement, oldest first, then by job ID. Offers with nothing
 // left to do, needing a renderer name and exact version this node lacks,
-// blocked by the user, or snoozed are left out.
+// blocked by the user, or snoozed (the job, or its publisher) are left out.
 func (p *Picker) Order(now time.Time) []Offer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -193,7 +208,6 @@ func (p *Picker) Order(now time.Time) []Offer {
 		if p.cfg.Priority != nil {
 			r.score = p.cfg.Priority(e.Publisher)
 		}
-		r.score += float64(e.Boost)
 		rs = append(rs, r)
 	}
 	slices.SortFunc(rs, func(a, b ranked) int {
@@ -212,7 +226,7 @@ func (p *Picker) Order(now time.Time) []Offer {
 }
 
 func (p *Picker) eligible(now time.Time, e *offerEntry) bool {
-	if e.TasksLeft <= 0 || now.Before(e.snoozed) {
+	if e.TasksLeft <= 0 || now.Before(e.snoozed) || now.Before(p.pubSnoozed[e.Publisher]) {
 		return false
 	}
 	if p.blockedPub[e.Publisher] || p.blockedJob[e.Job] {

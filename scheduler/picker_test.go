@@ -27,9 +27,6 @@ func TestPickerOrder(t *testing.T) {
 		{"own jobs first, then priority", []Offer{
 			offer("poor", poor, 0), offer("rich", rich, 0), offer("own", self, 0),
 		}, nil, []string{"own", "rich", "poor"}},
-		{"boost adds to priority", []Offer{
-			func() Offer { o := offer("boosted", poor, 0); o.Boost = 91; return o }(), offer("rich", rich, 0),
-		}, nil, []string{"boosted", "rich"}},
 		{"equal priority: older first", []Offer{
 			offer("young", rich, 30*time.Second), offer("old", rich, 0),
 		}, nil, []string{"old", "young"}},
@@ -71,7 +68,7 @@ func TestPickerOrder(t *testing.T) {
 			}
 			var got []string
 			for _, o := range p.Order(now) {
-				for _, name := range []string{"own", "poor", "rich", "boosted", "young", "old", "ok", "fresh"} {
+				for _, name := range []string{"own", "poor", "rich", "young", "old", "ok", "fresh"} {
 					if o.Job == testJob(name) {
 						got = append(got, name)
 					}

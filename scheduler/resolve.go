@@ -92,6 +92,7 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 		delete(c.pending, i)
 		t.want = n + 1
 		t.quorum = max(t.quorum, 2)
+		t.needEstablished = t.needEstablished || d.Established
 		c.low = min(c.low, i)
 	case job.GiveUp:
 		c.finish(i, tsFailed)
@@ -168,7 +169,7 @@ func (c *Coordinator) finish(i int, st taskStatus) {
 	delete(c.pending, i)
 	for _, r := range t.replicas {
 		delete(c.leases, r.ID)
-		delete(c.active, r)
+		c.deactivate(r, r.state)
 	}
 	t.replicas, t.delivered, t.active = nil, nil, 0
 	if st == tsAccepted {
@@ -230,4 +231,40 @@ func (c *Coordinator) Uncredited() []job.Task {
 		}
 	}
 	return out
+}
+
+// Reject drops a delivered result the publisher cannot use (its file is
+// gone or unreadable after a crash): the replica is closed without
+// charging its peer, and the task wants another in its place.
+func (c *Coordinator) Reject(tk job.Task, leaseID string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i, ok := c.index[tk]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownTask, tk)
+	}
+	t := c.tasks[i]
+	k := slices.IndexFunc(t.delivered, func(r *replica) bool { return r.ID == leaseID })
+	if k < 0 {
+		return fmt.Errorf("%w %q: not a delivered result of %s", ErrUnknownLease, leaseID, tk)
+	}
+	t.delivered[k].state = stFailed
+	t.delivered = slices.Delete(t.delivered, k, k+1)
+	if len(t.delivered) < t.want {
+		delete(c.pending, i)
+	}
+	c.low = min(c.low, i)
+	return nil
+}
+
+// GiveUpAll fails every open task: the publisher found the job cannot be
+// rendered (its own render of it failed).
+func (c *Coordinator) GiveUpAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, t := range c.tasks {
+		if t.status == tsOpen {
+			c.finish(i, tsFailed)
+		}
+	}
 }

@@ -22,7 +22,7 @@ func TestCommitAndDeliver(t *testing.T) {
 		requeued bool
 	}{
 		{"commit then deliver", func(c *Coordinator, l Lease) error {
-			if err := c.Commit(t0, l.ID, a, job.Commit(l.Salt, good.Digest)); err != nil {
+			if err := commit(c, t0, l.ID, a, job.Commit(l.Salt, good.Digest)); err != nil {
 				return err
 			}
 			return c.Deliver(t0, l.ID, a, good)
@@ -31,7 +31,7 @@ func TestCommitAndDeliver(t *testing.T) {
 			return c.Deliver(t0, l.ID, a, good)
 		}, ErrNotCommitted, false},
 		{"digest does not open the commitment", func(c *Coordinator, l Lease) error {
-			if err := c.Commit(t0, l.ID, a, job.Commit(l.Salt, digest("something else"))); err != nil {
+			if err := commit(c, t0, l.ID, a, job.Commit(l.Salt, digest("something else"))); err != nil {
 				return err
 			}
 			return c.Deliver(t0, l.ID, a, good)
@@ -39,37 +39,37 @@ func TestCommitAndDeliver(t *testing.T) {
 		{"commitment under another replica's salt", func(c *Coordinator, l Lease) error {
 			var other job.Salt
 			other[0] = 1
-			if err := c.Commit(t0, l.ID, a, job.Commit(other, good.Digest)); err != nil {
+			if err := commit(c, t0, l.ID, a, job.Commit(other, good.Digest)); err != nil {
 				return err
 			}
 			return c.Deliver(t0, l.ID, a, good)
 		}, ErrCommitmentMismatch, true},
 		{"delivered by another peer", func(c *Coordinator, l Lease) error {
-			if err := c.Commit(t0, l.ID, a, job.Commit(l.Salt, good.Digest)); err != nil {
+			if err := commit(c, t0, l.ID, a, job.Commit(l.Salt, good.Digest)); err != nil {
 				return err
 			}
 			return c.Deliver(t0, l.ID, b, good)
 		}, ErrWrongPeer, false},
 		{"committed by another peer", func(c *Coordinator, l Lease) error {
-			return c.Commit(t0, l.ID, b, job.Commit(l.Salt, good.Digest))
+			return commit(c, t0, l.ID, b, job.Commit(l.Salt, good.Digest))
 		}, ErrWrongPeer, false},
 		{"unknown lease", func(c *Coordinator, l Lease) error {
 			return c.Deliver(t0, l.ID+"x", a, good)
 		}, ErrUnknownLease, false},
 		{"after expiry", func(c *Coordinator, l Lease) error {
-			if err := c.Commit(t0, l.ID, a, job.Commit(l.Salt, good.Digest)); err != nil {
+			if err := commit(c, t0, l.ID, a, job.Commit(l.Salt, good.Digest)); err != nil {
 				return err
 			}
 			return c.Deliver(l.Expires, l.ID, a, good)
 		}, ErrLeaseExpired, true},
 		{"second, different commitment", func(c *Coordinator, l Lease) error {
-			if err := c.Commit(t0, l.ID, a, job.Commit(l.Salt, good.Digest)); err != nil {
+			if err := commit(c, t0, l.ID, a, job.Commit(l.Salt, good.Digest)); err != nil {
 				return err
 			}
-			return c.Commit(t0, l.ID, a, job.Commit(l.Salt, digest("changed my mind")))
+			return commit(c, t0, l.ID, a, job.Commit(l.Salt, digest("changed my mind")))
 		}, ErrAlreadyCommitted, false},
 		{"same result twice", func(c *Coordinator, l Lease) error {
-			if err := c.Commit(t0, l.ID, a, job.Commit(l.Salt, good.Digest)); err != nil {
+			if err := commit(c, t0, l.ID, a, job.Commit(l.Salt, good.Digest)); err != nil {
 				return err
 			}
 			if err := c.Deliver(t0, l.ID, a, good); err != nil {
@@ -78,13 +78,13 @@ func TestCommitAndDeliver(t *testing.T) {
 			return c.Deliver(t0.Add(time.Second), l.ID, a, good)
 		}, nil, false},
 		{"result without an asset CID", func(c *Coordinator, l Lease) error {
-			if err := c.Commit(t0, l.ID, a, job.Commit(l.Salt, good.Digest)); err != nil {
+			if err := commit(c, t0, l.ID, a, job.Commit(l.Salt, good.Digest)); err != nil {
 				return err
 			}
 			return c.Deliver(t0, l.ID, a, Result{CID: cid.Undef, Digest: good.Digest})
 		}, ErrBadResult, false},
 		{"fail after delivering", func(c *Coordinator, l Lease) error {
-			if err := c.Commit(t0, l.ID, a, job.Commit(l.Salt, good.Digest)); err != nil {
+			if err := commit(c, t0, l.ID, a, job.Commit(l.Salt, good.Digest)); err != nil {
 				return err
 			}
 			if err := c.Deliver(t0, l.ID, a, good); err != nil {

@@ -27,6 +27,7 @@ type volunteer struct {
 	lease   *Lease
 	doneAt  time.Time
 	blocked bool
+	result  *Result // committed, waiting to reveal
 }
 
 // simulation drives one coordinator with simulated volunteers on a
@@ -90,6 +91,10 @@ func (s *simulation) step(tb testing.TB) {
 			s.ask(tb, v)
 			continue
 		}
+		if v.result != nil {
+			s.reveal(tb, v)
+			continue
+		}
 		if s.now.Before(v.doneAt) {
 			continue
 		}
@@ -143,12 +148,33 @@ func (s *simulation) finish(tb testing.TB, v *volunteer) {
 	if v.kind == cheater {
 		r = result(fmt.Sprintf("garbage %s %s", l.Task, v.id))
 	}
-	if err := s.c.Commit(s.now, l.ID, v.id, job.Commit(l.Salt, r.Digest)); err != nil {
+	if err := commit(s.c, s.now, l.ID, v.id, job.Commit(l.Salt, r.Digest)); err != nil {
 		if errors.Is(err, ErrLeaseExpired) || errors.Is(err, ErrUnknownLease) {
 			return
 		}
 		tb.Fatalf("Commit: %v", err)
 	}
+	v.lease, v.result = &l, &r
+	s.reveal(tb, v)
+}
+
+// reveal delivers a committed result once every replica of its task has
+// committed; a lease lost meanwhile is given up.
+func (s *simulation) reveal(tb testing.TB, v *volunteer) {
+	l := *v.lease
+	ok, err := s.c.Revealed(s.now, l.ID, v.id)
+	if err != nil {
+		v.lease, v.result = nil, nil
+		if errors.Is(err, ErrLeaseExpired) || errors.Is(err, ErrUnknownLease) || errors.Is(err, ErrLeaseClosed) {
+			return
+		}
+		tb.Fatalf("Revealed: %v", err)
+	}
+	if !ok {
+		return
+	}
+	r := *v.result
+	v.lease, v.result = nil, nil
 	if err := s.c.Deliver(s.now, l.ID, v.id, r); err != nil {
 		tb.Fatalf("Deliver: %v", err)
 	}
@@ -292,10 +318,9 @@ func BenchmarkLeaseLargeJob(b *testing.B) {
 	ps := testPeers(b, 50)
 	j := testJob("large")
 	mk := func() *Coordinator {
-		return newCoord(b, Config{Job: j, Tasks: tasksOf(j, tasks, 1), Replicas: 2, LeaseTTL: time.Hour, Rand: seeded(4)})
+		return newCoord(b, strict(Config{Job: j, Tasks: tasksOf(j, tasks, 1), Replicas: 2, LeaseTTL: time.Hour, Rand: seeded(4)}))
 	}
 	c := mk()
-	r := result("same")
 	i := 0
 	for b.Loop() {
 		l, err := c.Lease(t0, ps[i%len(ps)], "")
@@ -308,12 +333,7 @@ func BenchmarkLeaseLargeJob(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := c.Commit(t0, l.ID, l.Peer, job.Commit(l.Salt, r.Digest)); err != nil {
-			b.Fatal(err)
-		}
-		if err := c.Deliver(t0, l.ID, l.Peer, r); err != nil {
-			b.Fatal(err)
-		}
+		deliver(b, c, t0, l, "same")
 		if i++; i%1000 == 0 {
 			for _, tr := range c.Pending() {
 				if err := c.Resolve(tr.Task, job.Decision{Verdict: job.Accept, Canonical: 0, Agreeing: []int{0, 1}}); err != nil {

@@ -59,6 +59,10 @@ type taskSnap struct {
 	Result    *resSnap   `json:"res,omitempty"`
 	Agreeing  []int      `json:"agree,omitempty"`
 	Credited  bool       `json:"cr,omitempty"`
+	// FirstRender is the first commitment's render time, ns.
+	FirstRender     int64 `json:"fr,omitempty"`
+	NeedEstablished bool  `json:"ne,omitempty"`
+	Reproduced      bool  `json:"rp,omitempty"`
 }
 
 type repSnap struct {
@@ -71,6 +75,9 @@ type repSnap struct {
 	State      replicaState    `json:"st"`
 	Commitment *job.Commitment `json:"c,omitempty"`
 	Result     *resSnap        `json:"res,omitempty"`
+	CommitBy   int64           `json:"cby,omitempty"` // Unix ns
+	DeliverBy  int64           `json:"dby,omitempty"` // Unix ns
+	Revealed   bool            `json:"rv,omitempty"`
 }
 
 type resSnap struct {
@@ -137,6 +144,7 @@ func (c *Coordinator) Snapshot() ([]byte, error) {
 		ts := taskSnap{I: i, Status: t.status, Credited: t.credited}
 		if t.status == tsOpen {
 			ts.Want, ts.Quorum = t.want, t.quorum
+			ts.FirstRender, ts.NeedEstablished, ts.Reproduced = int64(t.firstRender), t.needEstablished, t.reproduced
 		}
 		if t.status == tsAccepted {
 			ts.Result = newResSnap(t.result)
@@ -150,6 +158,13 @@ func (c *Coordinator) Snapshot() ([]byte, error) {
 			rs := repSnap{
 				ID: r.ID, Peer: intern(r.Peer), Prefix: r.prefix, Salt: r.Salt,
 				Issued: r.Issued.UnixNano(), Expires: r.Expires.UnixNano(), State: r.state,
+				Revealed: r.revealed && r.state == stCommitted,
+			}
+			if !r.commitBy.IsZero() {
+				rs.CommitBy = r.commitBy.UnixNano()
+			}
+			if !r.deliverBy.IsZero() && r.state == stCommitted {
+				rs.DeliverBy = r.deliverBy.UnixNano()
 			}
 			if r.state == stCommitted || r.state == stDelivered {
 				cm := r.commitment
@@ -213,9 +228,13 @@ func Restore(cfg Config, snap []byte, now time.Time) (*Coordinator, error) {
 			if r.Expires.After(c.clock) {
 				r.Expires = r.Expires.Add(down)
 			}
-			if c.nextExpiry.IsZero() || r.Expires.Before(c.nextExpiry) {
-				c.nextExpiry = r.Expires
+			if r.commitBy.After(c.clock) {
+				r.commitBy = r.commitBy.Add(down)
 			}
+			if r.deliverBy.After(c.clock) {
+				r.deliverBy = r.deliverBy.Add(down)
+			}
+			c.watch(r)
 		}
 	}
 	return c, nil
@@ -327,7 +346,11 @@ func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 	if ts.Quorum < 1 || ts.Quorum > ts.Want || ts.Want > c.cfg.MaxResults || ts.Want < c.cfg.Replicas {
 		return fmt.Errorf("want %d and quorum %d out of range", ts.Want, ts.Quorum)
 	}
+	if ts.FirstRender < 0 {
+		return errors.New("negative render time")
+	}
 	t.want, t.quorum = ts.Want, ts.Quorum
+	t.firstRender, t.needEstablished, t.reproduced = time.Duration(ts.FirstRender), ts.NeedEstablished, ts.Reproduced
 	for k := range ts.Replicas {
 		r, err := c.loadReplica(s, &ts.Replicas[k], t)
 		if err != nil {
@@ -381,9 +404,16 @@ func (c *Coordinator) loadReplica(s *snapshot, rs *repSnap, t *task) (*replica, 
 			ID: rs.ID, Task: t.t, Peer: p, Salt: rs.Salt,
 			Issued: time.Unix(0, rs.Issued), Expires: time.Unix(0, rs.Expires),
 		},
-		task:   c.index[t.t],
-		prefix: rs.Prefix,
-		state:  rs.State,
+		task:     c.index[t.t],
+		prefix:   rs.Prefix,
+		state:    rs.State,
+		revealed: rs.Revealed && rs.State == stCommitted,
+	}
+	if rs.CommitBy != 0 {
+		r.commitBy = time.Unix(0, rs.CommitBy)
+	}
+	if rs.DeliverBy != 0 {
+		r.deliverBy = time.Unix(0, rs.DeliverBy)
 	}
 	if (rs.State == stLeased) != (rs.Commitment == nil) && rs.State <= stDelivered {
 		return nil, errors.New("commitment present exactly when committed or delivered")

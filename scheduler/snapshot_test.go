@@ -47,9 +47,13 @@ func midJob(t testing.TB, ps []peer.ID) (*Coordinator, Config, map[string]Lease)
 	if err := c.MarkCredited(frameTask(1)); err != nil {
 		t.Fatal(err)
 	}
-	deliver(t, c, t0, ls["a4"], "frame4")
-	b4 := ls["b4"]
-	if err := c.Commit(t0, b4.ID, b, job.Commit(b4.Salt, digest("frame4"))); err != nil {
+	a4, b4 := ls["a4"], ls["b4"]
+	for _, l := range []Lease{a4, b4} {
+		if err := commit(c, t0, l.ID, l.Peer, job.Commit(l.Salt, digest("frame4"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Deliver(t0, a4.ID, a, result("frame4")); err != nil {
 		t.Fatal(err)
 	}
 	ld := mustLease(t, c, t0, d, "")

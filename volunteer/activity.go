@@ -30,6 +30,7 @@ type Phase string
 const (
 	Fetching   Phase = "fetching scene"
 	Rendering  Phase = "rendering"
+	Committed  Phase = "waiting for the other replicas"
 	Delivering Phase = "delivering"
 )
 
@@ -127,13 +128,24 @@ func (v *Volunteer) setThreads(lease string, threads int) {
 	}
 }
 
-func (v *Volunteer) progressOf(lease string) float64 {
+// heartbeat is the progress a lease's heartbeat reports: the whole work,
+// fetching the scene counted as its first hundredth, so that a publisher
+// sees it grow from the start.
+func (v *Volunteer) heartbeat(lease string) float64 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if r, ok := v.renders[lease]; ok && r.info.Phase != Fetching {
-		return min(max(r.info.Progress, 0), 1)
+	r, ok := v.renders[lease]
+	if !ok {
+		return 0
 	}
-	return 0
+	f := min(max(r.info.Progress, 0), 1)
+	switch r.info.Phase {
+	case Fetching:
+		return 0.01 * f
+	case Rendering:
+		return 0.01 + 0.98*f
+	}
+	return 1
 }
 
 func (v *Volunteer) untrack(lease string, delivered bool, preview []byte) {

@@ -93,12 +93,12 @@ func (v *Volunteer) enforce(ctx context.Context) {
 }
 
 // stopRenders ends, with cause, the fetches and renders in progress that
-// match (not deliveries: those are finished work).
+// match (not committed results: those are finished work).
 func (v *Volunteer) stopRenders(cause error, match func(*active) bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, r := range v.renders {
-		if r.info.Phase != Delivering && match(r) {
+		if (r.info.Phase == Fetching || r.info.Phase == Rendering) && match(r) {
 			r.stop(cause)
 		}
 	}

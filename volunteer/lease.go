@@ -19,9 +19,9 @@ var errNoWork = errors.New("no work")
 // errLeaseLost ends a render whose lease the publisher no longer honours.
 var errLeaseLost = errors.New("lease lost")
 
-// askBackOff is how long a volunteer leaves a publisher alone after it
-// could not be reached.
-const askBackOff = 5 * time.Second
+// leaseTimeout bounds asking a publisher for work: a publisher that does
+// not answer quickly is left alone for a while (backOff).
+const leaseTimeout = 10 * time.Second
 
 // workOn asks o's publisher for a lease and, if granted, renders it and
 // starts delivering it in the background.
@@ -30,43 +30,49 @@ func (v *Volunteer) workOn(ctx context.Context, o Offer) error {
 		return errNoWork // paused, or not now: no new leases
 	}
 	pub := o.Manifest.Publisher
-	a, err := v.cfg.Publishers.Lease(ctx, pub, o.ID, offered(v.cfg.Versions, v.Settings()))
+	lctx, cancel := context.WithTimeout(ctx, leaseTimeout)
+	a, err := v.cfg.Publishers.Lease(lctx, pub, o.ID, offered(v.cfg.Versions, v.Settings()))
+	cancel()
 	if err != nil {
-		v.offers.backOff(o.ID, v.clock.Now().Add(askBackOff))
+		v.offers.publisherFailed(pub, v.clock.Now())
 		return fmt.Errorf("asking for work: %w", err)
 	}
+	v.offers.publisherAnswered(pub)
 	g := a.Grant
 	if g == nil {
 		v.offers.backOff(o.ID, v.clock.Now().Add(a.Retry))
 		return errNoWork
 	}
 	// The lease is renewed from here until its result is delivered.
-	lctx, lost := context.WithCancelCause(ctx)
+	wctx, lost := context.WithCancelCause(ctx)
 	v.track(o, g, lost)
 	heartbeat := v.clock.NewTicker(work.RenewEvery)
 	v.inFlight.Add(1)
 	go func() {
 		defer v.inFlight.Done()
 		defer heartbeat.Stop()
-		v.keepAlive(lctx, heartbeat, pub, g, lost)
+		v.keepAlive(wctx, heartbeat, pub, g, lost)
 	}()
-	r, err := v.render(lctx, o, g)
+	r, err := v.render(wctx, g)
 	if err != nil {
-		if errors.Is(context.Cause(lctx), errHandedBack) {
+		if errors.Is(context.Cause(wctx), errHandedBack) {
 			err = errHandedBack
 		}
 		lost(nil)
 		v.handBack(ctx, pub, g, err)
 		v.untrack(g.Lease, false, nil)
-		if errors.Is(err, errHandedBack) {
+		switch {
+		case errors.Is(err, errHandedBack):
 			return errNoWork // not a failure of this volunteer
+		case errors.Is(err, errFetchTooSlow):
+			v.offers.publisherFailed(pub, v.clock.Now())
 		}
 		return err
 	}
-	v.setPhase(g.Lease, Delivering, 1)
 	// Deliver in the background while the next task renders (at most
-	// maxDelivering results in flight), so the publisher's fetch and check
-	// of one frame overlaps the rendering of the next.
+	// maxDelivering results in flight): waiting for the task's other
+	// replicas, and the publisher's check of this one, overlap the
+	// rendering of the next.
 	select {
 	case v.delivering <- struct{}{}:
 	case <-ctx.Done():
@@ -82,7 +88,10 @@ func (v *Volunteer) workOn(ctx context.Context, o Offer) error {
 		defer func() { <-v.delivering }()
 		defer lost(nil)
 		defer os.RemoveAll(r.dir)
-		err := v.deliver(lctx, pub, g, r)
+		if r.revealed {
+			v.setPhase(g.Lease, Delivering, 1)
+		}
+		err := v.deliver(wctx, pub, g, r)
 		if err != nil {
 			v.log.Warn("deliveryFailed", "task", g.Task.String(), "err", err)
 			v.handBack(ctx, pub, g, err)
@@ -93,10 +102,10 @@ func (v *Volunteer) workOn(ctx context.Context, o Offer) error {
 }
 
 // keepAlive renews a lease at every tick of t (work.RenewEvery) until ctx
-// ends. When the
-// publisher answers that the lease is gone (expired, reassigned), the work
-// is pointless: lost cancels it. An unreachable publisher is not an answer;
-// the volunteer keeps working and delivers when it is back.
+// ends. When the publisher answers that the lease is gone (expired,
+// reassigned), the work is pointless: lost cancels it. An unreachable
+// publisher is not an answer; the volunteer keeps working and delivers
+// when it is back.
 func (v *Volunteer) keepAlive(ctx context.Context, t clock.Ticker, pub peer.ID, g *work.Grant, lost context.CancelCauseFunc) {
 	for {
 		select {
@@ -104,7 +113,7 @@ func (v *Volunteer) keepAlive(ctx context.Context, t clock.Ticker, pub peer.ID, 
 			return
 		case <-t.C():
 		}
-		_, err := v.cfg.Publishers.Renew(ctx, pub, g.Ref, v.progressOf(g.Lease))
+		_, err := v.cfg.Publishers.Renew(ctx, pub, g.Ref, v.heartbeat(g.Lease))
 		if work.Refused(err) {
 			lost(fmt.Errorf("%w: %v", errLeaseLost, err))
 			return
@@ -121,6 +130,9 @@ func (v *Volunteer) handBack(ctx context.Context, pub peer.ID, g *work.Grant, ca
 		v.cfg.Publishers.Release(cctx, pub, g.Ref)
 		return
 	}
+	if errors.Is(cause, errLeaseLost) {
+		return // nothing to hand back
+	}
 	v.cfg.Publishers.Fail(cctx, pub, g.Ref, cause.Error())
 }
 
@@ -136,15 +148,19 @@ const retryEvery = 2 * time.Second
 // refusal, ends it.
 func (v *Volunteer) patiently(ctx context.Context, pub peer.ID, op string, call func(context.Context) error) error {
 	deadline := v.clock.Now().Add(work.DeliverPatience)
-	t := v.clock.NewTimer(retryEvery)
-	defer t.Stop()
+	var t clock.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
 	for {
 		err := call(ctx)
 		if err == nil || work.Refused(err) || ctx.Err() != nil || !v.clock.Now().Before(deadline) {
 			return err
 		}
 		v.log.Info("publisherUnreachable", "publisher", pub, "op", op, "err", err)
-		t.Reset(retryEvery)
+		t = rearm(v.clock, t, retryEvery)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -20,7 +20,6 @@ type Offer struct {
 	Signed    []byte // signed manifest wire form
 	State     string // "running" or "paused"
 	TasksLeft int
-	Boost     int
 	Seen      time.Time
 	seq       int64 // of the announcement taken last
 }
@@ -33,13 +32,14 @@ type offerBook struct {
 	picker *scheduler.Picker
 	self   peer.ID
 
-	mu     sync.Mutex
-	offers map[cid.Cid]*Offer
-	wake   chan struct{} // signalled when an offer arrives or changes
+	mu       sync.Mutex
+	offers   map[cid.Cid]*Offer
+	failures map[peer.ID]int // publishers' failures in a row
+	wake     chan struct{}   // signalled when an offer arrives or changes
 }
 
 func newOfferBook(self peer.ID, picker *scheduler.Picker) *offerBook {
-	return &offerBook{picker: picker, self: self, offers: map[cid.Cid]*Offer{}, wake: make(chan struct{}, 1)}
+	return &offerBook{picker: picker, self: self, offers: map[cid.Cid]*Offer{}, failures: map[peer.ID]int{}, wake: make(chan struct{}, 1)}
 }
 
 // add records a validated announcement.
@@ -58,14 +58,14 @@ func (b *offerBook) add(a work.Announcement, m job.Manifest, sm job.SignedManife
 		return // overtaken by a newer announcement of the job
 	}
 	changed := !ok || o.State != a.State || o.TasksLeft != a.TasksLeft
-	o.State, o.TasksLeft, o.Boost, o.Seen, o.seq = a.State, a.TasksLeft, a.Boost, now, a.Seq
+	o.State, o.TasksLeft, o.Seen, o.seq = a.State, a.TasksLeft, now, a.Seq
 	b.mu.Unlock()
 	left := a.TasksLeft
 	if a.State != "running" {
 		left = 0 // paused: nothing to ask for
 	}
 	b.picker.Observe(scheduler.Offer{Job: id, Publisher: m.Publisher, Renderer: m.Renderer.Name,
-		Version: m.Renderer.Version, Boost: a.Boost, TasksLeft: left, Seen: now})
+		Version: m.Renderer.Version, TasksLeft: left, Seen: now})
 	if changed {
 		if left > 0 {
 			b.picker.Snooze(id, time.Time{})
@@ -93,6 +93,34 @@ func (b *offerBook) candidates(now time.Time) []Offer {
 
 // backOff notes that the publisher of id had no work for us until t.
 func (b *offerBook) backOff(id cid.Cid, until time.Time) { b.picker.Snooze(id, until) }
+
+// Back-off of a publisher that fails the volunteer (does not answer, or
+// leases a scene that cannot be fetched): every job of it is left alone for
+// pubBackOff, doubling with each failure in a row up to maxPubBackOff.
+const (
+	pubBackOff    = 5 * time.Second
+	maxPubBackOff = 30 * time.Minute
+)
+
+// publisherFailed backs off every job of pub.
+func (b *offerBook) publisherFailed(pub peer.ID, now time.Time) {
+	b.mu.Lock()
+	n := b.failures[pub]
+	b.failures[pub] = n + 1
+	b.mu.Unlock()
+	d := pubBackOff << min(n, 20)
+	b.picker.SnoozePublisher(pub, now.Add(min(d, maxPubBackOff)))
+}
+
+// publisherAnswered ends pub's run of failures.
+func (b *offerBook) publisherAnswered(pub peer.ID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.failures[pub] > 0 {
+		delete(b.failures, pub)
+		b.picker.SnoozePublisher(pub, time.Time{})
+	}
+}
 
 // list returns the offers heard of within work.OfferMaxAge, oldest first,
 // forgetting older ones.

@@ -7,6 +7,7 @@ import (
 	"image"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -21,20 +22,21 @@ import (
 
 // rendered is a rendered and committed task waiting to be delivered.
 type rendered struct {
-	dir   string // scratch directory holding the image; removed after delivery
-	path  string // the image
-	claim int64  // milli-CU claimed for the render
-	thumb []byte // a small PNG of the image, for the web app
+	dir      string // scratch directory holding the image; removed after delivery
+	path     string // the image
+	claim    int64  // milli-CU claimed for the render
+	thumb    []byte // a small PNG of the image, for the web app
+	revealed bool   // the publisher said to deliver at once
 }
 
 // render fetches the scene, renders the task and commits to the pixels.
-func (v *Volunteer) render(ctx context.Context, o Offer, g *work.Grant) (r rendered, err error) {
+func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err error) {
 	m := g.Manifest
 	b, ok := v.cfg.Backends[m.Renderer.Name]
 	if !ok {
 		return r, fmt.Errorf("renderer %s is not installed", m.Renderer.Name)
 	}
-	release, err := v.holdScene(ctx, m.Scene.Asset)
+	release, err := v.holdScene(ctx, g)
 	if err != nil {
 		return r, err
 	}
@@ -71,7 +73,11 @@ func (v *Volunteer) render(ctx context.Context, o Offer, g *work.Grant) (r rende
 		}
 		return r, fmt.Errorf("render failed: %s", render.LastLine(err.Error()))
 	}
-	claim := credits.Units(v.clock.Now().Sub(start).Seconds()*float64(threads), v.cfg.Speed)
+	cpu := res.CPU
+	if cpu <= 0 { // the backend cannot tell
+		cpu = v.clock.Now().Sub(start) * time.Duration(threads)
+	}
+	claim := credits.Units(cpu.Seconds(), v.cfg.Speed)
 	png, err := os.ReadFile(res.Path)
 	if err != nil {
 		return r, err
@@ -83,28 +89,84 @@ func (v *Volunteer) render(ctx context.Context, o Offer, g *work.Grant) (r rende
 	}
 	commit := job.Commit(g.Salt, credits.Digest(img))
 	pub := m.Publisher
+	var reveal bool
 	if err := v.patiently(ctx, pub, "commit", func(ctx context.Context) error {
-		return v.cfg.Publishers.Commit(ctx, pub, g.Ref, commit)
+		reveal, err = v.cfg.Publishers.Commit(ctx, pub, g.Ref, commit)
+		return err
 	}); err != nil {
 		return r, fmt.Errorf("committing: %w", err)
 	}
+	v.setPhase(g.Lease, Committed, 1)
 	thumb, err := imaging.Thumbnail(png, imaging.PreviewSize)
 	if err != nil {
 		thumb = nil // the web app shows no preview; the result is fine
 	}
-	return rendered{dir: out, path: res.Path, claim: claim, thumb: thumb}, nil
+	return rendered{dir: out, path: res.Path, claim: claim, thumb: thumb, revealed: reveal}, nil
 }
 
-// holdScene fetches a scene and keeps it from cache collection until
-// release: the renderer reads it in place.
-func (v *Volunteer) holdScene(ctx context.Context, scene cid.Cid) (release func(), err error) {
+// The scene fetch is bounded: findScene to find the scene and learn its
+// size, then at least minFetchRate. A publisher whose scene nobody seeds
+// does not hold a volunteer longer.
+const (
+	findScene    = time.Minute
+	minFetchRate = 256 << 10 // bytes per second
+)
+
+// errFetchTooSlow ends a scene fetch that ran out of time.
+var errFetchTooSlow = errors.New("scene not fetched in time")
+
+// fetchTime is how long a scene of size bytes may take.
+func fetchTime(size int64) time.Duration {
+	return findScene + time.Duration(size/minFetchRate)*time.Second
+}
+
+// holdScene fetches a lease's scene, within its deadline, and keeps it
+// from cache collection until release: the renderer reads it in place.
+func (v *Volunteer) holdScene(ctx context.Context, g *work.Grant) (release func(), err error) {
+	scene := g.Manifest.Scene.Asset
 	for range 3 { // collected between Get and Hold: fetch again
-		if _, err := v.cfg.Assets.Get(ctx, scene, nil); err != nil {
-			return nil, fmt.Errorf("fetching scene %s: %w", scene, err)
+		if err := v.fetchScene(ctx, g.Lease, scene); err != nil {
+			return nil, err
 		}
 		if release, err = v.cfg.Assets.Hold(scene); !errors.Is(err, assets.ErrNotFound) {
 			return release, err
 		}
 	}
 	return nil, fmt.Errorf("scene %s: collected from the cache as soon as fetched; is the cache quota smaller than the scene?", scene)
+}
+
+// fetchScene gets a scene within fetchTime of its size, reporting its
+// progress.
+func (v *Volunteer) fetchScene(ctx context.Context, lease string, scene cid.Cid) error {
+	fctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	deadline := v.clock.NewTimer(findScene)
+	defer deadline.Stop()
+	var sized atomic.Int64 // the deadline, once the size is known, in ns
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-deadline.C():
+			cancel(errFetchTooSlow)
+		case <-fctx.Done():
+		}
+	}()
+	_, err := v.cfg.Assets.Get(fctx, scene, func(p assets.Progress) {
+		if p.Total > 0 && sized.CompareAndSwap(0, 1) {
+			deadline.Reset(fetchTime(p.Total))
+		}
+		if p.Total > 0 {
+			v.setPhase(lease, Fetching, float64(p.Done)/float64(p.Total))
+		}
+	})
+	cancel(nil)
+	<-watched
+	if errors.Is(context.Cause(fctx), errFetchTooSlow) {
+		return fmt.Errorf("fetching scene %s: %w", scene, errFetchTooSlow)
+	}
+	if err != nil {
+		return fmt.Errorf("fetching scene %s: %w", scene, err)
+	}
+	return nil
 }

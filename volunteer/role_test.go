@@ -2,6 +2,7 @@ package volunteer
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -62,14 +63,20 @@ func (p *publisher) Renew(_ context.Context, _ peer.ID, ref work.Ref, progress f
 	return time.Time{}, nil
 }
 
-func (p *publisher) Commit(_ context.Context, _ peer.ID, ref work.Ref, _ job.Commitment) error {
+func (p *publisher) Commit(_ context.Context, _ peer.ID, ref work.Ref, _ job.Commitment) (bool, error) {
 	p.calls <- call{op: "commit", ref: ref}
-	return nil
+	return true, nil
 }
 
-func (p *publisher) Deliver(_ context.Context, _ peer.ID, d work.Delivery) error {
+func (p *publisher) Await(_ context.Context, _ peer.ID, ref work.Ref) (bool, error) {
+	p.calls <- call{op: "await", ref: ref}
+	return true, nil
+}
+
+func (p *publisher) Deliver(_ context.Context, _ peer.ID, d work.Delivery, png io.Reader, size int64) error {
 	p.calls <- call{op: "deliver", ref: d.Ref}
-	return nil
+	_, err := io.Copy(io.Discard, io.LimitReader(png, size))
+	return err
 }
 
 func (p *publisher) Fail(_ context.Context, _ peer.ID, ref work.Ref, _ string) error {
@@ -301,5 +308,83 @@ func TestOlderAnnouncementIgnored(t *testing.T) {
 	book.add(work.Announcement{Manifest: o.signed, State: "paused", TasksLeft: 3, Seq: 30}, o.m, sm, now)
 	if got := book.list(now); got[0].State != "paused" || len(book.candidates(now)) != 0 {
 		t.Fatalf("a newer pause was not taken: %+v", got)
+	}
+}
+
+// A publisher that leases a scene nobody seeds, and answers every
+// heartbeat, holds the volunteer only until the scene's fetch deadline: the
+// lease is handed back as failed and the publisher left alone for a while.
+func TestUnseededSceneDoesNotFreezeTheVolunteer(t *testing.T) {
+	swarm := roletest.NewSwarm(t)
+	info, err := builtin.New().Probe(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOffer(t, roletest.NewSwarm(t), info.Version) // its scene is in another swarm
+	pub := newPublisher(o.grant("l1", 1))
+	news := gossip{in: make(chan p2p.Message, 4)}
+	key, self := roletest.Identity(t)
+	ledger, _ := roletest.Ledger(t, self)
+	fake := clock.NewFake(time.Unix(1_800_000_000, 0))
+	v, err := New(Config{
+		Key: key, Publishers: pub, Gossip: news, Assets: swarm.Store(), Ledger: ledger,
+		Backends: map[string]render.Backend{builtin.Name: builtin.New()},
+		Versions: map[string]string{builtin.Name: info.Version},
+		WorkDir:  t.TempDir(), Clock: fake, Logger: (&roletest.Log{}).Logger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); v.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	news.in <- p2p.Message{From: o.pub, Data: o.announced}
+	if c := pub.next(t); c.op != "lease" {
+		t.Fatalf("first call %+v, want a lease", c)
+	}
+	// Fetching: the fetch deadline, the heartbeat, the gate's enforcer and
+	// the receipt collector wait on the clock.
+	if !fake.BlockUntil(4, 10*time.Second) {
+		t.Fatalf("the fetch did not start: %d timers", fake.Waiters())
+	}
+	for i := 0; i < int(findScene/work.RenewEvery)-1; i++ {
+		fake.Advance(work.RenewEvery)
+		if c := pub.next(t); c.op != "renew" {
+			t.Fatalf("while fetching: %+v, want a heartbeat", c)
+		}
+	}
+	fake.Advance(work.RenewEvery) // findScene is over
+	for {
+		c := pub.next(t)
+		if c.op == "renew" {
+			continue
+		}
+		if c.op != "fail" || c.ref.Lease != "l1" {
+			t.Fatalf("after the fetch deadline: %+v, want the lease handed back as failed", c)
+		}
+		break
+	}
+	if a := v.Activity(); len(a.Renders) != 0 {
+		t.Fatalf("still holding %d leases", len(a.Renders))
+	}
+	// The publisher is left alone for a while, even when its job is
+	// announced again.
+	news.in <- p2p.Message{From: o.pub, Data: o.announced}
+	fake.Advance(pubBackOff - time.Second)
+	if !fake.BlockUntil(3, 10*time.Second) {
+		t.Fatal("the volunteer's loops did not come back to the clock")
+	}
+	for {
+		select {
+		case c := <-pub.calls:
+			if c.op == "lease" {
+				t.Fatalf("asked the failing publisher again within its back-off")
+			}
+			continue
+		default:
+		}
+		break
 	}
 }

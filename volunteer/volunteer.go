@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -27,8 +28,9 @@ import (
 type Publishers interface {
 	Lease(ctx context.Context, pub peer.ID, jobID cid.Cid, renderers map[string]string) (work.LeaseAnswer, error)
 	Renew(ctx context.Context, pub peer.ID, ref work.Ref, progress float64) (time.Time, error)
-	Commit(ctx context.Context, pub peer.ID, ref work.Ref, c job.Commitment) error
-	Deliver(ctx context.Context, pub peer.ID, d work.Delivery) error
+	Commit(ctx context.Context, pub peer.ID, ref work.Ref, c job.Commitment) (reveal bool, err error)
+	Await(ctx context.Context, pub peer.ID, ref work.Ref) (reveal bool, err error)
+	Deliver(ctx context.Context, pub peer.ID, d work.Delivery, png io.Reader, size int64) error
 	Fail(ctx context.Context, pub peer.ID, ref work.Ref, reason string) error
 	Release(ctx context.Context, pub peer.ID, ref work.Ref) error
 	Receipts(ctx context.Context, pub peer.ID) ([]credits.SignedReceipt, error)
@@ -44,12 +46,12 @@ type Gossip interface {
 }
 
 // Assets is what the volunteer needs of the asset store: fetch a scene and
-// keep it while rendering, share a result.
+// keep it while rendering. Results never go through it: they go to their
+// publisher alone, on the delivery stream.
 type Assets interface {
 	Get(ctx context.Context, c cid.Cid, progress func(assets.Progress)) (assets.Info, error)
 	Hold(c cid.Cid) (release func(), err error)
 	Path(c cid.Cid) (string, error)
-	Add(ctx context.Context, paths []string) (assets.Info, error)
 }
 
 // Machine tells whether the rest of the machine has been idle (WhenIdle

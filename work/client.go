@@ -1,9 +1,11 @@
 package work
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -15,10 +17,11 @@ import (
 	"github.com/renderswarm/renderswarm/p2p"
 )
 
-// Caller sends one request to a peer and returns its answer; an answered
-// error is a *p2p.RemoteError. *p2p.Node is one.
+// Caller sends one request, and a body if the peer asks for it, and
+// returns the peer's answer; an answered error is a *p2p.RemoteError.
+// *p2p.Node is one.
 type Caller interface {
-	Call(ctx context.Context, p peer.ID, proto protocol.ID, req []byte) ([]byte, error)
+	CallBody(ctx context.Context, p peer.ID, proto protocol.ID, header []byte, body io.Reader, size int64) ([]byte, error)
 }
 
 // Client speaks the work protocol to publishers. Its methods are safe for
@@ -66,8 +69,8 @@ func (c *Client) Lease(ctx context.Context, pub peer.ID, jobID cid.Cid, renderer
 	}}, nil
 }
 
-// Renew is the heartbeat on a lease, with the render's progress (0..1);
-// it returns the lease's new expiry.
+// Renew is the heartbeat on a lease, with the work's progress (0..1); it
+// returns the lease's new expiry.
 func (c *Client) Renew(ctx context.Context, pub peer.ID, ref Ref, progress float64) (time.Time, error) {
 	resp, err := c.call(ctx, pub, Request{Op: OpRenew, Job: ref.Job.String(), Lease: ref.Lease, Progress: min(max(progress, 0), 1)})
 	if err != nil {
@@ -77,14 +80,23 @@ func (c *Client) Renew(ctx context.Context, pub peer.ID, ref Ref, progress float
 }
 
 // Commit binds the lease to a result before anything of it is revealed.
-func (c *Client) Commit(ctx context.Context, pub peer.ID, ref Ref, commitment job.Commitment) error {
-	_, err := c.call(ctx, pub, Request{Op: OpCommit, Job: ref.Job.String(), Lease: ref.Lease, Commit: &commitment})
-	return err
+// reveal says the task's other replicas have all committed: deliver now.
+func (c *Client) Commit(ctx context.Context, pub peer.ID, ref Ref, commitment job.Commitment) (reveal bool, err error) {
+	resp, err := c.call(ctx, pub, Request{Op: OpCommit, Job: ref.Job.String(), Lease: ref.Lease, Commit: &commitment})
+	return resp.Reveal, err
 }
 
-// Deliver reveals a committed result.
-func (c *Client) Deliver(ctx context.Context, pub peer.ID, d Delivery) error {
-	_, err := c.call(ctx, pub, Request{Op: OpDeliver, Job: d.Job.String(), Lease: d.Lease, Result: d.Result.String(), CU: max(d.CU, 0)})
+// Await waits, up to AwaitLimit, until every replica of the lease's task
+// has committed (or lost its lease); reveal says deliver now.
+func (c *Client) Await(ctx context.Context, pub peer.ID, ref Ref) (reveal bool, err error) {
+	resp, err := c.call(ctx, pub, Request{Op: OpAwait, Job: ref.Job.String(), Lease: ref.Lease})
+	return resp.Reveal, err
+}
+
+// Deliver reveals a committed result: its PNG, of size bytes, goes to the
+// publisher only if it accepts the delivery.
+func (c *Client) Deliver(ctx context.Context, pub peer.ID, d Delivery, png io.Reader, size int64) error {
+	_, err := c.send(ctx, pub, Request{Op: OpDeliver, Job: d.Job.String(), Lease: d.Lease, CU: max(d.CU, 0)}, png, size)
 	return err
 }
 
@@ -96,10 +108,9 @@ func (c *Client) Fail(ctx context.Context, pub peer.ID, ref Ref, reason string) 
 }
 
 // Release hands a lease back because the volunteer stops working on it
-// (its user paused it, or it shuts down). On the wire it is a fail with
-// ReasonStopped.
+// (its user paused it, or it shuts down).
 func (c *Client) Release(ctx context.Context, pub peer.ID, ref Ref) error {
-	_, err := c.call(ctx, pub, Request{Op: OpFail, Job: ref.Job.String(), Lease: ref.Lease, Reason: ReasonStopped})
+	_, err := c.call(ctx, pub, Request{Op: OpRelease, Job: ref.Job.String(), Lease: ref.Lease})
 	return err
 }
 
@@ -135,11 +146,15 @@ func (c *Client) Countersign(ctx context.Context, pub peer.ID, sr credits.Signed
 }
 
 func (c *Client) call(ctx context.Context, pub peer.ID, req Request) (Response, error) {
+	return c.send(ctx, pub, req, bytes.NewReader(nil), 0)
+}
+
+func (c *Client) send(ctx context.Context, pub peer.ID, req Request, body io.Reader, size int64) (Response, error) {
 	b, err := Encode(req)
 	if err != nil {
 		return Response{}, err
 	}
-	resp, err := c.net.Call(ctx, pub, Protocol, b)
+	resp, err := c.net.CallBody(ctx, pub, Protocol, b, body, size)
 	if err != nil {
 		return Response{}, err
 	}

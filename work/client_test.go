@@ -1,8 +1,10 @@
 package work
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -16,18 +18,36 @@ import (
 	"github.com/renderswarm/renderswarm/p2p"
 )
 
-// loopback calls a Handler in memory, as p2p would over a stream from a
+// memBody is a body held in memory; opened says whether it was asked for.
+type memBody struct {
+	data   []byte
+	opened bool
+}
+
+func (b *memBody) Size() int64 { return int64(len(b.data)) }
+func (b *memBody) Open() (io.Reader, error) {
+	b.opened = true
+	return bytes.NewReader(b.data), nil
+}
+
+// loopback calls a Server in memory, as p2p would over a stream from a
 // peer.
 type loopback struct {
 	from peer.ID
-	h    p2p.Handler
+	s    Server
+	last *memBody
 }
 
-func (l loopback) Call(ctx context.Context, _ peer.ID, proto protocol.ID, req []byte) ([]byte, error) {
+func (l *loopback) CallBody(ctx context.Context, _ peer.ID, proto protocol.ID, header []byte, body io.Reader, size int64) ([]byte, error) {
 	if proto != Protocol {
 		return nil, errors.New("wrong protocol")
 	}
-	resp, err := l.h(ctx, l.from, req)
+	data, err := io.ReadAll(io.LimitReader(body, size))
+	if err != nil {
+		return nil, err
+	}
+	l.last = &memBody{data: data}
+	resp, err := Serve(ctx, l.s, l.from, header, l.last)
 	if err != nil {
 		return nil, &p2p.RemoteError{Msg: err.Error()}
 	}
@@ -37,38 +57,49 @@ func (l loopback) Call(ctx context.Context, _ peer.ID, proto protocol.ID, req []
 // recorder is a Server that records what it was asked and answers from
 // its fields.
 type recorder struct {
-	calls  []string
-	grant  *Grant
-	retry  time.Duration
-	expiry time.Time
+	calls     []string
+	grant     *Grant
+	retry     time.Duration
+	expiry    time.Time
+	delivered []byte
 }
 
-func (r *recorder) note(op string, from peer.ID, ref Ref) {
-	r.calls = append(r.calls, op+" "+ref.Lease)
-}
+func (r *recorder) note(op string, ref Ref) { r.calls = append(r.calls, op+" "+ref.Lease) }
 
-func (r *recorder) Lease(_ context.Context, from peer.ID, id cid.Cid, _ map[string]string) (LeaseAnswer, error) {
-	r.note("lease", from, Ref{Job: id})
+func (r *recorder) Lease(_ context.Context, _ peer.ID, id cid.Cid, _ map[string]string) (LeaseAnswer, error) {
+	r.note("lease", Ref{Job: id})
 	return LeaseAnswer{Grant: r.grant, Retry: r.retry}, nil
 }
-func (r *recorder) Renew(_ context.Context, from peer.ID, ref Ref, p float64) (time.Time, error) {
-	r.note("renew", from, ref)
+func (r *recorder) Renew(_ context.Context, _ peer.ID, ref Ref, _ float64) (time.Time, error) {
+	r.note("renew", ref)
 	return r.expiry, nil
 }
-func (r *recorder) Commit(_ context.Context, from peer.ID, ref Ref, _ job.Commitment) error {
-	r.note("commit", from, ref)
-	return nil
+func (r *recorder) Commit(_ context.Context, _ peer.ID, ref Ref, _ job.Commitment) (bool, error) {
+	r.note("commit", ref)
+	return false, nil
 }
-func (r *recorder) Deliver(_ context.Context, from peer.ID, d Delivery) error {
-	r.note("deliver", from, d.Ref)
-	return nil
+func (r *recorder) Await(_ context.Context, _ peer.ID, ref Ref) (bool, error) {
+	r.note("await", ref)
+	return true, nil
 }
-func (r *recorder) Fail(_ context.Context, from peer.ID, ref Ref, reason string) error {
-	r.note("fail", from, ref)
+func (r *recorder) Deliver(_ context.Context, _ peer.ID, d Delivery, body Body) error {
+	r.note("deliver", d.Ref)
+	if body.Size() > 16 {
+		return errors.New("result larger than its tile")
+	}
+	rd, err := body.Open()
+	if err != nil {
+		return err
+	}
+	r.delivered, err = io.ReadAll(rd)
+	return err
+}
+func (r *recorder) Fail(_ context.Context, _ peer.ID, ref Ref, _ string) error {
+	r.note("fail", ref)
 	return errors.New("no such lease")
 }
-func (r *recorder) Release(_ context.Context, from peer.ID, ref Ref) error {
-	r.note("release", from, ref)
+func (r *recorder) Release(_ context.Context, _ peer.ID, ref Ref) error {
+	r.note("release", ref)
 	return nil
 }
 func (r *recorder) Receipts(context.Context, peer.ID) ([]credits.SignedReceipt, error) {
@@ -76,15 +107,16 @@ func (r *recorder) Receipts(context.Context, peer.ID) ([]credits.SignedReceipt, 
 }
 func (r *recorder) Countersign(context.Context, peer.ID, credits.SignedReceipt) error { return nil }
 
-// The typed client and server agree on every operation, the client refuses
-// a grant that is not what it asked for, and an answered error is a
-// refusal.
-func TestClientAndHandler(t *testing.T) {
+// The typed client and server agree on every operation, a result's bytes
+// cross only when the publisher accepts the delivery, the client refuses a
+// grant that is not what it asked for, and an answered error is a refusal.
+func TestClientAndServer(t *testing.T) {
 	mb, pub, _ := signedManifest(t)
 	m, sm, _ := job.OpenManifest(mb)
 	id := sm.ID()
 	srv := &recorder{expiry: time.Unix(1_800_000_020, 0)}
-	c := NewClient(loopback{from: "volunteer", h: Handler(srv)})
+	net := &loopback{from: "volunteer", s: srv}
+	c := NewClient(net)
 	ctx := context.Background()
 
 	srv.retry = 5 * time.Second
@@ -101,12 +133,17 @@ func TestClientAndHandler(t *testing.T) {
 	if exp, err := c.Renew(ctx, pub, ref, 0.5); err != nil || !exp.Equal(srv.expiry) {
 		t.Fatalf("renew: %v, %v", exp, err)
 	}
-	if err := c.Commit(ctx, pub, ref, job.Commitment{1}); err != nil {
-		t.Fatal(err)
+	if reveal, err := c.Commit(ctx, pub, ref, job.Commitment{1}); err != nil || reveal {
+		t.Fatalf("commit: reveal %v, %v; want not yet", reveal, err)
 	}
-	var ih [20]byte
-	if err := c.Deliver(ctx, pub, Delivery{Ref: ref, Result: job.AssetCID(ih), CU: 1}); err != nil {
-		t.Fatal(err)
+	if reveal, err := c.Await(ctx, pub, ref); err != nil || !reveal {
+		t.Fatalf("await: reveal %v, %v; want reveal", reveal, err)
+	}
+	if err := c.Deliver(ctx, pub, Delivery{Ref: ref, CU: 1}, strings.NewReader("png bytes"), 9); err != nil || string(srv.delivered) != "png bytes" {
+		t.Fatalf("deliver: %q, %v", srv.delivered, err)
+	}
+	if err := c.Deliver(ctx, pub, Delivery{Ref: ref, CU: 1}, strings.NewReader(strings.Repeat("x", 100)), 100); !Refused(err) || net.last.opened {
+		t.Fatalf("an oversized result: %v (opened %v); want refused before its body was read", err, net.last.opened)
 	}
 	if err := c.Release(ctx, pub, ref); err != nil {
 		t.Fatal(err)
@@ -114,9 +151,13 @@ func TestClientAndHandler(t *testing.T) {
 	if err := c.Fail(ctx, pub, ref, "crashed"); !Refused(err) || !strings.Contains(err.Error(), "no such lease") {
 		t.Fatalf("fail answered with an error: %v; want a refusal", err)
 	}
-	want := "lease ,lease ,renew l1,commit l1,deliver l1,release l1,fail l1"
+	want := "lease ,lease ,renew l1,commit l1,await l1,deliver l1,deliver l1,release l1,fail l1"
 	if got := strings.Join(srv.calls, ","); got != want {
 		t.Fatalf("server saw %s\nwant %s", got, want)
+	}
+	// A body sent with an operation that has none is refused.
+	if _, err := Serve(ctx, srv, "v", mustEncode(Request{Op: OpReceipts}), &memBody{data: []byte("x")}); err == nil {
+		t.Fatal("a receipts request with a body was served")
 	}
 
 	// Grants that are not what was asked for.

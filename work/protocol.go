@@ -7,8 +7,9 @@ import (
 )
 
 // Protocol carries leases, commitments, results and receipts between a
-// volunteer and a publisher: one request and one response per stream.
-const Protocol protocol.ID = "/renderswarm/work/1"
+// volunteer and a publisher: one request (a header, and a body only for a
+// delivered result) and one response per stream.
+const Protocol protocol.ID = "/renderswarm/work/2"
 
 // JobsTopic is the GossipSub topic where publishers announce open jobs.
 const JobsTopic = "/renderswarm/jobs/1"
@@ -31,6 +32,9 @@ const (
 	// publisher that went away (a crash and restart) before giving a
 	// finished result up.
 	DeliverPatience = 3 * time.Minute
+	// AwaitLimit is the longest a publisher holds an Await before answering
+	// "not yet"; the volunteer asks again.
+	AwaitLimit = 15 * time.Second
 )
 
 // How long a publisher asks a volunteer to wait before asking for work
@@ -40,11 +44,6 @@ const (
 	RetryDone    = 60 * time.Second // the job is finished or canceled
 	RetryBlocked = 10 * time.Minute // this volunteer is blocklisted for the job
 )
-
-// ReasonStopped is the reason a Release carries on the wire: the volunteer
-// handed the lease back because its user paused it or it shut down, which
-// counts lighter than a failed render.
-const ReasonStopped = "volunteer stopped"
 
 // MaxReceiptsPerAnswer bounds the receipts one Receipts answer carries;
 // the rest come with the next.

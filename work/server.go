@@ -3,6 +3,7 @@ package work
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,8 +21,13 @@ import (
 type Server interface {
 	Lease(ctx context.Context, from peer.ID, jobID cid.Cid, renderers map[string]string) (LeaseAnswer, error)
 	Renew(ctx context.Context, from peer.ID, ref Ref, progress float64) (time.Time, error)
-	Commit(ctx context.Context, from peer.ID, ref Ref, c job.Commitment) error
-	Deliver(ctx context.Context, from peer.ID, d Delivery) error
+	// Commit and Await answer whether the lease's result should be
+	// delivered now.
+	Commit(ctx context.Context, from peer.ID, ref Ref, c job.Commitment) (reveal bool, err error)
+	Await(ctx context.Context, from peer.ID, ref Ref) (reveal bool, err error)
+	// Deliver checks a delivery before it opens its body, and reads at
+	// most as much of it as the lease's result can be.
+	Deliver(ctx context.Context, from peer.ID, d Delivery, body Body) error
 	Fail(ctx context.Context, from peer.ID, ref Ref, reason string) error
 	Release(ctx context.Context, from peer.ID, ref Ref) error
 	// Receipts returns the receipts issued to from and not countersigned
@@ -30,22 +36,34 @@ type Server interface {
 	Countersign(ctx context.Context, from peer.ID, r credits.SignedReceipt) error
 }
 
-// Handler decodes requests, checks them, and calls s with typed values.
-func Handler(s Server) p2p.Handler {
-	return func(ctx context.Context, from peer.ID, data []byte) ([]byte, error) {
-		req, err := DecodeRequest(data)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := serve(ctx, s, from, req)
-		if err != nil {
-			return nil, err
-		}
-		return Encode(resp)
+// errUnexpectedBody refuses a body sent with an operation that has none.
+var errUnexpectedBody = errors.New("work request: unexpected body")
+
+// Handler is the stream handler serving s.
+func Handler(s Server) p2p.BodyHandler {
+	return func(ctx context.Context, from peer.ID, header []byte, body *p2p.Body) ([]byte, error) {
+		return Serve(ctx, s, from, header, body)
 	}
 }
 
-func serve(ctx context.Context, s Server, from peer.ID, req Request) (Response, error) {
+// Serve decodes and checks one request from a peer, calls s with typed
+// values and encodes the answer.
+func Serve(ctx context.Context, s Server, from peer.ID, header []byte, body Body) ([]byte, error) {
+	req, err := DecodeRequest(header)
+	if err != nil {
+		return nil, err
+	}
+	if req.Op != OpDeliver && body.Size() != 0 {
+		return nil, errUnexpectedBody
+	}
+	resp, err := serve(ctx, s, from, req, body)
+	if err != nil {
+		return nil, err
+	}
+	return Encode(resp)
+}
+
+func serve(ctx context.Context, s Server, from peer.ID, req Request, body Body) (Response, error) {
 	var ref Ref
 	if req.Job != "" {
 		id, err := job.ParseID(req.Job) // checked by DecodeRequest
@@ -69,18 +87,17 @@ func serve(ctx context.Context, s Server, from peer.ID, req Request) (Response, 
 		exp, err := s.Renew(ctx, from, ref, req.Progress)
 		return Response{Expires: exp.Unix()}, err
 	case OpCommit:
-		return Response{}, s.Commit(ctx, from, ref, *req.Commit)
+		reveal, err := s.Commit(ctx, from, ref, *req.Commit)
+		return Response{Reveal: reveal}, err
+	case OpAwait:
+		reveal, err := s.Await(ctx, from, ref)
+		return Response{Reveal: reveal}, err
 	case OpDeliver:
-		result, _, err := job.ParseAssetCID(req.Result) // checked by DecodeRequest
-		if err != nil {
-			return Response{}, err
-		}
-		return Response{}, s.Deliver(ctx, from, Delivery{Ref: ref, Result: result, CU: req.CU})
+		return Response{}, s.Deliver(ctx, from, Delivery{Ref: ref, CU: req.CU}, body)
 	case OpFail:
-		if req.Reason == ReasonStopped {
-			return Response{}, s.Release(ctx, from, ref)
-		}
 		return Response{}, s.Fail(ctx, from, ref, req.Reason)
+	case OpRelease:
+		return Response{}, s.Release(ctx, from, ref)
 	case OpReceipts:
 		list, err := s.Receipts(ctx, from)
 		if err != nil {

@@ -1,6 +1,7 @@
 package work
 
 import (
+	"io"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -32,9 +33,17 @@ type LeaseAnswer struct {
 	Retry time.Duration // when Grant is nil
 }
 
-// Delivery reveals a committed result.
+// Delivery reveals a committed result; its PNG follows as the request's
+// body.
 type Delivery struct {
 	Ref
-	Result cid.Cid // the result asset
-	CU     int64   // milli-CU the volunteer claims for the render
+	CU int64 // milli-CU the volunteer claims for the render
+}
+
+// Body is a delivered result's PNG, not transferred yet: a publisher looks
+// at the delivery first and opens the body only if it wants it, reading at
+// most Len bytes. *p2p.Body is one.
+type Body interface {
+	Size() int64
+	Open() (io.Reader, error)
 }

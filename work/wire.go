@@ -30,7 +30,6 @@ type Announcement struct {
 	Manifest  json.RawMessage `json:"manifest"` // job.SignedManifest wire form
 	State     string          `json:"state"`    // "running" or "paused"
 	TasksLeft int             `json:"tasks_left"`
-	Boost     int             `json:"boost"`
 	Seq       int64           `json:"seq,omitempty"`
 }
 
@@ -51,7 +50,7 @@ func DecodeAnnouncement(data []byte, from string) (Announcement, job.Manifest, j
 	if a.State != "running" && a.State != "paused" {
 		return a, job.Manifest{}, job.SignedManifest{}, fmt.Errorf("announcement: unknown state %q", a.State)
 	}
-	if a.TasksLeft < 0 || a.TasksLeft > m.TaskCount() || a.Boost < 0 || a.Boost > 100 || a.Seq < 0 {
+	if a.TasksLeft < 0 || a.TasksLeft > m.TaskCount() || a.Seq < 0 {
 		return a, job.Manifest{}, job.SignedManifest{}, errors.New("announcement: counts out of range")
 	}
 	return a, m, sm, nil
@@ -60,25 +59,27 @@ func DecodeAnnouncement(data []byte, from string) (Announcement, job.Manifest, j
 // Operations of the work protocol (Request.Op).
 const (
 	OpLease       = "lease"       // ask for a task of a job
-	OpCommit      = "commit"      // commit to a result before revealing it
-	OpDeliver     = "deliver"     // reveal the result asset
-	OpFail        = "fail"        // hand a lease back
 	OpRenew       = "renew"       // heartbeat: still working on a lease
+	OpCommit      = "commit"      // commit to a result before revealing it
+	OpAwait       = "await"       // wait until the task's replicas have all committed
+	OpDeliver     = "deliver"     // reveal the result: its PNG is the request's body
+	OpFail        = "fail"        // hand a lease back: the render failed
+	OpRelease     = "release"     // hand a lease back unfinished
 	OpReceipts    = "receipts"    // ask for receipts to countersign
 	OpCountersign = "countersign" // return a countersigned receipt
 )
 
-// Request is a volunteer's request to a publisher.
+// Request is a volunteer's request to a publisher. Every request travels
+// as the header of a body call; only OpDeliver has a body.
 type Request struct {
 	Op        string            `json:"op"`
 	Job       string            `json:"job,omitempty"`
 	Renderers map[string]string `json:"renderers,omitempty"` // name -> exact version (lease)
 	Lease     string            `json:"lease,omitempty"`
 	Commit    *job.Commitment   `json:"commit,omitempty"`
-	Result    string            `json:"result,omitempty"`   // result asset CID (deliver)
 	CU        int64             `json:"cu,omitempty"`       // claimed milli-CU of the render (deliver)
-	Reason    string            `json:"reason,omitempty"`   // why a lease is handed back
-	Progress  float64           `json:"progress,omitempty"` // renew: fraction of the render done, 0..1
+	Reason    string            `json:"reason,omitempty"`   // why a render failed
+	Progress  float64           `json:"progress,omitempty"` // renew: fraction of the work done, 0..1
 	Receipt   json.RawMessage   `json:"receipt,omitempty"`
 }
 
@@ -97,9 +98,10 @@ type Response struct {
 	Receipts []json.RawMessage `json:"receipts,omitempty"`
 	Retry    int64             `json:"retry,omitempty"`   // seconds to wait before asking again (no work yet)
 	Expires  int64             `json:"expires,omitempty"` // a renewed lease's new expiry, Unix seconds
+	Reveal   bool              `json:"reveal,omitempty"`  // commit, await: deliver now
 }
 
-// MaxWorkMessage bounds one work request or response.
+// MaxWorkMessage bounds one work request (without its body) or response.
 const MaxWorkMessage = p2p.MaxRPCMessage
 
 // DecodeRequest parses and checks a request.
@@ -115,7 +117,7 @@ func DecodeRequest(data []byte) (Request, error) {
 		return nil
 	}
 	switch r.Op {
-	case OpLease, OpCommit, OpDeliver, OpFail, OpRenew:
+	case OpLease, OpRenew, OpCommit, OpAwait, OpDeliver, OpFail, OpRelease:
 		if err := checkJobID(r.Job); err != nil {
 			return r, err
 		}
@@ -129,25 +131,21 @@ func DecodeRequest(data []byte) (Request, error) {
 	case OpCommit:
 		return r, errors.Join(need(r.Lease != "", "lease"), need(r.Commit != nil, "commitment"))
 	case OpDeliver:
-		if err := need(r.Lease != "", "lease"); err != nil {
-			return r, err
-		}
-		if _, _, err := job.ParseAssetCID(r.Result); err != nil {
-			return r, fmt.Errorf("work request: result: %w", err)
-		}
 		if r.CU < 0 {
 			return r, errors.New("work request: negative compute units")
 		}
-		return r, nil
+		return r, need(r.Lease != "", "lease")
 	case OpFail:
-		if len(r.Reason) > 4096 {
-			r.Reason = r.Reason[:4096]
+		if len(r.Reason) > maxReason {
+			r.Reason = r.Reason[:maxReason]
 		}
 		return r, need(r.Lease != "", "lease")
 	case OpRenew:
 		if !(r.Progress >= 0 && r.Progress <= 1) {
 			return r, fmt.Errorf("work request: progress %v outside 0..1", r.Progress)
 		}
+		return r, need(r.Lease != "", "lease")
+	case OpAwait, OpRelease:
 		return r, need(r.Lease != "", "lease")
 	case OpReceipts:
 		return r, nil

@@ -105,8 +105,10 @@ func TestWorkMessages(t *testing.T) {
 	ok := []Request{
 		{Op: OpLease, Job: jobID.String(), Renderers: map[string]string{"builtin": "1"}},
 		{Op: OpCommit, Job: jobID.String(), Lease: "l1", Commit: &commit},
-		{Op: OpDeliver, Job: jobID.String(), Lease: "l1", Result: "baf5rcfgsi5hinsk3dg4lz7nzfpaszhkemz6punq", CU: 1500},
+		{Op: OpDeliver, Job: jobID.String(), Lease: "l1", CU: 1500},
+		{Op: OpAwait, Job: jobID.String(), Lease: "l1"},
 		{Op: OpFail, Job: jobID.String(), Lease: "l1", Reason: "renderer crashed"},
+		{Op: OpRelease, Job: jobID.String(), Lease: "l1"},
 		{Op: OpRenew, Job: jobID.String(), Lease: "l1"},
 		{Op: OpReceipts},
 		{Op: OpCountersign, Receipt: json.RawMessage(`{"seq":1}`)},
@@ -124,9 +126,10 @@ func TestWorkMessages(t *testing.T) {
 		"lease of an asset": {Op: OpLease, Job: "baf5rcfgsi5hinsk3dg4lz7nzfpaszhkemz6punq"},
 		"commit no lease":   {Op: OpCommit, Job: jobID.String(), Commit: &commit},
 		"commit no job":     {Op: OpCommit, Lease: "l1", Commit: &commit},
-		"deliver no result": {Op: OpDeliver, Job: jobID.String(), Lease: "l1"},
-		"deliver job CID":   {Op: OpDeliver, Job: jobID.String(), Lease: "l1", Result: jobID.String()},
-		"negative CU":       {Op: OpDeliver, Job: jobID.String(), Lease: "l1", Result: "baf5rcfgsi5hinsk3dg4lz7nzfpaszhkemz6punq", CU: -1},
+		"deliver no lease":  {Op: OpDeliver, Job: jobID.String()},
+		"await no lease":    {Op: OpAwait, Job: jobID.String()},
+		"release no job":    {Op: OpRelease, Lease: "l1"},
+		"negative CU":       {Op: OpDeliver, Job: jobID.String(), Lease: "l1", CU: -1},
 	}
 	for name, r := range bad {
 		if _, err := DecodeRequest(mustEncode(r)); err == nil {
@@ -149,7 +152,7 @@ func TestWorkMessages(t *testing.T) {
 // re-encodes and decodes to the same thing.
 func FuzzDecodeRequest(f *testing.F) {
 	f.Add([]byte(`{"op":"lease","job":"x"}`))
-	f.Add([]byte(`{"op":"deliver","lease":"l","result":"baf5rcfgsi5hinsk3dg4lz7nzfpaszhkemz6punq"}`))
+	f.Add([]byte(`{"op":"deliver","lease":"l","cu":1}`))
 	f.Add([]byte(`{"op":"commit","lease":"l","commit":"` + strings.Repeat("ab", 32) + `"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := DecodeRequest(data)
@@ -157,7 +160,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			return
 		}
 		again, err := DecodeRequest(mustEncode(r))
-		if err != nil || again.Op != r.Op || again.Lease != r.Lease || again.Result != r.Result {
+		if err != nil || again.Op != r.Op || again.Lease != r.Lease || again.CU != r.CU {
 			t.Fatalf("round trip: %+v -> %+v, %v", r, again, err)
 		}
 	})

@@ -53,3 +53,20 @@ func TestMigrateFailureRollsBack(t *testing.T) {
 		t.Fatalf("recorded migrations = %d, want 1", n)
 	}
 }
+
+// Commits are durable when they return: a receipt written before it leaves
+// the node survives a power loss.
+func TestCommitsAreDurable(t *testing.T) {
+	d, err := Open(filepath.Join(t.TempDir(), "node.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var mode int
+	if err := d.QueryRow(`PRAGMA synchronous`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != 2 { // FULL
+		t.Fatalf("synchronous = %d, want 2 (FULL)", mode)
+	}
+}

@@ -6,6 +6,7 @@
 package roletest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha1"
@@ -97,7 +98,6 @@ func (st *Store) Add(_ context.Context, paths []string) (assets.Info, error) {
 	if len(paths) == 0 {
 		return assets.Info{}, errors.New("no paths")
 	}
-	type entry struct{ rel, src string }
 	var entries []entry
 	for _, p := range paths {
 		fi, err := os.Stat(p)
@@ -112,37 +112,16 @@ func (st *Store) Add(_ context.Context, paths []string) (assets.Info, error) {
 		if len(paths) > 1 {
 			prefix = filepath.Base(p)
 		}
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			rel, _ := filepath.Rel(p, path)
-			entries = append(entries, entry{filepath.Join(prefix, rel), path})
-			return nil
-		})
+		tree, err := walk(p, prefix)
 		if err != nil {
 			return assets.Info{}, err
 		}
+		entries = append(entries, tree...)
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].rel < entries[j].rel })
-	h := sha1.New()
-	var size int64
-	for _, e := range entries {
-		f, err := os.Open(e.src)
-		if err != nil {
-			return assets.Info{}, err
-		}
-		fmt.Fprintf(h, "%s\x00", e.rel)
-		n, err := io.Copy(h, f)
-		f.Close()
-		if err != nil {
-			return assets.Info{}, err
-		}
-		size += n
+	c, size, err := identify(entries)
+	if err != nil {
+		return assets.Info{}, err
 	}
-	var ih [20]byte
-	copy(ih[:], h.Sum(nil))
-	c := job.AssetCID(ih)
 	dir := filepath.Join(st.swarm.root, c.String())
 	st.swarm.mu.Lock()
 	_, exists := st.swarm.content[c]
@@ -163,6 +142,55 @@ func (st *Store) Add(_ context.Context, paths []string) (assets.Info, error) {
 	st.have[c] = true
 	st.mu.Unlock()
 	return assets.Info{CID: c, Size: size, Files: len(entries), Pinned: true, Complete: true}, nil
+}
+
+// Identify is the CID Add would give the files under root.
+func (st *Store) Identify(root, _ string) (cid.Cid, error) {
+	entries, err := walk(root, "")
+	if err != nil {
+		return cid.Undef, err
+	}
+	c, _, err := identify(entries)
+	return c, err
+}
+
+type entry struct{ rel, src string }
+
+// walk lists the files under root, named relative to it under prefix.
+func walk(root, prefix string) ([]entry, error) {
+	var out []entry
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		out = append(out, entry{filepath.Join(prefix, rel), path})
+		return nil
+	})
+	return out, err
+}
+
+// identify hashes entries' names and contents into an asset CID.
+func identify(entries []entry) (cid.Cid, int64, error) {
+	sort.Slice(entries, func(i, j int) bool { return entries[i].rel < entries[j].rel })
+	h := sha1.New()
+	var size int64
+	for _, e := range entries {
+		f, err := os.Open(e.src)
+		if err != nil {
+			return cid.Undef, 0, err
+		}
+		fmt.Fprintf(h, "%s\x00", e.rel)
+		n, err := io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return cid.Undef, 0, err
+		}
+		size += n
+	}
+	var ih [20]byte
+	copy(ih[:], h.Sum(nil))
+	return job.AssetCID(ih), size, nil
 }
 
 // Get "downloads" an asset: it waits until some store of the swarm has
@@ -293,3 +321,19 @@ func (h *logHandler) WithAttrs(as []slog.Attr) slog.Handler {
 }
 
 func (h *logHandler) WithGroup(string) slog.Handler { return h }
+
+// Body is a delivered result held in memory; Opened says whether the
+// publisher asked for it.
+type Body struct {
+	Data   []byte
+	Opened bool
+}
+
+// Size is the body's length.
+func (b *Body) Size() int64 { return int64(len(b.Data)) }
+
+// Open hands the body over.
+func (b *Body) Open() (io.Reader, error) {
+	b.Opened = true
+	return bytes.NewReader(b.Data), nil
+}

@@ -310,7 +310,8 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	progress(render.Progress{Message: "starting Blender"})
 	var p progressParser
 	done := false
-	err = b.run(ctx, runSpec{blend: blend, sceneDir: sceneDir, work: work, script: mk.renderScript(), params: params, mk: mk},
+	var cpu time.Duration
+	err = b.run(ctx, runSpec{blend: blend, sceneDir: sceneDir, work: work, script: mk.renderScript(), params: params, mk: mk, cpu: &cpu},
 		func(line string) {
 			if line == mk.done {
 				done = true
@@ -340,7 +341,7 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 		return render.Result{}, err
 	}
 	progress(render.Progress{Fraction: 1, Message: "done"})
-	return render.Result{Path: out, Width: region.Dx(), Height: region.Dy()}, nil
+	return render.Result{Path: out, Width: region.Dx(), Height: region.Dy(), CPU: cpu}, nil
 }
 
 // checkPNG checks that path is a PNG of the region's size.

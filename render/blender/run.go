@@ -26,6 +26,7 @@ type runSpec struct {
 	script   string         // Python passed with --python-expr
 	params   map[string]any // JSON after "--"
 	mk       markers        // the script's markers
+	cpu      *time.Duration // if set, receives the CPU time Blender used
 }
 
 // exitPythonError is the exit code Blender returns when our script raises.
@@ -158,6 +159,9 @@ loop:
 		}
 	}
 	waitErr := cmd.Wait()
+	if s.cpu != nil && cmd.ProcessState != nil {
+		*s.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	if cancelled {
 		return fmt.Errorf("blender: %w", ctx.Err())
 	}

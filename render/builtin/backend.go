@@ -172,10 +172,16 @@ func (r *Renderer) Render(ctx context.Context, t render.Task, progress func(rend
 	if t.Threads == 0 {
 		t.Threads = runtime.NumCPU()
 	}
+	start := time.Now()
 	img, err := renderImage(ctx, sc.at(t.Frame, t.Width, t.Height), t, progress)
 	if err != nil {
 		return render.Result{}, err
 	}
+	// The tracer's threads take 16×16 tiles until none is left, flat out:
+	// its CPU time is the wall time times the threads it ran.
+	reg := t.Region()
+	tiles := ((reg.Dx() + tileSize - 1) / tileSize) * ((reg.Dy() + tileSize - 1) / tileSize)
+	cpu := time.Since(start) * time.Duration(min(t.Threads, tiles))
 	name := fmt.Sprintf("frame_%04d.png", t.Frame)
 	if b := t.Border; b != nil {
 		name = fmt.Sprintf("frame_%04d_%d_%d_%d_%d.png", t.Frame, b.X0, b.Y0, b.X1, b.Y1)
@@ -186,7 +192,7 @@ func (r *Renderer) Render(ctx context.Context, t render.Task, progress func(rend
 	}
 	progress(render.Progress{Fraction: 1, Message: "done"})
 	b := img.Bounds()
-	return render.Result{Path: out, Width: b.Dx(), Height: b.Dy()}, nil
+	return render.Result{Path: out, Width: b.Dx(), Height: b.Dy(), CPU: cpu}, nil
 }
 
 // writePNG writes img to a temporary file next to out and renames it, so

@@ -296,6 +296,7 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	if err != nil {
 		return render.Result{}, fmt.Errorf("%w (povray: %s)", err, tail.summary())
 	}
+	res.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	report(1, "done")
 	return res, nil
 }

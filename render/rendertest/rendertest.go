@@ -116,6 +116,9 @@ func renderPNG(t *testing.T, b render.Backend, task render.Task) image.Image {
 	if err != nil || !filepath.IsLocal(rel) {
 		t.Fatalf("result %s is outside the output dir %s", res.Path, task.OutputDir)
 	}
+	if res.CPU <= 0 {
+		t.Fatalf("render of frame %d reports %v of CPU time; a volunteer's claim is made of it", task.Frame, res.CPU)
+	}
 	data, err := os.ReadFile(res.Path)
 	if err != nil {
 		t.Fatal(err)
