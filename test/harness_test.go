@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -79,11 +80,51 @@ type proc struct {
 	t     *testing.T
 	home  string
 	cmd   *exec.Cmd
-	log   *bytes.Buffer
+	log   *syncBuffer
 	done  chan struct{}
 	id    string
 	addrs []string
 	gui   string // the web app's URL
+}
+
+// syncBuffer is a node's output, read while the node writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitLogged waits (bounded) until the node has logged a line holding
+// every one of parts.
+func (p *proc) waitLogged(d time.Duration, parts ...string) {
+	p.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		for _, l := range strings.Split(p.log.String(), "\n") {
+			found := true
+			for _, part := range parts {
+				found = found && strings.Contains(l, part)
+			}
+			if found {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("node %s did not log %q within %v", p.id, parts, d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // startNode runs a node process on a fresh (or given) home, listening on
@@ -107,12 +148,12 @@ func startNodeEnv(t *testing.T, home string, env []string, extra ...string) *pro
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
+	log := new(syncBuffer)
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{t: t, home: home, cmd: cmd, log: &log, done: make(chan struct{})}
+	p := &proc{t: t, home: home, cmd: cmd, log: log, done: make(chan struct{})}
 	go func() { cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.stop()

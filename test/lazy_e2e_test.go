@@ -55,7 +55,7 @@ func TestLazyVolunteerEarnsNothing(t *testing.T) {
 	if renders == 0 {
 		t.Fatalf("the lazy volunteer delivered nothing: the test proves nothing\nlazy node log:\n%s", tail(lazy.log.String(), 30))
 	}
-	if strings.Contains(lazy.log.String(), "rendering without") {
+	if strings.Contains(lazy.log.String(), "msg=sandboxUnavailable") {
 		t.Errorf("the lazy volunteer rendered outside its sandbox:\n%s", tail(lazy.log.String(), 30))
 	}
 
