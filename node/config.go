@@ -54,9 +54,11 @@ type Config struct {
 
 	// For tests and benchmarks of the grid in this package: a wrapper
 	// around every backend the volunteer renders with (a dishonest or
-	// stuck renderer), and an adjustment of every coordinator the
-	// publisher makes.
+	// stuck renderer), one around every backend the publisher renders its
+	// crop checks with (a failing one), and an adjustment of every
+	// coordinator the publisher makes.
 	volunteerRenderer func(render.Backend) render.Backend
+	publisherRenderer func(render.Backend) render.Backend
 	tune              func(*scheduler.Config)
 }
 

@@ -144,7 +144,7 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	}
 	n.pub, err = publisher.New(ctx, publisher.Config{
 		Key: key, DB: n.db, Assets: n.store, Net: n.net, Ledger: n.ledger,
-		Backends: backends, Infos: n.infos, WorkDir: workDir,
+		Backends: wrapBackends(backends, cfg.publisherRenderer), Infos: n.infos, WorkDir: workDir,
 		Logger: n.log.With("component", "publisher"), Tune: cfg.tune,
 	})
 	if err != nil {
@@ -156,13 +156,7 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 			return nil, fmt.Errorf("measuring speed: %w", err)
 		}
 		n.log.Info("speedMeasured", "speed", speed)
-		renderWith := backends
-		if wrap := cfg.volunteerRenderer; wrap != nil {
-			renderWith = map[string]render.Backend{}
-			for name, b := range backends {
-				renderWith[name] = wrap(b)
-			}
-		}
+		renderWith := wrapBackends(backends, cfg.volunteerRenderer)
 		n.vol, err = volunteer.New(volunteer.Config{
 			Key: key, Publishers: work.NewClient(n.net), Gossip: n.net, Assets: n.store, Ledger: n.ledger,
 			Backends: renderWith, Versions: versions, Settings: volunteerSettings(settings),
@@ -181,6 +175,19 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	}
 	n.net.HandleRPC(work.Protocol, work.Handler(n.pub))
 	return n, n.startAPI()
+}
+
+// wrapBackends returns backends with wrap around each, or backends itself
+// when wrap is nil (tests give a role a dishonest or failing renderer).
+func wrapBackends(backends map[string]render.Backend, wrap func(render.Backend) render.Backend) map[string]render.Backend {
+	if wrap == nil {
+		return backends
+	}
+	out := make(map[string]render.Backend, len(backends))
+	for name, b := range backends {
+		out[name] = wrap(b)
+	}
+	return out
 }
 
 // startAPI builds the HTTP API; it serves once run starts.
