@@ -150,7 +150,9 @@ func TestAttackCaughtPeerBackOnProbation(t *testing.T) {
 	jobB := func(t *testing.T, cheaters []*adversary.Peer, seed int) {
 		pauseVolunteers(t, ctx, s, true)
 		id, m := publish(t, ctx, s, scene, publisher.Request{Frames: "1-3", Width: 32, Height: 18, Samples: 1, Replicas: 1, Seed: seed})
+		noWork := map[*adversary.Peer]int{}
 		for _, c := range cheaters {
+			noWork[c] = c.Stats().NoWork
 			goWork(t, ctx, c, s, id, adversary.Behavior{MaxLeases: 3})
 		}
 		delivered := func() int {
@@ -163,14 +165,14 @@ func TestAttackCaughtPeerBackOnProbation(t *testing.T) {
 		// Each cheater delivers until the publisher has nothing for it: a
 		// task replicated for it waits for a second peer, which is paused.
 		waitFor(30*time.Second, func() bool {
-			noWork := true
+			idle := true
 			for _, c := range cheaters {
-				noWork = noWork && c.Stats().NoWork > 0
+				idle = idle && c.Stats().NoWork > noWork[c]
 			}
-			return noWork || delivered() >= len(m.Tasks(id))
+			return idle || delivered() >= len(m.Tasks(id))
 		})
 		if delivered() == 0 {
-			t.Fatal("the cheaters delivered nothing in the next job: the test proves nothing")
+			t.Fatalf("the cheaters delivered nothing in the next job: the test proves nothing (%+v)", cheaters[0].Stats().Refusals)
 		}
 		pauseVolunteers(t, ctx, s, false)
 		if err := waitDone(ctx, s.nodes[0].pub, id, nil); err != nil {
