@@ -35,6 +35,9 @@ type Behavior struct {
 	// first member to work on a task renders it; the others deliver its
 	// image.
 	Ring *Ring
+	// Tandem: ask for work back to back with the tandem's other
+	// identities (a Sybil group).
+	Tandem *Tandem
 	// Claim is the milli-CU claimed for every result; 0 claims what the
 	// render took (credits.Units at speed 1).
 	Claim int64

@@ -16,6 +16,8 @@
 //	colluders   a Ring of identities that share results out of band: the
 //	            first renders, the others deliver its image (Ring, with
 //	            RenderWrong: all deliver the same wrong image)
+//	Sybils      a Tandem of identities that ask for work back to back, so
+//	            that they hold every replica of the tasks they get
 //	inflater    claims credits.MaxMilliCU for every render (Claim)
 //	staller     commits, then never delivers, renewing forever (Stall)
 //	saboteur    reports every task it leases as failed (Sabotage)

@@ -45,7 +45,15 @@ func (p *Peer) Work(ctx context.Context, pub peer.ID, jobID cid.Cid, b Behavior)
 			p.collect(ctx, pub)
 		default:
 		}
-		g, retry, err := p.wire.lease(ctx, pub, jobID, p.version)
+		var g *work.Grant
+		var retry time.Duration
+		var err error
+		ask := func() { g, retry, err = p.wire.lease(ctx, pub, jobID, p.version) }
+		if b.Tandem != nil {
+			b.Tandem.ask(ctx, ask)
+		} else {
+			ask()
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil

@@ -42,6 +42,7 @@ func run() error {
 	dir := flag.String("dir", "", "home of the peers (one subdirectory each); required")
 	name := flag.String("behavior", "honest", "what the peers do: honest, copier, lazy, colluder, inflater, staller, saboteur, squatter")
 	identities := flag.Int("identities", 1, "how many identities to run (colluders share one ring)")
+	tandem := flag.Int("tandem", 0, "identities per group that asks for work back to back (0: each asks alone)")
 	debug := flag.Bool("debug", false, "log at debug level")
 	flag.Var(&bootstrap, "bootstrap", "multiaddr of a peer to bootstrap from, with /p2p/ (repeatable)")
 	flag.Parse()
@@ -55,6 +56,12 @@ func run() error {
 	}
 	if *name == "colluder" {
 		b.Ring = adversary.NewRing()
+	}
+	var tandems []*adversary.Tandem
+	if *tandem > 1 {
+		for range (*identities + *tandem - 1) / *tandem {
+			tandems = append(tandems, adversary.NewTandem(*tandem))
+		}
 	}
 	var boot []peer.AddrInfo
 	for _, a := range bootstrap {
@@ -95,7 +102,11 @@ func run() error {
 		return err
 	}
 	var wg sync.WaitGroup
-	for _, p := range peers {
+	for i, p := range peers {
+		b := b
+		if tandems != nil {
+			b.Tandem = tandems[i / *tandem]
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
