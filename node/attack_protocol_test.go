@@ -26,12 +26,14 @@ func TestAttackStallerCannotHoldTask(t *testing.T) {
 	adversary.RequireDefences(t)
 	s, scene, ctx := testSwarm(t, 3, nil)
 	staller := startAdversary(t, ctx, s, false)
+	pauseVolunteers(t, ctx, s, true) // the staller gets a replica first
 	id, _ := publish(t, ctx, s, scene, publisher.Request{Frames: "1", Width: 32, Height: 18, Samples: 1, Replicas: 2})
 	goWork(t, ctx, staller, s, id, adversary.Behavior{Stall: true, MaxLeases: 1})
 	if !waitFor(30*time.Second, func() bool { return len(staller.Stats().Committed) > 0 }) {
 		t.Fatalf("the staller never committed: the test proves nothing (%+v)", staller.Stats())
 	}
 	committed := time.Now()
+	pauseVolunteers(t, ctx, s, false)
 	if !waitFor(stallBound, func() bool { return jobDone(s, id) }) {
 		st, _ := s.nodes[0].pub.Status(id)
 		t.Fatalf("%v after the staller committed, the job is %s with %+v: the staller still holds its replica (%d renewals accepted, %d leases held)",

@@ -29,8 +29,13 @@ func TestAttackCopierEarnsNothing(t *testing.T) {
 	adversary.RequireDefences(t)
 	s, scene, ctx := testSwarm(t, 3, nil)
 	copier := startAdversary(t, ctx, s, true)
+	pauseVolunteers(t, ctx, s, true) // the copier gets a replica first
 	id, m := publish(t, ctx, s, scene, publisher.Request{Frames: "1-4", Width: 64, Height: 36, Samples: 4, Replicas: 2})
 	goWork(t, ctx, copier, s, id, adversary.Behavior{Copy: true})
+	if !waitFor(30*time.Second, func() bool { return len(copier.Stats().Leased) > 0 }) {
+		t.Fatalf("the copier got no lease: %+v", copier.Stats())
+	}
+	pauseVolunteers(t, ctx, s, false)
 	if err := waitDone(ctx, s.nodes[0].pub, id, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -193,10 +198,13 @@ func TestAttackCaughtPeerBackOnProbation(t *testing.T) {
 	}
 
 	t.Run("outvoted 2 to 1", func(t *testing.T) {
+		pauseVolunteers(t, ctx, s, true) // the lazy volunteer gets a replica first
 		id, m := publish(t, ctx, s, scene, publisher.Request{Frames: "1-3", Width: 64, Height: 36, Samples: 4, Replicas: 2, Seed: 1})
 		work, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Go(func() { lazy.Work(work, s.nodes[0].net.ID(), id, adversary.Behavior{Render: adversary.RenderLazy}) })
+		waitFor(30*time.Second, func() bool { return countJob(lazy.Stats().Leased, id) > 0 })
+		pauseVolunteers(t, ctx, s, false)
 		if err := waitDone(ctx, s.nodes[0].pub, id, nil); err != nil {
 			t.Fatal(err)
 		}

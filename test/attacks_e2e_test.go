@@ -187,8 +187,15 @@ func TestAttackAcrossProcesses(t *testing.T) {
 	// The copier.
 	copier := startAdversaryProc(t, "copier", 1, pub.tcpAddr())
 	waitVolunteers(t, pub, 3, "builtin")
+	for _, h := range honest { // the copier gets a replica first
+		setPaused(t, h.home, true)
+	}
 	start := time.Now()
 	id := publish(t, pub.home, append([]string{"--frames", "1-4"}, args...)...)
+	waitStatus(t, pub.home, id, time.Minute, "the copier's lease", func(s jobStatus) bool { return s.Frames.Rendering > 0 })
+	for _, h := range honest {
+		setPaused(t, h.home, false)
+	}
 	waitCompleted(t, pub.home, id, start, 3*time.Minute)
 	grid := fetchJob(t, pub.home, id)
 	for f := 1; f <= 4; f++ {
