@@ -36,7 +36,11 @@ func (p *Peer) Work(ctx context.Context, pub peer.ID, jobID cid.Cid, b Behavior)
 	}
 	var held sync.WaitGroup
 	defer held.Wait()
-	defer p.collect(context.WithoutCancel(ctx), pub)
+	defer func() {
+		if ctx.Err() == nil {
+			p.collect(ctx, pub) // the last receipts of the job
+		}
+	}()
 	receipts := time.NewTicker(receiptsEvery)
 	defer receipts.Stop()
 	for taken := 0; b.MaxLeases == 0 || taken < b.MaxLeases; {
