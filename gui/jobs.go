@@ -62,6 +62,10 @@ type JobStatus struct {
 	Mine       bool        `json:"mine"` // published by this node
 	ETASeconds float64     `json:"eta_seconds,omitempty"`
 	Created    time.Time   `json:"created"`
+	// PriceCU is what the publisher's own render says a task is worth, in
+	// CU; a volunteer is paid at most twice it. 0 until measured; only for
+	// jobs this node published.
+	PriceCU float64 `json:"price_cu,omitempty"`
 	// Errors are the latest renders volunteers reported as failed (crash,
 	// time limit), newest last; only for jobs this node published.
 	Errors []TaskError `json:"errors,omitempty"`

@@ -53,11 +53,14 @@ type Config struct {
 	Logger *slog.Logger `toml:"-"`
 
 	// For tests and benchmarks of the grid in this package: a wrapper
-	// around every backend the node renders with (a dishonest, stuck or
-	// crashing renderer; the speed benchmark still uses the real one), and
-	// an adjustment of every coordinator the publisher makes.
-	renderer func(render.Backend) render.Backend
-	tune     func(*scheduler.Config)
+	// around every backend the volunteer renders with (a dishonest, stuck
+	// or crashing renderer), one around every backend the publisher renders
+	// its calibration and crop checks with (a failing one) — the speed
+	// benchmark uses the real one — and an adjustment of every coordinator
+	// the publisher makes.
+	volunteerRenderer func(render.Backend) render.Backend
+	publisherRenderer func(render.Backend) render.Backend
+	tune              func(*scheduler.Config)
 }
 
 // DefaultGUI is the API address when none is configured.

@@ -168,7 +168,7 @@ type swarm struct {
 // volunteer a dishonest renderer).
 func startSwarm(ctx context.Context, tmp string, cfg DemoConfig, tweak func(int, *Config)) (*swarm, error) {
 	s := &swarm{}
-	threads := max(1, runtime.NumCPU()/(cfg.Nodes-1))
+	threads := max(1, runtime.NumCPU()/max(1, cfg.Nodes-1))
 	var bootstrap []string
 	for i := range cfg.Nodes {
 		ncfg := Config{

@@ -79,7 +79,7 @@ func TestCheatingVolunteerEarnsNothing(t *testing.T) {
 	const cheater = 1
 	s, scene, ctx := testSwarm(t, 4, func(i int, cfg *Config) {
 		if i == cheater {
-			cfg.renderer = func(b render.Backend) render.Backend { return brightener{b} }
+			cfg.volunteerRenderer = func(b render.Backend) render.Backend { return brightener{b} }
 		}
 	})
 	pub := s.nodes[0].pub
@@ -205,7 +205,7 @@ func TestColludersAreCaughtByCropChecks(t *testing.T) {
 	colluders := map[int]bool{1: true, 2: true}
 	s, scene, ctx := testSwarm(t, 5, func(i int, cfg *Config) {
 		if colluders[i] {
-			cfg.renderer = func(b render.Backend) render.Backend { return brightener{b} }
+			cfg.volunteerRenderer = func(b render.Backend) render.Backend { return brightener{b} }
 		}
 	})
 	pub := s.nodes[0].pub

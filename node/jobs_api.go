@@ -32,7 +32,7 @@ func jobStatus(s publisher.Status) gui.JobStatus {
 	return gui.JobStatus{
 		ID: s.ID.String(), Title: m.Title, State: string(s.State), Publisher: m.Publisher.String(),
 		Renderer: m.Renderer.Name + " " + m.Renderer.Version, Mine: true,
-		ETASeconds: s.ETA.Seconds(), Created: time.Unix(m.Created, 0), Errors: errs,
+		ETASeconds: s.ETA.Seconds(), Created: time.Unix(m.Created, 0), Errors: errs, PriceCU: float64(s.Price) / 1000,
 		Frames: gui.FrameCounts{Total: s.Counts.Total, Verified: s.Counts.Verified,
 			Rendering: s.Counts.Rendering, Failed: s.Counts.Failed, Queued: s.Counts.Queued},
 	}

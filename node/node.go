@@ -149,16 +149,12 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 		return nil, fmt.Errorf("measuring speed: %w", err)
 	}
 	n.log.Info("speedMeasured", "speed", speed)
-	if wrap := cfg.renderer; wrap != nil {
-		for name, b := range backends {
-			backends[name] = wrap(b)
-		}
-	}
 	n.pub, err = publisher.New(ctx, publisher.Config{
 		Key: key, DB: n.db, Assets: n.store, Net: n.net, Ledger: n.ledger,
-		Backends: backends, Infos: n.infos, WorkDir: workDir, ResultsDir: filepath.Join(cfg.Home, resultsDir),
-		Speed:  speed,
-		Logger: n.log.With("component", "publisher"), Tune: cfg.tune,
+		Backends: wrapBackends(backends, cfg.publisherRenderer), Infos: n.infos, WorkDir: workDir,
+		ResultsDir: filepath.Join(cfg.Home, resultsDir),
+		Speed:      speed,
+		Logger:     n.log.With("component", "publisher"), Tune: cfg.tune,
 	})
 	if err != nil {
 		return nil, err
@@ -166,7 +162,7 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	if !cfg.NoVolunteer {
 		n.vol, err = volunteer.New(volunteer.Config{
 			Key: key, Publishers: work.NewClient(n.net), Gossip: n.net, Assets: n.store, Ledger: n.ledger,
-			Backends: backends, Versions: versions, Settings: volunteerSettings(settings),
+			Backends: wrapBackends(backends, cfg.volunteerRenderer), Versions: versions, Settings: volunteerSettings(settings),
 			Machine: n.usage, Speed: speed, WorkDir: workDir,
 			Logger: n.log.With("component", "volunteer"),
 		})
@@ -182,6 +178,19 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	}
 	n.net.HandleBodyRPC(work.Protocol, work.Handler(n.pub))
 	return n, n.startAPI()
+}
+
+// wrapBackends returns backends with wrap around each, or backends itself
+// when wrap is nil (tests give a role a dishonest or failing renderer).
+func wrapBackends(backends map[string]render.Backend, wrap func(render.Backend) render.Backend) map[string]render.Backend {
+	if wrap == nil {
+		return backends
+	}
+	out := make(map[string]render.Backend, len(backends))
+	for name, b := range backends {
+		out[name] = wrap(b)
+	}
+	return out
 }
 
 // startAPI builds the HTTP API; it serves once run starts.

@@ -54,7 +54,7 @@ func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
 func TestVolunteerPauseHandsLeaseBack(t *testing.T) {
 	s, scene, ctx := testSwarm(t, 2, func(i int, cfg *Config) {
 		if i == 1 {
-			cfg.renderer = func(b render.Backend) render.Backend { return stuckRender{b} }
+			cfg.volunteerRenderer = func(b render.Backend) render.Backend { return stuckRender{b} }
 		}
 	})
 	pub, vol := s.nodes[0].pub, s.nodes[1]
@@ -137,7 +137,8 @@ func TestVolunteerPauseHandsLeaseBack(t *testing.T) {
 // last words in its status, and the volunteers keep running.
 func TestCrashingRenderFailsTheJob(t *testing.T) {
 	crash := func(i int, cfg *Config) {
-		cfg.renderer = func(b render.Backend) render.Backend { return crashingRender{b} }
+		wrap := func(b render.Backend) render.Backend { return crashingRender{b} }
+		cfg.volunteerRenderer, cfg.publisherRenderer = wrap, wrap
 	}
 	s, scene, ctx := testSwarm(t, 3, crash)
 	pub := s.nodes[0].pub
@@ -171,7 +172,7 @@ func TestNewcomersCannotFailAJob(t *testing.T) {
 		if i == 0 {
 			cfg.Logger = events.Logger()
 		} else {
-			cfg.renderer = func(b render.Backend) render.Backend { return crashingRender{b} }
+			cfg.volunteerRenderer = func(b render.Backend) render.Backend { return crashingRender{b} }
 		}
 	})
 	pub := s.nodes[0].pub
@@ -193,7 +194,7 @@ func TestNewcomersCannotFailAJob(t *testing.T) {
 func TestBlockingAJobHandsItsRenderBack(t *testing.T) {
 	s, scene, ctx := testSwarm(t, 2, func(i int, cfg *Config) {
 		if i == 1 {
-			cfg.renderer = func(b render.Backend) render.Backend { return stuckRender{b} }
+			cfg.volunteerRenderer = func(b render.Backend) render.Backend { return stuckRender{b} }
 		}
 	})
 	pub, api := s.nodes[0].pub, volunteerAPI{n: s.nodes[1]}

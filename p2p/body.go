@@ -48,7 +48,7 @@ func (b *Body) Open() (io.Reader, error) {
 		return nil, errors.New("body opened twice")
 	}
 	b.opened = true
-	b.s.SetDeadline(time.Now().Add(rpcTimeout + bodyTime(b.n)))
+	b.s.SetDeadline(time.Now().Add(rpcTimeout + BodyTime(b.n)))
 	if _, err := b.s.Write([]byte{rpcContinue}); err != nil {
 		return nil, err
 	}
@@ -74,8 +74,8 @@ func (e *exactReader) Read(p []byte) (int, error) {
 // it wants the body. A returned error is sent back as a RemoteError.
 type BodyHandler func(ctx context.Context, from peer.ID, header []byte, body *Body) ([]byte, error)
 
-// bodyTime is how long a body of n bytes may take at MinBodyRate.
-func bodyTime(n int64) time.Duration {
+// BodyTime is how long a body of n bytes may take at MinBodyRate.
+func BodyTime(n int64) time.Duration {
 	return time.Duration(n/MinBodyRate+1) * time.Second
 }
 
@@ -95,7 +95,7 @@ func (n *Node) HandleBodyRPC(proto protocol.ID, h BodyHandler) {
 			return
 		}
 		body := &Body{n: int64(min(binary.BigEndian.Uint64(size[:]), 1<<62)), s: s}
-		ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout+bodyTime(body.n))
+		ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout+BodyTime(body.n))
 		defer cancel()
 		resp, err := h(ctx, s.Conn().RemotePeer(), header, body)
 		status := byte(rpcOK)
@@ -114,7 +114,7 @@ func (n *Node) CallBody(ctx context.Context, p peer.ID, proto protocol.ID, heade
 	if len(header) > MaxRPCMessage {
 		return nil, ErrRPCTooLarge
 	}
-	ctx, cancel := context.WithTimeout(ctx, rpcTimeout+bodyTime(size))
+	ctx, cancel := context.WithTimeout(ctx, rpcTimeout+BodyTime(size))
 	defer cancel()
 	if len(n.host.Peerstore().Addrs(p)) == 0 {
 		if err := n.WaitRouting(ctx); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/p2p"
 	"github.com/renderswarm/renderswarm/scheduler"
 	"github.com/renderswarm/renderswarm/work"
 )
@@ -218,7 +219,7 @@ func (p *Publisher) Deliver(_ context.Context, from peer.ID, d work.Delivery, bo
 		return err
 	}
 	j.mu.Lock()
-	task, err := j.coord.CheckDelivery(p.clock.Now(), d.Lease, from)
+	task, err := j.coord.CheckDelivery(p.clock.Now(), d.Lease, from, p2p.BodyTime(body.Size()))
 	j.mu.Unlock()
 	if err != nil {
 		return err

@@ -19,6 +19,9 @@ type Status struct {
 	State    scheduler.State
 	Counts   scheduler.Counts
 	ETA      time.Duration // 0 when unknown
+	// Price is a task's price in milli-CU, by the publisher's own render;
+	// a claim is capped at twice it. 0 until measured.
+	Price int64
 	// FirstLease is when this process handed out the job's first lease
 	// (zero before).
 	FirstLease time.Time
@@ -68,7 +71,7 @@ func (p *Publisher) status(j *pubJob) Status {
 	c := j.coord.Progress()
 	s := Status{
 		ID: j.id, Manifest: j.m, State: j.coord.State(), Counts: c,
-		FirstLease: j.firstLease, Errors: slices.Clone(j.errors),
+		FirstLease: j.firstLease, Errors: slices.Clone(j.errors), Price: j.price,
 	}
 	left := c.Total - c.Verified - c.Failed
 	if c.Verified > 0 && !j.firstLease.IsZero() && left > 0 {

@@ -44,7 +44,7 @@ const (
 	// DefaultMinCommitWait is Config.MinCommitWait when it is 0.
 	DefaultMinCommitWait = time.Minute
 	// DefaultDeliverWindow is Config.DeliverWindow when it is 0.
-	DefaultDeliverWindow = 5 * time.Minute
+	DefaultDeliverWindow = time.Minute
 )
 
 // ErrBadConfig is wrapped by the errors New and Restore return for a Config
@@ -115,9 +115,11 @@ type Config struct {
 	// 2r + MinCommitWait of that commit (or of its own lease, if later), or
 	// its lease ends. 0 means DefaultMinCommitWait; negative, no deadline.
 	MinCommitWait time.Duration
-	// DeliverWindow is how long a committed replica has to deliver once
-	// its task lets it (every replica committed or gone), or its lease
-	// ends. 0 means DefaultDeliverWindow; negative, no deadline.
+	// DeliverWindow is how long a committed replica has to start
+	// delivering once its task lets it (every replica committed or gone),
+	// or its lease ends; CheckDelivery gives a delivery under way the time
+	// its upload needs. 0 means DefaultDeliverWindow; negative, no
+	// deadline.
 	DeliverWindow time.Duration
 }
 

@@ -107,7 +107,7 @@ func TestCommitThenReveal(t *testing.T) {
 		t.Fatalf("first commitment: reveal %v, %v; want wait", reveal, err)
 	}
 	wantErr(t, c.Deliver(t0.Add(31*time.Second), la.ID, a, ra), ErrNotRevealed)
-	if _, err := c.CheckDelivery(t0.Add(31*time.Second), la.ID, a); !errors.Is(err, ErrNotRevealed) {
+	if _, err := c.CheckDelivery(t0.Add(31*time.Second), la.ID, a, time.Minute); !errors.Is(err, ErrNotRevealed) {
 		t.Fatalf("CheckDelivery before the other commitment: %v", err)
 	}
 	// b holds its lease without committing (a copier waiting for a's

@@ -127,8 +127,9 @@ func (c *Coordinator) Committed(leaseID string) bool {
 
 // CheckDelivery checks, before the publisher reads anything of a result,
 // that p holds the lease, has committed, and may reveal; it returns the
-// lease's task.
-func (c *Coordinator) CheckDelivery(now time.Time, leaseID string, p peer.ID) (job.Task, error) {
+// lease's task and gives the lease until now+upload to complete the
+// delivery.
+func (c *Coordinator) CheckDelivery(now time.Time, leaseID string, p peer.ID, upload time.Duration) (job.Task, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.tick(now)
@@ -145,6 +146,12 @@ func (c *Coordinator) CheckDelivery(now time.Time, leaseID string, p peer.ID) (j
 	case stCommitted:
 		if !c.reveal(r) {
 			return job.Task{}, fmt.Errorf("lease %s: %w", leaseID, ErrNotRevealed)
+		}
+		if until := now.Add(upload); r.deliverBy.Before(until) {
+			r.deliverBy = until
+		}
+		if r.Expires.Before(now.Add(upload)) {
+			r.Expires = now.Add(upload)
 		}
 	case stDelivered:
 	default:

@@ -125,10 +125,25 @@ var importRules = []struct {
 			return strings.HasPrefix(i, "github.com/libp2p/") || ours(i, "p2p") || ours(i, "assets") || ours(i, "work")
 		}},
 	{"internal packages serve the components and import none above them",
-		func(p string) bool { return under(p, "internal") },
+		func(p string) bool { return under(p, "internal") && !under(p, "internal/adversary") },
 		func(i string) bool {
 			for _, c := range []string{"node", "cmd", "gui", "publisher", "volunteer", "p2p", "work"} {
 				if ours(i, c) {
+					return true
+				}
+			}
+			return false
+		}},
+	// The adversary kit plays hostile peers in attack tests: it speaks p2p,
+	// assets and work like any peer, but is never part of a node.
+	{"only tests, benchmarks and test programs import the adversary kit",
+		func(p string) bool { return !under(p, "internal/adversary") && !under(p, "bench") },
+		func(i string) bool { return ours(i, "internal/adversary") }},
+	{"the adversary kit is a peer: it never imports node, cmd, gui or the roles",
+		func(p string) bool { return under(p, "internal/adversary") },
+		func(i string) bool {
+			for _, d := range []string{"node", "cmd", "gui", "publisher", "volunteer"} {
+				if ours(i, d) {
 					return true
 				}
 			}

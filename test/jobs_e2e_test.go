@@ -17,8 +17,9 @@ import (
 const demoScene = "../examples/builtin/demo.scene"
 
 type jobStatus struct {
-	ID     string `json:"id"`
-	State  string `json:"state"`
+	ID      string  `json:"id"`
+	State   string  `json:"state"`
+	PriceCU float64 `json:"price_cu"`
 	Frames struct {
 		Total, Verified, Rendering, Failed int
 	} `json:"frames"`

@@ -35,8 +35,14 @@ func (v *Volunteer) deliver(ctx context.Context, pub peer.ID, g *work.Grant, r r
 		if err := v.reveal(ctx, pub, g); err != nil {
 			return fmt.Errorf("waiting to deliver: %w", err)
 		}
-		v.setPhase(g.Lease, Delivering, 1)
 	}
+	select {
+	case v.delivering <- struct{}{}:
+		defer func() { <-v.delivering }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	v.setPhase(g.Lease, Delivering, 1)
 	d := work.Delivery{Ref: g.Ref, CU: r.claim}
 	err := v.patiently(ctx, pub, "deliver", func(ctx context.Context) error {
 		f, err := os.Open(r.path)

@@ -69,12 +69,12 @@ func (v *Volunteer) workOn(ctx context.Context, o Offer) error {
 		}
 		return err
 	}
-	// Deliver in the background while the next task renders (at most
-	// maxDelivering results in flight): waiting for the task's other
-	// replicas, and the publisher's check of this one, overlap the
-	// rendering of the next.
+	// Deliver in the background while the next task renders: waiting for
+	// the task's other replicas, and the publisher's check of this one,
+	// overlap the rendering of the next. At most maxCommitted results wait
+	// so, and maxDelivering upload at once.
 	select {
-	case v.delivering <- struct{}{}:
+	case v.committed <- struct{}{}:
 	case <-ctx.Done():
 		lost(nil)
 		os.RemoveAll(r.dir)
@@ -85,12 +85,9 @@ func (v *Volunteer) workOn(ctx context.Context, o Offer) error {
 	v.inFlight.Add(1)
 	go func() {
 		defer v.inFlight.Done()
-		defer func() { <-v.delivering }()
+		defer func() { <-v.committed }()
 		defer lost(nil)
 		defer os.RemoveAll(r.dir)
-		if r.revealed {
-			v.setPhase(g.Lease, Delivering, 1)
-		}
 		err := v.deliver(wctx, pub, g, r)
 		if err != nil {
 			v.log.Warn("deliveryFailed", "task", g.Task.String(), "err", err)

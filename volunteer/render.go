@@ -108,7 +108,7 @@ func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err 
 // size, then at least minFetchRate. A publisher whose scene nobody seeds
 // does not hold a volunteer longer.
 const (
-	findScene    = time.Minute
+	findScene    = 40 * time.Second
 	minFetchRate = 256 << 10 // bytes per second
 )
 

@@ -90,7 +90,8 @@ type Volunteer struct {
 	settings *settingsBox
 	offers   *offerBook
 
-	delivering chan struct{}  // a slot per result being delivered
+	committed  chan struct{}  // a slot per committed result not yet delivered
+	delivering chan struct{}  // a slot per result being uploaded
 	inFlight   sync.WaitGroup // background deliveries and heartbeats
 
 	mu       sync.Mutex
@@ -100,8 +101,12 @@ type Volunteer struct {
 	preview  []byte                // thumbnail of the last delivered render
 }
 
-// maxDelivering bounds results delivered in the background at once.
-const maxDelivering = 2
+// Results in the background: at most maxCommitted committed and waiting
+// for their task's other replicas, and maxDelivering uploading at once.
+const (
+	maxCommitted  = 8
+	maxDelivering = 2
+)
 
 // New returns a volunteer; it starts nothing: Run does.
 func New(cfg Config) (*Volunteer, error) {
@@ -123,6 +128,7 @@ func New(cfg Config) (*Volunteer, error) {
 		cfg: cfg, self: self, log: cfg.Logger, clock: cfg.Clock,
 		settings:   newSettingsBox(cfg.Settings),
 		offers:     newOfferBook(self, newPicker(cfg.Settings, self, cfg.Versions, cfg.Ledger, cfg.Clock)),
+		committed:  make(chan struct{}, maxCommitted),
 		delivering: make(chan struct{}, maxDelivering),
 		owed:       map[peer.ID]time.Time{},
 		renders:    map[string]*active{},
