@@ -73,11 +73,11 @@ func (p *Publisher) Publish(ctx context.Context, req Request) (cid.Cid, error) {
 	if err != nil {
 		return cid.Undef, err
 	}
-	snap, err := coord.Snapshot()
+	fresh, err := coord.Changes()
 	if err != nil {
 		return cid.Undef, err
 	}
-	if err := p.jobs.insert(id.String(), signed, snap, 0, p.clock.Now()); err != nil {
+	if err := p.jobs.insert(id.String(), signed, fresh.Header, 0, p.clock.Now()); err != nil {
 		return cid.Undef, err
 	}
 	j := newPubJob(id, m, signed, 0, coord)

@@ -323,10 +323,10 @@ func TestDeliveryDuringVerificationIsDecidedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Done() {
-			if st.Counts.Verified != 2 {
-				t.Fatalf("job ended %s with %+v", st.State, st.Counts)
-			}
+		if st.Done() && st.Counts.Verified != 2 {
+			t.Fatalf("job ended %s with %+v", st.State, st.Counts)
+		}
+		if st.Done() && creditedAll(t, tb, vs) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -349,4 +349,19 @@ func TestDeliveryDuringVerificationIsDecidedOnce(t *testing.T) {
 			t.Errorf("volunteer has %d receipts (%v), want one for its frame", len(receipts), err)
 		}
 	}
+}
+
+// creditedAll reports whether every volunteer holds a receipt (the job
+// reads done once decided; receipts follow).
+func creditedAll(t *testing.T, tb *testbed, vs []*volunteer) bool {
+	for _, v := range vs {
+		receipts, err := tb.p.Receipts(t.Context(), v.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(receipts) == 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -360,7 +360,6 @@ func (p *Publisher) reproduce(ctx context.Context, j *pubJob) {
 // receipt could not be issued (to be tried again).
 func (p *Publisher) credit(j *pubJob) bool {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	changed, ok := false, true
 	for _, t := range j.coord.Uncredited() {
 		res, peers, accepted := j.coord.Accepted(t)
@@ -385,10 +384,14 @@ func (p *Publisher) credit(j *pubJob) bool {
 		j.coord.MarkCredited(t)
 		changed = true
 	}
-	if changed {
-		if err := p.save(j); err != nil {
-			p.log.Error("jobNotSaved", "job", j.id, "err", err)
-		}
+	if !changed {
+		j.mu.Unlock()
+		return ok
+	}
+	saved := p.save(j)
+	j.mu.Unlock()
+	if err := p.persist(saved); err != nil {
+		p.log.Error("jobNotSaved", "job", j.id, "err", err)
 	}
 	return ok
 }

@@ -206,6 +206,7 @@ type Coordinator struct {
 	points      map[peer.ID]int       // failure points per peer
 	prefixes    map[string]time.Time  // when a peer on this prefix last asked
 	pending     map[int]struct{}      // tasks waiting for Resolve
+	dirty       map[int]struct{}      // tasks changed since the last Changes
 	expired     []Lease               // since the last Expire call
 	low         int                   // no task below this needs a replica
 	epoch       string                // random lease-ID prefix of this process
@@ -235,6 +236,7 @@ func New(cfg Config) (*Coordinator, error) {
 		points:   make(map[peer.ID]int),
 		prefixes: make(map[string]time.Time),
 		pending:  make(map[int]struct{}),
+		dirty:    make(map[int]struct{}),
 	}
 	if c.rand == nil {
 		c.rand = rand.Reader
@@ -453,6 +455,7 @@ func (c *Coordinator) issue(now time.Time, i int, p peer.ID, prefix string) (Lea
 	t.replicas = append(t.replicas, r)
 	c.leases[r.ID] = r
 	c.activate(r)
+	c.touch(i)
 	return r.Lease, nil
 }
 
@@ -582,6 +585,7 @@ func (c *Coordinator) close(now time.Time, r *replica, st replicaState, points i
 	was := r.state
 	r.state = st
 	c.deactivate(r, was)
+	c.touch(r.task)
 	c.revealable(c.tasks[r.task], now)
 	c.low = min(c.low, r.task)
 	c.points[r.Peer] += points

@@ -68,6 +68,7 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 	}
 	t := c.tasks[i]
 	n := len(t.delivered)
+	c.touch(i)
 	switch d.Verdict {
 	case job.Accept:
 		if err := checkAccept(d, n, t.quorum); err != nil {
@@ -165,6 +166,7 @@ func (c *Coordinator) finish(i int, st taskStatus) {
 	if t.status != tsOpen {
 		return
 	}
+	c.touch(i)
 	t.status = st
 	delete(c.pending, i)
 	for _, r := range t.replicas {
@@ -208,6 +210,7 @@ func (c *Coordinator) MarkCredited(tk job.Task) error {
 		return fmt.Errorf("%w: %s", ErrNotAccepted, tk)
 	}
 	c.tasks[i].credited = true
+	c.touch(i)
 	return nil
 }
 
@@ -250,6 +253,7 @@ func (c *Coordinator) Reject(tk job.Task, leaseID string) error {
 	}
 	t.delivered[k].state = stFailed
 	t.delivered = slices.Delete(t.delivered, k, k+1)
+	c.touch(i)
 	if len(t.delivered) < t.want {
 		delete(c.pending, i)
 	}
