@@ -38,7 +38,7 @@ func (m *mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 // discoverVolunteers advertises this node under VolunteerNamespace and
 // connects to the others it finds there, every minute until ctx ends.
 func discoverVolunteers(ctx context.Context, n *Node) {
-	disc := drouting.NewRoutingDiscovery(n.dht)
+	disc := drouting.NewRoutingDiscovery(contentRouting{n})
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -47,7 +47,7 @@ func discoverVolunteers(ctx context.Context, n *Node) {
 			return
 		case <-t.C:
 		}
-		if n.dht.RoutingTable().Size() > 0 {
+		if n.RoutingTableSize() > 0 {
 			dutil.Advertise(ctx, disc, VolunteerNamespace)
 			fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			peers, err := dutil.FindPeers(fctx, disc, VolunteerNamespace)
@@ -68,8 +68,9 @@ func discoverVolunteers(ctx context.Context, n *Node) {
 	}
 }
 
-// relayCandidates offers connected DHT peers as relay candidates for
-// AutoRelay; only peers that run the relay service will be used.
+// relayCandidates offers the WAN DHT's peers (those with a public address)
+// as relay candidates for AutoRelay; only peers that run the relay service
+// will be used.
 func relayCandidates(ctx context.Context, kad *dht.IpfsDHT, n int) <-chan peer.AddrInfo {
 	ch := make(chan peer.AddrInfo, n)
 	defer close(ch)

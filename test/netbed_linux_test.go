@@ -45,3 +45,29 @@ func udpIn(ns, addr string) (*net.UDPConn, error) {
 	})
 	return c, err
 }
+
+// openTun creates TUN device name (IP packets, no extra header) in
+// namespace ns and returns its file; the device goes away when the file is
+// closed.
+func openTun(ns, name string) (*os.File, error) {
+	var f *os.File
+	err := inNetns(ns, func() error {
+		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+		if err != nil {
+			return fmt.Errorf("opening /dev/net/tun: %w", err)
+		}
+		ifr, err := unix.NewIfreq(name)
+		if err != nil {
+			unix.Close(fd)
+			return err
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("creating TUN device %s: %w", name, err)
+		}
+		f = os.NewFile(uintptr(fd), name) // non-blocking: reads go through the poller
+		return nil
+	})
+	return f, err
+}

@@ -86,3 +86,72 @@ func TestNetbedNATKinds(t *testing.T) {
 		t.Logf("NAT kind %d: %s:4000 seen as %v", kind, h.ip, seen)
 	}
 }
+
+// An impaired link delays each direction by the delay it is given and drops
+// about the share of packets it is told to.
+func TestNetbedImpairedLink(t *testing.T) {
+	requireNetbed(t)
+	b := newNetbed(t)
+	srv := b.publicHost("srv")
+	home := b.home("home", coneNAT)
+	pc := home.host("pc")
+	echo, err := udpIn(srv.ns, srv.ip+":5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, from, err := echo.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			echo.WriteToUDP(buf[:n], from)
+		}
+	}()
+	c, err := udpIn(pc.ns, "0.0.0.0:4000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	to := &net.UDPAddr{IP: net.ParseIP(srv.ip), Port: 5000}
+	// ping sends n probes, one at a time, and returns the round trips of
+	// those answered within wait.
+	ping := func(n int, wait time.Duration) []time.Duration {
+		var rtts []time.Duration
+		buf := make([]byte, 64)
+		for i := range n {
+			start := time.Now()
+			c.WriteToUDP([]byte{byte(i)}, to)
+			c.SetReadDeadline(time.Now().Add(wait))
+			for {
+				m, _, err := c.ReadFromUDP(buf)
+				if err != nil {
+					break
+				}
+				if m == 1 && buf[0] == byte(i) {
+					rtts = append(rtts, time.Since(start))
+					break
+				}
+			}
+		}
+		return rtts
+	}
+	if got := ping(3, time.Second); len(got) != 3 {
+		t.Fatalf("plain link answered %d of 3", len(got))
+	}
+	home.impair(50*time.Millisecond, 0)
+	for _, rtt := range ping(5, time.Second) {
+		if rtt < 100*time.Millisecond || rtt > 300*time.Millisecond {
+			t.Errorf("round trip %v over a link delaying 50 ms each way", rtt)
+		}
+	}
+	home.impair(0, 0.3)
+	got := len(ping(100, 100*time.Millisecond))
+	// Both directions drop 30 %: about 49 % of probes come back.
+	if got < 25 || got > 75 {
+		t.Errorf("%d of 100 probes came back over a link dropping 30 %% each way, want about 49", got)
+	}
+	t.Logf("30 %% loss each way: %d of 100 probes answered", got)
+}

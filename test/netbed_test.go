@@ -69,12 +69,14 @@ const (
 
 // site is a public host, or a home's router and LAN.
 type site struct {
-	bed    *netbed
-	name   string
-	ns     string // the public host's namespace, or the home router's
-	uplink string // the internet router's interface toward the site
-	wanIP  string // the site's public address
-	hosts  int    // LAN hosts made so far
+	bed     *netbed
+	name    string
+	ns      string     // the public host's namespace, or the home router's
+	uplink  string     // the internet router's interface toward the site
+	wanIP   string     // the site's public address
+	gateway string     // the internet router's address on the site's link
+	hosts   int        // LAN hosts made so far
+	link    *lossyLink // the uplink, once impaired
 }
 
 // nshost is a namespace one node runs in.
@@ -86,7 +88,7 @@ type nshost struct {
 }
 
 // requireNetbed skips t unless it can build a netbed (Linux, root, ip,
-// iptables and tc present); with RENDERSWARM_REQUIRE_RENDERERS=1 (CI) a
+// iptables present, /dev/net/tun for impaired links); with RENDERSWARM_REQUIRE_RENDERERS=1 (CI) a
 // missing prerequisite fails the test instead. It also skips under -short.
 func requireNetbed(t *testing.T) {
 	t.Helper()
@@ -103,7 +105,10 @@ func requireNetbed(t *testing.T) {
 	if os.Geteuid() != 0 {
 		missing("needs root to create network namespaces")
 	}
-	for _, prog := range []string{"ip", "iptables", "tc"} {
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		missing("no /dev/net/tun for links with delay and loss")
+	}
+	for _, prog := range []string{"ip", "iptables"} {
 		if _, err := exec.LookPath(prog); err != nil {
 			missing(prog + " is not on PATH (apt-get install iproute2 iptables)")
 		}
@@ -183,13 +188,14 @@ func (b *netbed) attach(name string) *site {
 	b.t.Helper()
 	b.sites++
 	i := b.sites
-	s := &site{bed: b, name: name, ns: b.newNS(name), uplink: fmt.Sprintf("up%d", i), wanIP: fmt.Sprintf("1.2.%d.2", i)}
+	s := &site{bed: b, name: name, ns: b.newNS(name), uplink: fmt.Sprintf("up%d", i),
+		wanIP: fmt.Sprintf("1.2.%d.2", i), gateway: fmt.Sprintf("1.2.%d.1", i)}
 	b.ip("-n", b.inet, "link", "add", s.uplink, "type", "veth", "peer", "name", "wan", "netns", s.ns)
-	b.ip("-n", b.inet, "addr", "add", fmt.Sprintf("1.2.%d.1/24", i), "dev", s.uplink)
+	b.ip("-n", b.inet, "addr", "add", s.gateway+"/24", "dev", s.uplink)
 	b.ip("-n", b.inet, "link", "set", s.uplink, "up")
 	b.ip("-n", s.ns, "addr", "add", s.wanIP+"/24", "dev", "wan")
 	b.ip("-n", s.ns, "link", "set", "wan", "up")
-	b.ip("-n", s.ns, "route", "add", "default", "via", fmt.Sprintf("1.2.%d.1", i))
+	b.ip("-n", s.ns, "route", "add", "default", "via", s.gateway)
 	return s
 }
 
@@ -249,21 +255,35 @@ func (s *site) restore() {
 	s.bed.sh(s.bed.inet, fmt.Sprintf("iptables -D FORWARD -i %[1]s -j DROP\niptables -D FORWARD -o %[1]s -j DROP", s.uplink))
 }
 
-// netem delays each packet between the site and the internet by delay in
-// each direction (so the round trip grows by 2×delay) and loses loss
-// percent of them in each direction.
-func (s *site) netem(delay time.Duration, loss float64) {
-	s.bed.t.Helper()
-	spec := fmt.Sprintf("delay %dms loss %g%%", delay.Milliseconds(), loss)
-	s.bed.sh(s.ns, "tc qdisc replace dev wan root netem "+spec)
-	s.bed.sh(s.bed.inet, fmt.Sprintf("tc qdisc replace dev %s root netem %s", s.uplink, spec))
-}
-
-// clearNetem removes netem from the site's uplink.
-func (s *site) clearNetem() {
-	s.bed.t.Helper()
-	s.bed.sh(s.ns, "tc qdisc del dev wan root")
-	s.bed.sh(s.bed.inet, fmt.Sprintf("tc qdisc del dev %s root", s.uplink))
+// impair delays each packet between the site and the internet by delay in
+// each direction (so the round trip grows by 2×delay) and drops loss (a
+// fraction, e.g. 0.01) of them in each direction. The first call replaces
+// the site's veth uplink with a lossyLink (same interface names and
+// addresses, so NAT mappings, routes and connections survive); later calls
+// change its settings, and impair(0, 0) makes it a plain link again.
+func (s *site) impair(delay time.Duration, loss float64) {
+	b := s.bed
+	b.t.Helper()
+	if s.link == nil {
+		b.ip("-n", b.inet, "link", "del", s.uplink) // and its peer, the site's wan
+		wan, err := openTun(s.ns, "wan")
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		up, err := openTun(b.inet, s.uplink)
+		if err != nil {
+			wan.Close()
+			b.t.Fatal(err)
+		}
+		s.link = newLossyLink(wan, up)
+		b.t.Cleanup(s.link.close)
+		b.ip("-n", s.ns, "addr", "add", s.wanIP+"/24", "dev", "wan")
+		b.ip("-n", s.ns, "link", "set", "wan", "up")
+		b.ip("-n", s.ns, "route", "add", "default", "via", s.gateway)
+		b.ip("-n", b.inet, "addr", "add", s.gateway+"/24", "dev", s.uplink)
+		b.ip("-n", b.inet, "link", "set", s.uplink, "up")
+	}
+	s.link.set(delay, loss)
 }
 
 // syncBuffer is a bytes.Buffer safe to read while a process writes to it.
@@ -315,8 +335,9 @@ func (h *nshost) start(t *testing.T, env []string, args ...string) *nsnode {
 	go func() { n.cmd.Wait(); close(n.done) }()
 	t.Cleanup(func() {
 		n.stop()
+		path := saveLog(t, h.ns, n.log.String())
 		if t.Failed() {
-			t.Logf("node %s (%s) log (tail):\n%s", h.name, n.id, tail(n.log.String(), 60))
+			t.Logf("node %s (%s) log (tail; all of it in %s):\n%s", h.ns, n.id, path, tail(n.log.String(), 40))
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
@@ -342,6 +363,27 @@ func (h *nshost) start(t *testing.T, env []string, args ...string) *nsnode {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// saveLog writes a node's whole log to $RENDERSWARM_ARTIFACTS, by default
+// test-artifacts/netbed/ at the module root, as TEST/NAMESPACE.log (the
+// run-unique prefix dropped), and returns the path.
+func saveLog(t *testing.T, ns, log string) string {
+	dir := os.Getenv("RENDERSWARM_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "test-artifacts")
+	}
+	dir = filepath.Join(dir, "netbed", strings.ReplaceAll(t.Name(), "/", "_"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("keeping node logs: %v", err)
+		return ""
+	}
+	_, name, _ := strings.Cut(ns, "-")
+	path := filepath.Join(dir, name+".log")
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Logf("keeping node logs: %v", err)
+	}
+	return path
 }
 
 // run runs the CLI against the node, in its namespace, bounded by timeout.
@@ -398,9 +440,15 @@ func (n *nsnode) stop() {
 	select {
 	case <-n.done:
 	case <-time.After(20 * time.Second):
-		n.cmd.Process.Kill()
-		<-n.done
-		n.t.Errorf("node %s did not stop within 20s of SIGINT", n.host.name)
+		// SIGQUIT makes the Go runtime print every goroutine to the log.
+		n.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-n.done:
+		case <-time.After(5 * time.Second):
+			n.cmd.Process.Kill()
+			<-n.done
+		}
+		n.t.Errorf("node %s did not stop within 20s of SIGINT (its goroutines are in its log)", n.host.ns)
 	}
 }
 
