@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
@@ -69,11 +70,26 @@ func newDHTs(h host.Host, bootstrap []peer.AddrInfo) (*dhts, error) {
 	return &dhts{WAN: wan, LAN: lan}, nil
 }
 
-// FindProvidersAsync asks both DHTs and streams each provider once.
+// wanLookupTimeout bounds a WAN lookup. In a healthy private swarm one
+// takes well under a second; when the WAN has stopped answering (the
+// node's link is down, unnoticed yet by its connections) it would hang to
+// the caller's deadline and hold back the LAN's answers, which callers
+// that re-query only once a lookup ends never saw again.
+const wanLookupTimeout = 10 * time.Second
+
+// FindProvidersAsync asks both DHTs and streams each provider once. The
+// WAN is asked only while a WAN server is connected, and for at most
+// wanLookupTimeout.
 func (d *dhts) FindProvidersAsync(ctx context.Context, c cid.Cid, count int) <-chan peer.AddrInfo {
 	ctx, cancel := context.WithCancel(ctx)
 	out := make(chan peer.AddrInfo)
-	wan, lan := d.WAN.FindProvidersAsync(ctx, c, count), d.LAN.FindProvidersAsync(ctx, c, count)
+	lan := d.LAN.FindProvidersAsync(ctx, c, count)
+	var wan <-chan peer.AddrInfo
+	if d.wanConnected() {
+		wctx, wcancel := context.WithTimeout(ctx, wanLookupTimeout)
+		wan = d.WAN.FindProvidersAsync(wctx, c, count)
+		context.AfterFunc(ctx, wcancel)
+	}
 	go func() {
 		defer close(out)
 		defer cancel()
@@ -110,13 +126,19 @@ func (d *dhts) FindProvidersAsync(ctx context.Context, c cid.Cid, count int) <-c
 	return out
 }
 
-// FindPeer asks both DHTs for p's addresses and merges them; it fails only
-// if both fail.
+// FindPeer asks both DHTs for p's addresses (the WAN as FindProvidersAsync
+// does) and merges them; it fails only if both fail.
 func (d *dhts) FindPeer(ctx context.Context, p peer.ID) (peer.AddrInfo, error) {
 	var wg sync.WaitGroup
 	var wan, lan peer.AddrInfo
-	var wanErr, lanErr error
-	wg.Go(func() { wan, wanErr = d.WAN.FindPeer(ctx, p) })
+	var wanErr, lanErr error = errNoPeers, nil
+	if d.wanConnected() {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, wanLookupTimeout)
+			defer cancel()
+			wan, wanErr = d.WAN.FindPeer(ctx, p)
+		})
+	}
 	wg.Go(func() { lan, lanErr = d.LAN.FindPeer(ctx, p) })
 	wg.Wait()
 	if wanErr != nil && lanErr != nil {
@@ -178,38 +200,100 @@ func (n *Node) recordProvider(ctx context.Context, c cid.Cid) error {
 	return errors.Join(n.dht.LAN.Provide(ctx, c, false), n.dht.WAN.Provide(ctx, c, false))
 }
 
-// announce tells the network this node provides c: on the LAN DHT when it
-// has peers, and on the WAN DHT when a WAN server is connected. With none
-// connected (the node's link is down, or it is a LAN cut off from the
-// internet) a WAN announce would only wait for timeouts, so c is kept and
-// announced when one connects again (see announcePending). It succeeds if
-// one of the announces did.
-func (n *Node) announce(ctx context.Context, c cid.Cid) error {
-	var wg sync.WaitGroup
-	var lanErr, wanErr error
-	lanErr, wanErr = errNoPeers, errNoPeers
+// announce queues c to be announced on the LAN DHT (announceLAN) and on
+// the WAN DHT (announceWAN). Announcing takes a lookup; when a link has
+// just gone down, unnoticed yet by the connections over it, a lookup
+// waits for timeouts (20 s seen on a LAN cut off from the internet), and
+// a caller announcing one CID after another would fall behind by that
+// much each time. The local record made first (recordProvider) already
+// answers every peer whose lookup reaches this node, which on a small LAN
+// is every lookup. It fails only if there is nowhere to announce.
+func (n *Node) announce(c cid.Cid) error {
+	queued := false
 	if n.dht.LAN.RoutingTable().Size() > 0 {
-		wg.Go(func() { lanErr = n.dht.LAN.Provide(ctx, c, true) })
+		select {
+		case n.lanQ <- c:
+		default: // a burst; the local record answers, reproviding catches up
+		}
+		queued = true
 	}
-	if n.wanConnected() {
-		wg.Go(func() { wanErr = n.dht.WAN.Provide(ctx, c, true) })
+	if n.dht.WAN.RoutingTable().Size() > 0 {
+		select {
+		case n.wanQ <- c:
+		default:
+			n.pending.add(c)
+		}
+		queued = true
 	}
-	wg.Wait()
-	if wanErr != nil && ctx.Err() == nil {
-		n.pending.add(c)
+	if !queued {
+		return errNoPeers
 	}
-	if lanErr == nil || wanErr == nil {
-		return nil
+	return nil
+}
+
+// announceLAN announces what announce queued on the LAN DHT, one CID at a
+// time, until ctx ends.
+func (n *Node) announceLAN(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-n.lanQ:
+			pctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+			start := time.Now()
+			err := n.dht.LAN.Provide(pctx, c, true)
+			cancel()
+			if err != nil || time.Since(start) > 2*time.Second {
+				n.log.Debug("lanAnnounce", "cid", c, "elapsed", time.Since(start), "err", err)
+			}
+		}
 	}
-	return errors.Join(lanErr, wanErr)
+}
+
+// announceWAN announces what announce queued on the WAN DHT, one CID at a
+// time, until ctx ends. While no WAN server is connected an announce would
+// only wait for timeouts, so CIDs wait in n.pending, and are announced once
+// one connects again.
+func (n *Node) announceWAN(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-n.wanQ:
+			if !n.wanConnected() {
+				n.pending.add(c)
+				continue
+			}
+			if err := n.provideWAN(ctx, c); err != nil {
+				n.pending.add(c)
+			}
+		case <-t.C:
+			n.announcePending(ctx)
+		}
+	}
+}
+
+func (n *Node) provideWAN(ctx context.Context, c cid.Cid) error {
+	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	err := n.dht.WAN.Provide(ctx, c, true)
+	if err != nil {
+		n.log.Debug("wanAnnounceFailed", "cid", c, "err", err)
+	}
+	return err
 }
 
 var errNoPeers = errors.New("no DHT peers connected")
 
 // wanConnected reports whether a peer of the WAN routing table is connected.
-func (n *Node) wanConnected() bool {
-	for _, p := range n.dht.WAN.RoutingTable().ListPeers() {
-		if n.host.Network().Connectedness(p) == network.Connected {
+func (n *Node) wanConnected() bool { return n.dht.wanConnected() }
+
+func (d *dhts) wanConnected() bool {
+	nw := d.WAN.Host().Network()
+	for _, p := range d.WAN.RoutingTable().ListPeers() {
+		if nw.Connectedness(p) == network.Connected {
 			return true
 		}
 	}
@@ -249,7 +333,7 @@ func (p *pendingWAN) take() []cid.Cid {
 }
 
 // announcePending announces on the WAN what could not be announced there
-// before, once a WAN server is connected; called periodically by Run.
+// before, once a WAN server is connected.
 func (n *Node) announcePending(ctx context.Context) {
 	if !n.wanConnected() {
 		return
@@ -259,15 +343,11 @@ func (n *Node) announcePending(ctx context.Context) {
 		n.log.Info("announcingPendingOnWAN", "cids", len(cids))
 	}
 	for i, c := range cids {
-		pctx, cancel := context.WithTimeout(ctx, rpcTimeout)
-		err := n.dht.WAN.Provide(pctx, c, true)
-		cancel()
-		if err != nil {
+		if err := n.provideWAN(ctx, c); err != nil {
 			// Still unreachable: keep the rest for the next round.
 			for _, c := range cids[i:] {
 				n.pending.add(c)
 			}
-			n.log.Debug("wanAnnounceFailed", "cid", c, "err", err)
 			return
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -79,7 +80,9 @@ type Node struct {
 	host      host.Host
 	routed    host.Host
 	dht       *dhts
-	pending   pendingWAN // CIDs still to announce on the WAN DHT
+	lanQ      chan cid.Cid // CIDs to announce on the LAN DHT (announceLAN)
+	wanQ      chan cid.Cid // CIDs to announce on the WAN DHT (announceWAN)
+	pending   pendingWAN   // CIDs whose WAN announce must wait
 	ps        *pubsub.PubSub
 	psStop    context.CancelFunc
 	reach     atomic.Int32 // network.Reachability, from AutoNAT v1
@@ -144,7 +147,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting libp2p host on %v: %w", listen, err)
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, host: h, topics: map[string]*pubsub.Topic{}}
+	n := &Node{cfg: cfg, log: cfg.Logger, host: h, topics: map[string]*pubsub.Topic{}, lanQ: make(chan cid.Cid, 256), wanQ: make(chan cid.Cid, 256)}
 	kad, err := newDHTs(h, cfg.Bootstrap)
 	if err != nil {
 		h.Close()
@@ -216,11 +219,12 @@ func (n *Node) Run(ctx context.Context) error {
 	defer n.host.Network().StopNotify(conns)
 	wg.Go(func() { discoverVolunteers(ctx, n) })
 	wg.Go(func() { n.watchNetwork(ctx) })
+	wg.Go(func() { n.announceLAN(ctx) })
+	wg.Go(func() { n.announceWAN(ctx) })
 	t := time.NewTicker(15 * time.Second)
 	defer t.Stop()
 	for {
 		n.connectBootstrap(ctx)
-		n.announcePending(ctx)
 		select {
 		case <-ctx.Done():
 			return nil

@@ -10,10 +10,10 @@ import (
 )
 
 // Provide announces on the DHTs that this node has c. It records the
-// announcement locally first, so peers that ask this node directly find it
-// even while its routing tables are empty; the network part waits (bounded
-// by ctx) for a peer in a routing table, since announcing needs one. See
-// announce for which DHT hears of it when.
+// announcement locally first, so peers whose lookups reach this node find
+// it at once, even while its routing tables are empty; then it waits
+// (bounded by ctx) for a peer in a routing table, since announcing needs
+// one, and queues the announce (see announce), which it does not wait for.
 func (n *Node) Provide(ctx context.Context, c cid.Cid) error {
 	if err := n.recordProvider(ctx, c); err != nil {
 		return fmt.Errorf("recording provider of %s: %w", c, err)
@@ -21,7 +21,7 @@ func (n *Node) Provide(ctx context.Context, c cid.Cid) error {
 	if err := n.WaitRouting(ctx); err != nil {
 		return fmt.Errorf("providing %s: no DHT peers: %w", c, err)
 	}
-	if err := n.announce(ctx, c); err != nil {
+	if err := n.announce(c); err != nil {
 		return fmt.Errorf("providing %s: %w", c, err)
 	}
 	return nil

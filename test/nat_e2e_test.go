@@ -143,11 +143,11 @@ func TestJobAcrossNATs(t *testing.T) {
 	}
 	logHolePunches(t, s.pub, b, c)
 
-	// An asset 2.5 times the relay's per-connection limit moves from A
-	// to C, the only path being the relay: the relay ends each relayed
+	// An asset 1.5 times the relay's per-connection limit moves from A
+	// to C, the only path being the relay: the relay ends a relayed
 	// connection at its limit and the transfer resumes on the next.
 	big := filepath.Join(t.TempDir(), "big.bin")
-	data := make([]byte, 5*relayDataLimit/2)
+	data := make([]byte, 3*relayDataLimit/2)
 	rand.Read(data)
 	if err := os.WriteFile(big, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -184,8 +184,8 @@ func TestJobAcrossNATs(t *testing.T) {
 		}
 	}
 	t.Logf("relay: %d relayed connection halves, %d cut at the %d-byte limit; bytes %v", len(counts), cut, relayDataLimit, counts)
-	if cut < 2 {
-		t.Errorf("the relay cut %d connections at its limit; a %d-byte asset should have needed at least 3", cut, len(data))
+	if cut < 1 {
+		t.Errorf("the relay cut no connection at its limit; a %d-byte asset should have needed two", len(data))
 	}
 }
 
@@ -229,8 +229,8 @@ func logHolePunches(t *testing.T, nodes ...*nsnode) {
 	t.Helper()
 	for _, n := range nodes {
 		log := n.log.String()
-		t.Logf("%s: %d hole punches succeeded, %d failed", n.host.site.name,
-			strings.Count(log, "msg=holePunched"), strings.Count(log, "msg=holePunchFailed"))
+		t.Logf("%s: %d hole punches succeeded, %d attempts failed", n.host.site.name,
+			strings.Count(log, "msg=holePunched"), strings.Count(log, "msg=holePunchAttemptFailed"))
 	}
 }
 
