@@ -20,7 +20,7 @@ import (
 // /renderswarm/lan/kad/1.0.0 next to /renderswarm/kad/1.0.0.
 const LANExtension = "/lan"
 
-// newDHTs builds the two DHTs every node runs, as Kubo does:
+// dhts are the two DHTs every node runs, as Kubo does:
 //
 //   - The WAN DHT holds only peers with a public address (a relay address
 //     counts, a private one does not) and passes on only public addresses,
@@ -34,7 +34,7 @@ const LANExtension = "/lan"
 //     serves. Nodes on one LAN, or a LAN cut off from the internet, find
 //     each other's content through it whatever AutoNAT says.
 //
-// Provide announces on both; lookups ask both and merge the answers.
+// Node.Provide announces on both; lookups ask both and merge the answers.
 // (go-libp2p-kad-dht/dual does the same but pulls in more modules, and
 // provides on the LAN only while the WAN table is empty.)
 type dhts struct{ WAN, LAN *dht.IpfsDHT }
@@ -44,6 +44,7 @@ var (
 	_ routing.ContentRouting = contentRouting{}
 )
 
+// newDHTs builds both DHTs on h.
 func newDHTs(h host.Host, bootstrap []peer.AddrInfo) (*dhts, error) {
 	wan, err := dht.New(h,
 		dht.ProtocolPrefix(ProtocolPrefix),
@@ -263,6 +264,7 @@ func (n *Node) announceWAN(ctx context.Context) {
 			return
 		case c := <-n.wanQ:
 			if !n.wanConnected() {
+				n.log.Debug("wanAnnounceDeferred", "cid", c)
 				n.pending.add(c)
 				continue
 			}
@@ -278,10 +280,9 @@ func (n *Node) announceWAN(ctx context.Context) {
 func (n *Node) provideWAN(ctx context.Context, c cid.Cid) error {
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
+	start := time.Now()
 	err := n.dht.WAN.Provide(ctx, c, true)
-	if err != nil {
-		n.log.Debug("wanAnnounceFailed", "cid", c, "err", err)
-	}
+	n.log.Debug("wanAnnounce", "cid", c, "elapsed", time.Since(start), "err", err)
 	return err
 }
 

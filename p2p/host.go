@@ -94,7 +94,7 @@ type Node struct {
 	closed   bool
 }
 
-// New builds the host, DHT and GossipSub router and starts listening.
+// New builds the host, DHTs and GossipSub router and starts listening.
 // Discovery and bootstrapping start in Run.
 func New(cfg Config) (*Node, error) {
 	if cfg.Identity == nil {
@@ -147,11 +147,18 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting libp2p host on %v: %w", listen, err)
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, host: h, topics: map[string]*pubsub.Topic{}, lanQ: make(chan cid.Cid, 256), wanQ: make(chan cid.Cid, 256)}
+	n := &Node{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		host:   h,
+		topics: map[string]*pubsub.Topic{},
+		lanQ:   make(chan cid.Cid, 256),
+		wanQ:   make(chan cid.Cid, 256),
+	}
 	kad, err := newDHTs(h, cfg.Bootstrap)
 	if err != nil {
 		h.Close()
-		return nil, fmt.Errorf("starting DHT: %w", err)
+		return nil, fmt.Errorf("starting DHTs: %w", err)
 	}
 	n.dht = kad
 	relaySource.Store(kad.WAN)

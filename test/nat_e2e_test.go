@@ -141,7 +141,6 @@ func TestJobAcrossNATs(t *testing.T) {
 	if p := paths[[2]string{"homea", "homec"}]; p.State != "relayed" {
 		t.Errorf("publisher–C (symmetric NAT): want a relayed connection; peers shows %+v", p)
 	}
-	logHolePunches(t, s.pub, b, c)
 
 	// An asset 1.5 times the relay's per-connection limit moves from A
 	// to C, the only path being the relay: the relay ends a relayed
@@ -168,6 +167,8 @@ func TestJobAcrossNATs(t *testing.T) {
 	_, slow := timeJob(t, 4*time.Minute, func() string { return s.pub.publish(sceneCopy(t, "netem"), tinyJob...) }, s.pub.status)
 	s.homeA.impair(0, 0)
 	t.Logf("same job again, connections warm: %s; with 100 ms RTT and 1%% loss each way on A's link: %s", warm, slow)
+
+	logHolePunches(t, s.pub, b, c)
 
 	// The relay logs what each relayed connection carried when it ends:
 	// stop it, then check that none carried more than its limit, and that
