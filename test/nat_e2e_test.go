@@ -112,7 +112,7 @@ const relayDataLimit = 128 << 10
 // against the same job on loopback and with 100 ms RTT and 1 % loss on
 // the publisher's home link.
 func TestJobAcrossNATs(t *testing.T) {
-	requireNetbed(t)
+	requireImpairment(t)
 	loop := loopbackTiming(t)
 
 	s := startNATSwarm(t)

@@ -90,7 +90,7 @@ func TestNetbedNATKinds(t *testing.T) {
 // An impaired link delays each direction by the delay it is given and drops
 // about the share of packets it is told to.
 func TestNetbedImpairedLink(t *testing.T) {
-	requireNetbed(t)
+	requireImpairment(t)
 	b := newNetbed(t)
 	srv := b.publicHost("srv")
 	home := b.home("home", coneNAT)

@@ -87,32 +87,41 @@ type nshost struct {
 	site *site
 }
 
-// requireNetbed skips t unless it can build a netbed (Linux, root, ip,
-// iptables present, /dev/net/tun for impaired links); with RENDERSWARM_REQUIRE_RENDERERS=1 (CI) a
-// missing prerequisite fails the test instead. It also skips under -short.
+// requireNetbed skips t unless it can build a netbed (Linux, root, ip and
+// iptables); with RENDERSWARM_REQUIRE_RENDERERS=1 (CI) a missing
+// prerequisite fails the test instead. It also skips under -short.
 func requireNetbed(t *testing.T) {
 	t.Helper()
 	skipIfShort(t)
-	missing := func(why string) {
-		if os.Getenv("RENDERSWARM_REQUIRE_RENDERERS") == "1" {
-			t.Fatalf("network-namespace test bed required (RENDERSWARM_REQUIRE_RENDERERS=1): %s", why)
-		}
-		t.Skipf("network-namespace test bed unavailable: %s", why)
-	}
 	if runtime.GOOS != "linux" {
-		missing("needs Linux network namespaces")
+		netbedMissing(t, "needs Linux network namespaces")
 	}
 	if os.Geteuid() != 0 {
-		missing("needs root to create network namespaces")
-	}
-	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		missing("no /dev/net/tun for links with delay and loss")
+		netbedMissing(t, "needs root to create network namespaces")
 	}
 	for _, prog := range []string{"ip", "iptables"} {
 		if _, err := exec.LookPath(prog); err != nil {
-			missing(prog + " is not on PATH (apt-get install iproute2 iptables)")
+			netbedMissing(t, prog+" is not on PATH (apt-get install iproute2 iptables)")
 		}
 	}
+}
+
+// requireImpairment is requireNetbed for tests that add delay and loss,
+// which also need /dev/net/tun (see lossyLink).
+func requireImpairment(t *testing.T) {
+	t.Helper()
+	requireNetbed(t)
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		netbedMissing(t, "no /dev/net/tun for links with delay and loss")
+	}
+}
+
+func netbedMissing(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("RENDERSWARM_REQUIRE_RENDERERS") == "1" {
+		t.Fatalf("network-namespace test bed required (RENDERSWARM_REQUIRE_RENDERERS=1): %s", why)
+	}
+	t.Skipf("network-namespace test bed unavailable: %s", why)
 }
 
 // newNetbed makes the internet router namespace. Every namespace of the
@@ -125,6 +134,11 @@ func newNetbed(t *testing.T) *netbed {
 	netbedSeq.n++
 	b := &netbed{t: t, prefix: fmt.Sprintf("rsn%dx%d", os.Getpid(), netbedSeq.n)}
 	netbedSeq.Unlock()
+	// A container without CAP_SYS_ADMIN cannot make namespaces at all.
+	if out, err := exec.Command("ip", "netns", "add", b.prefix+"-inet").CombinedOutput(); err != nil {
+		netbedMissing(t, fmt.Sprintf("cannot create a network namespace: %v: %s", err, out))
+	}
+	exec.Command("ip", "netns", "del", b.prefix+"-inet").Run()
 	b.inet = b.newNS("inet")
 	b.sh(b.inet, "echo 1 > /proc/sys/net/ipv4/ip_forward")
 	return b
