@@ -27,7 +27,7 @@
 //     learnt whether it was reachable, so no relay ran and nothing behind
 //     NAT was reachable. A node behind NAT learns it is private about 15 s
 //     after it connects to a public peer (the service waits out its dial
-//     timeout) and holds a relay reservation at about 19 s. The relay
+//     timeout) and holds a relay reservation 18-20 s after it starts. The relay
 //     service runs while AutoNAT v1 or v2 finds the node public (v2 alone
 //     confirms a swarm's only public node). AutoRelay reserves with the
 //     first relay it finds. Hole punching joined two cone NATs in 5-80 ms;
@@ -40,7 +40,7 @@
 //     other path. An asset larger than the limit crosses in several relayed
 //     connections, each cut by the relay at 128 KiB; the torrent resumes on
 //     the next after its stall timeout, about 10 s, so a relay moves assets
-//     at roughly 10 KiB/s (192 KiB in ~25 s measured). DHT and GossipSub
+//     at 6-10 KiB/s (192 KiB in 21-31 s measured). DHT and GossipSub
 //     streams keep off relays.
 //   - GossipSub uses an outbound queue of 512 and a validation queue of 1024:
 //     with the defaults a burst of 2,000 messages reached only 25-44 % of
