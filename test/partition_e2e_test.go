@@ -1,7 +1,6 @@
 package test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +151,3 @@ func booksAgree(t *testing.T, pubs, vols []*nsnode, report bool) bool {
 	}
 	return ok
 }
-
-// String names a node in messages.
-func (n *nsnode) String() string { return fmt.Sprintf("%s (%s)", n.host.ns, n.id) }
