@@ -149,8 +149,13 @@ func (p *Publisher) images(j *pubJob, tr scheduler.TaskResults) (imgs []image.Im
 // it when a check is due.
 func (p *Publisher) decide(ctx context.Context, j *pubJob, tr scheduler.TaskResults, imgs []image.Image, prof credits.Profile) (job.Decision, error) {
 	d, _, err := credits.DecideImages(prof, imgs, tr.Quorum, tr.MaxResults)
-	if err != nil || d.Verdict != job.Accept {
+	switch {
+	case err != nil:
 		return d, err
+	case d.Verdict == job.NeedReplica || d.Verdict == job.GiveUp:
+		return p.arbitrate(ctx, j, tr, imgs, prof, d)
+	case d.Verdict != job.Accept:
+		return d, nil
 	}
 	var agreeing []peer.ID
 	for _, a := range d.Agreeing {
@@ -233,7 +238,7 @@ func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskRes
 			if err := p.cfg.Ledger.Strike(now, tr.Results[i].Peer, tr.Task, kind); err != nil {
 				p.log.Error("strikeNotRecorded", "task", tr.Task.String(), "err", err)
 			}
-			p.standing.forget()
+			p.standing.struck(tr.Results[i].Peer)
 		}
 	}
 	var peers []peer.ID
@@ -280,19 +285,13 @@ var errNoCheck = errors.New("this node cannot render crops of the job")
 // returns errRefuted on a mismatch, nil on a match, and another error
 // when the check could not run.
 func (p *Publisher) cropCheck(ctx context.Context, j *pubJob, t job.Task, canonical image.Image, prof credits.Profile) error {
-	m := j.m
-	tile := m.TileRect(t.Tile)
-	w, h := max(1, tile.Dx()/4), max(1, tile.Dy()/4)
-	x0 := tile.Min.X + between(tile.Dx()-w)
-	y0 := tile.Min.Y + between(tile.Dy()-h)
-	c := image.Rect(x0, y0, x0+w, y0+h)
+	tile := j.m.TileRect(t.Tile)
+	c := randomCrop(tile)
 	mine, err := p.renderCrop(ctx, j, t, c)
 	if err != nil {
 		return err
 	}
-	// The result covers the tile; its pixel (0,0) is the tile's top left.
-	theirs := credits.NRGBA(canonical).SubImage(c.Sub(tile.Min))
-	cmp, err := credits.Compare(prof, mine, theirs)
+	cmp, err := compareCrop(prof, mine, canonical, tile, c)
 	if err != nil {
 		return err
 	}
@@ -301,6 +300,58 @@ func (p *Publisher) cropCheck(ctx context.Context, j *pubJob, t job.Task, canoni
 		return fmt.Errorf("%w: %s", errRefuted, cmp.Reason)
 	}
 	return nil
+}
+
+// randomCrop is a crop of 1/16 of a tile's area at a random place.
+func randomCrop(tile image.Rectangle) image.Rectangle {
+	w, h := max(1, tile.Dx()/4), max(1, tile.Dy()/4)
+	x0 := tile.Min.X + between(tile.Dx()-w)
+	y0 := tile.Min.Y + between(tile.Dy()-h)
+	return image.Rect(x0, y0, x0+w, y0+h)
+}
+
+// compareCrop compares the publisher's render of crop c with the same
+// pixels of a result covering tile (its pixel (0,0) is the tile's top
+// left).
+func compareCrop(prof credits.Profile, mine, result image.Image, tile, c image.Rectangle) (credits.Comparison, error) {
+	return credits.Compare(prof, mine, credits.NRGBA(result).SubImage(c.Sub(tile.Min)))
+}
+
+// arbitrate settles a disagreement (d is NeedReplica or GiveUp) with the
+// publisher's own render of a random crop: results that differ from it
+// there are refuted, their peers struck, so that junk from cheaters can
+// neither run a task out of its result budget nor go unpunished because
+// no majority formed. d stands when every result matches there, or when
+// the crop cannot be rendered. (A scene that does not render the same on
+// two machines gets its honest renderers struck too, but only at this
+// publisher, whose scene it is; its tasks fail once 2·MaxResults replicas
+// were refuted.)
+func (p *Publisher) arbitrate(ctx context.Context, j *pubJob, tr scheduler.TaskResults, imgs []image.Image, prof credits.Profile, d job.Decision) (job.Decision, error) {
+	tile := j.m.TileRect(tr.Task.Tile)
+	c := randomCrop(tile)
+	mine, err := p.renderCrop(ctx, j, tr.Task, c)
+	if err != nil {
+		if ctx.Err() != nil {
+			return job.Decision{}, ctx.Err()
+		}
+		p.log.Warn("arbiterNotRendered", "task", tr.Task.String(), "err", err)
+		return d, nil
+	}
+	var wrong []int
+	for i, img := range imgs {
+		cmp, err := compareCrop(prof, mine, img, tile, c)
+		if err != nil {
+			return d, nil
+		}
+		if !cmp.Match {
+			wrong = append(wrong, i)
+		}
+	}
+	p.log.Info("disagreementArbitrated", "task", tr.Task.String(), "results", len(imgs), "refuted", len(wrong))
+	if len(wrong) == 0 {
+		return d, nil
+	}
+	return job.Decision{Verdict: job.Refute, Canonical: -1, Agreeing: wrong}, nil
 }
 
 // renderCrop renders the rectangle c of task t with the publisher's own
@@ -372,7 +423,10 @@ func (p *Publisher) credit(j *pubJob) bool {
 				continue
 			}
 			_, err := p.cfg.Ledger.Issue(p.clock.Now(), p.cfg.Key, v, t, res.CID, j.pay(j.claims[t][v]))
-			if err != nil && !errors.Is(err, credits.ErrAlreadyIssued) {
+			switch {
+			case err == nil:
+				p.standing.credited(v, t.Job.String())
+			case !errors.Is(err, credits.ErrAlreadyIssued):
 				p.log.Error("receiptNotIssued", "task", t.String(), "peer", v, "err", err)
 				failed = true
 			}

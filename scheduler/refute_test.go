@@ -1,7 +1,10 @@
 package scheduler
 
 import (
+	"fmt"
 	"testing"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/renderswarm/renderswarm/job"
 )
@@ -80,5 +83,42 @@ func TestRefuteKeepsOtherVotes(t *testing.T) {
 	}
 	if err := c.Resolve(tr.Task, job.Decision{Verdict: job.Accept, Canonical: 0, Agreeing: []int{0, 1}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// New peers' results refuted round after round never fail the task — free
+// identities could otherwise fail any task by sending junk — up to
+// maxRefutes·MaxResults of them; two established peers' refuted results
+// do (the scene does not render the same on two machines).
+func TestRefutesFailOnlyOnEstablishedPeers(t *testing.T) {
+	// Each round, two new replicas deliver and both are refuted.
+	run := func(cfg Config, rounds int) Counts {
+		c := newCoord(t, cfg)
+		next := 0
+		for range rounds {
+			for len(c.Pending()) == 0 {
+				l := mustLease(t, c, t0, testPeer(t, 100+next), "")
+				deliver(t, c, t0, l, fmt.Sprintf("junk %d", next))
+				next++
+			}
+			tr := c.Pending()[0]
+			if err := c.Resolve(tr.Task, job.Decision{Verdict: job.Refute, Agreeing: []int{0, 1}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c.Progress()
+	}
+	cfg := testConfig(1, 2)
+	cfg.MaxResults = 5
+	rounds := maxRefutes * cfg.MaxResults / 2 // 14 refuted results
+	if got := run(cfg, rounds); got.Failed != 0 || got.Queued != 1 {
+		t.Fatalf("after %d refuted results of new peers: %+v, want the task queued", 2*rounds, got)
+	}
+	if got := run(cfg, rounds+1); got.Failed != 1 {
+		t.Fatalf("after %d refuted results: %+v, want the task failed", 2*rounds+2, got)
+	}
+	cfg.Standing = func(peer.ID) Standing { return Standing{Verified: 100, Jobs: 10, ConsecutiveValid: 100} }
+	if got := run(cfg, 1); got.Failed != 1 {
+		t.Fatalf("after %d refuted results of established peers: %+v, want the task failed", maxTrustedRefutes, got)
 	}
 }

@@ -111,6 +111,10 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 		var kept []*replica
 		for k, r := range t.delivered {
 			if refuted[k] {
+				if c.established(r.Peer) {
+					t.trustedRefutes++
+				}
+				t.refutes++
 				c.points[r.Peer] += failurePoints
 				r.state = stFailed
 			} else {
@@ -119,7 +123,7 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 		}
 		t.delivered = kept
 		delete(c.pending, i)
-		if len(t.replicas) >= 2*c.cfg.MaxResults {
+		if t.trustedRefutes >= maxTrustedRefutes || t.refutes >= maxRefutes*c.cfg.MaxResults {
 			c.finish(i, tsFailed)
 			return nil
 		}
@@ -130,6 +134,16 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 	}
 	return nil
 }
+
+// A task fails when the publisher's own render disproved the results of
+// maxTrustedRefutes established peers (its scene does not render the same
+// on two machines), or, as a bound on the work spent on it, of
+// maxRefutes·MaxResults peers of any standing. New peers' junk alone —
+// free identities — cannot fail it sooner.
+const (
+	maxTrustedRefutes = 2
+	maxRefutes        = 3
+)
 
 // checkAccept checks an Accept decision over n results with the given
 // quorum.
