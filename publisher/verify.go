@@ -148,12 +148,12 @@ func (p *Publisher) images(j *pubJob, tr scheduler.TaskResults) (imgs []image.Im
 // decide compares a task's results and, for an accepted one, crop-checks
 // it when a check is due.
 func (p *Publisher) decide(ctx context.Context, j *pubJob, tr scheduler.TaskResults, imgs []image.Image, prof credits.Profile) (job.Decision, error) {
-	d, _, err := credits.DecideImages(prof, imgs, tr.Quorum, tr.MaxResults)
+	d, cmp, err := credits.DecideImages(prof, imgs, tr.Quorum, tr.MaxResults)
 	switch {
 	case err != nil:
 		return d, err
 	case d.Verdict == job.NeedReplica || d.Verdict == job.GiveUp:
-		return p.arbitrate(ctx, j, tr, imgs, prof, d)
+		return p.arbitrate(ctx, j, tr, imgs, cmp, prof, d)
 	case d.Verdict != job.Accept:
 		return d, nil
 	}
@@ -235,10 +235,12 @@ func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskRes
 	now := p.clock.Now()
 	strike := func(indices []int, kind credits.Strike) {
 		for _, i := range indices {
-			if err := p.cfg.Ledger.Strike(now, tr.Results[i].Peer, tr.Task, kind); err != nil {
+			v := tr.Results[i].Peer
+			if err := p.cfg.Ledger.Strike(now, v, tr.Task, kind); err != nil {
 				p.log.Error("strikeNotRecorded", "task", tr.Task.String(), "err", err)
 			}
-			p.standing.struck(tr.Results[i].Peer)
+			p.standing.struck(v)
+			p.reopen(v)
 		}
 	}
 	var peers []peer.ID
@@ -263,6 +265,27 @@ func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskRes
 		}
 	}
 	return nil
+}
+
+// reopen takes back, in every running job, the results a peer just
+// caught cheating had accepted alone (scheduler.Coordinator.Reopen): they
+// are rendered again by others.
+func (p *Publisher) reopen(v peer.ID) {
+	for _, j := range p.list() {
+		j.mu.Lock()
+		tasks := j.coord.Reopen(p.clock.Now(), v)
+		if len(tasks) == 0 {
+			j.mu.Unlock()
+			continue
+		}
+		saved := p.save(j)
+		j.notify()
+		j.mu.Unlock()
+		if err := p.persist(saved); err != nil {
+			p.log.Error("jobNotSaved", "job", j.id, "err", err)
+		}
+		p.log.Warn("resultsReopened", "job", j.id, "peer", v, "tasks", len(tasks))
+	}
 }
 
 // cropShare is the share of accepted results of established volunteers
@@ -322,11 +345,12 @@ func compareCrop(prof credits.Profile, mine, result image.Image, tile, c image.R
 // there are refuted, their peers struck, so that junk from cheaters can
 // neither run a task out of its result budget nor go unpunished because
 // no majority formed. d stands when every result matches there, or when
-// the crop cannot be rendered. (A scene that does not render the same on
-// two machines gets its honest renderers struck too, but only at this
-// publisher, whose scene it is; its tasks fail once 2·MaxResults replicas
-// were refuted.)
-func (p *Publisher) arbitrate(ctx context.Context, j *pubJob, tr scheduler.TaskResults, imgs []image.Image, prof credits.Profile, d job.Decision) (job.Decision, error) {
+// the crop cannot be rendered. (A scene that renders differently on the
+// publisher's machine gets its honest renderers struck too, but only at
+// this publisher, whose scene it is; refuted results that agree with each
+// other say so, and fail the task the second time.)
+func (p *Publisher) arbitrate(ctx context.Context, j *pubJob, tr scheduler.TaskResults, imgs []image.Image,
+	agree map[[2]int]credits.Comparison, prof credits.Profile, d job.Decision) (job.Decision, error) {
 	tile := j.m.TileRect(tr.Task.Tile)
 	c := randomCrop(tile)
 	mine, err := p.renderCrop(ctx, j, tr.Task, c)
@@ -351,7 +375,13 @@ func (p *Publisher) arbitrate(ctx context.Context, j *pubJob, tr scheduler.TaskR
 	if len(wrong) == 0 {
 		return d, nil
 	}
-	return job.Decision{Verdict: job.Refute, Canonical: -1, Agreeing: wrong}, nil
+	out := job.Decision{Verdict: job.Refute, Canonical: -1, Agreeing: wrong}
+	for a, x := range wrong {
+		for _, y := range wrong[a+1:] {
+			out.Consistent = out.Consistent || agree[[2]int{x, y}].Match
+		}
+	}
+	return out, nil
 }
 
 // renderCrop renders the rectangle c of task t with the publisher's own

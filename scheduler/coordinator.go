@@ -142,8 +142,9 @@ type task struct {
 	// reported it failing, and it did not fail.
 	reproduced bool
 	// refutes counts the task's results the publisher's own render
-	// disproved; trustedRefutes those of established peers.
-	refutes, trustedRefutes int
+	// disproved; consistentRefutes the Refute decisions whose refuted
+	// results agreed with each other.
+	refutes, consistentRefutes int
 	// Once accepted:
 	result   Result
 	agreeing []peer.ID

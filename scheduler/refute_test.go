@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/renderswarm/renderswarm/job"
 )
 
@@ -86,13 +84,14 @@ func TestRefuteKeepsOtherVotes(t *testing.T) {
 	}
 }
 
-// New peers' results refuted round after round never fail the task — free
-// identities could otherwise fail any task by sending junk — up to
-// maxRefutes·MaxResults of them; two established peers' refuted results
-// do (the scene does not render the same on two machines).
-func TestRefutesFailOnlyOnEstablishedPeers(t *testing.T) {
+// Results refuted round after round, each different (junk, every cheater
+// its own), never fail the task — free identities could otherwise fail
+// any task — up to maxRefutes·MaxResults of them; refuted results that
+// agree with each other, maxConsistentRefutes times, do (the scene renders
+// differently on the publisher's machine).
+func TestRefutesFailOnlyWhenConsistent(t *testing.T) {
 	// Each round, two new replicas deliver and both are refuted.
-	run := func(cfg Config, rounds int) Counts {
+	run := func(cfg Config, rounds int, consistent bool) Counts {
 		c := newCoord(t, cfg)
 		next := 0
 		for range rounds {
@@ -102,7 +101,8 @@ func TestRefutesFailOnlyOnEstablishedPeers(t *testing.T) {
 				next++
 			}
 			tr := c.Pending()[0]
-			if err := c.Resolve(tr.Task, job.Decision{Verdict: job.Refute, Agreeing: []int{0, 1}}); err != nil {
+			d := job.Decision{Verdict: job.Refute, Agreeing: []int{0, 1}, Consistent: consistent}
+			if err := c.Resolve(tr.Task, d); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -111,14 +111,16 @@ func TestRefutesFailOnlyOnEstablishedPeers(t *testing.T) {
 	cfg := testConfig(1, 2)
 	cfg.MaxResults = 5
 	rounds := maxRefutes * cfg.MaxResults / 2 // 14 refuted results
-	if got := run(cfg, rounds); got.Failed != 0 || got.Queued != 1 {
-		t.Fatalf("after %d refuted results of new peers: %+v, want the task queued", 2*rounds, got)
+	if got := run(cfg, rounds, false); got.Failed != 0 || got.Queued != 1 {
+		t.Fatalf("after %d refuted results, all different: %+v, want the task queued", 2*rounds, got)
 	}
-	if got := run(cfg, rounds+1); got.Failed != 1 {
+	if got := run(cfg, rounds+1, false); got.Failed != 1 {
 		t.Fatalf("after %d refuted results: %+v, want the task failed", 2*rounds+2, got)
 	}
-	cfg.Standing = func(peer.ID) Standing { return Standing{Verified: 100, Jobs: 10, ConsecutiveValid: 100} }
-	if got := run(cfg, 1); got.Failed != 1 {
-		t.Fatalf("after %d refuted results of established peers: %+v, want the task failed", maxTrustedRefutes, got)
+	if got := run(cfg, maxConsistentRefutes-1, true); got.Failed != 0 {
+		t.Fatalf("after one refute of agreeing results: %+v, want the task queued", got)
+	}
+	if got := run(cfg, maxConsistentRefutes, true); got.Failed != 1 {
+		t.Fatalf("after %d refutes of agreeing results: %+v, want the task failed", maxConsistentRefutes, got)
 	}
 }

@@ -111,9 +111,6 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 		var kept []*replica
 		for k, r := range t.delivered {
 			if refuted[k] {
-				if c.established(r.Peer) {
-					t.trustedRefutes++
-				}
 				t.refutes++
 				c.points[r.Peer] += failurePoints
 				r.state = stFailed
@@ -123,7 +120,10 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 		}
 		t.delivered = kept
 		delete(c.pending, i)
-		if t.trustedRefutes >= maxTrustedRefutes || t.refutes >= maxRefutes*c.cfg.MaxResults {
+		if d.Consistent {
+			t.consistentRefutes++
+		}
+		if t.consistentRefutes >= maxConsistentRefutes || t.refutes >= maxRefutes*c.cfg.MaxResults {
 			c.finish(i, tsFailed)
 			return nil
 		}
@@ -135,14 +135,14 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 	return nil
 }
 
-// A task fails when the publisher's own render disproved the results of
-// maxTrustedRefutes established peers (its scene does not render the same
-// on two machines), or, as a bound on the work spent on it, of
-// maxRefutes·MaxResults peers of any standing. New peers' junk alone —
-// free identities — cannot fail it sooner.
+// A task fails when, maxConsistentRefutes times, the publisher's own
+// render disproved results that agreed with each other (its scene renders
+// the same on other machines, differently on the publisher's), or, as a
+// bound on the work spent on it, once it disproved maxRefutes·MaxResults
+// results. Junk, each cheater's its own, cannot fail it sooner.
 const (
-	maxTrustedRefutes = 2
-	maxRefutes        = 3
+	maxConsistentRefutes = 2
+	maxRefutes           = 3
 )
 
 // checkAccept checks an Accept decision over n results with the given

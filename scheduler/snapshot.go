@@ -64,7 +64,7 @@ type taskSnap struct {
 	NeedEstablished bool  `json:"ne,omitempty"`
 	Reproduced      bool  `json:"rp,omitempty"`
 	Refutes         int   `json:"rf,omitempty"`
-	TrustedRefutes  int   `json:"trf,omitempty"`
+	ConsistentRefs  int   `json:"crf,omitempty"`
 }
 
 type repSnap struct {
@@ -173,7 +173,7 @@ func (c *Coordinator) snapTask(i int, intern func(peer.ID) int) taskSnap {
 	if t.status == tsOpen {
 		ts.Want, ts.Quorum = t.want, t.quorum
 		ts.FirstRender, ts.NeedEstablished, ts.Reproduced = int64(t.firstRender), t.needEstablished, t.reproduced
-		ts.Refutes, ts.TrustedRefutes = t.refutes, t.trustedRefutes
+		ts.Refutes, ts.ConsistentRefs = t.refutes, t.consistentRefutes
 	}
 	if t.status == tsAccepted {
 		ts.Result = newResSnap(t.result)
@@ -378,12 +378,12 @@ func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 	if ts.FirstRender < 0 {
 		return errors.New("negative render time")
 	}
-	if ts.Refutes < 0 || ts.TrustedRefutes < 0 || ts.TrustedRefutes > ts.Refutes {
-		return fmt.Errorf("refute counts %d and %d out of range", ts.Refutes, ts.TrustedRefutes)
+	if ts.Refutes < 0 || ts.ConsistentRefs < 0 || ts.ConsistentRefs > ts.Refutes {
+		return fmt.Errorf("refute counts %d and %d out of range", ts.Refutes, ts.ConsistentRefs)
 	}
 	t.want, t.quorum = ts.Want, ts.Quorum
 	t.firstRender, t.needEstablished, t.reproduced = time.Duration(ts.FirstRender), ts.NeedEstablished, ts.Reproduced
-	t.refutes, t.trustedRefutes = ts.Refutes, ts.TrustedRefutes
+	t.refutes, t.consistentRefutes = ts.Refutes, ts.ConsistentRefs
 	for k := range ts.Replicas {
 		r, err := c.loadReplica(s, &ts.Replicas[k], t)
 		if err != nil {
