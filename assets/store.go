@@ -16,6 +16,7 @@ import (
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/time/rate"
@@ -75,6 +76,7 @@ type Info struct {
 	Files    int       `json:"files"`
 	Pinned   bool      `json:"pinned"`
 	Complete bool      `json:"complete"`
+	Listing  bool      `json:"listing,omitempty"` // files addressed one by one (see listing.go)
 	Added    time.Time `json:"added"`
 }
 
@@ -312,4 +314,10 @@ func (s *Store) Stats() Stats {
 	st.Downloaded = cs.BytesReadData.Int64()
 	st.Wasted = cs.ChunksReadWasted.Int64() * (16 << 10) // anacrolix chunks are 16 KiB
 	return st
+}
+
+// key is the node's identity key, which signs listings; nil if the host
+// does not hold one.
+func (s *Store) key() crypto.PrivKey {
+	return s.cfg.Host.Peerstore().PrivKey(s.cfg.Host.ID())
 }
