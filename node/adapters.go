@@ -59,7 +59,7 @@ func toAPI(i assets.Info) gui.Asset {
 }
 
 func (a assetsAPI) Add(ctx context.Context, paths []string) (gui.Asset, error) {
-	i, err := a.s.Add(ctx, paths)
+	i, err := a.s.AddListing(ctx, paths)
 	return toAPI(i), err
 }
 
