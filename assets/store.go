@@ -65,7 +65,11 @@ type Config struct {
 	// DefaultPeerRequests. Lower spreads a rate-limited seeder's upload
 	// better; higher fills long round trips.
 	PeerRequests int
-	Logger       *slog.Logger // nil means slog.Default()
+	// BTListen, if set (HOST:PORT), also serves the stored assets to plain
+	// BitTorrent clients over TCP there, with a tracker naming only this
+	// node (btlisten.go). Off by default.
+	BTListen string
+	Logger   *slog.Logger // nil means slog.Default()
 }
 
 // Info describes one asset.
@@ -111,6 +115,7 @@ type Store struct {
 
 	mu       sync.Mutex
 	client   *torrent.Client // nil before Run and after it returned
+	bt       *btListener     // the plain BitTorrent listener, if on
 	closed   bool
 	fetches  map[metainfo.Hash]*fetch
 	torrents map[metainfo.Hash]*torrent.Torrent // complete, seeding
