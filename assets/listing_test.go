@@ -1,10 +1,16 @@
 package assets
 
 import (
+	"bytes"
+	"errors"
 	"os"
+	"strings"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/renderswarm/renderswarm/assets/assetstest"
 )
@@ -89,5 +95,59 @@ func sameTreeCopy(t *testing.T, src, dst string) {
 	t.Helper()
 	if err := copyTree(t.Context(), src, dst); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Listings from peers are checked before anything is fetched: paths that
+// leave the root, a broken signature, extra keys, inconsistent fields.
+func TestParseListingRejects(t *testing.T) {
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(edit func(*listingInfo)) []byte {
+		li := listingInfo{Name: "x", PieceLength: 64 << 10, Files: []listingFile{{Length: 5, Path: []string{"a", "b.txt"}}},
+			Ext: &listingExt{V: listingVersion, In: []int64{0}, Modes: "-"}}
+		ph := newPieceHasher(li.PieceLength)
+		ph.Write([]byte("hello"))
+		li.Pieces = ph.Sum()
+		c := contentOf([]byte("hello"))
+		li.Ext.Content = c[:]
+		li.Ext.Packs = make([]byte, 20)
+		if edit != nil {
+			edit(&li)
+		}
+		b, err := signListing(li, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	good := mk(nil)
+	l, err := parseListing(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := peer.IDFromPrivateKey(key); l.Owner != id.String() || len(l.Entries) != 1 || l.Entries[0].Path != "a/b.txt" {
+		t.Fatalf("parsed %+v", l)
+	}
+	tampered := bytes.Replace(good, []byte("b.txt"), []byte("c.txt"), 1)
+	extra := bytes.Replace(good, []byte("4:name"), []byte("1:zi1e4:name"), 1)
+	for name, tc := range map[string]struct {
+		info []byte
+		want string
+	}{
+		"dot-dot":       {mk(func(li *listingInfo) { li.Files[0].Path = []string{"..", "b.txt"} }), "escapes the root"},
+		"absolute":      {mk(func(li *listingInfo) { li.Files[0].Path = []string{"/etc", "passwd"} }), "separator"},
+		"tampered":      {tampered, "signature does not verify"},
+		"extra key":     {extra, "canonical"},
+		"short content": {mk(func(li *listingInfo) { li.Ext.Content = li.Ext.Content[:10] }), "per-file fields"},
+		"bad pack":      {mk(func(li *listingInfo) { li.Ext.In[0] = 3 }), "names pack"},
+		"bad mode":      {mk(func(li *listingInfo) { li.Ext.Modes = "r" }), "mode"},
+	} {
+		_, err := parseListing(tc.info)
+		if err == nil || !errors.Is(err, ErrUnsafeInfo) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want an unsafe-info error containing %q", name, err, tc.want)
+		}
 	}
 }
