@@ -31,7 +31,6 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-
 // A publishes collection textures v1 (nested folders, a 64 MiB file, many
 // small files); B gets it. A publishes v2 changing one small file: B's
 // fetch of v2 receives only that file, and both versions stay readable.
