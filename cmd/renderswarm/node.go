@@ -20,6 +20,7 @@ type nodeCmd struct {
 	MaxUploadRate string   `help:"Cap on asset upload, e.g. 800KiB, 8MiB (0: unlimited)." placeholder:"RATE"`
 	CacheQuota    string   `help:"Space for cached (unpinned) assets, e.g. 10GiB." placeholder:"SIZE"`
 	SwarmKey      string   `help:"Pre-shared key file of a private swarm." type:"existingfile" placeholder:"FILE"`
+	BTListen      string   `name:"bt-listen" help:"Also serve stored assets to plain BitTorrent clients on this TCP address (off by default; no public DHT or trackers)." placeholder:"HOST:PORT"`
 	LogLevel      string   `help:"debug, info, warn or error." default:"info" enum:"debug,info,warn,error"`
 }
 
@@ -63,6 +64,7 @@ func (c *nodeCmd) override(cfg *node.Config) {
 	}
 	set(&cfg.GUI, c.GUI)
 	set(&cfg.SwarmKey, c.SwarmKey)
+	set(&cfg.BTListen, c.BTListen)
 	// Volunteer settings given here also win over those saved from the
 	// web app.
 	if strings.TrimSpace(c.MaxUploadRate) != "" {
