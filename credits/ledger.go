@@ -333,3 +333,52 @@ func insert(tx *sql.Tx, r Receipt, s SignedReceipt) error {
 		r.CU, r.Total, r.Issued, s.Receipt, s.Signature, counter)
 	return err
 }
+
+// Payment is one receipt to issue: cu milli-CU to volunteer for its
+// accepted result of task.
+type Payment struct {
+	Volunteer peer.ID
+	Task      job.Task
+	Result    cid.Cid
+	CU        int64
+}
+
+// IssueAll issues a receipt for each payment, as Issue does, in one
+// transaction: one sync of the database for all of them. A payment whose
+// receipt was already issued is skipped (its error in errs is
+// ErrAlreadyIssued, nil for the others); any other failure issues none of
+// them and is returned as err.
+func (l *Ledger) IssueAll(now time.Time, key crypto.PrivKey, pays []Payment) (errs []error, err error) {
+	if err := checkKey(key, l.self); err != nil {
+		return nil, fmt.Errorf("issuing receipts: %w", err)
+	}
+	for _, p := range pays {
+		if p.CU < 0 || p.CU > MaxMilliCU {
+			return nil, fmt.Errorf("issuing receipt: %w: cu %d", ErrInvalidReceipt, p.CU)
+		}
+	}
+	errs = make([]error, len(pays))
+	if len(pays) == 0 {
+		return errs, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tx, err := l.db.Begin()
+	if err != nil {
+		return nil, fmt.Errorf("issuing receipts: %w", err)
+	}
+	defer tx.Rollback()
+	for i, p := range pays {
+		_, err := issueTx(tx, now, key, l.self, p.Volunteer, p.Task, p.Result, p.CU)
+		switch {
+		case errors.Is(err, ErrAlreadyIssued):
+			errs[i] = err
+		case err != nil:
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("issuing receipts: %w", err)
+	}
+	return errs, nil
+}

@@ -370,3 +370,51 @@ func TestRecordCountersignedRefuses(t *testing.T) {
 		t.Fatalf("volunteer recording its own countersignature = %v, want ErrNotParty", err)
 	}
 }
+
+// IssueAll issues a pass's receipts in one transaction: chains continue
+// across volunteers, a task already paid is skipped, and a bad payment
+// issues none of them.
+func TestIssueAll(t *testing.T) {
+	pub := newParty(t, 1)
+	_, a := key(t, 2)
+	_, b := key(t, 3)
+	if _, err := pub.l.Issue(t0, pub.key, a, testTask(1), testResult("r"), 5); err != nil {
+		t.Fatal(err)
+	}
+	bad := []Payment{{a, testTask(7), testResult("r"), 1}, {b, testTask(7), testResult("r"), -1}}
+	if _, err := pub.l.IssueAll(t0, pub.key, bad); !errors.Is(err, ErrInvalidReceipt) {
+		t.Fatalf("IssueAll with a negative claim = %v, want ErrInvalidReceipt", err)
+	}
+	pays := []Payment{
+		{a, testTask(1), testResult("r"), 5}, // paid before
+		{a, testTask(2), testResult("r"), 10},
+		{b, testTask(2), testResult("r"), 10},
+		{a, testTask(3), testResult("r"), 20},
+	}
+	errs, err := pub.l.IssueAll(t0, pub.key, pays)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(errs[0], ErrAlreadyIssued) || errs[1] != nil || errs[2] != nil || errs[3] != nil {
+		t.Fatalf("errs = %v; want only the first already issued", errs)
+	}
+	for _, c := range []struct {
+		vol   peer.ID
+		seqs  []uint64
+		total int64
+	}{{a, []uint64{1, 2, 3}, 35}, {b, []uint64{1}, 10}} {
+		p, err := pub.l.PendingFor(c.vol)
+		if err != nil || len(p) != len(c.seqs) {
+			t.Fatalf("pending for %s: %d receipts, %v; want %d", c.vol, len(p), err, len(c.seqs))
+		}
+		for i, s := range p {
+			r, _ := s.Verify()
+			if r.Seq != c.seqs[i] {
+				t.Errorf("receipt %d of %s has seq %d, want %d", i, c.vol, r.Seq, c.seqs[i])
+			}
+			if i == len(p)-1 && r.Total != c.total {
+				t.Errorf("chain of %s totals %d, want %d", c.vol, r.Total, c.total)
+			}
+		}
+	}
+}

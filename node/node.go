@@ -271,6 +271,7 @@ func (n *node) run(ctx context.Context, ready func(Started)) error {
 	for _, a := range n.net.Addrs() {
 		started.Addrs = append(started.Addrs, a.String())
 	}
+	n.serveDebug(ctx)
 	n.log.Info("nodeStarted", "peer", started.PeerID, "gui", n.url)
 	if ready != nil {
 		ready(started)

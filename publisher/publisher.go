@@ -76,6 +76,7 @@ type Publisher struct {
 	clock    clock.Clock
 	jobs     *jobStore
 	standing *standings
+	pairs    *pairs
 
 	limits *limiter // lease requests per peer
 
@@ -112,6 +113,7 @@ func New(ctx context.Context, cfg Config) (*Publisher, error) {
 	p := &Publisher{
 		cfg: cfg, self: self, log: cfg.Logger, clock: cfg.Clock, jobs: store,
 		standing: newStandings(cfg.Ledger),
+		pairs:    &pairs{store: store, n: map[[2]string]int{}},
 		limits:   newLimiter(),
 		active:   map[cid.Cid]*pubJob{},
 		added:    make(chan struct{}, 1),
@@ -140,6 +142,7 @@ type pubJob struct {
 	costs      credits.JobCosts               // the capped claims of accepted results
 	progress   map[string]progress            // per open lease, from heartbeats (in memory)
 	errors     []TaskError                    // latest renders reported failed, newest last (in memory)
+	unsaved    []claimRow                     // claims and meetings to write with the next change
 }
 
 // progress is a lease's latest heartbeat.
@@ -287,7 +290,9 @@ func (p *Publisher) save(j *pubJob) *change {
 	if err != nil {
 		return &change{done: true, err: err}
 	}
-	return p.jobs.w.enqueue(j.id.String(), ch)
+	rows := j.unsaved
+	j.unsaved = nil
+	return p.jobs.w.enqueue(j.id.String(), ch, rows)
 }
 
 // persist waits until a saved change is written.

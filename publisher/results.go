@@ -6,9 +6,11 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/renderswarm/renderswarm/internal/phase"
 	"github.com/renderswarm/renderswarm/job"
 )
 
@@ -70,6 +72,7 @@ func (p *Publisher) pendingImage(j *pubJob, lease string, t job.Task) (image.Ima
 // share adds an accepted result to the asset store, pinned, and checks it
 // got the CID its receipts name.
 func (p *Publisher) share(ctx context.Context, j *pubJob, lease string, t job.Task, want cid.Cid) error {
+	defer phase.Default.Since("publisher.verify.share", time.Now())
 	info, err := p.cfg.Assets.Add(ctx, []string{filepath.Join(p.leaseDir(j, lease), resultName(t))})
 	if err != nil {
 		return fmt.Errorf("sharing result of %s: %w", t, err)

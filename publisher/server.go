@@ -15,6 +15,8 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/renderswarm/renderswarm/credits"
+	"github.com/renderswarm/renderswarm/internal/failpoint"
+	"github.com/renderswarm/renderswarm/internal/phase"
 	"github.com/renderswarm/renderswarm/job"
 	"github.com/renderswarm/renderswarm/p2p"
 	"github.com/renderswarm/renderswarm/scheduler"
@@ -32,6 +34,7 @@ const stallLimit = 10 * time.Minute
 // Lease hands a volunteer one replica of one task, or tells it when to ask
 // again.
 func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers map[string]string) (work.LeaseAnswer, error) {
+	defer phase.Default.Since("publisher.lease", time.Now())
 	j, err := p.job(id)
 	if err != nil {
 		return work.LeaseAnswer{}, err
@@ -43,7 +46,8 @@ func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers
 		return work.LeaseAnswer{}, fmt.Errorf("job needs %s %s", j.m.Renderer.Name, j.m.Renderer.Version)
 	}
 	now := p.clock.Now()
-	if !p.limits.allow(from, now) {
+	ok, refund := p.limits.ask(from, now)
+	if !ok {
 		return work.LeaseAnswer{Retry: work.RetryNoWork}, nil
 	}
 	prefix := p.prefix(from)
@@ -62,6 +66,7 @@ func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers
 	case err != nil:
 		return work.LeaseAnswer{}, err
 	}
+	refund()
 	saved := p.save(j)
 	if j.firstLease.IsZero() {
 		j.firstLease = now
@@ -137,6 +142,7 @@ func (p *Publisher) Renew(_ context.Context, from peer.ID, ref work.Ref, done fl
 // Commit records a volunteer's commitment to its result and says whether
 // to deliver it now.
 func (p *Publisher) Commit(_ context.Context, from peer.ID, ref work.Ref, c job.Commitment) (reveal bool, err error) {
+	defer phase.Default.Since("publisher.commit", time.Now())
 	j, err := p.job(ref.Job)
 	if err != nil {
 		return false, err
@@ -238,25 +244,29 @@ func (p *Publisher) Deliver(_ context.Context, from peer.ID, d work.Delivery, bo
 		return err
 	}
 	data := make([]byte, body.Size())
+	start := time.Now()
 	if _, err := io.ReadFull(r, data); err != nil {
 		return fmt.Errorf("reading result of %s: %w", task, err)
 	}
+	start = lap("publisher.deliver.read", start)
 	img, err := checkResult(data, j.m.TileRect(task.Tile).Size())
 	if err != nil {
 		return fmt.Errorf("result of %s: %w", task, err)
 	}
+	digest := credits.Digest(img)
+	start = lap("publisher.deliver.decode", start)
 	c, err := p.keep(j, d.Lease, task, data)
 	if err != nil {
 		return fmt.Errorf("keeping result of %s: %w", task, err)
 	}
+	start = lap("publisher.deliver.keep", start)
+	defer lap("publisher.deliver.record", start)
 	claim := min(d.CU, credits.MaxMilliCU) // capped when paid: the price may come later
 	err = p.update(j, func() error {
-		if err := j.coord.Deliver(p.clock.Now(), d.Lease, from, scheduler.Result{CID: c, Digest: credits.Digest(img)}); err != nil {
+		if err := j.coord.Deliver(p.clock.Now(), d.Lease, from, scheduler.Result{CID: c, Digest: digest}); err != nil {
 			return err
 		}
-		if err := p.jobs.claim(task, from, claim); err != nil {
-			return err
-		}
+		j.unsaved = append(j.unsaved, claimRow{task: task.String(), peer: from.String(), cu: claim})
 		if j.claims[task] == nil {
 			j.claims[task] = map[peer.ID]int64{}
 		}
@@ -290,6 +300,9 @@ func (p *Publisher) Countersign(_ context.Context, from peer.ID, sr credits.Sign
 		return fmt.Errorf("receipt %d is not between %s and this node", r.Seq, from)
 	}
 	err = p.cfg.Ledger.RecordCountersigned(sr)
+	if err == nil {
+		failpoint.Hit(failpoint.CountersignRecorded)
+	}
 	if errors.Is(err, credits.ErrChainConflict) || errors.Is(err, credits.ErrUnknownReceipt) {
 		n, aerr := p.cfg.Ledger.Adopt(p.clock.Now(), p.cfg.Key, sr)
 		if aerr != nil {
@@ -307,4 +320,12 @@ func (p *Publisher) Countersign(_ context.Context, from peer.ID, sr credits.Sign
 // credits.DecideImages never accepts one on a single replica.
 func checkResult(png []byte, size image.Point) (image.Image, error) {
 	return credits.Decode(png, size)
+}
+
+// lap records the time since start as one duration of phase name and
+// returns now, the start of the next.
+func lap(name string, start time.Time) time.Time {
+	now := time.Now()
+	phase.Default.Observe(name, now.Sub(start))
+	return now
 }

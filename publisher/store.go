@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -102,16 +103,6 @@ func (s *jobStore) setPrice(id string, price int64) error {
 	return nil
 }
 
-// claim records what a volunteer claimed for a task.
-func (s *jobStore) claim(t job.Task, p peer.ID, cu int64) error {
-	_, err := s.d.Exec(`INSERT INTO published_claims (job, task, peer, cu) VALUES (?, ?, ?, ?)
-		ON CONFLICT (job, task, peer) DO UPDATE SET cu = excluded.cu`, t.Job.String(), t.String(), p.String(), cu)
-	if err != nil {
-		return fmt.Errorf("saving claim of %s for %s: %w", p, t, err)
-	}
-	return nil
-}
-
 // claims returns a job's claims by task and peer.
 func (s *jobStore) claims(jobID string) (map[job.Task]map[peer.ID]int64, error) {
 	rows, err := s.d.Query(`SELECT task, peer, cu FROM published_claims WHERE job = ?`, jobID)
@@ -142,34 +133,60 @@ func (s *jobStore) claims(jobID string) (map[job.Task]map[peer.ID]int64, error) 
 	return out, rows.Err()
 }
 
-// met records that every pair of peers decided one task together.
-func (s *jobStore) met(peers []peer.ID) error {
+// meetings of the peers that decided a task together, as rows to write
+// with the job's next change.
+func meetings(peers []peer.ID) []claimRow {
+	var rows []claimRow
 	for i, a := range peers {
 		for _, b := range peers[i+1:] {
 			x, y := a.String(), b.String()
 			if y < x {
 				x, y = y, x
 			}
-			if x == y {
-				continue
-			}
-			if _, err := s.d.Exec(`INSERT INTO published_pairs (a, b, met) VALUES (?, ?, 1)
-				ON CONFLICT (a, b) DO UPDATE SET met = met + 1`, x, y); err != nil {
-				return fmt.Errorf("recording a meeting: %w", err)
+			if x != y {
+				rows = append(rows, claimRow{a: x, b: y})
 			}
 		}
 	}
-	return nil
+	return rows
 }
 
-// meetings returns how often a and b decided a task together.
-func (s *jobStore) meetings(a, b peer.ID) (int, error) {
-	x, y := a.String(), b.String()
-	if y < x {
-		x, y = y, x
+// pairs counts how often two peers decided a task together: read from the
+// store the first time a pair is asked about, then kept in memory. The
+// store's copy is written with the job's change that accepts the task.
+type pairs struct {
+	store *jobStore
+
+	mu sync.Mutex
+	n  map[[2]string]int
+}
+
+// meet counts a meeting of every pair among peers and returns the most
+// meetings any of them had before.
+func (ps *pairs) meet(peers []peer.ID) int {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	most := 0
+	for _, r := range meetings(peers) {
+		k := [2]string{r.a, r.b}
+		n, ok := ps.n[k]
+		if !ok {
+			var err error
+			if n, err = ps.store.meetings(r.a, r.b); err != nil {
+				n = pairMeetings // unknown: check
+			}
+		}
+		most = max(most, n)
+		ps.n[k] = n + 1
 	}
+	return most
+}
+
+// meetings returns how often the pair (a, b), a < b, decided a task
+// together, by the store.
+func (s *jobStore) meetings(a, b string) (int, error) {
 	var n int
-	err := s.d.QueryRow(`SELECT met FROM published_pairs WHERE a = ? AND b = ?`, x, y).Scan(&n)
+	err := s.d.QueryRow(`SELECT met FROM published_pairs WHERE a = ? AND b = ?`, a, b).Scan(&n)
 	if err == sql.ErrNoRows {
 		return 0, nil
 	}

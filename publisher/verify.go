@@ -8,11 +8,16 @@ import (
 	"image"
 	"math/big"
 	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/renderswarm/renderswarm/credits"
+	"github.com/renderswarm/renderswarm/internal/failpoint"
+	"github.com/renderswarm/renderswarm/internal/phase"
 	"github.com/renderswarm/renderswarm/job"
 	"github.com/renderswarm/renderswarm/render"
 	"github.com/renderswarm/renderswarm/scheduler"
@@ -85,8 +90,10 @@ func (j *pubJob) done() bool {
 	return j.coord.Done()
 }
 
-// verifyPending decides every task whose replicas are all in. It reports
-// false when some task could not be decided now and should be tried again.
+// verifyPending decides every task whose replicas are all in, up to
+// verifiers of them at once: each task by one of them, so each is decided
+// once. It reports false when some task could not be decided now and
+// should be tried again.
 func (p *Publisher) verifyPending(ctx context.Context, j *pubJob) (settled bool) {
 	prof, err := credits.ProfileFor(j.m.Profile)
 	if err != nil {
@@ -96,32 +103,58 @@ func (p *Publisher) verifyPending(ctx context.Context, j *pubJob) (settled bool)
 	j.mu.Lock()
 	pending := j.coord.Pending()
 	j.mu.Unlock()
-	settled = true
+	var unsettled atomic.Bool
+	work := make(chan scheduler.TaskResults)
+	var wg sync.WaitGroup
+	for range min(verifiers(), len(pending)) {
+		wg.Go(func() {
+			for tr := range work {
+				if !p.verifyTask(ctx, j, tr, prof) {
+					unsettled.Store(true)
+				}
+			}
+		})
+	}
 	for _, tr := range pending {
 		if ctx.Err() != nil {
-			return false
+			unsettled.Store(true)
+			break
 		}
-		imgs, ok := p.images(j, tr)
-		if !ok {
-			continue // unreadable results were dropped; the task wants others
-		}
-		d, err := p.decide(ctx, j, tr, imgs, prof)
-		if err != nil {
-			p.log.Warn("verifyFailed", "task", tr.Task.String(), "err", err)
-			settled = false
-			continue
-		}
-		if d.Verdict == job.Waiting {
-			continue
-		}
-		if err := p.resolve(ctx, j, tr, d); err != nil {
-			p.log.Warn("resolveFailed", "task", tr.Task.String(), "err", err)
-			settled = false
-			continue
-		}
-		p.log.Info("taskDecided", "task", tr.Task.String(), "verdict", d.Verdict.String(), "results", len(tr.Results))
+		work <- tr
 	}
-	return settled
+	close(work)
+	wg.Wait()
+	return !unsettled.Load()
+}
+
+// verifiers is how many tasks of a job are verified at once: one per core.
+func verifiers() int { return runtime.GOMAXPROCS(0) }
+
+// verifyTask decides one task whose replicas are all in. It reports false
+// when the task could not be decided now and should be tried again.
+func (p *Publisher) verifyTask(ctx context.Context, j *pubJob, tr scheduler.TaskResults, prof credits.Profile) bool {
+	start := time.Now()
+	imgs, ok := p.images(j, tr)
+	if !ok {
+		return true // unreadable results were dropped; the task wants others
+	}
+	start = lap("publisher.verify.decode", start)
+	d, err := p.decide(ctx, j, tr, imgs, prof)
+	start = lap("publisher.verify.decide", start)
+	if err != nil {
+		p.log.Warn("verifyFailed", "task", tr.Task.String(), "err", err)
+		return false
+	}
+	if d.Verdict == job.Waiting {
+		return true
+	}
+	if err := p.resolve(ctx, j, tr, d); err != nil {
+		p.log.Warn("resolveFailed", "task", tr.Task.String(), "err", err)
+		return false
+	}
+	lap("publisher.verify.resolve", start)
+	p.log.Info("taskDecided", "task", tr.Task.String(), "verdict", d.Verdict.String(), "results", len(tr.Results))
+	return true
 }
 
 // images decodes a pending task's results. A result that cannot be read
@@ -195,18 +228,14 @@ const pairMeetings = 1
 // checkDue reports whether an accepted result of the agreeing peers is to
 // be crop-checked: one of them is new, two of them have met before, or at
 // random (cropShare).
+// Every pair among them counts one more meeting at once, so that tasks
+// verified in parallel cannot hide a pair's meetings from each other.
 func (p *Publisher) checkDue(agreeing []peer.ID) bool {
-	for i, a := range agreeing {
-		if p.standing.of(a).New() {
-			return true
-		}
-		for _, b := range agreeing[i+1:] {
-			if n, err := p.jobs.meetings(a, b); err != nil || n >= pairMeetings {
-				return true
-			}
-		}
+	due := p.pairs.meet(agreeing) >= pairMeetings
+	for _, a := range agreeing {
+		due = due || p.standing.of(a).New()
 	}
-	return chance(cropShare)
+	return due || chance(cropShare)
 }
 
 // resolve applies a decision, records what it says of the peers, shares
@@ -226,6 +255,7 @@ func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskRes
 			for _, i := range d.Agreeing {
 				j.costs.Pay(j.claims[tr.Task][tr.Results[i].Peer])
 			}
+			j.unsaved = append(j.unsaved, meetings(peersOf(tr))...)
 		}
 		return nil
 	})
@@ -243,14 +273,9 @@ func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskRes
 			p.reopen(v)
 		}
 	}
-	var peers []peer.ID
-	for _, r := range tr.Results {
-		peers = append(peers, r.Peer)
-	}
 	switch d.Verdict {
 	case job.Accept:
 		strike(d.Losers, credits.LostVote)
-		p.jobs.met(peers)
 		for _, r := range tr.Results {
 			p.forget(j, r.Lease)
 		}
@@ -265,6 +290,15 @@ func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskRes
 		}
 	}
 	return nil
+}
+
+// peersOf lists the peers of a task's results.
+func peersOf(tr scheduler.TaskResults) []peer.ID {
+	var peers []peer.ID
+	for _, r := range tr.Results {
+		peers = append(peers, r.Peer)
+	}
+	return peers
 }
 
 // reopen takes back, in every running job, the results a peer just
@@ -310,6 +344,7 @@ var errNoCheck = errors.New("this node cannot render crops of the job")
 func (p *Publisher) cropCheck(ctx context.Context, j *pubJob, t job.Task, canonical image.Image, prof credits.Profile) error {
 	tile := j.m.TileRect(t.Tile)
 	c := randomCrop(tile)
+	defer phase.Default.Since("publisher.verify.crop", time.Now())
 	mine, err := p.renderCrop(ctx, j, t, c)
 	if err != nil {
 		return err
@@ -435,49 +470,54 @@ func (p *Publisher) reproduce(ctx context.Context, j *pubJob) {
 }
 
 // credit issues a receipt to every peer whose result agreed with an
-// accepted one and marks the task credited. The ledger refuses a second
-// receipt for the same task and volunteer, so after a crash between the two
-// steps crediting again issues nothing twice. It reports false when some
-// receipt could not be issued (to be tried again).
+// accepted one and marks the task credited: every receipt of a pass in one
+// database transaction. The ledger refuses a second receipt for the same
+// task and volunteer, so after a crash between the two steps crediting
+// again issues nothing twice. It reports false when the receipts could not
+// be issued (to be tried again).
 func (p *Publisher) credit(j *pubJob) bool {
+	defer phase.Default.Since("publisher.credit", time.Now())
 	j.mu.Lock()
-	changed, ok := false, true
+	var tasks []job.Task
+	var pays []credits.Payment
 	for _, t := range j.coord.Uncredited() {
 		res, peers, accepted := j.coord.Accepted(t)
 		if !accepted {
 			continue
 		}
-		failed := false
+		tasks = append(tasks, t)
 		for _, v := range peers {
-			if v == p.self {
-				continue
-			}
-			_, err := p.cfg.Ledger.Issue(p.clock.Now(), p.cfg.Key, v, t, res.CID, j.pay(j.claims[t][v]))
-			switch {
-			case err == nil:
-				p.standing.credited(v, t.Job.String())
-			case !errors.Is(err, credits.ErrAlreadyIssued):
-				p.log.Error("receiptNotIssued", "task", t.String(), "peer", v, "err", err)
-				failed = true
+			if v != p.self {
+				pays = append(pays, credits.Payment{Volunteer: v, Task: t, Result: res.CID, CU: j.pay(j.claims[t][v])})
 			}
 		}
-		if failed {
-			ok = false
-			continue
-		}
-		j.coord.MarkCredited(t)
-		changed = true
 	}
-	if !changed {
+	if len(tasks) == 0 {
 		j.mu.Unlock()
-		return ok
+		return true
+	}
+	errs, err := p.cfg.Ledger.IssueAll(p.clock.Now(), p.cfg.Key, pays)
+	if err != nil {
+		j.mu.Unlock()
+		p.log.Error("receiptsNotIssued", "job", j.id, "receipts", len(pays), "err", err)
+		return false
+	}
+	for i, pay := range pays {
+		if errs[i] == nil {
+			p.standing.credited(pay.Volunteer, pay.Task.Job.String())
+		}
+	}
+	failpoint.Hit(failpoint.ReceiptIssued)
+	for _, t := range tasks {
+		j.coord.MarkCredited(t)
 	}
 	saved := p.save(j)
 	j.mu.Unlock()
 	if err := p.persist(saved); err != nil {
 		p.log.Error("jobNotSaved", "job", j.id, "err", err)
 	}
-	return ok
+	failpoint.Hit(failpoint.TaskCredited)
+	return true
 }
 
 // chance reports true with probability p.

@@ -20,12 +20,23 @@ import (
 // it. Under load one sync serves many requests; alone, a request waits for
 // its own.
 
-// change is one job's persisted state to write.
+// change is one job's persisted state to write, with the claims and
+// meetings recorded since the last.
 type change struct {
 	job     string
 	changes scheduler.Changes
+	rows    []claimRow
 	done    bool
 	err     error
+}
+
+// claimRow is a volunteer's claim for a delivered result (peer set) or a
+// meeting of two peers on a decided task (a and b set).
+type claimRow struct {
+	task string
+	peer string
+	cu   int64
+	a, b string
 }
 
 // writer batches changes into transactions.
@@ -46,8 +57,8 @@ func newWriter(d *sql.DB) *writer {
 
 // enqueue queues a job's changes. Call it in the order the changes were
 // made (with the job's lock held), and wait after releasing the lock.
-func (w *writer) enqueue(job string, ch scheduler.Changes) *change {
-	c := &change{job: job, changes: ch}
+func (w *writer) enqueue(job string, ch scheduler.Changes, rows []claimRow) *change {
+	c := &change{job: job, changes: ch, rows: rows}
 	w.mu.Lock()
 	w.queue = append(w.queue, c)
 	w.mu.Unlock()
@@ -99,7 +110,29 @@ func (w *writer) flush(batch []*change, now time.Time) error {
 		return fmt.Errorf("saving jobs: %w", err)
 	}
 	defer row.Close()
+	claim, err := tx.Prepare(`INSERT INTO published_claims (job, task, peer, cu) VALUES (?, ?, ?, ?)
+		ON CONFLICT (job, task, peer) DO UPDATE SET cu = excluded.cu`)
+	if err != nil {
+		return fmt.Errorf("saving jobs: %w", err)
+	}
+	defer claim.Close()
+	met, err := tx.Prepare(`INSERT INTO published_pairs (a, b, met) VALUES (?, ?, 1)
+		ON CONFLICT (a, b) DO UPDATE SET met = met + 1`)
+	if err != nil {
+		return fmt.Errorf("saving jobs: %w", err)
+	}
+	defer met.Close()
 	for _, c := range batch {
+		for _, r := range c.rows {
+			if r.a != "" {
+				_, err = met.Exec(r.a, r.b)
+			} else {
+				_, err = claim.Exec(c.job, r.task, r.peer, r.cu)
+			}
+			if err != nil {
+				return fmt.Errorf("saving job %s: %w", c.job, err)
+			}
+		}
 		if _, err := head.Exec(c.changes.Header, now.Unix(), c.job); err != nil {
 			return fmt.Errorf("saving job %s: %w", c.job, err)
 		}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/renderswarm/renderswarm/internal/failpoint"
+	"github.com/renderswarm/renderswarm/internal/phase"
 	"github.com/renderswarm/renderswarm/work"
 )
 
@@ -32,6 +34,7 @@ func (v *Volunteer) reveal(ctx context.Context, pub peer.ID, g *work.Grant) erro
 // stream: nothing of it is shared with anyone else.
 func (v *Volunteer) deliver(ctx context.Context, pub peer.ID, g *work.Grant, r rendered) error {
 	if !r.revealed {
+		defer phase.Default.Since("volunteer.reveal", time.Now())
 		if err := v.reveal(ctx, pub, g); err != nil {
 			return fmt.Errorf("waiting to deliver: %w", err)
 		}
@@ -43,7 +46,13 @@ func (v *Volunteer) deliver(ctx context.Context, pub peer.ID, g *work.Grant, r r
 		return ctx.Err()
 	}
 	v.setPhase(g.Lease, Delivering, 1)
+	// The publisher will owe a receipt once it takes the result: noted
+	// before delivering, so that a crash right after still asks for it.
+	if err := v.cfg.Ledger.Owe(pub, v.clock.Now()); err != nil {
+		return fmt.Errorf("noting the delivery: %w", err)
+	}
 	d := work.Delivery{Ref: g.Ref, CU: r.claim}
+	uploading := time.Now()
 	err := v.patiently(ctx, pub, "deliver", func(ctx context.Context) error {
 		f, err := os.Open(r.path)
 		if err != nil {
@@ -56,12 +65,11 @@ func (v *Volunteer) deliver(ctx context.Context, pub peer.ID, g *work.Grant, r r
 		}
 		return v.cfg.Publishers.Deliver(ctx, pub, d, f, st.Size())
 	})
+	phase.Default.Since("volunteer.deliver", uploading)
 	if err != nil {
 		return fmt.Errorf("delivering: %w", err)
 	}
-	v.mu.Lock()
-	v.owed[pub] = v.clock.Now()
-	v.mu.Unlock()
+	failpoint.Hit(failpoint.ResultDelivered)
 	v.log.Info("taskDelivered", "task", g.Task.String())
 	return nil
 }
@@ -85,17 +93,11 @@ func (v *Volunteer) collectReceiptsLoop(ctx context.Context) {
 			return
 		case <-t.C():
 		}
-		now := v.clock.Now()
-		v.mu.Lock()
-		var pubs []peer.ID
-		for p, last := range v.owed {
-			if now.Sub(last) > owedFor {
-				delete(v.owed, p)
-				continue
-			}
-			pubs = append(pubs, p)
+		pubs, err := v.cfg.Ledger.Owed(v.clock.Now().Add(-owedFor))
+		if err != nil {
+			v.log.Error("receiptsNotCollected", "err", err)
+			continue
 		}
-		v.mu.Unlock()
 		for _, p := range pubs {
 			if err := v.collectReceipts(ctx, p); err != nil && ctx.Err() == nil {
 				v.log.Debug("receiptsNotCollected", "publisher", p, "err", err)
@@ -114,9 +116,11 @@ func (v *Volunteer) collectReceipts(ctx context.Context, pub peer.ID) error {
 	for _, sr := range list {
 		signed, aerr := v.cfg.Ledger.Accept(sr, v.cfg.Key)
 		if aerr == nil {
+			failpoint.Hit(failpoint.ReceiptAccepted)
 			if err := v.cfg.Publishers.Countersign(ctx, pub, signed); err != nil {
 				return err
 			}
+			failpoint.Hit(failpoint.ReceiptCountersigned)
 			continue
 		}
 		r, _ := sr.Verify()

@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/renderswarm/renderswarm/internal/clock"
+	"github.com/renderswarm/renderswarm/internal/phase"
 	"github.com/renderswarm/renderswarm/work"
 )
 
@@ -31,8 +32,10 @@ func (v *Volunteer) workOn(ctx context.Context, o Offer) error {
 	}
 	pub := o.Manifest.Publisher
 	lctx, cancel := context.WithTimeout(ctx, leaseTimeout)
+	asked := time.Now()
 	a, err := v.cfg.Publishers.Lease(lctx, pub, o.ID, offered(v.cfg.Versions, v.Settings()))
 	cancel()
+	phase.Default.Since("volunteer.lease", asked)
 	if err != nil {
 		v.offers.publisherFailed(pub, v.clock.Now())
 		return fmt.Errorf("asking for work: %w", err)
@@ -43,6 +46,7 @@ func (v *Volunteer) workOn(ctx context.Context, o Offer) error {
 		v.offers.backOff(o.ID, v.clock.Now().Add(a.Retry))
 		return errNoWork
 	}
+	v.log.Info("taskLeased", "task", g.Task.String())
 	// The lease is renewed from here until its result is delivered.
 	wctx, lost := context.WithCancelCause(ctx)
 	v.track(o, g, lost)

@@ -15,6 +15,7 @@ import (
 	"github.com/renderswarm/renderswarm/assets"
 	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/internal/imaging"
+	"github.com/renderswarm/renderswarm/internal/phase"
 	"github.com/renderswarm/renderswarm/job"
 	"github.com/renderswarm/renderswarm/render"
 	"github.com/renderswarm/renderswarm/work"
@@ -36,7 +37,9 @@ func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err 
 	if !ok {
 		return r, fmt.Errorf("renderer %s is not installed", m.Renderer.Name)
 	}
+	fetched := time.Now()
 	release, err := v.holdScene(ctx, g)
+	phase.Default.Since("volunteer.scene", fetched)
 	if err != nil {
 		return r, err
 	}
@@ -65,6 +68,7 @@ func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err 
 	start := v.clock.Now()
 	v.setThreads(g.Lease, threads)
 	v.setPhase(g.Lease, Rendering, 0)
+	rendering := time.Now()
 	res, err := b.Render(rctx, render.TaskFor(m, g.Task, sceneDir, out, threads),
 		func(p render.Progress) { v.setPhase(g.Lease, Rendering, p.Fraction) })
 	if err != nil {
@@ -73,6 +77,7 @@ func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err 
 		}
 		return r, fmt.Errorf("render failed: %s", render.LastLine(err.Error()))
 	}
+	phase.Default.Since("volunteer.render", rendering)
 	cpu := res.CPU
 	if cpu <= 0 { // the backend cannot tell
 		cpu = v.clock.Now().Sub(start) * time.Duration(threads)
@@ -90,12 +95,14 @@ func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err 
 	commit := job.Commit(g.Salt, credits.Digest(img))
 	pub := m.Publisher
 	var reveal bool
+	committing := time.Now()
 	if err := v.patiently(ctx, pub, "commit", func(ctx context.Context) error {
 		reveal, err = v.cfg.Publishers.Commit(ctx, pub, g.Ref, commit)
 		return err
 	}); err != nil {
 		return r, fmt.Errorf("committing: %w", err)
 	}
+	phase.Default.Since("volunteer.commit", committing)
 	v.setPhase(g.Lease, Committed, 1)
 	thumb, err := imaging.Thumbnail(png, imaging.PreviewSize)
 	if err != nil {

@@ -95,10 +95,9 @@ type Volunteer struct {
 	inFlight   sync.WaitGroup // background deliveries and heartbeats
 
 	mu       sync.Mutex
-	owed     map[peer.ID]time.Time // publishers delivered to, and when last
-	renders  map[string]*active    // by lease ID
-	rendered int                   // tasks delivered since start
-	preview  []byte                // thumbnail of the last delivered render
+	renders  map[string]*active // by lease ID
+	rendered int                // tasks delivered since start
+	preview  []byte             // thumbnail of the last delivered render
 }
 
 // Results in the background: at most maxCommitted committed and waiting
@@ -130,7 +129,6 @@ func New(cfg Config) (*Volunteer, error) {
 		offers:     newOfferBook(self, newPicker(cfg.Settings, self, cfg.Versions, cfg.Ledger, cfg.Clock)),
 		committed:  make(chan struct{}, maxCommitted),
 		delivering: make(chan struct{}, maxDelivering),
-		owed:       map[peer.ID]time.Time{},
 		renders:    map[string]*active{},
 	}, nil
 }

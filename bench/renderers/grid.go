@@ -7,61 +7,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 	"time"
 
+	"github.com/renderswarm/renderswarm/bench/internal/benchproc"
 	"github.com/renderswarm/renderswarm/gui"
 )
 
-// grid is a publisher that renders nothing and its volunteers, each a
-// separate process with its own home.
-type grid struct {
-	pub  *node
-	vols []*node
-}
+// grid is a publisher that renders nothing and its volunteers.
+type grid struct{ *benchproc.Grid }
 
-// startGrid starts the publisher, then n volunteers (each rendering with
-// cpus cores; 0: all) bootstrapped from it, and waits until the publisher
-// sees all of them offering renderer.
+// startGrid starts the publisher and n volunteers (benchproc.StartGrid).
 func startGrid(ctx context.Context, bin, dir, renderer string, n, cpus int) (*grid, error) {
-	g := &grid{}
-	pub, err := startNode(ctx, bin, dir, "publisher", "--no-volunteer")
+	g, err := benchproc.StartGrid(ctx, bin, dir, renderer, n, cpus, nil)
 	if err != nil {
 		return nil, err
 	}
-	g.pub = pub
-	boot, err := pub.tcpAddr()
-	if err != nil {
-		g.stop()
-		return nil, err
-	}
-	for i := range n {
-		extra := []string{"--bootstrap", boot}
-		if cpus > 0 {
-			extra = append(extra, "--cpus", strconv.Itoa(cpus))
-		}
-		v, err := startNode(ctx, bin, dir, fmt.Sprintf("volunteer%d", i+1), extra...)
-		if err != nil {
-			g.stop()
-			return nil, err
-		}
-		g.vols = append(g.vols, v)
-	}
-	if err := pub.waitPeers(ctx, renderer, n); err != nil {
-		g.stop()
-		return nil, err
-	}
-	return g, nil
-}
-
-// stop stops the volunteers, then the publisher (SIGINT, then SIGKILL).
-func (g *grid) stop() {
-	for _, v := range g.vols {
-		v.stop()
-	}
-	if g.pub != nil {
-		g.pub.stop()
-	}
+	return &grid{g}, nil
 }
 
 // publishWait runs `renderswarm publish SCENE ARGS --wait --json` on the
@@ -70,7 +31,7 @@ func (g *grid) stop() {
 // task was verified (`publish --wait` polls every 500 ms).
 func (g *grid) publishWait(ctx context.Context, timeout time.Duration, scene string, args ...string) (gui.JobStatus, time.Duration, error) {
 	var st gui.JobStatus
-	out, took, err := g.pub.cli(ctx, timeout, append([]string{"publish", scene, "--wait", "--json"}, args...)...)
+	out, took, err := g.Pub.CLI(ctx, timeout, append([]string{"publish", scene, "--wait", "--json"}, args...)...)
 	if err != nil {
 		return st, took, err
 	}
@@ -86,7 +47,7 @@ func (g *grid) publishWait(ctx context.Context, timeout time.Duration, scene str
 // status is `renderswarm status JOB --json` on the publisher.
 func (g *grid) status(ctx context.Context, id string) (gui.JobStatus, error) {
 	var st gui.JobStatus
-	out, _, err := g.pub.cli(ctx, 15*time.Second, "status", id, "--json")
+	out, _, err := g.Pub.CLI(ctx, 15*time.Second, "status", id, "--json")
 	if err != nil {
 		return st, err
 	}
@@ -98,7 +59,7 @@ func (g *grid) fetch(ctx context.Context, id, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	_, _, err := g.pub.cli(ctx, 2*time.Minute, "fetch", id, "-o", dir)
+	_, _, err := g.Pub.CLI(ctx, 2*time.Minute, "fetch", id, "-o", dir)
 	return err
 }
 
@@ -113,10 +74,10 @@ func probeAdaptive(ctx context.Context, bin, dir string, sc *scene, bound time.D
 	if err != nil {
 		return st, 0, err
 	}
-	defer g.stop()
+	defer g.Stop()
 	args := append(sc.publishArgs(), "--frames", "1", "--replicas", "1", "--json")
 	start := time.Now()
-	out, _, err := g.pub.cli(ctx, 2*time.Minute, append([]string{"publish", sc.path}, args...)...)
+	out, _, err := g.Pub.CLI(ctx, 2*time.Minute, append([]string{"publish", sc.path}, args...)...)
 	if err != nil {
 		return st, 0, err
 	}
@@ -134,6 +95,6 @@ func probeAdaptive(ctx context.Context, bin, dir string, sc *scene, bound time.D
 		time.Sleep(500 * time.Millisecond)
 	}
 	took := time.Since(start)
-	g.pub.cli(ctx, 15*time.Second, "cancel", id)
+	g.Pub.CLI(ctx, 15*time.Second, "cancel", id)
 	return st, took, ctx.Err()
 }

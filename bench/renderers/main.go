@@ -36,6 +36,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/renderswarm/renderswarm/bench/internal/benchproc"
 )
 
 var numCPU = runtime.NumCPU()
@@ -74,7 +76,7 @@ func mainErr() int {
 	cfg := config{bin: *bin, tiles: *tiles, single: *single, timeout: 10 * time.Minute}
 	if cfg.bin == "" {
 		cfg.bin = filepath.Join(work, "renderswarm")
-		_, took, err := run(ctx, 10*time.Minute, "", os.Environ(), "go", "build", "-o", cfg.bin, "github.com/renderswarm/renderswarm/cmd/renderswarm")
+		_, took, err := benchproc.Run(ctx, 10*time.Minute, "", os.Environ(), "go", "build", "-o", cfg.bin, "github.com/renderswarm/renderswarm/cmd/renderswarm")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "renderers: building renderswarm:", err)
 			return 1
@@ -271,7 +273,7 @@ func printMachine(ctx context.Context) {
 		}
 		v := version(ctx, p)
 		if p == "bwrap" {
-			out, _, _ := run(ctx, 10*time.Second, "", os.Environ(), p, "--version")
+			out, _, _ := benchproc.Run(ctx, 10*time.Second, "", os.Environ(), p, "--version")
 			v = strings.TrimSpace(out)
 		}
 		fmt.Printf("  %s: %s\n", p, v)

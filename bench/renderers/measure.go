@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/renderswarm/renderswarm/bench/internal/benchproc"
 )
 
 // cost is what one path took: wall time, and CPU time (user + system) of
@@ -52,7 +54,7 @@ func measure(ctx context.Context, cfg config, s *scene, dir string) (figures, er
 	args := append([]string{"--home", filepath.Join(dir, "render-home"), "render", s.path,
 		"--frames", "1-" + strconv.Itoa(s.frames), "-o", b}, s.publishArgs()...)
 	cm := startMeter()
-	_, f.render.wall, err = run(ctx, cfg.timeout, "", os.Environ(), cfg.bin, args...)
+	_, f.render.wall, err = benchproc.Run(ctx, cfg.timeout, "", os.Environ(), cfg.bin, args...)
 	if f.render.cpu = cm.end(); err != nil {
 		return f, err
 	}
@@ -62,7 +64,7 @@ func measure(ctx context.Context, cfg config, s *scene, dir string) (figures, er
 	if err != nil {
 		return f, fmt.Errorf("starting the grid: %w", err)
 	}
-	defer g.stop()
+	defer g.Stop()
 	job := func(title string, extra ...string) (cost, string, error) {
 		args := append(s.publishArgs(), "--replicas", "2", "--title", title)
 		cm := startMeter()
@@ -102,7 +104,7 @@ func renderDirect(ctx context.Context, cfg config, s *scene, out string, threads
 		}
 		dir, args := s.directCmd(fr, tmp, threads)
 		cm := startMeter()
-		_, wall, err := run(ctx, cfg.timeout, dir, os.Environ(), s.program, args...)
+		_, wall, err := benchproc.Run(ctx, cfg.timeout, dir, os.Environ(), s.program, args...)
 		cpu := cm.end()
 		if err != nil {
 			return total, nil, err

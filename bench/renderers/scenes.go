@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/renderswarm/renderswarm/bench/internal/benchproc"
 	"github.com/renderswarm/renderswarm/render/povray"
 )
 
@@ -77,7 +78,7 @@ func makeBlenderScene(ctx context.Context, program, dir string, frames int) (*sc
 	}
 	p, _ := json.Marshal(map[string]any{"out": s.path, "width": s.width, "height": s.height,
 		"samples": s.samples, "frames": frames})
-	_, _, err := run(ctx, 2*time.Minute, dir, os.Environ(), program, "-b", "--factory-startup",
+	_, _, err := benchproc.Run(ctx, 2*time.Minute, dir, os.Environ(), program, "-b", "--factory-startup",
 		"--python-exit-code", "1", "--python-expr", blenderScript, "--", string(p))
 	if err != nil {
 		return nil, fmt.Errorf("generating the Blender scene: %w", err)

@@ -66,6 +66,17 @@ func TestIslandKeepsRenderingAndHeals(t *testing.T) {
 		}
 		return false
 	})
+	// Cut just as a volunteer of home B is granted one of D's frames, so
+	// that it holds the lease across the cut.
+	leased := func() int {
+		n := 0
+		for _, v := range outside {
+			n += strings.Count(v.log.String(), "msg=taskLeased component=volunteer task="+jd)
+		}
+		return n
+	}
+	before := leased()
+	waitUntil(t, time.Minute, "a volunteer of home B to lease another of D's frames", func() bool { return leased() > before })
 	if st := d.status(jd); st.State == "completed" {
 		t.Fatalf("D's job completed before the cut; nothing to requeue: %+v", st)
 	}

@@ -1,0 +1,303 @@
+//go:build linux
+
+// Command throughput measures how many results one publisher takes in,
+// verifies and credits per second: a publisher and N volunteers, each a
+// `renderswarm node` process with its own home on 127.0.0.1, render jobs
+// of tiny built-in frames (32×18, 1 sample, replicas 2) so that rendering
+// is negligible and the publisher's path is what is measured.
+//
+// For each N it runs jobs one after another: the first while every
+// volunteer is new (each of their results is crop-checked), then more
+// until they are established (NewVolunteerVerified results over
+// NewVolunteerJobs jobs), then the measured steady job. For each job it
+// prints verified frames/s, delivered results/s, the publisher's CPU per
+// result, and then the p50/p99 of every phase of the work protocol, read
+// from the nodes' /debug/phases (node.DebugEnv).
+//
+//	go run ./bench/throughput [-n 3,15] [-frames 0] [-cpus 1] [-cpuprofile DIR] [-bin FILE]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/renderswarm/renderswarm/bench/internal/benchproc"
+	"github.com/renderswarm/renderswarm/gui"
+	"github.com/renderswarm/renderswarm/internal/phase"
+	"github.com/renderswarm/renderswarm/node"
+	"github.com/renderswarm/renderswarm/scheduler"
+)
+
+func main() {
+	ns := flag.String("n", "3,15", "volunteer counts to measure, comma-separated")
+	frames := flag.Int("frames", 0, "frames per job (0: 20 per volunteer, at least 100)")
+	cpus := flag.Int("cpus", 1, "cores each volunteer renders with")
+	res := flag.String("resolution", "32x18", "frame size")
+	profile := flag.String("cpuprofile", "", "write a 20 s CPU and a block profile of the publisher during the steady job into DIR")
+	keep := flag.Bool("keep", false, "keep the nodes' homes and logs")
+	binFlag := flag.String("bin", "", "the renderswarm binary to measure (default: built from this tree)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	dir, err := os.MkdirTemp("", "rs-throughput-")
+	if err != nil {
+		fail(err)
+	}
+	if !*keep {
+		defer os.RemoveAll(dir)
+	} else {
+		fmt.Println("homes and logs in", dir)
+	}
+	bin := *binFlag
+	if bin == "" {
+		bin = filepath.Join(dir, "renderswarm")
+	} else if _, err := os.Stat(bin); err != nil {
+		fail(err)
+	}
+	if *binFlag == "" {
+		if _, _, err := benchproc.Run(ctx, 10*time.Minute, "", os.Environ(), "go", "build", "-o", bin, "github.com/renderswarm/renderswarm/cmd/renderswarm"); err != nil {
+			fail(err)
+		}
+	}
+	scene, err := filepath.Abs("examples/builtin/demo.scene")
+	if err != nil {
+		fail(err)
+	}
+	if _, err := os.Stat(scene); err != nil {
+		fail(fmt.Errorf("run from the repository's root: %w", err))
+	}
+	for _, f := range strings.Split(*ns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 {
+			fail(fmt.Errorf("-n: %q is not a volunteer count of at least 2", f))
+		}
+		fr := *frames
+		if fr == 0 {
+			fr = max(100, 20*n)
+		}
+		if err := measure(ctx, bin, filepath.Join(dir, fmt.Sprint(n)), scene, n, *cpus, fr, *res, *profile); err != nil {
+			fail(err)
+		}
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "throughput:", err)
+	os.Exit(1)
+}
+
+// debugAddrs gives every node a free loopback port for its debug server.
+type debugAddrs map[string]string
+
+func (d debugAddrs) env(name string) []string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil
+	}
+	d[name] = ln.Addr().String()
+	ln.Close()
+	return []string{node.DebugEnv + "=" + d[name]}
+}
+
+// measure runs the jobs on a grid of n volunteers and prints their figures.
+func measure(ctx context.Context, bin, dir, scene string, n, cpus, frames int, res, profile string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	debug := debugAddrs{}
+	g, err := benchproc.StartGrid(ctx, bin, dir, "builtin", n, cpus, debug.env)
+	if err != nil {
+		return err
+	}
+	defer g.Stop()
+	fmt.Printf("\n%d volunteers (%d core each), %d frames of %s per job, replicas 2\n", n, cpus, frames, res)
+	// Enough jobs for every volunteer to be established before the last.
+	jobs := scheduler.NewVolunteerJobs + 1
+	for i := range jobs {
+		steady := i == jobs-1
+		label := map[bool]string{true: "steady", false: fmt.Sprintf("warm-up %d", i+1)}[steady]
+		if i == 0 {
+			label = "new swarm"
+		}
+		for name := range debug {
+			reset(debug[name])
+		}
+		cpu0 := cpuTime(g.Pub.Pid())
+		var prof chan error
+		if steady && profile != "" {
+			prof = make(chan error, 1)
+			go func() { prof <- profiles(ctx, debug["publisher"], filepath.Join(profile, fmt.Sprintf("n%d", n))) }()
+		}
+		took, err := runJob(ctx, g, scene, i, frames, res)
+		if err != nil {
+			return fmt.Errorf("%s job: %w", label, err)
+		}
+		cpu := cpuTime(g.Pub.Pid()) - cpu0
+		pub := phases(debug["publisher"])
+		results := pub["publisher.deliver.record"].Count
+		fmt.Printf("  %-10s %6.1f frames/s  %6.1f results/s  publisher CPU %5.2f ms/result (%.0f%% of a core)  %d results in %.1fs\n",
+			label, float64(frames)/took.Seconds(), float64(results)/took.Seconds(),
+			cpu.Seconds()*1000/float64(max(results, 1)), 100*cpu.Seconds()/took.Seconds(), results, took.Seconds())
+		if steady || i == 0 {
+			var vols []map[string]phase.Summary
+			for name, addr := range debug {
+				if name != "publisher" {
+					vols = append(vols, phases(addr))
+				}
+			}
+			printPhases(pub, vols)
+		}
+		if prof != nil {
+			if err := <-prof; err != nil {
+				fmt.Println("  profiles:", err)
+			}
+		}
+	}
+	return nil
+}
+
+// runJob publishes job number i (its frames shifted so that every job is
+// new) and waits until every frame is verified.
+func runJob(ctx context.Context, g *benchproc.Grid, scene string, i, frames int, res string) (time.Duration, error) {
+	first := 1 + i*frames
+	spec := fmt.Sprintf("%d-%d", first, first+frames-1)
+	start := time.Now()
+	out, _, err := g.Pub.CLI(ctx, 2*time.Minute, "publish", scene, "--frames", spec, "--resolution", res,
+		"--samples", "1", "--replicas", "2", "--json")
+	if err != nil {
+		return 0, err
+	}
+	var st gui.JobStatus
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		return 0, fmt.Errorf("publish --json printed %q: %v", out, err)
+	}
+	id := st.ID
+	deadline := start.Add(time.Duration(frames)*time.Second + 2*time.Minute)
+	for {
+		if out, _, err := g.Pub.CLI(ctx, 15*time.Second, "status", id, "--json"); err == nil {
+			json.Unmarshal([]byte(out), &st)
+		}
+		switch {
+		case st.State == "completed":
+			return time.Since(start), nil
+		case st.State == "failed" || st.State == "canceled":
+			return 0, fmt.Errorf("job %s %s", id, st.State)
+		case ctx.Err() != nil:
+			return 0, ctx.Err()
+		case time.Now().After(deadline):
+			return 0, fmt.Errorf("job %s not completed after %v: %+v", id, time.Since(start).Round(time.Second), st.Frames)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// cpuTime is the CPU a process has used (user and system), from /proc.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+func reset(addr string) {
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+addr+"/debug/phases", nil)
+	if r, err := http.DefaultClient.Do(req); err == nil {
+		r.Body.Close()
+	}
+}
+
+func phases(addr string) map[string]phase.Summary {
+	out := map[string]phase.Summary{}
+	r, err := http.Get("http://" + addr + "/debug/phases")
+	if err != nil {
+		return out
+	}
+	defer r.Body.Close()
+	json.NewDecoder(r.Body).Decode(&out)
+	return out
+}
+
+// printPhases prints the publisher's phases, then the volunteers': the
+// median of their p50s and the largest of their p99s.
+func printPhases(pub map[string]phase.Summary, vols []map[string]phase.Summary) {
+	fmt.Printf("    %-28s %8s %10s %10s %10s\n", "phase", "count", "p50", "p99", "total")
+	for _, name := range slices.Sorted(maps.Keys(pub)) {
+		s := pub[name]
+		fmt.Printf("    %-28s %8d %10s %10s %10s\n", name, s.Count, ms(s.P50), ms(s.P99), s.Total.Round(time.Millisecond))
+	}
+	names := map[string]bool{}
+	for _, v := range vols {
+		for name := range v {
+			names[name] = true
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		var p50s []time.Duration
+		var p99 time.Duration
+		var count int64
+		for _, v := range vols {
+			if s, ok := v[name]; ok {
+				p50s = append(p50s, s.P50)
+				p99 = max(p99, s.P99)
+				count += s.Count
+			}
+		}
+		slices.Sort(p50s)
+		fmt.Printf("    %-28s %8d %10s %10s %10s\n", name, count, ms(p50s[len(p50s)/2]), ms(p99), "")
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
+
+// profiles writes a 20-second CPU profile of the publisher, then its
+// block and mutex profiles, into dir.
+func profiles(ctx context.Context, addr, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range []struct{ path, file string }{
+		{"/debug/pprof/profile?seconds=20", "cpu.pprof"},
+		{"/debug/pprof/block", "block.pprof"},
+		{"/debug/pprof/mutex", "mutex.pprof"},
+	} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+p.path, nil)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		f, err := os.Create(filepath.Join(dir, p.file))
+		if err != nil {
+			r.Body.Close()
+			return err
+		}
+		_, err = io.Copy(f, r.Body)
+		r.Body.Close()
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Println("  publisher profiles in", dir, "(go tool pprof -top FILE)")
+	return nil
+}
