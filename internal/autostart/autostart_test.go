@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/renderswarm/renderswarm/internal/autostart/systemdtest"
 )
 
 // recorder is a fake Runner: it records every call and answers from a
@@ -77,7 +79,7 @@ func TestSystemdUnitPassesSystemdAnalyze(t *testing.T) {
 	}
 	path := filepath.Join(dir, UnitName)
 	os.WriteFile(path, []byte(unit), 0o644)
-	VerifyUnit(t, path)
+	systemdtest.Verify(t, path)
 }
 
 func TestSystemdInstallStatusUninstall(t *testing.T) {

@@ -27,13 +27,13 @@ type Manager interface {
 
 // Status is what a Manager knows about its entry.
 type Status struct {
-	System    string // "systemd", "launchd", "windows-run-key"
-	Installed bool
-	Where     string // the unit or property-list file, or the registry value
-	Command   string // what the entry starts, as written there
-	Enabled   string // systemd's is-enabled answer, "yes" where being there is enough, "unknown"
-	Running   string // "running", "stopped", "unknown" (the session manager cannot be asked)
-	Log       string // where the node's log goes
+	System    string `json:"system"` // "systemd", "launchd", "windows-run-key"
+	Installed bool   `json:"installed"`
+	Where     string `json:"where"`   // the unit or property-list file, or the registry value
+	Command   string `json:"command"` // what the entry starts, as written there
+	Enabled   string `json:"enabled"` // systemd's is-enabled answer, "yes" where being there is enough, "unknown"
+	Running   string `json:"running"` // "running", "stopped", "unknown" (the session manager cannot be asked)
+	Log       string `json:"log"`     // where the node's log goes
 }
 
 // Unknown is a state the system could not tell.
