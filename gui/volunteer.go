@@ -64,6 +64,7 @@ type Activity struct {
 	Renders     []ActiveRender `json:"renders"`
 	CPUPercent  float64        `json:"cpu_percent"`  // node and renderers, percent of one core, last few seconds
 	MemoryBytes int64          `json:"memory_bytes"` // resident memory of the node and its renderers
+	UsageKnown  bool           `json:"usage_known"`  // false where the system does not tell CPU and memory use (then both are 0)
 	Renderers   []Renderer     `json:"renderers"`    // every backend, installed or not
 	Rendered    int            `json:"rendered"`     // tasks delivered since the node started
 }

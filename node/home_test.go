@@ -59,3 +59,14 @@ func TestHomeLockIsExclusiveAndNamesHolder(t *testing.T) {
 	}
 	l2.release()
 }
+
+func TestNoSandboxOffLinux(t *testing.T) {
+	if why := noSandbox("linux"); why != "" {
+		t.Errorf("linux: %q; want a sandbox", why)
+	}
+	for _, goos := range []string{"windows", "darwin", "freebsd"} {
+		if why := noSandbox(goos); why == "" {
+			t.Errorf("%s: reports a sandbox; bubblewrap is Linux-only", goos)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -120,6 +121,10 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 		n.log.Info("usingSavedSettings", "cpus", settings.CPUs, "mode", settings.Mode, "paused", settings.Paused, "flagsWin", cfg.Flags)
 	}
 	n.settings = newSettingsBox(settings)
+	if why := noSandbox(runtime.GOOS); why != "" {
+		n.log.Warn("sandboxUnavailable", "os", runtime.GOOS, "reason", why,
+			"othersScenes", "built-in renderer only, unless the user allows unsandboxed renders")
+	}
 	backends := Renderers(n.log.With("component", "render"))
 	n.infos = probeRenderers(ctx, backends, n.log)
 	versions := versions(n.infos)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/renderswarm/renderswarm/gui"
+	"github.com/renderswarm/renderswarm/internal/usage"
 	"github.com/renderswarm/renderswarm/volunteer"
 )
 
@@ -61,6 +62,7 @@ func (a volunteerAPI) Activity() gui.Activity {
 		}
 	}
 	act.CPUPercent, act.MemoryBytes = a.n.usage.Now()
+	act.UsageKnown = usage.Supported
 	for _, name := range RendererNames() {
 		info, ok := a.n.infos[name]
 		r := gui.Renderer{Name: name, Version: info.Version, Installed: ok}

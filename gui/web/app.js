@@ -62,8 +62,8 @@ function renderOverview(s, prev) {
   const state = $('vol-state');
   state.textContent = a.state;
   state.className = 'badge ' + slug(a.state);
-  $('vol-cpu').textContent = a.cpu_percent ? a.cpu_percent.toFixed(0) + ' % of one core' : '–';
-  $('vol-mem').textContent = a.memory_bytes ? fmtBytes(a.memory_bytes) : '–';
+  $('vol-cpu').textContent = !a.usage_known ? 'unknown on this system' : a.cpu_percent ? a.cpu_percent.toFixed(0) + ' % of one core' : '–';
+  $('vol-mem').textContent = !a.usage_known ? 'unknown on this system' : a.memory_bytes ? fmtBytes(a.memory_bytes) : '–';
   $('vol-rendered').textContent = a.rendered + (a.rendered === 1 ? ' task' : ' tasks') + ' since start';
 
   const renders = $('renders');
