@@ -9,5 +9,5 @@ func ForSystem() (Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Systemd{Dir: dir, Run: Exec}, nil
+	return &Systemd{Dir: dir, PackageDirs: PackagedUnitDirs, Run: Exec}, nil
 }

@@ -415,3 +415,38 @@ func ExampleWindowsCommandLine() {
 	fmt.Println(line)
 	// Output: "C:\Program Files\renderswarm\renderswarm.exe" node --log-file C:\Users\ada\AppData\Local\renderswarm\node.log
 }
+
+// A unit from the Debian package, enabled with systemctl --user enable,
+// counts as installed; uninstall disables it and leaves the package's file.
+func TestSystemdPackagedUnit(t *testing.T) {
+	ctx := context.Background()
+	pkgDir := t.TempDir()
+	unit, _ := SystemdUnit(Entry{Program: "/usr/bin/renderswarm"})
+	os.WriteFile(filepath.Join(pkgDir, UnitName), []byte(unit), 0o644)
+	enabled := "disabled\n"
+	r := &recorder{answers: map[string]answer{}}
+	s := &Systemd{Dir: filepath.Join(t.TempDir(), "user"), PackageDirs: []string{pkgDir}, Run: func(ctx context.Context, name string, args ...string) (string, error) {
+		r.run(ctx, name, args...)
+		if slices.Contains(args, "is-enabled") {
+			return enabled, nil
+		}
+		return "", nil
+	}}
+	if st, err := s.Status(ctx); err != nil || st.Installed || st.Where != filepath.Join(pkgDir, UnitName) {
+		t.Fatalf("packaged, not enabled: %+v, %v; want not installed, the packaged file named", st, err)
+	}
+	enabled = "enabled\n"
+	if st, err := s.Status(ctx); err != nil || !st.Installed || st.Command != "/usr/bin/renderswarm node" {
+		t.Fatalf("packaged and enabled: %+v, %v", st, err)
+	}
+	r.calls = nil
+	if _, err := s.Uninstall(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(r.calls, "systemctl --user disable renderswarm.service") {
+		t.Errorf("uninstall did not disable the packaged unit: %q", r.calls)
+	}
+	if _, err := os.Stat(filepath.Join(pkgDir, UnitName)); err != nil {
+		t.Errorf("uninstall removed the package's unit: %v", err)
+	}
+}

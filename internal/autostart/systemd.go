@@ -71,7 +71,26 @@ func UserUnitDir(getenv func(string) string, userHome string) (string, error) {
 // next login; starting and asking whether it runs need the manager.
 type Systemd struct {
 	Dir string // the user unit directory (UserUnitDir)
-	Run Runner // runs systemctl
+	// PackageDirs are where packages put user units (PackagedUnitDirs):
+	// a packaged renderswarm.service enabled with systemctl --user enable
+	// counts as installed, and uninstall disables it.
+	PackageDirs []string
+	Run         Runner // runs systemctl
+}
+
+// PackagedUnitDirs are the directories systemd reads user units from
+// that packages (and administrators) install into.
+var PackagedUnitDirs = []string{"/etc/systemd/user", "/usr/local/lib/systemd/user", "/usr/lib/systemd/user", "/lib/systemd/user"}
+
+// unitFile is the unit systemd would use: the user's own, else a
+// packaged one; "" when there is none.
+func (s *Systemd) unitFile() string {
+	for _, d := range append([]string{s.Dir}, s.PackageDirs...) {
+		if _, err := os.Stat(filepath.Join(d, UnitName)); err == nil {
+			return filepath.Join(d, UnitName)
+		}
+	}
+	return ""
 }
 
 var _ Manager = (*Systemd)(nil)
@@ -110,9 +129,10 @@ func (s *Systemd) Install(ctx context.Context, e Entry, start bool) ([]string, e
 	return notes, nil
 }
 
-// Uninstall stops and disables the unit and removes its file.
+// Uninstall stops and disables the unit and removes the user's own unit
+// file (a packaged one stays, disabled).
 func (s *Systemd) Uninstall(ctx context.Context) ([]string, error) {
-	if _, err := os.Stat(s.path()); errors.Is(err, os.ErrNotExist) {
+	if s.unitFile() == "" {
 		return []string{"no unit at " + s.path() + ": nothing to remove"}, nil
 	}
 	var notes []string
@@ -133,14 +153,15 @@ func (s *Systemd) Uninstall(ctx context.Context) ([]string, error) {
 func (s *Systemd) Status(ctx context.Context) (Status, error) {
 	st := Status{System: "systemd", Where: s.path(), Enabled: Unknown, Running: Unknown,
 		Log: "journalctl --user -u " + Name}
-	b, err := os.ReadFile(s.path())
-	if errors.Is(err, os.ErrNotExist) {
+	file := s.unitFile()
+	if file == "" {
 		return st, nil
 	}
+	b, err := os.ReadFile(file)
 	if err != nil {
-		return st, fmt.Errorf("reading %s: %w", s.path(), err)
+		return st, fmt.Errorf("reading %s: %w", file, err)
 	}
-	st.Installed = true
+	st.Where = file
 	for _, l := range strings.Split(string(b), "\n") {
 		if c, ok := strings.CutPrefix(l, "ExecStart="); ok {
 			st.Command = c
@@ -151,6 +172,8 @@ func (s *Systemd) Status(ctx context.Context) (Status, error) {
 	if out, _ := s.systemctl(ctx, "is-enabled", UnitName); isWord(out) {
 		st.Enabled = strings.TrimSpace(out)
 	}
+	// The user's own unit is installed; a packaged one once enabled.
+	st.Installed = file == s.path() || st.Enabled == "enabled"
 	if out, _ := s.systemctl(ctx, "is-active", UnitName); isWord(out) {
 		switch a := strings.TrimSpace(out); a {
 		case "active", "reloading", "activating", "deactivating":
