@@ -25,7 +25,9 @@
 //	render           renderer backends (builtin, blender, povray), sandboxes
 //	job              the leaf vocabulary: manifests, tasks, IDs, verdicts
 //	internal/...     db (SQLite and migrations), clock, usage (CPU, idle),
-//	                 imaging (thumbnails), fsutil, roletest (test fakes)
+//	                 imaging (thumbnails), fsutil, roletest (test fakes),
+//	                 autostart (the node started at login; cmd's service)
+//	dist             the release: dist/build, the Debian package's files
 //
 // # Who may import whom
 //
