@@ -55,6 +55,10 @@ func (*Renderer) Inspect(ctx context.Context, scenePath string) (render.SceneInf
 		return render.SceneInfo{}, openErr(scenePath, err)
 	}
 	defer root.Close()
+	// The root refuses links leaving the folder too; this names them.
+	if err := render.CheckInside(dir, file); err != nil {
+		return render.SceneInfo{}, err
+	}
 	sc, err := readScene(root, file, scenePath)
 	if err != nil {
 		return render.SceneInfo{}, err
@@ -63,6 +67,9 @@ func (*Renderer) Inspect(ctx context.Context, scenePath string) (render.SceneInf
 	slices.Sort(files)
 	files = slices.Compact(files)
 	for _, f := range files {
+		if err := render.CheckInside(dir, f); err != nil {
+			return render.SceneInfo{}, err
+		}
 		if _, err := root.Stat(f); err != nil {
 			return render.SceneInfo{}, missingMesh(file, f, err)
 		}
