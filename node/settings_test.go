@@ -39,7 +39,7 @@ func TestScheduleWindow(t *testing.T) {
 		if _, _, err := gui.ParseSchedule(c.window); err != nil {
 			t.Fatalf("%s: %v", c.window, err)
 		}
-		vs := volunteerSettings(gui.Settings{Mode: gui.ModeSchedule, Schedule: c.window})
+		vs := volunteerSettings(gui.Settings{Mode: gui.ModeSchedule, Schedule: c.window}, nil)
 		if got := vs.Mode == volunteer.Scheduled && vs.Window.Contains(at(c.at)); got != c.in {
 			t.Errorf("%s at %s: in = %v, want %v", c.window, c.at, got, c.in)
 		}

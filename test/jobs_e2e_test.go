@@ -20,7 +20,7 @@ type jobStatus struct {
 	ID      string  `json:"id"`
 	State   string  `json:"state"`
 	PriceCU float64 `json:"price_cu"`
-	Frames struct {
+	Frames  struct {
 		Total, Verified, Rendering, Failed int
 	} `json:"frames"`
 }

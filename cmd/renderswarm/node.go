@@ -20,6 +20,10 @@ type nodeCmd struct {
 	MaxUploadRate string   `help:"Cap on asset upload, e.g. 800KiB, 8MiB (0: unlimited)." placeholder:"RATE"`
 	CacheQuota    string   `help:"Space for cached (unpinned) assets, e.g. 10GiB." placeholder:"SIZE"`
 	SwarmKey      string   `help:"Pre-shared key file of a private swarm." type:"existingfile" placeholder:"FILE"`
+	MaxMemory     string   `help:"Memory one render for others may use, at most the job's limit, e.g. 4GiB (the default)." placeholder:"SIZE"`
+	// AllowUnsandboxed is named in full on purpose: it is the one switch
+	// that lets a stranger's scene read and write this user's files.
+	AllowUnsandboxed bool `name:"allow-unsandboxed" help:"Render strangers' Blender and POV-Ray scenes even where their sandbox (bubblewrap) does not work. Their scenes can then read and write your files."`
 	LogLevel      string   `help:"debug, info, warn or error." default:"info" enum:"debug,info,warn,error"`
 }
 
@@ -76,5 +80,13 @@ func (c *nodeCmd) override(cfg *node.Config) {
 	if c.CPUs != 0 {
 		cfg.CPUs = c.CPUs
 		cfg.Flags = append(cfg.Flags, "cpus")
+	}
+	if strings.TrimSpace(c.MaxMemory) != "" {
+		cfg.MaxMemory = c.MaxMemory
+		cfg.Flags = append(cfg.Flags, "max_memory")
+	}
+	if c.AllowUnsandboxed {
+		cfg.AllowUnsandboxed = true
+		cfg.Flags = append(cfg.Flags, "allow_unsandboxed")
 	}
 }
