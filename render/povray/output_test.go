@@ -1,6 +1,7 @@
 package povray
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -32,6 +33,28 @@ func TestTailKeepsWrappedErrorLocation(t *testing.T) {
 	tail.add("Fatal error in parser: Cannot parse input.")
 	if got := tail.summary("/tmp/renderswarm-work/task-1234/scene-51bb7edc-with-a-name-long-enough-towrap"); !strings.HasPrefix(got, "File 'crash.pov' line 4: Parse Error: Parse halted by #error directive | Fatal") {
 		t.Errorf("summary %q", got)
+	}
+}
+
+// TestSanitizeKeepsWhatThePublisherWrote: an #error's literal text and a
+// misspelt identifier are kept when they stand in the scene file the
+// message names; the same text read from elsewhere is not.
+func TestSanitizeKeepsWhatThePublisherWrote(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "s.pov"), "#declare X = Tx;\n#error \"renderswarm-test   deliberate failure\"\n")
+	for _, c := range []struct{ in, want string }{
+		{"File '" + dir + "/s.pov' line 2: Parse Error: Parse halted by #error directive: renderswarm-test deliberate failure",
+			"File 's.pov' line 2: Parse Error: Parse halted by #error directive: renderswarm-test deliberate failure"},
+		{"File '" + dir + "/s.pov' line 2: Parse Error: Parse halted by #error directive: s3cr3t read from a file",
+			"File 's.pov' line 2: Parse Error: Parse halted by #error directive"},
+		{"File '" + dir + "/s.pov' line 1: Parse Error: Expected 'numeric expression', undeclared identifier 'Tx' found instead",
+			"File 's.pov' line 1: Parse Error: Expected 'numeric expression', undeclared identifier 'Tx' found instead"},
+		{"File '/elsewhere/s.pov' line 2: Parse Error: Parse halted by #error directive: renderswarm-test deliberate failure",
+			"File '(a file outside the scene)' line 2: Parse Error: Parse halted by #error directive"},
+	} {
+		if got := sanitize(c.in, dir); got != c.want {
+			t.Errorf("sanitize(%q)\n = %q\nwant %q", c.in, got, c.want)
+		}
 	}
 }
 

@@ -1,6 +1,8 @@
 package povray
 
 import (
+	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,8 +16,9 @@ import (
 // its lines are rebuilt from what is known to be POV-Ray's own words: the
 // file (relative to the scene, or POV-Ray's library, or just "outside the
 // scene"), the line, the kind of message, and the message only where it
-// is a known template, with everything it quotes from the scene's input
-// left out ("…").
+// is a known template, with what it quotes left out ("…") unless the
+// publisher wrote it: text found verbatim in the scene file the message
+// is about (an #error's literal, an identifier misspelt there).
 
 var (
 	fileLineRE = regexp.MustCompile(`^File '(.*)' line (\d+):\s*(.*)$`)
@@ -48,9 +51,14 @@ var fixedMessages = []string{
 func sanitize(line, sceneDir string) string {
 	line = strings.Join(strings.Fields(line), " ")
 	where := ""
+	written := func(string) bool { return false }
 	if m := fileLineRE.FindStringSubmatch(line); m != nil {
-		where = "File '" + shownFile(m[1], sceneDir) + "' line " + m[2] + ": "
+		shown := shownFile(m[1], sceneDir)
+		where = "File '" + shown + "' line " + m[2] + ": "
 		line = m[3]
+		if inScene(m[1], sceneDir) {
+			written = func(text string) bool { return writtenIn(filepath.Join(sceneDir, filepath.FromSlash(shown)), text) }
+		}
 	}
 	m := kindRE.FindStringSubmatch(line)
 	if m == nil {
@@ -60,17 +68,46 @@ func sanitize(line, sceneDir string) string {
 		return strings.TrimSuffix(where, ": ")
 	}
 	kind, msg := m[1], m[2]
-	if msg = sanitizeMessage(msg); msg != "" {
+	if msg = sanitizeMessage(msg, written); msg != "" {
 		return where + kind + ": " + msg
 	}
 	return where + kind
 }
 
+// maxScanned bounds the scene file writtenIn reads.
+const maxScanned = 4 << 20
+
+// writtenIn reports whether text (non-empty) appears verbatim in the file
+// at path (with its whitespace runs taken as single spaces, as messages
+// are).
+func writtenIn(path, text string) bool {
+	if text == "" {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxScanned))
+	if err != nil {
+		return false
+	}
+	return strings.Contains(strings.Join(strings.Fields(string(b)), " "), text)
+}
+
+// haltedRE is the message of an #error directive.
+var haltedRE = regexp.MustCompile(`^Parse halted by #error directive: (.*)$`)
+
 // sanitizeMessage keeps a message that is a known template, with the
-// input it quotes left out; "" for any other.
-func sanitizeMessage(msg string) string {
+// input it quotes left out unless written says the publisher wrote it;
+// "" for any other message.
+func sanitizeMessage(msg string, written func(string) bool) string {
 	if msg == "" {
 		return ""
+	}
+	if m := haltedRE.FindStringSubmatch(msg); m != nil && written(m[1]) {
+		return msg
 	}
 	for _, f := range fixedMessages {
 		if strings.HasPrefix(msg, f) {
@@ -82,10 +119,10 @@ func sanitizeMessage(msg string) string {
 		if !grammarRE.MatchString(exp) {
 			exp = "…"
 		}
-		return "Expected '" + exp + "', " + foundToken(m[2]) + " found instead"
+		return "Expected '" + exp + "', " + foundToken(m[2], written) + " found instead"
 	}
 	if m := noMatchRE.FindStringSubmatch(msg); m != nil {
-		return "No matching " + m[1] + " in '" + m[2] + "', " + foundToken(m[3]) + " found instead"
+		return "No matching " + m[1] + " in '" + m[2] + "', " + foundToken(m[3], written) + " found instead"
 	}
 	if m := cannotRE.FindStringSubmatch(msg); m != nil {
 		name := strings.TrimSpace(m[3])
@@ -97,11 +134,17 @@ func sanitizeMessage(msg string) string {
 	return ""
 }
 
+// identRE is an identifier POV-Ray quotes.
+var identRE = regexp.MustCompile(`^undeclared identifier '([A-Za-z_][A-Za-z0-9_]*)'$`)
+
 // foundToken describes what POV-Ray found instead without the token's
 // text, unless it is a fixed kind of token, a keyword-like word or
-// punctuation (a computed #include's first identifier is none of these).
-func foundToken(s string) string {
+// punctuation, or the publisher wrote it (a computed #include's first
+// identifier is none of these).
+func foundToken(s string, written func(string) bool) string {
 	switch {
+	case identRE.MatchString(s) && written(identRE.FindStringSubmatch(s)[1]):
+		return s
 	case strings.HasPrefix(s, "undeclared identifier"):
 		return "undeclared identifier '…'"
 	case s == "End of File", s == "string literal", s == "float constant", s == "float function",
@@ -129,6 +172,16 @@ func isKeyword(w string) bool {
 		return true
 	}
 	return false
+}
+
+// inScene reports whether name, a file POV-Ray names, is in the scene
+// directory.
+func inScene(name, sceneDir string) bool {
+	if !filepath.IsAbs(name) {
+		return false
+	}
+	rel, err := filepath.Rel(sceneDir, name)
+	return err == nil && filepath.IsLocal(rel)
 }
 
 // shownFile is how a file POV-Ray names is shown: relative to the scene,
