@@ -21,10 +21,11 @@ type nodeCmd struct {
 	CacheQuota    string   `help:"Space for cached (unpinned) assets, e.g. 10GiB." placeholder:"SIZE"`
 	SwarmKey      string   `help:"Pre-shared key file of a private swarm." type:"existingfile" placeholder:"FILE"`
 	MaxMemory     string   `help:"Memory one render for others may use, at most the job's limit, e.g. 4GiB (the default)." placeholder:"SIZE"`
-	// AllowUnsandboxed is named in full on purpose: it is the one switch
-	// that lets a stranger's scene read and write this user's files.
-	AllowUnsandboxed bool `name:"allow-unsandboxed" help:"Render strangers' Blender and POV-Ray scenes even where their sandbox (bubblewrap) does not work. Their scenes can then read and write your files."`
 	LogLevel      string   `help:"debug, info, warn or error." default:"info" enum:"debug,info,warn,error"`
+
+	// AllowUnsandboxed is the one switch that lets a stranger's scene read
+	// and write this user's files: off unless given.
+	AllowUnsandboxed bool `name:"allow-unsandboxed" help:"Render strangers' Blender and POV-Ray scenes even where their sandbox (bubblewrap) does not work. Their scenes can then read and write your files."`
 }
 
 func (c *nodeCmd) Run(ctx context.Context, g *Globals) error {
