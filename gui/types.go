@@ -48,6 +48,7 @@ type Asset struct {
 	Files    int       `json:"files"`
 	Pinned   bool      `json:"pinned"`
 	Complete bool      `json:"complete"`
+	Listing  bool      `json:"listing,omitempty"` // files addressed one by one
 	Added    time.Time `json:"added"`
 }
 
@@ -66,7 +67,8 @@ type AddAssetsRequest struct {
 	Paths []string `json:"paths"`
 }
 
-// GetAssetRequest asks the node to fetch an asset by CID, verify it and,
+// GetAssetRequest asks the node to fetch an asset by CID (or a collection's
+// version, OWNER/NAME[@VERSION]), verify it and,
 // when Out is set, write its files under that directory.
 type GetAssetRequest struct {
 	CID     string `json:"cid"`

@@ -18,6 +18,24 @@ import (
 	"github.com/renderswarm/renderswarm/internal/adversary"
 	"github.com/renderswarm/renderswarm/job"
 	"github.com/renderswarm/renderswarm/publisher"
+	"github.com/renderswarm/renderswarm/scheduler"
+)
+
+// quickDeadlines is a swarm tweak for attacks that wait out the
+// commit-then-reveal deadlines: the publisher gives late replicas
+// quickCommitWait to commit and quickDeliverWindow to deliver instead of a
+// minute each, so that a test shows the deadline without sitting through
+// it.
+func quickDeadlines(_ int, cfg *Config) {
+	cfg.tune = func(c *scheduler.Config) {
+		c.MinCommitWait = quickCommitWait
+		c.DeliverWindow = quickDeliverWindow
+	}
+}
+
+const (
+	quickCommitWait    = 5 * time.Second
+	quickDeliverWindow = 5 * time.Second
 )
 
 // The attack tests play package adversary's hostile peers against a real

@@ -8,7 +8,6 @@ import (
 
 	"github.com/renderswarm/renderswarm/internal/adversary"
 	"github.com/renderswarm/renderswarm/publisher"
-	"github.com/renderswarm/renderswarm/scheduler"
 	"github.com/renderswarm/renderswarm/work"
 )
 
@@ -18,12 +17,12 @@ import (
 // stallBound is the longest a replica that committed may keep its task
 // without delivering: the window a revealed replica has to deliver, plus
 // time for the next volunteer to render the task again.
-const stallBound = scheduler.DefaultDeliverWindow + work.LeaseTTL + 10*time.Second
+const stallBound = quickDeliverWindow + work.LeaseTTL + 10*time.Second
 
 // A staller commits to its result and never delivers, renewing its lease:
 // it cannot hold the task beyond stallBound; other volunteers finish it.
 func TestAttackStallerCannotHoldTask(t *testing.T) {
-	s, scene, ctx := testSwarm(t, 3, nil)
+	s, scene, ctx := testSwarm(t, 3, quickDeadlines)
 	staller := startAdversary(t, ctx, s, false)
 	pauseVolunteers(t, ctx, s, true) // the staller gets a replica first
 	id, _ := publish(t, ctx, s, scene, publisher.Request{Frames: "1", Width: 32, Height: 18, Samples: 1, Replicas: 2})

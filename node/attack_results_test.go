@@ -26,7 +26,7 @@ import (
 // shows up in the swarm, then commits to it and delivers it. It earns
 // nothing, and every task it leased still gets two independent renders.
 func TestAttackCopierEarnsNothing(t *testing.T) {
-	s, scene, ctx := testSwarm(t, 3, nil)
+	s, scene, ctx := testSwarm(t, 3, quickDeadlines)
 	copier := startAdversary(t, ctx, s, true)
 	pauseVolunteers(t, ctx, s, true) // the copier gets a replica first
 	id, m := publish(t, ctx, s, scene, publisher.Request{Frames: "1-4", Width: 64, Height: 36, Samples: 4, Replicas: 2})

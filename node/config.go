@@ -40,6 +40,9 @@ type Config struct {
 	CacheQuota string `toml:"cache_quota"`
 	// SwarmKey is a libp2p pre-shared key file making a private swarm.
 	SwarmKey string `toml:"swarm_key"`
+	// BTListen (HOST:PORT) serves stored assets to plain BitTorrent clients
+	// over TCP; empty: off.
+	BTListen string `toml:"bt_listen"`
 	// BlockPublishers and BlockJobs: peer IDs and job IDs whose work this
 	// node never renders.
 	BlockPublishers []string `toml:"block_publishers"`
@@ -144,6 +147,7 @@ const defaultConfigText = `# renderswarm node settings. Command-line flags overr
 # max_upload_rate = "8MiB" # empty or 0: unlimited
 # cache_quota = "10GiB"
 # swarm_key = "swarm.key"  # private swarm (libp2p pre-shared key file)
+# bt_listen = "0.0.0.0:6881"  # serve assets to plain BitTorrent clients (TCP; off by default)
 # block_publishers = ["12D3Koo..."]  # never render these publishers' jobs
 # block_jobs = ["bagaaiera..."]
 # max_memory = "4GiB"      # memory of one render for others (at most the job's)

@@ -19,7 +19,10 @@
 //	                 volunteers use, the handler publishers serve, timings
 //	gui              HTTP API, event stream, embedded web app, the CLI's client
 //	p2p              libp2p host, private DHT, GossipSub, mDNS, NAT, streams
-//	assets           content-addressed store: folders <-> torrents <-> CIDs
+//	assets           content-addressed store: folders <-> listings and
+//	                 torrents <-> CIDs, one copy of each file per node
+//	collection       named, versioned collections: signed records,
+//	                 gossip, lookups, following
 //	scheduler        pure decisions: the coordinator of a job, the picker
 //	credits          verification, receipts, the ledger, priorities
 //	render           renderer backends (builtin, blender, povray), sandboxes
@@ -57,9 +60,9 @@
 // # Lifecycle
 //
 // open builds the components; nothing runs. run starts them in the order
-// libp2p, asset store, publisher, usage meter, volunteer, API, and stops
-// them in reverse: the API first, then the volunteer (which hands back its
-// leases), the publisher, the asset store (which closes the torrent
-// client), and libp2p; close then releases the database and the home lock.
+// libp2p, asset store, collections, publisher, usage meter, volunteer, API,
+// and stops them in reverse: the API first, then the volunteer (which hands
+// back its leases), the publisher, collections, the asset store (which
+// closes the torrent client), and libp2p; close then releases the database and the home lock.
 // Every goroutine a component's Run starts is waited for before it returns.
 package node

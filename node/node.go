@@ -19,6 +19,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/renderswarm/renderswarm/assets"
+	"github.com/renderswarm/renderswarm/collection"
 	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/gui"
 	"github.com/renderswarm/renderswarm/internal/clock"
@@ -46,6 +47,7 @@ type node struct {
 	db       *sql.DB
 	net      *p2p.Node
 	store    *assets.Store
+	colls    *collection.Service
 	ledger   *credits.Ledger
 	pub      *publisher.Publisher
 	vol      *volunteer.Volunteer // nil with NoVolunteer
@@ -136,8 +138,14 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 		Providers:     n.net,
 		MaxUploadRate: settings.MaxUploadRate,
 		CacheQuota:    settings.CacheQuota,
+		BTListen:      cfg.BTListen,
 		Logger:        n.log.With("component", "assets"),
 	})
+	if err != nil {
+		return nil, err
+	}
+	n.colls, err = collection.New(collection.Config{Key: key, DB: n.db, Store: n.store, Net: n.net,
+		Logger: n.log.With("component", "collection")})
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +189,10 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 		return nil, err
 	}
 	n.net.HandleBodyRPC(work.Protocol, work.Handler(n.pub))
+	if err := n.net.Join(collection.Topic, collection.ValidateGossip); err != nil {
+		return nil, err
+	}
+	n.net.HandleRPC(collection.Protocol, n.colls.Handler())
 	return n, n.startAPI()
 }
 
@@ -202,13 +214,15 @@ func (n *node) startAPI() error {
 	token := newToken()
 	n.url = "http://" + n.guiLn.Addr().String() + "/"
 	srv, err := gui.NewServer(gui.Config{
-		Token:     token,
-		Node:      nodeInfo{n: n},
-		Assets:    assetsAPI{n.store},
-		Jobs:      jobsAPI{n: n},
-		Credits:   creditsAPI{n.ledger},
-		Volunteer: volunteerAPI{n: n},
-		Logger:    n.log.With("component", "gui"),
+		Token:       token,
+		Node:        nodeInfo{n: n},
+		Assets:      assetsAPI{n.store, n.colls},
+		Sharing:     assetsAPI{n.store, n.colls},
+		Collections: collectionsAPI{n.colls, n.store},
+		Jobs:        jobsAPI{n: n},
+		Credits:     creditsAPI{n.ledger},
+		Volunteer:   volunteerAPI{n: n},
+		Logger:      n.log.With("component", "gui"),
 	})
 	if err != nil {
 		return err
@@ -232,6 +246,7 @@ func (n *node) run(ctx context.Context, ready func(Started)) error {
 	comps := []component{
 		{"p2p", n.net.Run},
 		{"asset store", n.store.Run},
+		{"collections", n.colls.Run},
 		{"publisher", n.pub.Run},
 		{"usage", n.usage.Run},
 	}

@@ -41,8 +41,8 @@ func (m *mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 
 // discoverVolunteers advertises this node under VolunteerNamespace and
 // connects to the others it finds there, every minute until ctx ends.
-func (n *Node) discoverVolunteers(ctx context.Context) {
-	disc := drouting.NewRoutingDiscovery(n.dht)
+func discoverVolunteers(ctx context.Context, n *Node) {
+	disc := drouting.NewRoutingDiscovery(contentRouting{n})
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -51,7 +51,7 @@ func (n *Node) discoverVolunteers(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if n.dht.RoutingTable().Size() > 0 {
+		if n.RoutingTableSize() > 0 {
 			dutil.Advertise(ctx, disc, VolunteerNamespace)
 			fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			peers, err := dutil.FindPeers(fctx, disc, VolunteerNamespace)
@@ -72,8 +72,9 @@ func (n *Node) discoverVolunteers(ctx context.Context) {
 	}
 }
 
-// relayCandidates offers connected DHT peers as relay candidates for
-// AutoRelay; only peers that run the relay service will be used.
+// relayCandidates offers the WAN DHT's peers (those with a public address)
+// as relay candidates for AutoRelay; only peers that run the relay service
+// will be used.
 func relayCandidates(ctx context.Context, kad *dht.IpfsDHT, n int) <-chan peer.AddrInfo {
 	ch := make(chan peer.AddrInfo, n)
 	defer close(ch)

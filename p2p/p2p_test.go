@@ -249,3 +249,28 @@ func FuzzReadFrame(f *testing.F) {
 
 // testTopic is a pub/sub topic of these tests only.
 const testTopic = "/renderswarm/test/1"
+
+// Regression: a node whose publisher stopped answering took up to
+// rpcTimeout (30 s) to stop, its volunteer blocked in Call. Call returns
+// as soon as its context is cancelled.
+func TestCallReturnsWhenCancelled(t *testing.T) {
+	a := startNode(t, TestingConfig(t))
+	b := startNode(t, TestingConfig(t, a.AddrInfo()))
+	const proto = "/renderswarm/test/1"
+	answer := make(chan struct{})
+	defer close(answer)
+	a.HandleRPC(proto, func(ctx context.Context, _ peer.ID, _ []byte) ([]byte, error) {
+		<-answer // never, while the test runs
+		return nil, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := b.Call(ctx, a.ID(), proto, []byte("lease?"))
+	if err == nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Call = %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Call returned %v after its context was cancelled", d)
+	}
+}

@@ -28,7 +28,8 @@ type Message struct {
 }
 
 // Join joins topic, rejecting (before delivery or forwarding) messages that
-// are unsigned, oversized, or refused by validate (nil accepts any payload).
+// are unsigned, oversized, or refused by validate (nil accepts any payload),
+// and forwards the topic's valid messages to its peers from then on.
 func (n *Node) Join(topic string, validate Validator) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -57,7 +58,17 @@ func (n *Node) Join(topic string, validate Validator) error {
 	if err != nil {
 		return fmt.Errorf("joining %s: %w", topic, err)
 	}
+	// Forward the topic's messages whether or not this node subscribes:
+	// a node that only publishes (a publisher that does not volunteer, a
+	// bootstrap node) is often the only direct link between its peers
+	// behind NAT, which GossipSub never reaches through a relay.
+	stop, err := t.Relay()
+	if err != nil {
+		t.Close()
+		return fmt.Errorf("relaying %s: %w", topic, err)
+	}
 	n.topics[topic] = t
+	n.relaying = append(n.relaying, stop)
 	return nil
 }
 

@@ -9,28 +9,30 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// Provide announces on the DHT that this node has c. It records the
-// announcement locally first, so peers that ask this node directly find it
-// even while its routing table is empty; the network part waits (bounded by
-// ctx) for a peer in the routing table, since Provide needs one.
+// Provide announces on the DHTs that this node has c. It records the
+// announcement locally first, so peers whose lookups reach this node find
+// it at once, even while its routing tables are empty; then it waits
+// (bounded by ctx) for a peer in a routing table, since announcing needs
+// one, and queues the announce (see announce), which it does not wait for.
 func (n *Node) Provide(ctx context.Context, c cid.Cid) error {
-	if err := n.dht.Provide(ctx, c, false); err != nil {
+	if err := n.recordProvider(ctx, c); err != nil {
 		return fmt.Errorf("recording provider of %s: %w", c, err)
 	}
 	if err := n.WaitRouting(ctx); err != nil {
 		return fmt.Errorf("providing %s: no DHT peers: %w", c, err)
 	}
-	if err := n.dht.Provide(ctx, c, true); err != nil {
+	if err := n.announce(c); err != nil {
 		return fmt.Errorf("providing %s: %w", c, err)
 	}
 	return nil
 }
 
-// FindProviders streams the peers that provide c, until ctx ends or the
-// lookup is exhausted. A node that has just started waits (bounded by ctx)
-// for a peer in its routing table first: asking an empty table finds nothing.
+// FindProviders streams the peers that provide c, from the LAN and WAN
+// DHTs, until ctx ends or both lookups are exhausted. A node that has just
+// started waits (bounded by ctx) for a peer in a routing table first:
+// asking empty tables finds nothing.
 func (n *Node) FindProviders(ctx context.Context, c cid.Cid) <-chan peer.AddrInfo {
-	if n.dht.RoutingTable().Size() > 0 {
+	if n.RoutingTableSize() > 0 {
 		return n.dht.FindProvidersAsync(ctx, c, 0)
 	}
 	out := make(chan peer.AddrInfo)
@@ -50,11 +52,11 @@ func (n *Node) FindProviders(ctx context.Context, c cid.Cid) <-chan peer.AddrInf
 	return out
 }
 
-// WaitRouting waits until the DHT's routing table holds at least one peer.
+// WaitRouting waits until a DHT routing table holds at least one peer.
 func (n *Node) WaitRouting(ctx context.Context) error {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
-	for n.dht.RoutingTable().Size() == 0 {
+	for n.RoutingTableSize() == 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -64,5 +66,15 @@ func (n *Node) WaitRouting(ctx context.Context) error {
 	return nil
 }
 
-// RoutingTableSize is the number of peers in the DHT's routing table.
-func (n *Node) RoutingTableSize() int { return n.dht.RoutingTable().Size() }
+// RoutingTableSize is the number of distinct peers in the DHTs' routing
+// tables.
+func (n *Node) RoutingTableSize() int {
+	seen := map[peer.ID]struct{}{}
+	for _, p := range n.dht.LAN.RoutingTable().ListPeers() {
+		seen[p] = struct{}{}
+	}
+	for _, p := range n.dht.WAN.RoutingTable().ListPeers() {
+		seen[p] = struct{}{}
+	}
+	return len(seen)
+}

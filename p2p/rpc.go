@@ -85,6 +85,11 @@ func (n *Node) Call(ctx context.Context, p peer.ID, proto protocol.ID, req []byt
 	if d, ok := ctx.Deadline(); ok {
 		s.SetDeadline(d)
 	}
+	// A cancelled ctx (the node stopping) ends the exchange at once, not
+	// at the stream's deadline: a peer that stopped answering otherwise
+	// held a stopping node for up to rpcTimeout.
+	stop := context.AfterFunc(ctx, func() { s.Reset() })
+	defer stop()
 	if err := writeFrame(s, req); err != nil {
 		s.Reset()
 		return nil, fmt.Errorf("sending to %s: %w", p, err)
@@ -93,7 +98,7 @@ func (n *Node) Call(ctx context.Context, p peer.ID, proto protocol.ID, req []byt
 	var status [1]byte
 	if _, err := io.ReadFull(s, status[:]); err != nil {
 		s.Reset()
-		return nil, fmt.Errorf("reading answer from %s: %w", p, err)
+		return nil, fmt.Errorf("reading answer from %s: %w", p, errors.Join(ctx.Err(), err))
 	}
 	resp, err := readFrame(s)
 	if err != nil {

@@ -3,6 +3,7 @@ package publisher
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -110,7 +111,7 @@ func New(ctx context.Context, cfg Config) (*Publisher, error) {
 	}
 	p := &Publisher{
 		cfg: cfg, self: self, log: cfg.Logger, clock: cfg.Clock, jobs: store,
-		standing: newStandings(cfg.Ledger, cfg.Clock),
+		standing: newStandings(cfg.Ledger),
 		limits:   newLimiter(),
 		active:   map[cid.Cid]*pubJob{},
 		added:    make(chan struct{}, 1),
@@ -148,6 +149,9 @@ type progress struct {
 }
 
 func newPubJob(id cid.Cid, m job.Manifest, signed []byte, price int64, coord *scheduler.Coordinator) *pubJob {
+	if price > 0 {
+		coord.SetRenderTime(slowRender(price))
+	}
 	return &pubJob{
 		id: id, m: m, signed: signed, price: price, coord: coord, delivered: make(chan struct{}, 1),
 		changed: make(chan struct{}), claims: map[job.Task]map[peer.ID]int64{}, progress: map[string]progress{},
@@ -218,7 +222,7 @@ func (p *Publisher) load() error {
 		if err != nil {
 			return fmt.Errorf("job %s in the database: %w", s.ID, err)
 		}
-		coord, err := scheduler.Restore(p.coordConfig(sm.ID(), m), s.Snapshot, p.clock.Now())
+		coord, err := restore(p.coordConfig(sm.ID(), m), s, p.clock.Now())
 		if err != nil {
 			return fmt.Errorf("restoring job %s: %w", s.ID, err)
 		}
@@ -234,7 +238,10 @@ func (p *Publisher) load() error {
 			}
 		}
 		p.active[sm.ID()] = j
-		p.log.Info("jobRestored", "job", s.ID, "state", coord.State(), "price", s.Price)
+		if err := p.jobs.w.wait(p.save(j), p.clock.Now()); err != nil { // an older snapshot becomes rows
+			return err
+		}
+		p.log.Info("jobRestored", "job", s.ID, "state", coord.State(), "price", s.Price, "tasks", len(s.Rows))
 	}
 	return nil
 }
@@ -261,25 +268,43 @@ func (p *Publisher) list() []*pubJob {
 	return out
 }
 
-// save persists a job's coordinator; call with j.mu held.
-func (p *Publisher) save(j *pubJob) error {
-	snap, err := j.coord.Snapshot()
-	if err != nil {
-		return err
+// restore rebuilds a stored job's coordinator: from its header and task
+// rows, or from a whole snapshot of an older version.
+func restore(cfg scheduler.Config, s storedJob, now time.Time) (*scheduler.Coordinator, error) {
+	var v struct {
+		Version int `json:"v"`
 	}
-	return p.jobs.save(j.id.String(), snap, p.clock.Now())
+	if err := json.Unmarshal(s.Header, &v); err == nil && v.Version == scheduler.SnapshotVersion && len(s.Rows) == 0 {
+		return scheduler.Restore(cfg, s.Header, now)
+	}
+	return scheduler.RestoreRows(cfg, s.Header, s.Rows, now)
 }
+
+// save queues a job's coordinator changes for writing; call it with j.mu
+// held, and wait for the write (p.jobs.w.wait) after releasing it.
+func (p *Publisher) save(j *pubJob) *change {
+	ch, err := j.coord.Changes()
+	if err != nil {
+		return &change{done: true, err: err}
+	}
+	return p.jobs.w.enqueue(j.id.String(), ch)
+}
+
+// persist waits until a saved change is written.
+func (p *Publisher) persist(c *change) error { return p.jobs.w.wait(c, p.clock.Now()) }
 
 // update runs f on a job with its lock held, persists the result and
 // tells those awaiting a change.
 func (p *Publisher) update(j *pubJob, f func() error) error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	defer j.notify()
-	if err := f(); err != nil {
-		return err
+	err := f()
+	saved := p.save(j)
+	j.notify()
+	j.mu.Unlock()
+	if perr := p.persist(saved); err == nil {
+		err = perr
 	}
-	return p.save(j)
+	return err
 }
 
 // notify wakes what waits for the job to change; call with j.mu held.
@@ -343,9 +368,12 @@ func (p *Publisher) expire(j *pubJob) {
 	}
 	j.notify()
 	p.log.Info("leasesExpired", "job", j.id, "count", len(expired))
-	if err := p.save(j); err != nil {
+	saved := p.save(j)
+	j.mu.Unlock()
+	if err := p.persist(saved); err != nil {
 		p.log.Error("jobNotSaved", "job", j.id, "err", err)
 	}
+	j.mu.Lock() // for the deferred unlock
 }
 
 // announce gossips a running or paused job.

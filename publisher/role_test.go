@@ -1,9 +1,11 @@
 package publisher
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"sync"
@@ -149,6 +151,12 @@ func (v *volunteer) mustLease(m job.Manifest) *work.Grant {
 // render renders a granted task honestly and commits to it; it returns
 // the PNG and whether the publisher said to deliver at once.
 func (v *volunteer) render(g *work.Grant) ([]byte, bool) {
+	return v.renderWith(g, nil)
+}
+
+// renderWith renders a granted task, lets mutate change the image (a
+// cheater's result), and commits to it.
+func (v *volunteer) renderWith(g *work.Grant, mutate func(*image.NRGBA)) ([]byte, bool) {
 	t := v.tb.t
 	t.Helper()
 	ctx := t.Context()
@@ -169,6 +177,14 @@ func (v *volunteer) render(g *work.Grant) ([]byte, bool) {
 	img, err := credits.Decode(data, image.Pt(m.Width, m.Height))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if mutate != nil {
+		mutate(img)
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			t.Fatal(err)
+		}
+		data = buf.Bytes()
 	}
 	reveal, err := v.tb.p.Commit(ctx, v.id, g.Ref, job.Commit(g.Salt, credits.Digest(img)))
 	if err != nil {
@@ -323,10 +339,10 @@ func TestDeliveryDuringVerificationIsDecidedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Done() {
-			if st.Counts.Verified != 2 {
-				t.Fatalf("job ended %s with %+v", st.State, st.Counts)
-			}
+		if st.Done() && st.Counts.Verified != 2 {
+			t.Fatalf("job ended %s with %+v", st.State, st.Counts)
+		}
+		if st.Done() && creditedAll(t, tb, vs) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -349,4 +365,19 @@ func TestDeliveryDuringVerificationIsDecidedOnce(t *testing.T) {
 			t.Errorf("volunteer has %d receipts (%v), want one for its frame", len(receipts), err)
 		}
 	}
+}
+
+// creditedAll reports whether every volunteer holds a receipt (the job
+// reads done once decided; receipts follow).
+func creditedAll(t *testing.T, tb *testbed, vs []*volunteer) bool {
+	for _, v := range vs {
+		receipts, err := tb.p.Receipts(t.Context(), v.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(receipts) == 0 {
+			return false
+		}
+	}
+	return true
 }

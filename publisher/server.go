@@ -46,9 +46,12 @@ func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers
 	if !p.limits.allow(from, now) {
 		return work.LeaseAnswer{Retry: work.RetryNoWork}, nil
 	}
+	prefix := p.prefix(from)
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	l, err := j.coord.Lease(now, from, p.prefix(from))
+	l, err := j.coord.Lease(now, from, prefix)
+	if err != nil {
+		j.mu.Unlock()
+	}
 	switch {
 	case errors.Is(err, scheduler.ErrJobDone):
 		return work.LeaseAnswer{Retry: work.RetryDone}, nil
@@ -59,14 +62,16 @@ func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers
 	case err != nil:
 		return work.LeaseAnswer{}, err
 	}
-	if err := p.save(j); err != nil {
-		return work.LeaseAnswer{}, err
-	}
+	saved := p.save(j)
 	if j.firstLease.IsZero() {
 		j.firstLease = now
 	}
 	j.leased++
 	j.progress[l.ID] = progress{since: now}
+	j.mu.Unlock()
+	if err := p.persist(saved); err != nil {
+		return work.LeaseAnswer{}, err
+	}
 	p.log.Info("leased", "task", l.Task.String(), "peer", from)
 	return work.LeaseAnswer{Grant: &work.Grant{
 		Ref: work.Ref{Job: id, Lease: l.ID}, Task: l.Task, Salt: l.Salt, Expires: l.Expires,

@@ -21,35 +21,32 @@ var migrations embed.FS
 // migrations again (package doc).
 const migrationKey = "node"
 
-// jobStore persists the jobs this node publishes, what their volunteers
+// jobStore persists the jobs this node publishes (their coordinators a
+// task at a time, through a group-commit writer), what their volunteers
 // claimed, and which volunteers keep meeting.
-type jobStore struct{ d *sql.DB }
+type jobStore struct {
+	d *sql.DB
+	w *writer
+}
 
 func openJobStore(ctx context.Context, d *sql.DB) (*jobStore, error) {
 	if err := db.Migrate(ctx, d, migrationKey, migrations, "migrations"); err != nil {
 		return nil, err
 	}
-	return &jobStore{d: d}, nil
+	return &jobStore{d: d, w: newWriter(d)}, nil
 }
 
 type storedJob struct {
-	ID       string
-	Signed   []byte
-	Snapshot []byte
-	Price    int64
+	ID     string
+	Signed []byte
+	Header []byte // the coordinator's header, or a whole snapshot of an older version
+	Rows   map[int][]byte
+	Price  int64
 }
 
 func (s *jobStore) insert(id string, signed, snapshot []byte, price int64, now time.Time) error {
 	_, err := s.d.Exec(`INSERT INTO published_jobs (id, signed, snapshot, price, created, updated) VALUES (?, ?, ?, ?, ?, ?)`,
 		id, signed, snapshot, price, now.Unix(), now.Unix())
-	if err != nil {
-		return fmt.Errorf("saving job %s: %w", id, err)
-	}
-	return nil
-}
-
-func (s *jobStore) save(id string, snapshot []byte, now time.Time) error {
-	_, err := s.d.Exec(`UPDATE published_jobs SET snapshot = ?, updated = ? WHERE id = ?`, snapshot, now.Unix(), id)
 	if err != nil {
 		return fmt.Errorf("saving job %s: %w", id, err)
 	}
@@ -64,13 +61,37 @@ func (s *jobStore) all() ([]storedJob, error) {
 	defer rows.Close()
 	var out []storedJob
 	for rows.Next() {
-		var j storedJob
-		if err := rows.Scan(&j.ID, &j.Signed, &j.Snapshot, &j.Price); err != nil {
+		j := storedJob{Rows: map[int][]byte{}}
+		if err := rows.Scan(&j.ID, &j.Signed, &j.Header, &j.Price); err != nil {
 			return nil, fmt.Errorf("loading jobs: %w", err)
 		}
 		out = append(out, j)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("loading jobs: %w", err)
+	}
+	rows.Close()
+	byID := make(map[string]*storedJob, len(out))
+	for i := range out {
+		byID[out[i].ID] = &out[i]
+	}
+	tasks, err := s.d.Query(`SELECT job, idx, state FROM published_tasks`)
+	if err != nil {
+		return nil, fmt.Errorf("loading jobs: %w", err)
+	}
+	defer tasks.Close()
+	for tasks.Next() {
+		var id string
+		var i int
+		var state []byte
+		if err := tasks.Scan(&id, &i, &state); err != nil {
+			return nil, fmt.Errorf("loading jobs: %w", err)
+		}
+		if j := byID[id]; j != nil {
+			j.Rows[i] = state
+		}
+	}
+	return out, tasks.Err()
 }
 
 // setPrice records a job's price.

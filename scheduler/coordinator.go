@@ -141,6 +141,10 @@ type task struct {
 	// reproduced: the publisher rendered the task itself after new peers
 	// reported it failing, and it did not fail.
 	reproduced bool
+	// refutes counts the task's results the publisher's own render
+	// disproved; consistentRefutes the Refute decisions whose refuted
+	// results agreed with each other.
+	refutes, consistentRefutes int
 	// Once accepted:
 	result   Result
 	agreeing []peer.ID
@@ -206,6 +210,7 @@ type Coordinator struct {
 	points      map[peer.ID]int       // failure points per peer
 	prefixes    map[string]time.Time  // when a peer on this prefix last asked
 	pending     map[int]struct{}      // tasks waiting for Resolve
+	dirty       map[int]struct{}      // tasks changed since the last Changes
 	expired     []Lease               // since the last Expire call
 	low         int                   // no task below this needs a replica
 	epoch       string                // random lease-ID prefix of this process
@@ -235,6 +240,7 @@ func New(cfg Config) (*Coordinator, error) {
 		points:   make(map[peer.ID]int),
 		prefixes: make(map[string]time.Time),
 		pending:  make(map[int]struct{}),
+		dirty:    make(map[int]struct{}),
 	}
 	if c.rand == nil {
 		c.rand = rand.Reader
@@ -453,18 +459,26 @@ func (c *Coordinator) issue(now time.Time, i int, p peer.ID, prefix string) (Lea
 	t.replicas = append(t.replicas, r)
 	c.leases[r.ID] = r
 	c.activate(r)
+	c.touch(i)
 	return r.Lease, nil
 }
 
 // commitDeadline is when a replica of t leased or still uncommitted at
 // from must commit, t's first replica having committed already:
-// 2·firstRender + MinCommitWait later, never past the lease's MaxLease.
-// Zero means no deadline (MinCommitWait negative).
+// max(2·firstRender, RenderTime) + MinCommitWait later, never past the
+// lease's MaxLease. Zero means no deadline (MinCommitWait negative).
 func (c *Coordinator) commitDeadline(t *task, from time.Time) time.Time {
 	if c.cfg.MinCommitWait < 0 {
 		return time.Time{}
 	}
-	return from.Add(2*t.firstRender + c.cfg.MinCommitWait)
+	return from.Add(max(2*t.firstRender, c.cfg.RenderTime) + c.cfg.MinCommitWait)
+}
+
+// SetRenderTime sets Config.RenderTime, for deadlines set from now on.
+func (c *Coordinator) SetRenderTime(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cfg.RenderTime = max(d, 0)
 }
 
 // nextID returns a lease ID unused in this job: the process's random epoch
@@ -582,6 +596,7 @@ func (c *Coordinator) close(now time.Time, r *replica, st replicaState, points i
 	was := r.state
 	r.state = st
 	c.deactivate(r, was)
+	c.touch(r.task)
 	c.revealable(c.tasks[r.task], now)
 	c.low = min(c.low, r.task)
 	c.points[r.Peer] += points

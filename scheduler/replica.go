@@ -34,6 +34,7 @@ func (c *Coordinator) Commit(now time.Time, leaseID string, p peer.ID, commitmen
 		}
 		r.commitment, r.state = commitment, stCommitted
 		c.unhold(p)
+		c.touch(r.task)
 		c.firstCommit(c.tasks[r.task], r, now)
 		c.revealable(c.tasks[r.task], now)
 		return c.reveal(r), nil
@@ -91,6 +92,7 @@ func (c *Coordinator) revealable(t *task, now time.Time) {
 func (c *Coordinator) reveal(r *replica) bool {
 	if r.state == stCommitted && !r.revealed && !c.tasks[r.task].leased() {
 		r.revealed = true
+		c.touch(r.task)
 	}
 	return r.revealed || r.state == stDelivered
 }
@@ -149,6 +151,7 @@ func (c *Coordinator) CheckDelivery(now time.Time, leaseID string, p peer.ID, up
 		}
 		if until := now.Add(upload); r.deliverBy.Before(until) {
 			r.deliverBy = until
+			c.touch(r.task)
 		}
 		if r.Expires.Before(now.Add(upload)) {
 			r.Expires = now.Add(upload)
@@ -204,6 +207,7 @@ func (c *Coordinator) Deliver(now time.Time, leaseID string, p peer.ID, res Resu
 	t := c.tasks[r.task]
 	r.state, r.result = stDelivered, res
 	c.deactivate(r, stCommitted)
+	c.touch(r.task)
 	t.delivered = append(t.delivered, r)
 	if len(t.delivered) >= t.want {
 		c.pending[r.task] = struct{}{}
@@ -304,6 +308,7 @@ func (c *Coordinator) Reproduced(tk job.Task, failed bool) error {
 		return nil
 	}
 	c.tasks[i].reproduced = true
+	c.touch(i)
 	return nil
 }
 

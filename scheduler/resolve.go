@@ -68,6 +68,7 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 	}
 	t := c.tasks[i]
 	n := len(t.delivered)
+	c.touch(i)
 	switch d.Verdict {
 	case job.Accept:
 		if err := checkAccept(d, n, t.quorum); err != nil {
@@ -110,6 +111,7 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 		var kept []*replica
 		for k, r := range t.delivered {
 			if refuted[k] {
+				t.refutes++
 				c.points[r.Peer] += failurePoints
 				r.state = stFailed
 			} else {
@@ -118,7 +120,10 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 		}
 		t.delivered = kept
 		delete(c.pending, i)
-		if len(t.replicas) >= 2*c.cfg.MaxResults {
+		if d.Consistent {
+			t.consistentRefutes++
+		}
+		if t.consistentRefutes >= maxConsistentRefutes || t.refutes >= maxRefutes*c.cfg.MaxResults {
 			c.finish(i, tsFailed)
 			return nil
 		}
@@ -129,6 +134,16 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 	}
 	return nil
 }
+
+// A task fails when, maxConsistentRefutes times, the publisher's own
+// render disproved results that agreed with each other (its scene renders
+// the same on other machines, differently on the publisher's), or, as a
+// bound on the work spent on it, once it disproved maxRefutes·MaxResults
+// results. Junk, each cheater's its own, cannot fail it sooner.
+const (
+	maxConsistentRefutes = 2
+	maxRefutes           = 3
+)
 
 // checkAccept checks an Accept decision over n results with the given
 // quorum.
@@ -165,6 +180,7 @@ func (c *Coordinator) finish(i int, st taskStatus) {
 	if t.status != tsOpen {
 		return
 	}
+	c.touch(i)
 	t.status = st
 	delete(c.pending, i)
 	for _, r := range t.replicas {
@@ -208,6 +224,7 @@ func (c *Coordinator) MarkCredited(tk job.Task) error {
 		return fmt.Errorf("%w: %s", ErrNotAccepted, tk)
 	}
 	c.tasks[i].credited = true
+	c.touch(i)
 	return nil
 }
 
@@ -250,6 +267,7 @@ func (c *Coordinator) Reject(tk job.Task, leaseID string) error {
 	}
 	t.delivered[k].state = stFailed
 	t.delivered = slices.Delete(t.delivered, k, k+1)
+	c.touch(i)
 	if len(t.delivered) < t.want {
 		delete(c.pending, i)
 	}

@@ -63,6 +63,8 @@ type taskSnap struct {
 	FirstRender     int64 `json:"fr,omitempty"`
 	NeedEstablished bool  `json:"ne,omitempty"`
 	Reproduced      bool  `json:"rp,omitempty"`
+	Refutes         int   `json:"rf,omitempty"`
+	ConsistentRefs  int   `json:"crf,omitempty"`
 }
 
 type repSnap struct {
@@ -136,49 +138,10 @@ func (c *Coordinator) Snapshot() ([]byte, error) {
 		}
 		return i
 	}
-	initial := c.cfg.Replicas
 	for i, t := range c.tasks {
-		if t.status == tsOpen && len(t.replicas) == 0 && t.want == initial && t.quorum == initial {
-			continue
+		if !c.pristine(t) {
+			s.State = append(s.State, c.snapTask(i, intern))
 		}
-		ts := taskSnap{I: i, Status: t.status, Credited: t.credited}
-		if t.status == tsOpen {
-			ts.Want, ts.Quorum = t.want, t.quorum
-			ts.FirstRender, ts.NeedEstablished, ts.Reproduced = int64(t.firstRender), t.needEstablished, t.reproduced
-		}
-		if t.status == tsAccepted {
-			ts.Result = newResSnap(t.result)
-			for _, p := range t.agreeing {
-				ts.Agreeing = append(ts.Agreeing, intern(p))
-			}
-		}
-		pos := make(map[*replica]int, len(t.replicas))
-		for k, r := range t.replicas {
-			pos[r] = k
-			rs := repSnap{
-				ID: r.ID, Peer: intern(r.Peer), Prefix: r.prefix, Salt: r.Salt,
-				Issued: r.Issued.UnixNano(), Expires: r.Expires.UnixNano(), State: r.state,
-				Revealed: r.revealed && r.state == stCommitted,
-			}
-			if !r.commitBy.IsZero() {
-				rs.CommitBy = r.commitBy.UnixNano()
-			}
-			if !r.deliverBy.IsZero() && r.state == stCommitted {
-				rs.DeliverBy = r.deliverBy.UnixNano()
-			}
-			if r.state == stCommitted || r.state == stDelivered {
-				cm := r.commitment
-				rs.Commitment = &cm
-			}
-			if r.state == stDelivered {
-				rs.Result = newResSnap(r.result)
-			}
-			ts.Replicas = append(ts.Replicas, rs)
-		}
-		for _, r := range t.delivered {
-			ts.Delivered = append(ts.Delivered, pos[r])
-		}
-		s.State = append(s.State, ts)
 	}
 	var charged []peer.ID
 	for p, n := range c.points {
@@ -195,6 +158,56 @@ func (c *Coordinator) Snapshot() ([]byte, error) {
 		return nil, fmt.Errorf("encoding coordinator snapshot: %w", err)
 	}
 	return b, nil
+}
+
+// pristine reports whether a task is as in a fresh job.
+func (c *Coordinator) pristine(t *task) bool {
+	return t.status == tsOpen && len(t.replicas) == 0 && t.want == c.cfg.Replicas && t.quorum == c.cfg.Replicas &&
+		!t.needEstablished && !t.reproduced && t.firstRender == 0 && t.refutes == 0
+}
+
+// snapTask encodes task i, naming peers through intern.
+func (c *Coordinator) snapTask(i int, intern func(peer.ID) int) taskSnap {
+	t := c.tasks[i]
+	ts := taskSnap{I: i, Status: t.status, Credited: t.credited}
+	if t.status == tsOpen {
+		ts.Want, ts.Quorum = t.want, t.quorum
+		ts.FirstRender, ts.NeedEstablished, ts.Reproduced = int64(t.firstRender), t.needEstablished, t.reproduced
+		ts.Refutes, ts.ConsistentRefs = t.refutes, t.consistentRefutes
+	}
+	if t.status == tsAccepted {
+		ts.Result = newResSnap(t.result)
+		for _, p := range t.agreeing {
+			ts.Agreeing = append(ts.Agreeing, intern(p))
+		}
+	}
+	pos := make(map[*replica]int, len(t.replicas))
+	for k, r := range t.replicas {
+		pos[r] = k
+		rs := repSnap{
+			ID: r.ID, Peer: intern(r.Peer), Prefix: r.prefix, Salt: r.Salt,
+			Issued: r.Issued.UnixNano(), Expires: r.Expires.UnixNano(), State: r.state,
+			Revealed: r.revealed && r.state == stCommitted,
+		}
+		if !r.commitBy.IsZero() {
+			rs.CommitBy = r.commitBy.UnixNano()
+		}
+		if !r.deliverBy.IsZero() && r.state == stCommitted {
+			rs.DeliverBy = r.deliverBy.UnixNano()
+		}
+		if r.state == stCommitted || r.state == stDelivered {
+			cm := r.commitment
+			rs.Commitment = &cm
+		}
+		if r.state == stDelivered {
+			rs.Result = newResSnap(r.result)
+		}
+		ts.Replicas = append(ts.Replicas, rs)
+	}
+	for _, r := range t.delivered {
+		ts.Delivered = append(ts.Delivered, pos[r])
+	}
+	return ts
 }
 
 // Restore rebuilds a coordinator from a Snapshot of the same job: cfg must
@@ -221,31 +234,60 @@ func Restore(cfg Config, snap []byte, now time.Time) (*Coordinator, error) {
 	if err := c.load(&s); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
 	}
-	if !c.clock.IsZero() && now.After(c.clock) {
-		down := now.Sub(c.clock)
-		c.nextExpiry = time.Time{}
-		for r := range c.active {
-			if r.Expires.After(c.clock) {
-				r.Expires = r.Expires.Add(down)
-			}
-			if r.commitBy.After(c.clock) {
-				r.commitBy = r.commitBy.Add(down)
-			}
-			if r.deliverBy.After(c.clock) {
-				r.deliverBy = r.deliverBy.Add(down)
-			}
-			c.watch(r)
-		}
-	}
+	c.resume(now)
 	return c, nil
+}
+
+// resume gives the leases live at the restored state's latest time the
+// publisher's downtime (now minus that time).
+func (c *Coordinator) resume(now time.Time) {
+	if c.clock.IsZero() || !now.After(c.clock) {
+		return
+	}
+	down := now.Sub(c.clock)
+	c.nextExpiry = time.Time{}
+	for r := range c.active {
+		if r.Expires.After(c.clock) {
+			r.Expires = r.Expires.Add(down)
+		}
+		if r.commitBy.After(c.clock) {
+			r.commitBy = r.commitBy.Add(down)
+		}
+		if r.deliverBy.After(c.clock) {
+			r.deliverBy = r.deliverBy.Add(down)
+		}
+		c.watch(r)
+	}
 }
 
 // load applies a decoded snapshot to a fresh coordinator, checking every
 // value.
 func (c *Coordinator) load(s *snapshot) error {
+	if err := c.loadHeader(s, SnapshotVersion); err != nil {
+		return err
+	}
+	last := -1
+	for k := range s.State {
+		ts := &s.State[k]
+		if ts.I <= last || ts.I >= len(c.tasks) {
+			return fmt.Errorf("task index %d out of order or range", ts.I)
+		}
+		last = ts.I
+		if err := c.loadTask(s, c.tasks[ts.I], ts); err != nil {
+			return fmt.Errorf("task %s: %v", c.tasks[ts.I].t, err)
+		}
+		c.touch(ts.I) // a whole snapshot read is written again as rows
+	}
+	c.settle()
+	return nil
+}
+
+// loadHeader applies the job-level part of a decoded snapshot or header:
+// it must be of the given format version.
+func (c *Coordinator) loadHeader(s *snapshot, version int) error {
 	switch {
-	case s.Version != SnapshotVersion:
-		return fmt.Errorf("format version %d, want %d", s.Version, SnapshotVersion)
+	case s.Version != version:
+		return fmt.Errorf("format version %d, want %d", s.Version, version)
 	case s.Job != c.cfg.Job.String():
 		return fmt.Errorf("snapshot of job %q, not %s", s.Job, c.cfg.Job)
 	case s.Tasks != c.fingerprint:
@@ -259,15 +301,8 @@ func (c *Coordinator) load(s *snapshot) error {
 	if s.Clock != 0 {
 		c.clock = time.Unix(0, s.Clock)
 	}
-	seen := make(map[peer.ID]bool, len(s.Peers))
-	for _, p := range s.Peers {
-		if err := checkPeer(p); err != nil {
-			return err
-		}
-		if seen[p] {
-			return fmt.Errorf("peer %s listed twice", p)
-		}
-		seen[p] = true
+	if err := checkPeerTable(s.Peers); err != nil {
+		return err
 	}
 	for _, pp := range s.Points {
 		p, err := s.peer(pp.Peer)
@@ -279,17 +314,12 @@ func (c *Coordinator) load(s *snapshot) error {
 		}
 		c.points[p] = pp.Points
 	}
-	last := -1
-	for k := range s.State {
-		ts := &s.State[k]
-		if ts.I <= last || ts.I >= len(c.tasks) {
-			return fmt.Errorf("task index %d out of order or range", ts.I)
-		}
-		last = ts.I
-		if err := c.loadTask(s, c.tasks[ts.I], ts); err != nil {
-			return fmt.Errorf("task %s: %v", c.tasks[ts.I].t, err)
-		}
-	}
+	return nil
+}
+
+// settle fails the dependants of failed tasks and finds the tasks waiting
+// for a decision, once every task is loaded.
+func (c *Coordinator) settle() {
 	for i, t := range c.tasks {
 		if t.status == tsFailed {
 			for _, d := range t.dependents {
@@ -300,7 +330,6 @@ func (c *Coordinator) load(s *snapshot) error {
 			c.pending[i] = struct{}{}
 		}
 	}
-	return nil
 }
 
 // loadTask applies one task's snapshot.
@@ -349,8 +378,12 @@ func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 	if ts.FirstRender < 0 {
 		return errors.New("negative render time")
 	}
+	if ts.Refutes < 0 || ts.ConsistentRefs < 0 || ts.ConsistentRefs > ts.Refutes {
+		return fmt.Errorf("refute counts %d and %d out of range", ts.Refutes, ts.ConsistentRefs)
+	}
 	t.want, t.quorum = ts.Want, ts.Quorum
 	t.firstRender, t.needEstablished, t.reproduced = time.Duration(ts.FirstRender), ts.NeedEstablished, ts.Reproduced
+	t.refutes, t.consistentRefutes = ts.Refutes, ts.ConsistentRefs
 	for k := range ts.Replicas {
 		r, err := c.loadReplica(s, &ts.Replicas[k], t)
 		if err != nil {

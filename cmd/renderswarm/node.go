@@ -21,6 +21,7 @@ type nodeCmd struct {
 	CacheQuota    string   `help:"Space for cached (unpinned) assets, e.g. 10GiB." placeholder:"SIZE"`
 	SwarmKey      string   `help:"Pre-shared key file of a private swarm." type:"existingfile" placeholder:"FILE"`
 	MaxMemory     string   `help:"Memory one render for others may use, at most the job's limit, e.g. 4GiB (the default)." placeholder:"SIZE"`
+	BTListen      string   `name:"bt-listen" help:"Also serve stored assets to plain BitTorrent clients on this TCP address (off by default; no public DHT or trackers)." placeholder:"HOST:PORT"`
 	LogLevel      string   `help:"debug, info, warn or error." default:"info" enum:"debug,info,warn,error"`
 
 	// AllowUnsandboxed is the one switch that lets a stranger's scene read
@@ -68,6 +69,7 @@ func (c *nodeCmd) override(cfg *node.Config) {
 	}
 	set(&cfg.GUI, c.GUI)
 	set(&cfg.SwarmKey, c.SwarmKey)
+	set(&cfg.BTListen, c.BTListen)
 	// Volunteer settings given here also win over those saved from the
 	// web app.
 	if strings.TrimSpace(c.MaxUploadRate) != "" {

@@ -6,13 +6,17 @@ import {renderMyJobs, renderNetworkJobs, publish} from './jobs.js';
 import {loadAssets, addAsset, getAsset, openBrowser, browse, choose, browser} from './assets.js';
 import {loadSettings, renderRenderers, renderPauseButtons, saveSettings, togglePause, coresLabel} from './settings.js';
 import {loadCredits} from './credits.js';
+import {loadCollections, publishCollection, followCollection} from './collections.js';
 
 function showTab(name) {
   if (!document.getElementById(name) || !document.querySelector(`[data-tab="${name}"]`)) name = 'overview';
   app.tab = name;
   for (const s of document.querySelectorAll('section.tab')) s.hidden = s.id !== name;
   for (const a of document.querySelectorAll('#tabs a')) a.classList.toggle('active', a.dataset.tab === name);
-  if (name === 'assets') loadAssets();
+  if (name === 'assets') {
+    loadAssets();
+    loadCollections();
+  }
   if (name === 'credits') loadCredits();
   if (name === 'settings') loadSettings();
 }
@@ -126,6 +130,9 @@ function init() {
   $('br-here').addEventListener('click', () => choose(browser.path));
   $('asset-add').addEventListener('submit', addAsset);
   $('asset-get').addEventListener('submit', getAsset);
+  $('coll-browse').addEventListener('click', () => openBrowser('dir', $('coll-dir')));
+  $('coll-publish').addEventListener('submit', publishCollection);
+  $('coll-follow').addEventListener('submit', followCollection);
   $('set-form').addEventListener('submit', (ev) => ev.preventDefault());
   $('set-pause').addEventListener('click', togglePause);
   $('ov-pause').addEventListener('click', togglePause);
