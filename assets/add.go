@@ -77,7 +77,7 @@ func (s *Store) Add(ctx context.Context, paths []string) (Info, error) {
 		return Info{}, fmt.Errorf("adding asset: encoding info: %w", err)
 	}
 	ih := metainfo.Hash(sha1.Sum(infoBytes))
-	if err := s.commit(ih, tmp, info, infoBytes, true); err != nil {
+	if err := s.commit(ih, tmp, info, infoBytes, stored{pinned: true}); err != nil {
 		return Info{}, fmt.Errorf("adding asset: %w", err)
 	}
 	committed = true

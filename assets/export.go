@@ -28,6 +28,16 @@ func (s *Store) Export(c cid.Cid, dir string) error {
 	if err := bencode.Unmarshal(r.infoBytes, &info); err != nil {
 		return fmt.Errorf("exporting %s: corrupt index: %w", c, err)
 	}
+	exec := map[string]bool{}
+	if r.kind == kindListing {
+		l, err := parseListing(r.infoBytes)
+		if err != nil {
+			return fmt.Errorf("exporting %s: %w", c, err)
+		}
+		for _, e := range l.Entries {
+			exec[e.Path] = e.Exec
+		}
+	}
 	s.touch(ih)
 	root := s.dataDir(ih)
 	for _, f := range info.UpvertedFiles() {
@@ -38,6 +48,11 @@ func (s *Store) Export(c cid.Cid, dir string) error {
 		}
 		if err := fsutil.CopyFile(filepath.Join(root, rel), dst); err != nil {
 			return fmt.Errorf("exporting %s: %w", c, err)
+		}
+		if exec[filepath.ToSlash(rel)] {
+			if err := os.Chmod(dst, 0o755); err != nil {
+				return fmt.Errorf("exporting %s: %w", c, err)
+			}
 		}
 	}
 	return nil

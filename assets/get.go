@@ -25,6 +25,10 @@ const (
 	defaultStallTimeout = 10 * time.Second // of no payload received
 )
 
+// errListing ends the download of an info dictionary that is a listing:
+// its files are fetched unit by unit (fetchListing).
+var errListing = errors.New("asset is a listing")
+
 // fetch is one download in progress, shared by concurrent Gets of a CID.
 type fetch struct {
 	started time.Time
@@ -41,6 +45,17 @@ type fetch struct {
 // Concurrent Gets of one CID share a download, which follows the first
 // caller's ctx.
 func (s *Store) Get(ctx context.Context, c cid.Cid, progress func(Progress)) (Info, error) {
+	return s.get(ctx, c, getOpts{}, progress)
+}
+
+// getOpts say what a fetch is for.
+type getOpts struct {
+	unit  bool // a unit of a listing: a file torrent, or with pack a pack
+	pack  bool
+	hints []torrent.PeerInfo // peers likely to have it
+}
+
+func (s *Store) get(ctx context.Context, c cid.Cid, o getOpts, progress func(Progress)) (Info, error) {
 	if progress == nil {
 		progress = func(Progress) {}
 	}
@@ -71,7 +86,7 @@ func (s *Store) Get(ctx context.Context, c cid.Cid, progress func(Progress)) (In
 
 	info, ok, err := s.cached(ih, progress) // a fetch may have finished meanwhile
 	if !ok && err == nil {
-		info, err = s.fetch(ctx, cl, c, ih, f, progress)
+		info, err = s.fetch(ctx, cl, c, ih, f, o, progress)
 	}
 	s.mu.Lock()
 	delete(s.fetches, ih)
@@ -94,7 +109,7 @@ func (s *Store) cached(ih metainfo.Hash, progress func(Progress)) (Info, bool, e
 	return r.Info, true, nil
 }
 
-func (s *Store) fetch(ctx context.Context, cl *torrent.Client, c cid.Cid, ih metainfo.Hash, f *fetch, progress func(Progress)) (Info, error) {
+func (s *Store) fetch(ctx context.Context, cl *torrent.Client, c cid.Cid, ih metainfo.Hash, f *fetch, o getOpts, progress func(Progress)) (Info, error) {
 	dir := s.stagingDir(ih)
 	if err := removeTree(dir); err != nil {
 		return Info{}, fmt.Errorf("getting %s: clearing staging: %w", c, err)
@@ -131,8 +146,18 @@ func (s *Store) fetch(ctx context.Context, cl *torrent.Client, c cid.Cid, ih met
 	wg.Go(func() { s.provide(fctx, c) })
 	d := newDiscovery(s, t, c)
 	wg.Go(func() { d.run(fctx) })
+	t.AddPeers(o.hints)
 
 	w := watch{t: t, d: d, progress: progress, phase: "finding providers", lastMove: time.Now(), stallTimeout: s.stallTimeout}
+	w.onInfo = func() error {
+		if o.unit {
+			return checkUnit(t.Info(), o.pack)
+		}
+		if hasListingExt(t.Metainfo().InfoBytes) {
+			return errListing
+		}
+		return nil
+	}
 	w.restart = func() error {
 		infoBytes := t.Metainfo().InfoBytes
 		peers := append(d.peers(), s.connectedPeers(t)...)
@@ -150,7 +175,14 @@ func (s *Store) fetch(ctx context.Context, cl *torrent.Client, c cid.Cid, ih met
 		s.restarts.Add(1)
 		return nil
 	}
-	if err := w.wait(ctx, rejected); err != nil {
+	err := w.wait(ctx, rejected)
+	if errors.Is(err, errListing) {
+		infoBytes := t.Metainfo().InfoBytes
+		hints := append(d.peers(), s.connectedPeers(t)...)
+		cancel()
+		return s.fetchListing(ctx, c, infoBytes, hints, progress)
+	}
+	if err != nil {
 		if r, rerr := s.row(ih); rerr == nil { // added locally meanwhile
 			return r.Info, nil
 		}
@@ -168,7 +200,14 @@ func (s *Store) fetch(ctx context.Context, cl *torrent.Client, c cid.Cid, ih met
 		}
 		return Info{}, fmt.Errorf("getting %s: downloaded data failed verification: %w", c, err)
 	}
-	if err := s.commit(ih, dir, info, infoBytes, false); err != nil {
+	rec := stored{}
+	if o.unit {
+		rec.kind = kindUnit
+		if rec.contents, err = unitContents(ih, info, dir); err != nil {
+			return Info{}, fmt.Errorf("getting %s: %w", c, err)
+		}
+	}
+	if err := s.commit(ih, dir, info, infoBytes, rec); err != nil {
 		return Info{}, fmt.Errorf("getting %s: %w", c, err)
 	}
 	if t2 := s.seeding(ih); t2 != nil {
@@ -204,6 +243,7 @@ type watch struct {
 	rate     float64
 	spread   *spreader
 	restart  func() error // replaces t after a stall
+	onInfo   func() error // when the info arrives: an error ends the wait
 
 	stallTimeout time.Duration
 }
@@ -235,6 +275,9 @@ func (w *watch) wait(ctx context.Context, rejected <-chan error) error {
 			return ErrClosed
 		case <-gotInfo:
 			gotInfo = nil
+			if err := w.onInfo(); err != nil {
+				return err
+			}
 			complete = w.start()
 		case <-complete:
 			w.report("downloading", w.t.BytesCompleted())

@@ -3,6 +3,8 @@ package assets
 import (
 	"fmt"
 
+	"github.com/anacrolix/torrent/metainfo"
+
 	"github.com/ipfs/go-cid"
 
 	"github.com/renderswarm/renderswarm/job"
@@ -31,8 +33,19 @@ func (s *Store) Hold(c cid.Cid) (release func(), err error) {
 			return
 		}
 		released = true
-		if s.held[ih]--; s.held[ih] <= 0 {
-			delete(s.held, ih)
-		}
+		s.unheldLocked(ih)
 	}, nil
+}
+
+// unhold ends one internal hold of ih.
+func (s *Store) unhold(ih metainfo.Hash) {
+	s.gcMu.Lock()
+	defer s.gcMu.Unlock()
+	s.unheldLocked(ih)
+}
+
+func (s *Store) unheldLocked(ih metainfo.Hash) {
+	if s.held[ih]--; s.held[ih] <= 0 {
+		delete(s.held, ih)
+	}
 }

@@ -18,15 +18,25 @@ type row struct {
 	ih        metainfo.Hash
 	infoBytes []byte
 	lastUsed  time.Time
+	kind      kind
 }
 
-const rowCols = `infohash, name, size, files, pinned, added, last_used, info`
+// kind is what a row stores.
+type kind int
+
+const (
+	kindPlain   kind = 0 // a torrent stored whole (made by Add, or fetched)
+	kindListing kind = 1 // a listing: its files are links to units' files
+	kindUnit    kind = 2 // a file torrent or a pack, part of listings
+)
+
+const rowCols = `infohash, name, size, files, pinned, added, last_used, info, kind`
 
 func scanRow(sc interface{ Scan(...any) error }) (row, error) {
 	var r row
 	var ih []byte
 	var added, used int64
-	if err := sc.Scan(&ih, &r.Name, &r.Size, &r.Files, &r.Pinned, &added, &used, &r.infoBytes); err != nil {
+	if err := sc.Scan(&ih, &r.Name, &r.Size, &r.Files, &r.Pinned, &added, &used, &r.infoBytes, &r.kind); err != nil {
 		return r, err
 	}
 	if len(ih) != len(r.ih) {
@@ -37,6 +47,7 @@ func scanRow(sc interface{ Scan(...any) error }) (row, error) {
 	r.Complete = true
 	r.Added = time.UnixMilli(added)
 	r.lastUsed = time.UnixMilli(used)
+	r.Listing = r.kind == kindListing
 	return r, nil
 }
 
@@ -72,6 +83,7 @@ func (s *Store) allRows() ([]row, error) {
 	return out, nil
 }
 
+// rows lists the assets a user sees: not the units inside listings.
 func (s *Store) rows() ([]Info, error) {
 	rs, err := s.allRows()
 	if err != nil {
@@ -79,18 +91,20 @@ func (s *Store) rows() ([]Info, error) {
 	}
 	out := make([]Info, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, r.Info)
+		if r.kind != kindUnit {
+			out = append(out, r.Info)
+		}
 	}
 	return out, nil
 }
 
 // insertRow records a complete asset; if it is already there, pinning is
 // only ever raised and its last use refreshed.
-func (s *Store) insertRow(ih metainfo.Hash, info *metainfo.Info, infoBytes []byte, pinned bool) error {
+func (s *Store) insertRow(ih metainfo.Hash, info *metainfo.Info, infoBytes []byte, pinned bool, k kind) error {
 	now := time.Now().UnixMilli()
-	_, err := s.cfg.DB.Exec(`INSERT INTO assets (`+rowCols+`) VALUES (?, ?, ?, ?, ?, ?, `+nextUse+`, ?)
+	_, err := s.cfg.DB.Exec(`INSERT INTO assets (`+rowCols+`) VALUES (?, ?, ?, ?, ?, ?, `+nextUse+`, ?, ?)
 		ON CONFLICT (infohash) DO UPDATE SET pinned = max(pinned, excluded.pinned), last_used = excluded.last_used`,
-		ih[:], info.BestName(), info.TotalLength(), len(info.UpvertedFiles()), pinned, now, now, infoBytes)
+		ih[:], info.BestName(), info.TotalLength(), len(info.UpvertedFiles()), pinned, now, now, infoBytes, k)
 	if err != nil {
 		return fmt.Errorf("recording asset %s: %w", job.AssetCID(ih), err)
 	}
@@ -101,17 +115,41 @@ func (s *Store) insertRow(ih metainfo.Hash, info *metainfo.Info, infoBytes []byt
 // but always after every recorded use, so LRU order is strict.
 const nextUse = `max(?, (SELECT coalesce(max(last_used), 0) + 1 FROM assets))`
 
-// touch records a use, for least-recently-used collection.
+// touch records a use, for least-recently-used collection: of the asset
+// and, for a listing, of the units it uses.
 func (s *Store) touch(ih metainfo.Hash) {
-	if _, err := s.cfg.DB.Exec(`UPDATE assets SET last_used = `+nextUse+` WHERE infohash = ?`,
-		time.Now().UnixMilli(), ih[:]); err != nil {
+	if _, err := s.cfg.DB.Exec(`UPDATE assets SET last_used = `+nextUse+`
+		WHERE infohash = ? OR infohash IN (SELECT unit FROM asset_refs WHERE listing = ?)`,
+		time.Now().UnixMilli(), ih[:], ih[:]); err != nil {
 		s.log.Warn("assetUseNotRecorded", "cid", job.AssetCID(ih), "err", err)
 	}
 }
 
 func (s *Store) deleteRow(ih metainfo.Hash) error {
-	if _, err := s.cfg.DB.Exec(`DELETE FROM assets WHERE infohash = ?`, ih[:]); err != nil {
+	err := s.inTx(func(tx *sql.Tx) error {
+		for _, q := range []string{`DELETE FROM assets WHERE infohash = ?`, `DELETE FROM contents WHERE unit = ?`,
+			`DELETE FROM asset_refs WHERE listing = ?`} {
+			if _, err := tx.Exec(q, ih[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("removing asset %s from the index: %w", job.AssetCID(ih), err)
 	}
 	return nil
+}
+
+// inTx runs f in a transaction.
+func (s *Store) inTx(f func(*sql.Tx) error) error {
+	tx, err := s.cfg.DB.Begin()
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }

@@ -78,8 +78,18 @@ func (s *Store) Run(ctx context.Context) error {
 	}
 	cl.AddListener(streamListener{ln, s.book, s.cfg.PeerRequests})
 	cl.AddDialer(streamDialer{s.cfg.Host, s.book, s.cfg.PeerRequests})
+	var bt *btListener
+	if s.cfg.BTListen != "" {
+		if bt, err = listenBT(s.cfg.BTListen, s); err != nil {
+			cl.Close()
+			ln.Close()
+			return fmt.Errorf("assets: %w", err)
+		}
+		cl.AddListener(bt)
+		s.log.Info("bitTorrentListening", "addr", bt.Addr().String())
+	}
 	s.mu.Lock()
-	s.client = cl
+	s.client, s.bt = cl, bt
 	s.mu.Unlock()
 
 	n := s.reseed(cl)
@@ -88,10 +98,13 @@ func (s *Store) Run(ctx context.Context) error {
 
 	defer func() {
 		s.mu.Lock()
-		s.client, s.closed = nil, true
+		s.client, s.bt, s.closed = nil, nil, true
 		s.mu.Unlock()
-		cl.Close() // drops every torrent first; then our listener
+		cl.Close() // drops every torrent first; then our listeners
 		ln.Close()
+		if bt != nil {
+			bt.Close()
+		}
 		s.log.Info("assetStoreStopped")
 	}()
 	provided := make(chan struct{})

@@ -102,13 +102,15 @@ func removeTree(root string) error {
 	if _, err := os.Lstat(root); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	// Directories need write permission for their entries to be removed.
-	if err := chmodTree(root, 0o644, 0o755); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// Directories need write permission for their entries to be removed;
+	// files keep their mode (a listing's files are links to units' files).
+	if err := chmodTree(root, 0, 0o755); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return os.RemoveAll(root)
 }
 
+// chmodTree sets the modes of a tree; filePerm 0 leaves files alone.
 func chmodTree(root string, filePerm, dirPerm fs.FileMode) error {
 	// Make directories traversable first (top-down walk needs to read them),
 	// and apply directory modes after their contents (bottom-up).
@@ -123,7 +125,7 @@ func chmodTree(root string, filePerm, dirPerm fs.FileMode) error {
 				return err
 			}
 			dirs = append(dirs, p)
-		case d.Type().IsRegular():
+		case d.Type().IsRegular() && filePerm != 0:
 			return os.Chmod(p, filePerm)
 		}
 		return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/time/rate"
@@ -64,7 +65,11 @@ type Config struct {
 	// DefaultPeerRequests. Lower spreads a rate-limited seeder's upload
 	// better; higher fills long round trips.
 	PeerRequests int
-	Logger       *slog.Logger // nil means slog.Default()
+	// BTListen, if set (HOST:PORT), also serves the stored assets to plain
+	// BitTorrent clients over TCP there, with a tracker naming only this
+	// node (btlisten.go). Off by default.
+	BTListen string
+	Logger   *slog.Logger // nil means slog.Default()
 }
 
 // Info describes one asset.
@@ -75,6 +80,7 @@ type Info struct {
 	Files    int       `json:"files"`
 	Pinned   bool      `json:"pinned"`
 	Complete bool      `json:"complete"`
+	Listing  bool      `json:"listing,omitempty"` // files addressed one by one (see listing.go)
 	Added    time.Time `json:"added"`
 }
 
@@ -109,6 +115,7 @@ type Store struct {
 
 	mu       sync.Mutex
 	client   *torrent.Client // nil before Run and after it returned
+	bt       *btListener     // the plain BitTorrent listener, if on
 	closed   bool
 	fetches  map[metainfo.Hash]*fetch
 	torrents map[metainfo.Hash]*torrent.Torrent // complete, seeding
@@ -312,4 +319,10 @@ func (s *Store) Stats() Stats {
 	st.Downloaded = cs.BytesReadData.Int64()
 	st.Wasted = cs.ChunksReadWasted.Int64() * (16 << 10) // anacrolix chunks are 16 KiB
 	return st
+}
+
+// key is the node's identity key, which signs listings; nil if the host
+// does not hold one.
+func (s *Store) key() crypto.PrivKey {
+	return s.cfg.Host.Peerstore().PrivKey(s.cfg.Host.ID())
 }

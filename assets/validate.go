@@ -172,27 +172,22 @@ func relPath(info *metainfo.Info, f *metainfo.FileInfo) string {
 	return filepath.Join(f.BestPath()...)
 }
 
-// verifyDir re-hashes every piece of info from the files under root.
+// verifyDir re-hashes every piece of info from the files under root,
+// opening one file at a time (a tree may hold more files than the process
+// may open).
 func verifyDir(ctx context.Context, root string, info *metainfo.Info, progress func(done int64)) error {
-	var readers []io.Reader
-	var closers []io.Closer
-	defer func() {
-		for _, c := range closers {
-			c.Close()
-		}
-	}()
-	for _, f := range info.UpvertedFiles() {
-		fh, err := os.Open(filepath.Join(root, relPath(info, &f)))
+	files := info.UpvertedFiles()
+	for _, f := range files {
+		st, err := os.Stat(filepath.Join(root, relPath(info, &f)))
 		if err != nil {
 			return fmt.Errorf("verifying: %w", err)
 		}
-		closers = append(closers, fh)
-		if st, err := fh.Stat(); err != nil || st.Size() != f.Length {
+		if st.Size() != f.Length {
 			return fmt.Errorf("verifying %s: wrong size", relPath(info, &f))
 		}
-		readers = append(readers, io.LimitReader(fh, f.Length))
 	}
-	r := io.MultiReader(readers...)
+	r := &treeReader{root: root, info: info, files: files}
+	defer r.close()
 	buf := make([]byte, info.PieceLength)
 	var done int64
 	for i := 0; i < info.NumPieces(); i++ {
@@ -214,4 +209,47 @@ func verifyDir(ctx context.Context, root string, info *metainfo.Info, progress f
 		}
 	}
 	return nil
+}
+
+// treeReader reads a torrent's files in order as one stream.
+type treeReader struct {
+	root  string
+	info  *metainfo.Info
+	files []metainfo.FileInfo
+	cur   *os.File
+	left  int64 // bytes of cur still to read
+}
+
+func (r *treeReader) Read(p []byte) (int, error) {
+	for r.cur == nil || r.left == 0 {
+		r.close()
+		if len(r.files) == 0 {
+			return 0, io.EOF
+		}
+		f := r.files[0]
+		r.files = r.files[1:]
+		if f.Length == 0 {
+			continue
+		}
+		fh, err := os.Open(filepath.Join(r.root, relPath(r.info, &f)))
+		if err != nil {
+			return 0, err
+		}
+		r.cur, r.left = fh, f.Length
+	}
+	n, err := r.cur.Read(p[:min(int64(len(p)), r.left)])
+	r.left -= int64(n)
+	if err == io.EOF && r.left > 0 {
+		err = io.ErrUnexpectedEOF
+	} else if err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
+func (r *treeReader) close() {
+	if r.cur != nil {
+		r.cur.Close()
+		r.cur = nil
+	}
 }

@@ -24,6 +24,7 @@ const (
 type Record struct {
 	Verified   int
 	Jobs       int
+	JobIDs     []string  // the jobs (their IDs as text), in no order
 	LastStrike time.Time // zero: never caught
 }
 
@@ -49,33 +50,35 @@ func (l *Ledger) Strike(now time.Time, volunteer peer.ID, task job.Task, kind St
 func (l *Ledger) Standings() (map[peer.ID]Record, error) {
 	rows, err := l.db.Query(`
 		WITH last AS (SELECT volunteer, max(at) AS at FROM credits_strikes GROUP BY volunteer)
-		SELECT v.volunteer, coalesce(last.at, 0),
-			(SELECT count(*) FROM credits_receipts r WHERE r.publisher = ? AND r.volunteer = v.volunteer
-				AND r.issued > coalesce(last.at, 0)),
-			(SELECT count(DISTINCT substr(r.task, 1, instr(r.task, '/') - 1)) FROM credits_receipts r
-				WHERE r.publisher = ? AND r.volunteer = v.volunteer AND r.issued > coalesce(last.at, 0))
-		FROM (SELECT DISTINCT volunteer FROM credits_receipts WHERE publisher = ?
-			UNION SELECT volunteer FROM credits_strikes) v
-		LEFT JOIN last ON last.volunteer = v.volunteer`,
-		l.self.String(), l.self.String(), l.self.String())
+		SELECT r.volunteer, coalesce(last.at, 0), substr(r.task, 1, instr(r.task, '/') - 1), count(*)
+			FROM credits_receipts r LEFT JOIN last ON last.volunteer = r.volunteer
+			WHERE r.publisher = ? AND r.issued > coalesce(last.at, 0)
+			GROUP BY r.volunteer, 3
+		UNION ALL SELECT volunteer, at, '', 0 FROM last`,
+		l.self.String())
 	if err != nil {
 		return nil, fmt.Errorf("reading standings: %w", err)
 	}
 	defer rows.Close()
 	out := map[peer.ID]Record{}
 	for rows.Next() {
-		var id string
-		var at int64
-		var rec Record
-		if err := rows.Scan(&id, &at, &rec.Verified, &rec.Jobs); err != nil {
+		var id, jobID string
+		var at, n int64
+		if err := rows.Scan(&id, &at, &jobID, &n); err != nil {
 			return nil, fmt.Errorf("reading standings: %w", err)
 		}
 		p, err := peer.Decode(id)
 		if err != nil {
 			return nil, fmt.Errorf("reading standings: stored peer %q: %w", id, err)
 		}
+		rec := out[p]
 		if at > 0 {
 			rec.LastStrike = time.Unix(at, 0)
+		}
+		if jobID != "" {
+			rec.Verified += int(n)
+			rec.Jobs++
+			rec.JobIDs = append(rec.JobIDs, jobID)
 		}
 		out[p] = rec
 	}

@@ -128,6 +128,30 @@ func TestBrowser(t *testing.T) {
 			document.getElementById('pub-scene').value === '`+filepath.Join(dir, "scenes", "cube.pov")+`'`)
 	})
 
+	t.Run("collections: versions with what changed, follow, publish", func(t *testing.T) {
+		open(t, ctx, ts.URL+"/#assets")
+		waitPage(t, ctx, `document.querySelector('[data-coll="textures"]')?.textContent.includes('v2')`)
+		guitest.Eval[bool](t, ctx, `[...document.querySelectorAll('[data-coll="textures"] button')].find((b) => b.textContent === 'Versions').click() === undefined`)
+		waitPage(t, ctx, `document.querySelector('[data-version="2"]')?.textContent.includes('wood/albedo.png') &&
+			document.querySelector('[data-version="1"]')?.textContent.includes('first version')`)
+		guitest.Screenshot(t, ctx, "collections-light")
+		guitest.Eval[bool](t, ctx, `[...document.querySelectorAll('[data-coll="textures"] button')].find((b) => b.textContent === 'Follow').click() === undefined`)
+		waitBackend(t, "the follow", func() bool {
+			b.colls.mu.Lock()
+			defer b.colls.mu.Unlock()
+			return b.colls.follows[fakeOwner+"/textures"]
+		})
+		waitPage(t, ctx, `[...document.querySelectorAll('[data-coll="textures"] button')].some((b) => b.textContent === 'Unfollow')`)
+		run(t, ctx, chromedp.SetValue(chromedp.ID("coll-name"), "props"), chromedp.SetValue(chromedp.ID("coll-dir"), "/home/u/props"),
+			chromedp.Click(chromedp.CSS(`#coll-publish button[type=submit]`)))
+		waitPage(t, ctx, `document.getElementById('coll-pub-msg').textContent.includes('props v2')`)
+		b.colls.mu.Lock()
+		if len(b.colls.published) != 1 || b.colls.published[0] != (PublishCollectionRequest{Name: "props", Dir: "/home/u/props"}) {
+			t.Errorf("published %+v", b.colls.published)
+		}
+		b.colls.mu.Unlock()
+	})
+
 	t.Run("assets: share a folder, fetch by CID with progress", func(t *testing.T) {
 		open(t, ctx, ts.URL+"/#assets")
 		waitPage(t, ctx, `document.getElementById('asset-list').textContent.includes('textures')`)
@@ -204,6 +228,24 @@ func TestBrowser(t *testing.T) {
 		guitest.Screenshot(t, ctx, "settings-light")
 		open(t, ctx, ts.URL+"/#settings")
 		waitPage(t, ctx, `document.getElementById('set-cpus').value === '1'`)
+	})
+
+	t.Run("sandbox state and the unsandboxed opt-in", func(t *testing.T) {
+		open(t, ctx, ts.URL+"/")
+		waitPage(t, ctx, `document.getElementById('sandbox-state').textContent.includes('not working (blender: bubblewrap') &&
+			document.getElementById('sandbox-state').textContent.includes('not rendered')`)
+		open(t, ctx, ts.URL+"/#settings")
+		waitPage(t, ctx, `document.getElementById('set-renderers').textContent.includes('no sandbox: not offered') &&
+			!document.getElementById('set-unsandboxed').checked &&
+			document.querySelector('p.warning').textContent.includes('read your files')`)
+		run(t, ctx, chromedp.Click(chromedp.ID("set-unsandboxed")))
+		waitBackend(t, "allow_unsandboxed", func() bool { s, _ := b.volunteer.lastUpdate(); return s.AllowUnsandboxed })
+		waitPage(t, ctx, `document.getElementById('set-renderers').textContent.includes("renders strangers' scenes unsandboxed")`)
+		run(t, ctx, chromedp.SetValue(chromedp.ID("set-memory"), "2"))
+		guitest.Eval[bool](t, ctx, `document.getElementById('set-memory').dispatchEvent(new Event('change'))`)
+		waitBackend(t, "max_memory 2 GiB", func() bool { s, _ := b.volunteer.lastUpdate(); return s.MaxMemory == 2<<30 && s.AllowUnsandboxed })
+		run(t, ctx, chromedp.Click(chromedp.ID("set-unsandboxed")))
+		waitBackend(t, "allow_unsandboxed off", func() bool { s, _ := b.volunteer.lastUpdate(); return !s.AllowUnsandboxed })
 	})
 
 	t.Run("pause button pauses", func(t *testing.T) {

@@ -23,7 +23,9 @@ type fakeNode struct {
 }
 
 func (*fakeNode) ID() ID {
-	return ID{PeerID: "12D3KooWTest", Addrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWTest"}}
+	const why = "bubblewrap does not work here: no user namespaces"
+	return ID{PeerID: "12D3KooWTest", Addrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWTest"},
+		Sandbox: Sandbox{Problem: "blender: " + why, Renderers: map[string]string{"blender": why}}}
 }
 
 func (f *fakeNode) Peers() []Peer {
@@ -243,7 +245,8 @@ func (f *fakeVolunteer) Activity() Activity {
 	a := Activity{State: StateRendering, CPUPercent: 187.5, MemoryBytes: 412 << 20, Rendered: 9,
 		Renderers: []Renderer{
 			{Name: "builtin", Version: "1", Installed: true, Offered: true},
-			{Name: "blender", Version: "3.4.1", Installed: true, Offered: true},
+			{Name: "blender", Version: "3.4.1", Installed: true, Offered: f.settings.AllowUnsandboxed,
+				Sandbox: "bubblewrap does not work here: no user namespaces"},
 			{Name: "povray", Problem: "povray not found in PATH"},
 		},
 		Renders: []ActiveRender{{Job: "job-other", Title: "Someone's film", Publisher: "12D3KooWStranger",
@@ -266,6 +269,7 @@ type backend struct {
 	assets    *fakeAssets
 	jobs      *fakeJobs
 	volunteer *fakeVolunteer
+	colls     *fakeCollections
 }
 
 func newBackend() *backend {
@@ -273,6 +277,7 @@ func newBackend() *backend {
 		node:      &fakeNode{peers: []Peer{{PeerID: "12D3KooWOther", State: "direct", Renderers: []string{"builtin", "blender"}}}},
 		assets:    &fakeAssets{},
 		jobs:      newFakeJobs(),
+		colls:     &fakeCollections{},
 		volunteer: &fakeVolunteer{preview: testPNG(32, color.RGBA{200, 90, 40, 255})},
 	}
 }
@@ -280,9 +285,76 @@ func newBackend() *backend {
 func (b *backend) server(t *testing.T) *Server {
 	t.Helper()
 	s, err := NewServer(Config{Token: testToken, Node: b.node, Assets: b.assets, Jobs: b.jobs,
-		Credits: fakeCredits{}, Volunteer: b.volunteer})
+		Credits: fakeCredits{}, Volunteer: b.volunteer, Sharing: b.colls, Collections: b.colls})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// fakeCollections is a node with one collection of its own and one of
+// another's, in two versions.
+type fakeCollections struct {
+	mu        sync.Mutex
+	published []PublishCollectionRequest
+	follows   map[string]bool
+}
+
+const fakeOwner = "12D3KooWArtist"
+
+func (f *fakeCollections) List() ([]Collection, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []Collection{{Owner: "12D3KooWTest", Name: "props", Head: 1, Listing: "bafyprops1", Mine: true}}
+	for _, p := range f.published {
+		out[0].Head++
+		out[0].Name = p.Name
+	}
+	out = append(out, Collection{Owner: fakeOwner, Name: "textures", Head: 2, Listing: "bafytex2",
+		Followed: f.follows[fakeOwner+"/textures"]})
+	return out, nil
+}
+
+func (f *fakeCollections) Publish(_ context.Context, name, dir string, version uint64) (Version, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.published = append(f.published, PublishCollectionRequest{Name: name, Dir: dir, Version: version})
+	return Version{Ref: "12D3KooWTest/" + name + "@2", Name: name, Version: 2, Listing: "bafynew"}, nil
+}
+
+func (f *fakeCollections) Versions(_ context.Context, ref string) ([]Version, error) {
+	if ref != fakeOwner+"/textures" {
+		return nil, errors.New("unknown collection")
+	}
+	return []Version{
+		{Ref: ref + "@2", Owner: fakeOwner, Name: "textures", Version: 2, Listing: "bafytex2", Created: time.Unix(1.7e9, 0), Stored: true},
+		{Ref: ref + "@1", Owner: fakeOwner, Name: "textures", Version: 1, Listing: "bafytex1", Created: time.Unix(1.6e9, 0)},
+	}, nil
+}
+
+func (f *fakeCollections) Follow(ref string, on bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.follows == nil {
+		f.follows = map[string]bool{}
+	}
+	f.follows[ref] = on
+	return nil
+}
+
+func (f *fakeCollections) Record(string) ([]byte, error)  { return []byte(`{}`), nil }
+func (f *fakeCollections) Import([]byte) (Version, error) { return Version{}, errors.New("not here") }
+
+func (f *fakeCollections) Stats() TransferStats            { return TransferStats{Downloaded: 3000} }
+func (f *fakeCollections) Torrent(string) ([]byte, error)  { return []byte("d4:infode"), nil }
+func (f *fakeCollections) Magnet(c string) (string, error) { return "magnet:?xt=urn:btih:" + c, nil }
+func (f *fakeCollections) AddTorrent(context.Context, string, string) (Asset, error) {
+	return Asset{}, errors.New("not here")
+}
+
+func (f *fakeCollections) Diff(_ context.Context, a, b string) (Diff, error) {
+	if a != "bafytex1" || b != "bafytex2" {
+		return Diff{}, errors.New("unknown listings")
+	}
+	return Diff{From: a, To: b, Bytes: 3000, Changes: []Change{{Path: "wood/albedo.png", Kind: "changed", Size: 3000}}}, nil
 }

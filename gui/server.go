@@ -30,13 +30,15 @@ type Assets interface {
 
 // Config configures a Server.
 type Config struct {
-	Token     string // required: every API request must present it
-	Node      NodeInfo
-	Assets    Assets
-	Jobs      Jobs
-	Credits   Credits
-	Volunteer Volunteer    // nil when the node runs with --no-volunteer
-	Logger    *slog.Logger // nil means slog.Default()
+	Token       string // required: every API request must present it
+	Node        NodeInfo
+	Assets      Assets
+	Sharing     Sharing     // nil: no interop endpoints
+	Collections Collections // nil: no collection endpoints
+	Jobs        Jobs
+	Credits     Credits
+	Volunteer   Volunteer    // nil when the node runs with --no-volunteer
+	Logger      *slog.Logger // nil means slog.Default()
 }
 
 // Server serves the API and the web app.
@@ -97,6 +99,7 @@ func NewServer(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /api/volunteer/preview", s.handlePreview)
 	s.mux.HandleFunc("GET /api/browse", s.handleBrowse)
 	s.mux.HandleFunc("GET /api/events", s.handleEvents)
+	s.routeCollections()
 	return s, nil
 }
 
@@ -177,7 +180,7 @@ func (s *Server) handleAssetsGet(w http.ResponseWriter, r *http.Request) {
 	ev := newEventWriter(w)
 	a, err := s.cfg.Assets.Get(ctx, req.CID, func(p Progress) { ev.send(Event{Progress: &p}) })
 	if err == nil && req.Out != "" {
-		err = s.cfg.Assets.Export(req.CID, req.Out)
+		err = s.cfg.Assets.Export(a.CID, req.Out)
 	}
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {

@@ -4,9 +4,30 @@ import "time"
 
 // ID is the node's identity as `renderswarm id --json` prints it.
 type ID struct {
-	PeerID string   `json:"peer_id"`
-	Addrs  []string `json:"addrs"`
-	GUI    string   `json:"gui"`
+	PeerID  string   `json:"peer_id"`
+	Addrs   []string `json:"addrs"`
+	GUI     string   `json:"gui"`
+	Sandbox Sandbox  `json:"sandbox"`
+}
+
+// SandboxWorking is Sandbox.Renderers' word for a renderer whose sandbox
+// works.
+const SandboxWorking = "working"
+
+// Sandbox says whether strangers' scenes render in a sandbox on this node,
+// as checked at start (DESIGN.md §4).
+type Sandbox struct {
+	// Working: every installed renderer that runs a program on the scene
+	// (Blender, POV-Ray) runs it in a sandbox seen working.
+	Working bool `json:"working"`
+	// Problem is why not, in one line; empty when Working.
+	Problem string `json:"problem,omitempty"`
+	// Renderers maps each installed renderer that needs a sandbox to
+	// SandboxWorking or why its sandbox does not work.
+	Renderers map[string]string `json:"renderers"`
+	// AllowUnsandboxed: the user lets renderers without a working sandbox
+	// render strangers' scenes all the same (Settings.AllowUnsandboxed).
+	AllowUnsandboxed bool `json:"allow_unsandboxed"`
 }
 
 // Peer is one connected peer.
@@ -27,6 +48,7 @@ type Asset struct {
 	Files    int       `json:"files"`
 	Pinned   bool      `json:"pinned"`
 	Complete bool      `json:"complete"`
+	Listing  bool      `json:"listing,omitempty"` // files addressed one by one
 	Added    time.Time `json:"added"`
 }
 
@@ -45,7 +67,8 @@ type AddAssetsRequest struct {
 	Paths []string `json:"paths"`
 }
 
-// GetAssetRequest asks the node to fetch an asset by CID, verify it and,
+// GetAssetRequest asks the node to fetch an asset by CID (or a collection's
+// version, OWNER/NAME[@VERSION]), verify it and,
 // when Out is set, write its files under that directory.
 type GetAssetRequest struct {
 	CID     string `json:"cid"`

@@ -56,4 +56,9 @@ type Decision struct {
 	// Established, with NeedReplica: the extra replica must come from an
 	// established peer (the agreeing results could not be crop-checked).
 	Established bool
+	// Consistent, with Refute: two or more of the refuted results agree
+	// with each other — the scene may render differently on other
+	// machines than on the publisher's, which junk from cheaters, each
+	// their own, does not.
+	Consistent bool
 }

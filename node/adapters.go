@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/renderswarm/renderswarm/assets"
+	"github.com/renderswarm/renderswarm/collection"
 	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/gui"
 	"github.com/renderswarm/renderswarm/job"
@@ -17,7 +18,7 @@ type nodeInfo struct{ n *node }
 var _ gui.NodeInfo = nodeInfo{}
 
 func (n nodeInfo) ID() gui.ID {
-	id := gui.ID{PeerID: n.n.net.ID().String(), GUI: n.n.url}
+	id := gui.ID{PeerID: n.n.net.ID().String(), GUI: n.n.url, Sandbox: n.n.sandbox.state()}
 	for _, a := range n.n.net.Addrs() {
 		id.Addrs = append(id.Addrs, a.String())
 	}
@@ -49,22 +50,25 @@ func (n nodeInfo) Peers() []gui.Peer {
 }
 
 // assetsAPI adapts the asset store to the API's types.
-type assetsAPI struct{ s *assets.Store }
+type assetsAPI struct {
+	s     *assets.Store
+	colls *collection.Service
+}
 
 var _ gui.Assets = assetsAPI{}
 
 func toAPI(i assets.Info) gui.Asset {
 	return gui.Asset{CID: i.CID.String(), Name: i.Name, Size: i.Size, Files: i.Files,
-		Pinned: i.Pinned, Complete: i.Complete, Added: i.Added}
+		Pinned: i.Pinned, Complete: i.Complete, Listing: i.Listing, Added: i.Added}
 }
 
 func (a assetsAPI) Add(ctx context.Context, paths []string) (gui.Asset, error) {
-	i, err := a.s.Add(ctx, paths)
+	i, err := a.s.AddListing(ctx, paths)
 	return toAPI(i), err
 }
 
 func (a assetsAPI) Get(ctx context.Context, c string, progress func(gui.Progress)) (gui.Asset, error) {
-	id, _, err := job.ParseAssetCID(c)
+	id, err := a.resolve(ctx, c)
 	if err != nil {
 		return gui.Asset{}, err
 	}

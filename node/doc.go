@@ -19,7 +19,10 @@
 //	                 volunteers use, the handler publishers serve, timings
 //	gui              HTTP API, event stream, embedded web app, the CLI's client
 //	p2p              libp2p host, private DHT, GossipSub, mDNS, NAT, streams
-//	assets           content-addressed store: folders <-> torrents <-> CIDs
+//	assets           content-addressed store: folders <-> listings and
+//	                 torrents <-> CIDs, one copy of each file per node
+//	collection       named, versioned collections: signed records,
+//	                 gossip, lookups, following
 //	scheduler        pure decisions: the coordinator of a job, the picker
 //	credits          verification, receipts, the ledger, priorities
 //	render           renderer backends (builtin, blender, povray), sandboxes
@@ -41,12 +44,27 @@
 // constructs libp2p; only assets imports anacrolix/torrent. The whole table
 // is test/deps_test.go.
 //
+// # Strangers' scenes
+//
+// At open the node asks each installed renderer that runs a program
+// whether its sandbox works (render.Sandboxer: the renderer runs in it and
+// its boundaries hold) and keeps the answer as its sandbox policy
+// (sandbox.go): the volunteer is offered, and the node advertises, only
+// the built-in renderer and those whose sandbox works, unless the user
+// allows unsandboxed rendering (--allow-unsandboxed, allow_unsandboxed,
+// the web app's setting, applied at once). The volunteer's backends are
+// wrapped so that a task for a refused renderer is never rendered, whatever
+// a publisher grants, and every task's memory limit is capped at the
+// user's max_memory. The publisher's own renders use the backends as they
+// are, under the manifest's limits. id, the start log and the web app
+// show the state.
+//
 // # Lifecycle
 //
 // open builds the components; nothing runs. run starts them in the order
-// libp2p, asset store, publisher, usage meter, volunteer, API, and stops
-// them in reverse: the API first, then the volunteer (which hands back its
-// leases), the publisher, the asset store (which closes the torrent
-// client), and libp2p; close then releases the database and the home lock.
+// libp2p, asset store, collections, publisher, usage meter, volunteer, API,
+// and stops them in reverse: the API first, then the volunteer (which hands
+// back its leases), the publisher, collections, the asset store (which
+// closes the torrent client), and libp2p; close then releases the database and the home lock.
 // Every goroutine a component's Run starts is waited for before it returns.
 package node

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/renderswarm/renderswarm/assets"
+	"github.com/renderswarm/renderswarm/collection"
 	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/gui"
 	"github.com/renderswarm/renderswarm/internal/clock"
@@ -47,12 +47,14 @@ type node struct {
 	db       *sql.DB
 	net      *p2p.Node
 	store    *assets.Store
+	colls    *collection.Service
 	ledger   *credits.Ledger
 	pub      *publisher.Publisher
 	vol      *volunteer.Volunteer // nil with NoVolunteer
 	settings *settingsBox
 	usage    *usage.Meter
 	infos    map[string]render.Info // renderers that work here
+	sandbox  *sandboxPolicy         // which of them strangers' scenes render with
 	guiLn    net.Listener
 	http     *http.Server
 	url      string
@@ -121,14 +123,11 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 		n.log.Info("usingSavedSettings", "cpus", settings.CPUs, "mode", settings.Mode, "paused", settings.Paused, "flagsWin", cfg.Flags)
 	}
 	n.settings = newSettingsBox(settings)
-	if why := noSandbox(runtime.GOOS); why != "" {
-		n.log.Warn("sandboxUnavailable", "os", runtime.GOOS, "reason", why,
-			"othersScenes", "built-in renderer only, unless the user allows unsandboxed renders")
-	}
-	backends := Renderers(n.log.With("component", "render"))
+	backends := sharedRenderers(n.log.With("component", "render"))
 	n.infos = probeRenderers(ctx, backends, n.log)
 	versions := versions(n.infos)
-	p2pCfg.Renderers = versions
+	n.sandbox = checkSandboxes(backends, n.infos, settings.AllowUnsandboxed, !cfg.NoVolunteer, n.log)
+	p2pCfg.Renderers = n.sandbox.versions(n.infos)
 	if n.net, err = p2p.New(p2pCfg); err != nil {
 		return nil, err
 	}
@@ -139,8 +138,14 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 		Providers:     n.net,
 		MaxUploadRate: settings.MaxUploadRate,
 		CacheQuota:    settings.CacheQuota,
+		BTListen:      cfg.BTListen,
 		Logger:        n.log.With("component", "assets"),
 	})
+	if err != nil {
+		return nil, err
+	}
+	n.colls, err = collection.New(collection.Config{Key: key, DB: n.db, Store: n.store, Net: n.net,
+		Logger: n.log.With("component", "collection")})
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +172,9 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	if !cfg.NoVolunteer {
 		n.vol, err = volunteer.New(volunteer.Config{
 			Key: key, Publishers: work.NewClient(n.net), Gossip: n.net, Assets: n.store, Ledger: n.ledger,
-			Backends: wrapBackends(backends, cfg.volunteerRenderer), Versions: versions, Settings: volunteerSettings(settings),
+			Backends: guardBackends(wrapBackends(backends, cfg.volunteerRenderer), n.sandbox,
+				func() int64 { return memoryCap(n.settings.get()) }),
+			Versions: versions, Settings: volunteerSettings(settings, n.sandbox),
 			Machine: n.usage, Speed: speed, WorkDir: workDir,
 			Logger: n.log.With("component", "volunteer"),
 		})
@@ -182,6 +189,10 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 		return nil, err
 	}
 	n.net.HandleBodyRPC(work.Protocol, work.Handler(n.pub))
+	if err := n.net.Join(collection.Topic, collection.ValidateGossip); err != nil {
+		return nil, err
+	}
+	n.net.HandleRPC(collection.Protocol, n.colls.Handler())
 	return n, n.startAPI()
 }
 
@@ -203,13 +214,15 @@ func (n *node) startAPI() error {
 	token := newToken()
 	n.url = "http://" + n.guiLn.Addr().String() + "/"
 	srv, err := gui.NewServer(gui.Config{
-		Token:     token,
-		Node:      nodeInfo{n: n},
-		Assets:    assetsAPI{n.store},
-		Jobs:      jobsAPI{n: n},
-		Credits:   creditsAPI{n.ledger},
-		Volunteer: volunteerAPI{n: n},
-		Logger:    n.log.With("component", "gui"),
+		Token:       token,
+		Node:        nodeInfo{n: n},
+		Assets:      assetsAPI{n.store, n.colls},
+		Sharing:     assetsAPI{n.store, n.colls},
+		Collections: collectionsAPI{n.colls, n.store},
+		Jobs:        jobsAPI{n: n},
+		Credits:     creditsAPI{n.ledger},
+		Volunteer:   volunteerAPI{n: n},
+		Logger:      n.log.With("component", "gui"),
 	})
 	if err != nil {
 		return err
@@ -233,6 +246,7 @@ func (n *node) run(ctx context.Context, ready func(Started)) error {
 	comps := []component{
 		{"p2p", n.net.Run},
 		{"asset store", n.store.Run},
+		{"collections", n.colls.Run},
 		{"publisher", n.pub.Run},
 		{"usage", n.usage.Run},
 	}
@@ -261,7 +275,7 @@ func (n *node) run(ctx context.Context, ready func(Started)) error {
 	for _, a := range n.net.Addrs() {
 		started.Addrs = append(started.Addrs, a.String())
 	}
-	n.log.Info("nodeStarted", "peer", started.PeerID, "gui", n.url)
+	n.log.Info("nodeStarted", "peer", started.PeerID, "gui", n.url, "sandboxWorking", n.sandbox.state().Working)
 	if ready != nil {
 		ready(started)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/renderswarm/renderswarm/render"
 	"github.com/renderswarm/renderswarm/render/blender"
@@ -28,6 +29,21 @@ func Renderers(log *slog.Logger) map[string]render.Backend {
 		blender.Name: &blender.Backend{Logger: log,
 			Program: render.FindProgram("blender", blender.InstallPaths(runtime.GOOS, os.Getenv, filepath.Glob))},
 	}
+}
+
+// shared is the process's one set of backends for its nodes: every node
+// in a process (the demo's swarm, tests) renders with the same programs,
+// so each renderer's sandbox is checked once (render.Sandboxer runs the
+// renderer in it, about a second for Blender). The first node's logger
+// gets the backends' notices.
+var shared struct {
+	sync.Once
+	backends map[string]render.Backend
+}
+
+func sharedRenderers(log *slog.Logger) map[string]render.Backend {
+	shared.Do(func() { shared.backends = Renderers(log) })
+	return shared.backends
 }
 
 // RendererNames lists the registry's names, sorted.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -33,10 +34,12 @@ func (a volunteerAPI) UpdateSettings(ctx context.Context, s gui.Settings) (gui.S
 	a.n.store.SetCacheQuota(s.CacheQuota)
 	a.n.store.SetUploadRate(s.MaxUploadRate)
 	a.n.settings.set(s)
+	a.n.sandbox.allow.Store(s.AllowUnsandboxed)
 	if a.n.vol != nil {
-		a.n.vol.ApplySettings(volunteerSettings(s))
+		a.n.vol.ApplySettings(volunteerSettings(s, a.n.sandbox))
 	}
-	a.n.log.Info("settingsChanged", "cpus", s.CPUs, "mode", s.Mode, "paused", s.Paused)
+	a.n.log.Info("settingsChanged", "cpus", s.CPUs, "mode", s.Mode, "paused", s.Paused,
+		"allowUnsandboxed", s.AllowUnsandboxed, "maxMemory", s.MaxMemory)
 	return s, nil
 }
 
@@ -68,6 +71,8 @@ func (a volunteerAPI) Activity() gui.Activity {
 		r := gui.Renderer{Name: name, Version: info.Version, Installed: ok}
 		if !ok {
 			r.Problem = rendererProblem(name)
+		} else if why, needs := a.n.sandbox.needs[name]; needs {
+			r.Sandbox = cmp.Or(why, gui.SandboxWorking)
 		}
 		r.Offered = ok && a.n.vol != nil && a.n.vol.Offered(name)
 		act.Renderers = append(act.Renderers, r)

@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -43,11 +44,20 @@ func currentHandler() slog.Handler {
 	return slog.Default().Handler()
 }
 
-// libp2pHandler forwards to the current node's handler, from libp2pLevel up.
-type libp2pHandler struct{ attrs []slog.Attr }
+// libp2pHandler forwards to the current node's handler, from libp2pLevel
+// up, or from the level GOLOG_LOG_LEVEL (go-log's own variable, e.g.
+// "error,relay=debug") sets for the logging subsystem.
+type libp2pHandler struct {
+	attrs []slog.Attr
+	level *slog.Level // from GOLOG_LOG_LEVEL; nil: libp2pLevel
+}
 
 func (h libp2pHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= libp2pLevel && currentHandler().Enabled(ctx, l)
+	least := libp2pLevel
+	if h.level != nil {
+		least = *h.level
+	}
+	return l >= least && currentHandler().Enabled(ctx, l)
 }
 
 func (h libp2pHandler) Handle(ctx context.Context, r slog.Record) error {
@@ -59,7 +69,16 @@ func (h libp2pHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h libp2pHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return libp2pHandler{attrs: append(append([]slog.Attr{}, h.attrs...), as...)}
+	out := libp2pHandler{attrs: append(append([]slog.Attr{}, h.attrs...), as...), level: h.level}
+	if os.Getenv("GOLOG_LOG_LEVEL") != "" {
+		for _, a := range as {
+			if a.Key == "logger" {
+				l := gologshim.ConfigFromEnv().LevelForSystem(a.Value.String())
+				out.level = &l
+			}
+		}
+	}
+	return out
 }
 
 func (h libp2pHandler) WithGroup(string) slog.Handler { return h }

@@ -29,6 +29,18 @@ func crop(r image.Rectangle) image.Rectangle {
 	return image.Rect(x0, y0, x0+w, y0+h)
 }
 
+// slowFactor is how much slower than the reference machine a volunteer
+// may be and still be waited for: the other replicas of a task get a
+// render of the publisher's price at that speed to commit after the first
+// one did (scheduler.Config.RenderTime).
+const slowFactor = 4
+
+// slowRender is a task priced at price milli-CU rendered slowFactor times
+// slower than on the reference machine.
+func slowRender(price int64) time.Duration {
+	return time.Duration(price) * time.Millisecond * slowFactor
+}
+
 // price renders the calibration crop of m's first task from the scene at
 // sceneDir and returns a task's price in milli-CU.
 func (p *Publisher) price(ctx context.Context, m job.Manifest, id job.Task, sceneDir string) (int64, error) {
@@ -107,6 +119,7 @@ func (p *Publisher) calibrate(ctx context.Context, j *pubJob) bool {
 	}
 	j.mu.Lock()
 	j.price, j.costs.Cap = price, claimCap(price)
+	j.coord.SetRenderTime(slowRender(price))
 	j.mu.Unlock()
 	p.log.Info("jobPriced", "job", j.id, "price", price)
 	return true

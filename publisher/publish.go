@@ -8,6 +8,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/renderswarm/renderswarm/assets"
 	"github.com/renderswarm/renderswarm/job"
 	"github.com/renderswarm/renderswarm/scheduler"
 )
@@ -49,7 +50,7 @@ func (p *Publisher) Publish(ctx context.Context, req Request) (cid.Cid, error) {
 		return cid.Undef, err
 	}
 	defer os.RemoveAll(filepath.Dir(packed.Dir))
-	scene, err := p.cfg.Assets.Add(ctx, []string{packed.Dir})
+	scene, err := p.shareScene(ctx, packed.Dir)
 	if err != nil {
 		return cid.Undef, fmt.Errorf("sharing scene: %w", err)
 	}
@@ -91,6 +92,23 @@ func (p *Publisher) Publish(ctx context.Context, req Request) (cid.Cid, error) {
 	p.log.Info("jobPublished", "job", id, "frames", m.Frames.String(), "tasks", m.TaskCount())
 	p.announce(ctx, j)
 	return id, nil
+}
+
+// listingAdder is the asset store's AddListing: a scene shared as a
+// listing is fetched file by file, so a volunteer that holds a texture from
+// another job does not fetch it again. Stores without it (test fakes)
+// share the scene as one torrent, the format volunteers read since the
+// start.
+type listingAdder interface {
+	AddListing(ctx context.Context, paths []string) (assets.Info, error)
+}
+
+// shareScene adds the packed scene to the asset store.
+func (p *Publisher) shareScene(ctx context.Context, dir string) (assets.Info, error) {
+	if la, ok := p.cfg.Assets.(listingAdder); ok {
+		return la.AddListing(ctx, []string{dir})
+	}
+	return p.cfg.Assets.Add(ctx, []string{dir})
 }
 
 // manifest fills a manifest from the request and the scene's defaults.

@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg Config) (*Publisher, error) {
 	}
 	p := &Publisher{
 		cfg: cfg, self: self, log: cfg.Logger, clock: cfg.Clock, jobs: store,
-		standing: newStandings(cfg.Ledger, cfg.Clock),
+		standing: newStandings(cfg.Ledger),
 		limits:   newLimiter(),
 		active:   map[cid.Cid]*pubJob{},
 		added:    make(chan struct{}, 1),
@@ -149,6 +149,9 @@ type progress struct {
 }
 
 func newPubJob(id cid.Cid, m job.Manifest, signed []byte, price int64, coord *scheduler.Coordinator) *pubJob {
+	if price > 0 {
+		coord.SetRenderTime(slowRender(price))
+	}
 	return &pubJob{
 		id: id, m: m, signed: signed, price: price, coord: coord, delivered: make(chan struct{}, 1),
 		changed: make(chan struct{}), claims: map[job.Task]map[peer.ID]int64{}, progress: map[string]progress{},

@@ -1,9 +1,11 @@
 package publisher
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"sync"
@@ -149,6 +151,12 @@ func (v *volunteer) mustLease(m job.Manifest) *work.Grant {
 // render renders a granted task honestly and commits to it; it returns
 // the PNG and whether the publisher said to deliver at once.
 func (v *volunteer) render(g *work.Grant) ([]byte, bool) {
+	return v.renderWith(g, nil)
+}
+
+// renderWith renders a granted task, lets mutate change the image (a
+// cheater's result), and commits to it.
+func (v *volunteer) renderWith(g *work.Grant, mutate func(*image.NRGBA)) ([]byte, bool) {
 	t := v.tb.t
 	t.Helper()
 	ctx := t.Context()
@@ -169,6 +177,14 @@ func (v *volunteer) render(g *work.Grant) ([]byte, bool) {
 	img, err := credits.Decode(data, image.Pt(m.Width, m.Height))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if mutate != nil {
+		mutate(img)
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			t.Fatal(err)
+		}
+		data = buf.Bytes()
 	}
 	reveal, err := v.tb.p.Commit(ctx, v.id, g.Ref, job.Commit(g.Salt, credits.Digest(img)))
 	if err != nil {

@@ -2,63 +2,95 @@ package publisher
 
 import (
 	"sync"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/renderswarm/renderswarm/credits"
-	"github.com/renderswarm/renderswarm/internal/clock"
 	"github.com/renderswarm/renderswarm/scheduler"
 )
 
-// standingTTL bounds how stale the standings adaptive replication uses may
-// be.
-const standingTTL = 30 * time.Second
-
-// standings derives each volunteer's standing from the ledger: the results
-// of it this node verified, and the jobs they spanned, since its latest
-// strike (a lost 2-of-3 vote or a refuted crop check). One strike sends it
-// back to probation — every result replicated and checked — for every job
-// of this publisher; its run of valid results starts again.
+// standings keeps each volunteer's standing: the results of it this node
+// verified, and the jobs they spanned, since its latest strike (a lost
+// 2-of-3 vote or a refuted crop check). One strike sends it back to
+// probation — every result replicated and checked — for every job of this
+// publisher; its run of valid results starts again.
+//
+// It is read from the ledger once and then kept up to date as receipts are
+// issued and strikes recorded, so that a lease (which reads it under the
+// coordinator's lock) never waits for the database.
 type standings struct {
 	ledger *credits.Ledger
-	clock  clock.Clock
 
-	mu  sync.Mutex
-	at  time.Time
-	got map[peer.ID]scheduler.Standing
+	mu     sync.Mutex
+	loaded bool
+	got    map[peer.ID]*standing
 }
 
-func newStandings(l *credits.Ledger, c clock.Clock) *standings {
-	return &standings{ledger: l, clock: c}
+type standing struct {
+	verified int
+	jobs     map[string]struct{}
 }
 
-// of is a scheduler.Config.Standing function. It runs under a coordinator's
-// lock, so it only reads a cache refreshed at most every standingTTL.
+func newStandings(l *credits.Ledger) *standings {
+	return &standings{ledger: l, got: map[peer.ID]*standing{}}
+}
+
+// of is a scheduler.Config.Standing function. Until the ledger could be
+// read, every volunteer is new.
 func (s *standings) of(p peer.ID) scheduler.Standing {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.got == nil || s.clock.Now().Sub(s.at) > standingTTL {
-		s.refresh()
+	s.load()
+	st := s.got[p]
+	if st == nil {
+		return scheduler.Standing{}
 	}
-	return s.got[p]
+	return scheduler.Standing{Verified: st.verified, Jobs: len(st.jobs), ConsecutiveValid: st.verified}
 }
 
-// forget drops the cache: a strike takes effect at once.
-func (s *standings) forget() {
+// credited counts a receipt just issued to p for a task of job.
+func (s *standings) credited(p peer.ID, job string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.got = nil
+	if !s.load() {
+		return // read when it can be, receipt included
+	}
+	st := s.got[p]
+	if st == nil {
+		st = &standing{jobs: map[string]struct{}{}}
+		s.got[p] = st
+	}
+	st.verified++
+	st.jobs[job] = struct{}{}
 }
 
-func (s *standings) refresh() {
+// struck sends p back to probation.
+func (s *standings) struck(p peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.got, p)
+}
+
+// load reads the ledger's standings the first time; it reports whether
+// they are loaded.
+func (s *standings) load() bool {
+	if s.loaded {
+		return true
+	}
 	records, err := s.ledger.Standings()
 	if err != nil {
-		return // keep the old view
+		return false
 	}
-	got := make(map[peer.ID]scheduler.Standing, len(records))
 	for p, r := range records {
-		got[p] = scheduler.Standing{Verified: r.Verified, Jobs: r.Jobs, ConsecutiveValid: r.Verified}
+		if r.Verified == 0 {
+			continue
+		}
+		st := &standing{verified: r.Verified, jobs: map[string]struct{}{}}
+		for _, j := range r.JobIDs {
+			st.jobs[j] = struct{}{}
+		}
+		s.got[p] = st
 	}
-	s.got, s.at = got, s.clock.Now()
+	s.loaded = true
+	return true
 }

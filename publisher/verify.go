@@ -148,9 +148,14 @@ func (p *Publisher) images(j *pubJob, tr scheduler.TaskResults) (imgs []image.Im
 // decide compares a task's results and, for an accepted one, crop-checks
 // it when a check is due.
 func (p *Publisher) decide(ctx context.Context, j *pubJob, tr scheduler.TaskResults, imgs []image.Image, prof credits.Profile) (job.Decision, error) {
-	d, _, err := credits.DecideImages(prof, imgs, tr.Quorum, tr.MaxResults)
-	if err != nil || d.Verdict != job.Accept {
+	d, cmp, err := credits.DecideImages(prof, imgs, tr.Quorum, tr.MaxResults)
+	switch {
+	case err != nil:
 		return d, err
+	case d.Verdict == job.NeedReplica || d.Verdict == job.GiveUp:
+		return p.arbitrate(ctx, j, tr, imgs, cmp, prof, d)
+	case d.Verdict != job.Accept:
+		return d, nil
 	}
 	var agreeing []peer.ID
 	for _, a := range d.Agreeing {
@@ -230,10 +235,12 @@ func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskRes
 	now := p.clock.Now()
 	strike := func(indices []int, kind credits.Strike) {
 		for _, i := range indices {
-			if err := p.cfg.Ledger.Strike(now, tr.Results[i].Peer, tr.Task, kind); err != nil {
+			v := tr.Results[i].Peer
+			if err := p.cfg.Ledger.Strike(now, v, tr.Task, kind); err != nil {
 				p.log.Error("strikeNotRecorded", "task", tr.Task.String(), "err", err)
 			}
-			p.standing.forget()
+			p.standing.struck(v)
+			p.reopen(v)
 		}
 	}
 	var peers []peer.ID
@@ -260,6 +267,27 @@ func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskRes
 	return nil
 }
 
+// reopen takes back, in every running job, the results a peer just
+// caught cheating had accepted alone (scheduler.Coordinator.Reopen): they
+// are rendered again by others.
+func (p *Publisher) reopen(v peer.ID) {
+	for _, j := range p.list() {
+		j.mu.Lock()
+		tasks := j.coord.Reopen(p.clock.Now(), v)
+		if len(tasks) == 0 {
+			j.mu.Unlock()
+			continue
+		}
+		saved := p.save(j)
+		j.notify()
+		j.mu.Unlock()
+		if err := p.persist(saved); err != nil {
+			p.log.Error("jobNotSaved", "job", j.id, "err", err)
+		}
+		p.log.Warn("resultsReopened", "job", j.id, "peer", v, "tasks", len(tasks))
+	}
+}
+
 // cropShare is the share of accepted results of established volunteers
 // that the publisher checks though none of them is due (DESIGN.md §5).
 const cropShare = 0.03
@@ -280,19 +308,13 @@ var errNoCheck = errors.New("this node cannot render crops of the job")
 // returns errRefuted on a mismatch, nil on a match, and another error
 // when the check could not run.
 func (p *Publisher) cropCheck(ctx context.Context, j *pubJob, t job.Task, canonical image.Image, prof credits.Profile) error {
-	m := j.m
-	tile := m.TileRect(t.Tile)
-	w, h := max(1, tile.Dx()/4), max(1, tile.Dy()/4)
-	x0 := tile.Min.X + between(tile.Dx()-w)
-	y0 := tile.Min.Y + between(tile.Dy()-h)
-	c := image.Rect(x0, y0, x0+w, y0+h)
+	tile := j.m.TileRect(t.Tile)
+	c := randomCrop(tile)
 	mine, err := p.renderCrop(ctx, j, t, c)
 	if err != nil {
 		return err
 	}
-	// The result covers the tile; its pixel (0,0) is the tile's top left.
-	theirs := credits.NRGBA(canonical).SubImage(c.Sub(tile.Min))
-	cmp, err := credits.Compare(prof, mine, theirs)
+	cmp, err := compareCrop(prof, mine, canonical, tile, c)
 	if err != nil {
 		return err
 	}
@@ -301,6 +323,65 @@ func (p *Publisher) cropCheck(ctx context.Context, j *pubJob, t job.Task, canoni
 		return fmt.Errorf("%w: %s", errRefuted, cmp.Reason)
 	}
 	return nil
+}
+
+// randomCrop is a crop of 1/16 of a tile's area at a random place.
+func randomCrop(tile image.Rectangle) image.Rectangle {
+	w, h := max(1, tile.Dx()/4), max(1, tile.Dy()/4)
+	x0 := tile.Min.X + between(tile.Dx()-w)
+	y0 := tile.Min.Y + between(tile.Dy()-h)
+	return image.Rect(x0, y0, x0+w, y0+h)
+}
+
+// compareCrop compares the publisher's render of crop c with the same
+// pixels of a result covering tile (its pixel (0,0) is the tile's top
+// left).
+func compareCrop(prof credits.Profile, mine, result image.Image, tile, c image.Rectangle) (credits.Comparison, error) {
+	return credits.Compare(prof, mine, credits.NRGBA(result).SubImage(c.Sub(tile.Min)))
+}
+
+// arbitrate settles a disagreement (d is NeedReplica or GiveUp) with the
+// publisher's own render of a random crop: results that differ from it
+// there are refuted, their peers struck, so that junk from cheaters can
+// neither run a task out of its result budget nor go unpunished because
+// no majority formed. d stands when every result matches there, or when
+// the crop cannot be rendered. (A scene that renders differently on the
+// publisher's machine gets its honest renderers struck too, but only at
+// this publisher, whose scene it is; refuted results that agree with each
+// other say so, and fail the task the second time.)
+func (p *Publisher) arbitrate(ctx context.Context, j *pubJob, tr scheduler.TaskResults, imgs []image.Image,
+	agree map[[2]int]credits.Comparison, prof credits.Profile, d job.Decision) (job.Decision, error) {
+	tile := j.m.TileRect(tr.Task.Tile)
+	c := randomCrop(tile)
+	mine, err := p.renderCrop(ctx, j, tr.Task, c)
+	if err != nil {
+		if ctx.Err() != nil {
+			return job.Decision{}, ctx.Err()
+		}
+		p.log.Warn("arbiterNotRendered", "task", tr.Task.String(), "err", err)
+		return d, nil
+	}
+	var wrong []int
+	for i, img := range imgs {
+		cmp, err := compareCrop(prof, mine, img, tile, c)
+		if err != nil {
+			return d, nil
+		}
+		if !cmp.Match {
+			wrong = append(wrong, i)
+		}
+	}
+	p.log.Info("disagreementArbitrated", "task", tr.Task.String(), "results", len(imgs), "refuted", len(wrong))
+	if len(wrong) == 0 {
+		return d, nil
+	}
+	out := job.Decision{Verdict: job.Refute, Canonical: -1, Agreeing: wrong}
+	for a, x := range wrong {
+		for _, y := range wrong[a+1:] {
+			out.Consistent = out.Consistent || agree[[2]int{x, y}].Match
+		}
+	}
+	return out, nil
 }
 
 // renderCrop renders the rectangle c of task t with the publisher's own
@@ -372,7 +453,10 @@ func (p *Publisher) credit(j *pubJob) bool {
 				continue
 			}
 			_, err := p.cfg.Ledger.Issue(p.clock.Now(), p.cfg.Key, v, t, res.CID, j.pay(j.claims[t][v]))
-			if err != nil && !errors.Is(err, credits.ErrAlreadyIssued) {
+			switch {
+			case err == nil:
+				p.standing.credited(v, t.Job.String())
+			case !errors.Is(err, credits.ErrAlreadyIssued):
 				p.log.Error("receiptNotIssued", "task", t.String(), "peer", v, "err", err)
 				failed = true
 			}

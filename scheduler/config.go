@@ -115,6 +115,13 @@ type Config struct {
 	// 2r + MinCommitWait of that commit (or of its own lease, if later), or
 	// its lease ends. 0 means DefaultMinCommitWait; negative, no deadline.
 	MinCommitWait time.Duration
+	// RenderTime is how long the publisher expects a task to take on a slow
+	// volunteer (its own measure of the task, not a volunteer's): the
+	// other replicas of a task get at least this long to commit after the
+	// first one did, so that a cheater committing junk at once cannot run
+	// honest renderers out of time. Zero: only the first render's time
+	// counts. SetRenderTime changes it once the job is priced.
+	RenderTime time.Duration
 	// DeliverWindow is how long a committed replica has to start
 	// delivering once its task lets it (every replica committed or gone),
 	// or its lease ends; CheckDelivery gives a delivery under way the time

@@ -141,6 +141,10 @@ type task struct {
 	// reproduced: the publisher rendered the task itself after new peers
 	// reported it failing, and it did not fail.
 	reproduced bool
+	// refutes counts the task's results the publisher's own render
+	// disproved; consistentRefutes the Refute decisions whose refuted
+	// results agreed with each other.
+	refutes, consistentRefutes int
 	// Once accepted:
 	result   Result
 	agreeing []peer.ID
@@ -461,13 +465,20 @@ func (c *Coordinator) issue(now time.Time, i int, p peer.ID, prefix string) (Lea
 
 // commitDeadline is when a replica of t leased or still uncommitted at
 // from must commit, t's first replica having committed already:
-// 2·firstRender + MinCommitWait later, never past the lease's MaxLease.
-// Zero means no deadline (MinCommitWait negative).
+// max(2·firstRender, RenderTime) + MinCommitWait later, never past the
+// lease's MaxLease. Zero means no deadline (MinCommitWait negative).
 func (c *Coordinator) commitDeadline(t *task, from time.Time) time.Time {
 	if c.cfg.MinCommitWait < 0 {
 		return time.Time{}
 	}
-	return from.Add(2*t.firstRender + c.cfg.MinCommitWait)
+	return from.Add(max(2*t.firstRender, c.cfg.RenderTime) + c.cfg.MinCommitWait)
+}
+
+// SetRenderTime sets Config.RenderTime, for deadlines set from now on.
+func (c *Coordinator) SetRenderTime(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cfg.RenderTime = max(d, 0)
 }
 
 // nextID returns a lease ID unused in this job: the process's random epoch

@@ -191,3 +191,43 @@ func TestStallerLosesItsLease(t *testing.T) {
 		t.Fatalf("replacement got %s", l.Task)
 	}
 }
+
+// A cheater that commits junk at once cannot squeeze the honest replica
+// out of its task: with the publisher's RenderTime set, the others get at
+// least that long to commit, however fast the first commitment came.
+func TestFastCommitDoesNotShortenTheDeadline(t *testing.T) {
+	ps := testPeers(t, 2)
+	cheater, honest := ps[0], ps[1]
+	cfg := testConfig(2, 2)
+	cfg.MinCommitWait = time.Minute
+	cfg.RenderTime = 10 * time.Minute
+	c := newCoord(t, cfg)
+	lc, lh := mustLease(t, c, t0, cheater, ""), mustLease(t, c, t0, honest, "")
+	junk := result("junk")
+	if _, err := c.Commit(t0.Add(time.Second), lc.ID, cheater, job.Commit(lc.Salt, junk.Digest)); err != nil {
+		t.Fatal(err)
+	}
+	// Without RenderTime the honest replica had 2·1 s + 1 min.
+	late := t0.Add(8 * time.Minute)
+	for now := t0.Add(10 * time.Second); now.Before(late); now = now.Add(10 * time.Second) {
+		if _, err := c.Renew(now, lh.ID, honest); err != nil {
+			t.Fatalf("the honest replica's lease ended %v after the cheater's commitment: %v", now.Sub(t0), err)
+		}
+	}
+	if _, err := c.Commit(late, lh.ID, honest, job.Commit(lh.Salt, result("frame 1").Digest)); err != nil {
+		t.Fatalf("the honest replica could not commit after 8 min: %v", err)
+	}
+	// The bound still holds: a staller is out after RenderTime + MinCommitWait.
+	c2 := newCoord(t, cfg)
+	l1, l2 := mustLease(t, c2, t0, cheater, ""), mustLease(t, c2, t0, honest, "")
+	if _, err := c2.Commit(t0.Add(time.Second), l1.ID, cheater, job.Commit(l1.Salt, junk.Digest)); err != nil {
+		t.Fatal(err)
+	}
+	end := t0.Add(time.Second + 11*time.Minute)
+	for now := t0.Add(10 * time.Second); now.Before(end); now = now.Add(10 * time.Second) {
+		c2.Renew(now, l2.ID, honest)
+	}
+	if _, err := c2.Renew(end, l2.ID, honest); !errors.Is(err, ErrLeaseExpired) {
+		t.Fatalf("a replica that never commits still holds its lease after RenderTime + MinCommitWait: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/renderswarm/renderswarm/job"
@@ -80,5 +81,46 @@ func TestRefuteKeepsOtherVotes(t *testing.T) {
 	}
 	if err := c.Resolve(tr.Task, job.Decision{Verdict: job.Accept, Canonical: 0, Agreeing: []int{0, 1}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Results refuted round after round, each different (junk, every cheater
+// its own), never fail the task — free identities could otherwise fail
+// any task — up to maxRefutes·MaxResults of them; refuted results that
+// agree with each other, maxConsistentRefutes times, do (the scene renders
+// differently on the publisher's machine).
+func TestRefutesFailOnlyWhenConsistent(t *testing.T) {
+	// Each round, two new replicas deliver and both are refuted.
+	run := func(cfg Config, rounds int, consistent bool) Counts {
+		c := newCoord(t, cfg)
+		next := 0
+		for range rounds {
+			for len(c.Pending()) == 0 {
+				l := mustLease(t, c, t0, testPeer(t, 100+next), "")
+				deliver(t, c, t0, l, fmt.Sprintf("junk %d", next))
+				next++
+			}
+			tr := c.Pending()[0]
+			d := job.Decision{Verdict: job.Refute, Agreeing: []int{0, 1}, Consistent: consistent}
+			if err := c.Resolve(tr.Task, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c.Progress()
+	}
+	cfg := testConfig(1, 2)
+	cfg.MaxResults = 5
+	rounds := maxRefutes * cfg.MaxResults / 2 // 14 refuted results
+	if got := run(cfg, rounds, false); got.Failed != 0 || got.Queued != 1 {
+		t.Fatalf("after %d refuted results, all different: %+v, want the task queued", 2*rounds, got)
+	}
+	if got := run(cfg, rounds+1, false); got.Failed != 1 {
+		t.Fatalf("after %d refuted results: %+v, want the task failed", 2*rounds+2, got)
+	}
+	if got := run(cfg, maxConsistentRefutes-1, true); got.Failed != 0 {
+		t.Fatalf("after one refute of agreeing results: %+v, want the task queued", got)
+	}
+	if got := run(cfg, maxConsistentRefutes, true); got.Failed != 1 {
+		t.Fatalf("after %d refutes of agreeing results: %+v, want the task failed", maxConsistentRefutes, got)
 	}
 }

@@ -111,6 +111,7 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 		var kept []*replica
 		for k, r := range t.delivered {
 			if refuted[k] {
+				t.refutes++
 				c.points[r.Peer] += failurePoints
 				r.state = stFailed
 			} else {
@@ -119,7 +120,10 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 		}
 		t.delivered = kept
 		delete(c.pending, i)
-		if len(t.replicas) >= 2*c.cfg.MaxResults {
+		if d.Consistent {
+			t.consistentRefutes++
+		}
+		if t.consistentRefutes >= maxConsistentRefutes || t.refutes >= maxRefutes*c.cfg.MaxResults {
 			c.finish(i, tsFailed)
 			return nil
 		}
@@ -130,6 +134,16 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 	}
 	return nil
 }
+
+// A task fails when, maxConsistentRefutes times, the publisher's own
+// render disproved results that agreed with each other (its scene renders
+// the same on other machines, differently on the publisher's), or, as a
+// bound on the work spent on it, once it disproved maxRefutes·MaxResults
+// results. Junk, each cheater's its own, cannot fail it sooner.
+const (
+	maxConsistentRefutes = 2
+	maxRefutes           = 3
+)
 
 // checkAccept checks an Accept decision over n results with the given
 // quorum.

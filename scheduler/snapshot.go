@@ -63,6 +63,8 @@ type taskSnap struct {
 	FirstRender     int64 `json:"fr,omitempty"`
 	NeedEstablished bool  `json:"ne,omitempty"`
 	Reproduced      bool  `json:"rp,omitempty"`
+	Refutes         int   `json:"rf,omitempty"`
+	ConsistentRefs  int   `json:"crf,omitempty"`
 }
 
 type repSnap struct {
@@ -161,7 +163,7 @@ func (c *Coordinator) Snapshot() ([]byte, error) {
 // pristine reports whether a task is as in a fresh job.
 func (c *Coordinator) pristine(t *task) bool {
 	return t.status == tsOpen && len(t.replicas) == 0 && t.want == c.cfg.Replicas && t.quorum == c.cfg.Replicas &&
-		!t.needEstablished && !t.reproduced && t.firstRender == 0
+		!t.needEstablished && !t.reproduced && t.firstRender == 0 && t.refutes == 0
 }
 
 // snapTask encodes task i, naming peers through intern.
@@ -171,6 +173,7 @@ func (c *Coordinator) snapTask(i int, intern func(peer.ID) int) taskSnap {
 	if t.status == tsOpen {
 		ts.Want, ts.Quorum = t.want, t.quorum
 		ts.FirstRender, ts.NeedEstablished, ts.Reproduced = int64(t.firstRender), t.needEstablished, t.reproduced
+		ts.Refutes, ts.ConsistentRefs = t.refutes, t.consistentRefutes
 	}
 	if t.status == tsAccepted {
 		ts.Result = newResSnap(t.result)
@@ -375,8 +378,12 @@ func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 	if ts.FirstRender < 0 {
 		return errors.New("negative render time")
 	}
+	if ts.Refutes < 0 || ts.ConsistentRefs < 0 || ts.ConsistentRefs > ts.Refutes {
+		return fmt.Errorf("refute counts %d and %d out of range", ts.Refutes, ts.ConsistentRefs)
+	}
 	t.want, t.quorum = ts.Want, ts.Quorum
 	t.firstRender, t.needEstablished, t.reproduced = time.Duration(ts.FirstRender), ts.NeedEstablished, ts.Reproduced
+	t.refutes, t.consistentRefutes = ts.Refutes, ts.ConsistentRefs
 	for k := range ts.Replicas {
 		r, err := c.loadReplica(s, &ts.Replicas[k], t)
 		if err != nil {

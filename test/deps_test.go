@@ -109,10 +109,20 @@ var importRules = []struct {
 		func(p string) bool { return p == "scheduler" },
 		only([]string{"net", "os", "database"}, module+"/job", "github.com/ipfs/go-cid",
 			"github.com/libp2p/go-libp2p/core/peer", "github.com/multiformats/go-multihash")},
+	{"collections are below node, cmd, gui and the roles",
+		func(p string) bool { return p == "collection" },
+		func(i string) bool {
+			for _, d := range []string{"node", "cmd", "gui", "publisher", "volunteer"} {
+				if ours(i, d) {
+					return true
+				}
+			}
+			return false
+		}},
 	{"gui depends on no component; node adapts them to its interfaces",
 		func(p string) bool { return under(p, "gui") },
 		func(i string) bool {
-			for _, c := range []string{"node", "p2p", "assets", "render", "scheduler", "credits", "publisher", "volunteer", "work"} {
+			for _, c := range []string{"node", "p2p", "assets", "collection", "render", "scheduler", "credits", "publisher", "volunteer", "work"} {
 				if ours(i, c) {
 					return true
 				}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -86,7 +87,26 @@ func (c *idCmd) Run(ctx context.Context, g *Globals) error {
 		fmt.Printf("address: %s\n", a)
 	}
 	fmt.Printf("GUI: %s\n", id.GUI)
+	fmt.Println(sandboxLine(id.Sandbox))
 	return nil
+}
+
+// sandboxLine is the sandbox state in one line.
+func sandboxLine(s gui.Sandbox) string {
+	switch {
+	case s.Working:
+		return "sandbox: working"
+	case s.AllowUnsandboxed:
+		return "sandbox: not working (" + s.Problem + "); strangers' scenes render unsandboxed all the same (--allow-unsandboxed)"
+	}
+	var refused []string
+	for name, state := range s.Renderers {
+		if state != gui.SandboxWorking {
+			refused = append(refused, name)
+		}
+	}
+	slices.Sort(refused)
+	return "sandbox: not working (" + s.Problem + "); strangers' scenes are not rendered with " + strings.Join(refused, " or ")
 }
 
 type peersCmd struct {
@@ -127,10 +147,23 @@ func (c *peersCmd) Run(ctx context.Context, g *Globals) error {
 
 type assetsCmd struct {
 	Add   assetsAddCmd   `cmd:"" help:"Make files and folders one asset, seed it and announce it."`
-	Get   assetsGetCmd   `cmd:"" help:"Fetch an asset by CID from whoever has it, verify it, then seed it."`
+	Get   assetsGetCmd   `cmd:"" help:"Fetch an asset by CID (or OWNER/NAME[@VERSION]) from whoever has it, verify it, then seed it."`
 	Ls    assetsLsCmd    `cmd:"" help:"List local assets."`
 	Pin   assetsPinCmd   `cmd:"" help:"Keep an asset: never collect it from the cache."`
 	Unpin assetsUnpinCmd `cmd:"" help:"Let the cache collect an asset when space is needed."`
+
+	Publish     assetsPublishCmd     `cmd:"" help:"Sign DIR as the next version of this node's collection NAME, and announce it."`
+	Versions    assetsVersionsCmd    `cmd:"" help:"List the versions of a collection OWNER/NAME."`
+	Diff        assetsDiffCmd        `cmd:"" help:"What changed between two listings (CIDs or OWNER/NAME@VERSION)."`
+	Collections assetsCollectionsCmd `cmd:"" help:"List the collections this node knows, its own first."`
+	Follow      assetsFollowCmd      `cmd:"" help:"Fetch new versions of a collection as they appear."`
+	Unfollow    assetsUnfollowCmd    `cmd:"" help:"Stop following a collection."`
+	Record      assetsRecordCmd      `cmd:"" help:"Write a collection version's signed record (to hand over out of band)."`
+	Import      assetsImportCmd      `cmd:"" name:"import-record" help:"Store a signed collection record given by hand."`
+	Torrent     assetsTorrentCmd     `cmd:"" help:"Write a .torrent file for a stored asset, for stock BitTorrent clients."`
+	Magnet      assetsMagnetCmd      `cmd:"" help:"Print a magnet link for a stored asset."`
+	AddTorrent  assetsAddTorrentCmd  `cmd:"" name:"add-torrent" help:"Import a torrent made elsewhere with its files (every piece checked)."`
+	Stats       assetsStatsCmd       `cmd:"" help:"Bytes uploaded and downloaded since the node started."`
 }
 
 type assetsAddCmd struct {
@@ -184,7 +217,7 @@ func (c *assetsGetCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Out != "" {
 		where = "to " + filepath.Clean(c.Out)
 	}
-	fmt.Printf("fetched and verified %s (%s, %d files) %s\n", a.Name, humanBytes(float64(a.Size)), a.Files, where)
+	fmt.Printf("fetched and verified %s (%s, %d files) %s\n%s\n", a.Name, humanBytes(float64(a.Size)), a.Files, where, a.CID)
 	return nil
 }
 

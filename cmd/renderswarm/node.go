@@ -22,8 +22,14 @@ type nodeCmd struct {
 	MaxUploadRate string   `help:"Cap on asset upload, e.g. 800KiB, 8MiB (0: unlimited)." placeholder:"RATE"`
 	CacheQuota    string   `help:"Space for cached (unpinned) assets, e.g. 10GiB." placeholder:"SIZE"`
 	SwarmKey      string   `help:"Pre-shared key file of a private swarm." type:"existingfile" placeholder:"FILE"`
+	MaxMemory     string   `help:"Memory one render for others may use, at most the job's limit, e.g. 4GiB (the default)." placeholder:"SIZE"`
+	BTListen      string   `name:"bt-listen" help:"Also serve stored assets to plain BitTorrent clients on this TCP address (off by default; no public DHT or trackers)." placeholder:"HOST:PORT"`
 	LogLevel      string   `help:"debug, info, warn or error." default:"info" enum:"debug,info,warn,error"`
 	LogFile       string   `help:"Append the log to FILE instead of writing it to stderr (a node started at login on macOS and Windows logs to its home's node.log)." type:"path" placeholder:"FILE"`
+
+	// AllowUnsandboxed is the one switch that lets a stranger's scene read
+	// and write this user's files: off unless given.
+	AllowUnsandboxed bool `name:"allow-unsandboxed" help:"Render strangers' Blender and POV-Ray scenes even where their sandbox (bubblewrap) does not work. Their scenes can then read and write your files."`
 }
 
 func (c *nodeCmd) Run(ctx context.Context, g *Globals) error {
@@ -76,6 +82,7 @@ func (c *nodeCmd) override(cfg *node.Config) {
 	}
 	set(&cfg.GUI, c.GUI)
 	set(&cfg.SwarmKey, c.SwarmKey)
+	set(&cfg.BTListen, c.BTListen)
 	// Volunteer settings given here also win over those saved from the
 	// web app.
 	if strings.TrimSpace(c.MaxUploadRate) != "" {
@@ -89,6 +96,14 @@ func (c *nodeCmd) override(cfg *node.Config) {
 	if c.CPUs != 0 {
 		cfg.CPUs = c.CPUs
 		cfg.Flags = append(cfg.Flags, "cpus")
+	}
+	if strings.TrimSpace(c.MaxMemory) != "" {
+		cfg.MaxMemory = c.MaxMemory
+		cfg.Flags = append(cfg.Flags, "max_memory")
+	}
+	if c.AllowUnsandboxed {
+		cfg.AllowUnsandboxed = true
+		cfg.Flags = append(cfg.Flags, "allow_unsandboxed")
 	}
 }
 

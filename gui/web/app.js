@@ -6,13 +6,17 @@ import {renderMyJobs, renderNetworkJobs, publish} from './jobs.js';
 import {loadAssets, addAsset, getAsset, openBrowser, browse, choose, browser} from './assets.js';
 import {loadSettings, renderRenderers, renderPauseButtons, saveSettings, togglePause, coresLabel} from './settings.js';
 import {loadCredits} from './credits.js';
+import {loadCollections, publishCollection, followCollection} from './collections.js';
 
 function showTab(name) {
   if (!document.getElementById(name) || !document.querySelector(`[data-tab="${name}"]`)) name = 'overview';
   app.tab = name;
   for (const s of document.querySelectorAll('section.tab')) s.hidden = s.id !== name;
   for (const a of document.querySelectorAll('#tabs a')) a.classList.toggle('active', a.dataset.tab === name);
-  if (name === 'assets') loadAssets();
+  if (name === 'assets') {
+    loadAssets();
+    loadCollections();
+  }
   if (name === 'credits') loadCredits();
   if (name === 'settings') loadSettings();
 }
@@ -45,7 +49,7 @@ function render(prev) {
   renderNetworkJobs(s.jobs.filter((j) => !j.mine));
   renderPauseButtons();
   if (app.tab === 'credits' && prev && JSON.stringify(prev.balance) !== JSON.stringify(s.balance)) loadCredits();
-  if (prev && JSON.stringify(prev.activity.renderers) !== JSON.stringify(s.activity.renderers)) renderRenderers();
+  if (!prev || JSON.stringify(prev.activity.renderers) !== JSON.stringify(s.activity.renderers)) renderRenderers();
 }
 
 // ---- overview ----
@@ -57,6 +61,11 @@ function renderOverview(s, prev) {
   $('net-routing').textContent = String(s.network.routing_peers || 0);
   $('net-relays').textContent = (s.network.relays || []).join('\n') || 'none';
   $('net-listen').textContent = (s.network.listen_addrs || []).join('\n') || 'none';
+  const sb = s.id.sandbox || {};
+  const sbBox = $('sandbox-state');
+  sbBox.textContent = sb.working ? 'working'
+    : `not working (${sb.problem || 'unknown'})` + (sb.allow_unsandboxed ? ': strangers\' scenes render unsandboxed' : ': strangers\' Blender/POV-Ray scenes are not rendered');
+  sbBox.classList.toggle('sandbox-bad', !sb.working);
 
   const a = s.activity;
   const state = $('vol-state');
@@ -121,13 +130,16 @@ function init() {
   $('br-here').addEventListener('click', () => choose(browser.path));
   $('asset-add').addEventListener('submit', addAsset);
   $('asset-get').addEventListener('submit', getAsset);
+  $('coll-browse').addEventListener('click', () => openBrowser('dir', $('coll-dir')));
+  $('coll-publish').addEventListener('submit', publishCollection);
+  $('coll-follow').addEventListener('submit', followCollection);
   $('set-form').addEventListener('submit', (ev) => ev.preventDefault());
   $('set-pause').addEventListener('click', togglePause);
   $('ov-pause').addEventListener('click', togglePause);
   $('set-cpus-range').addEventListener('input', () => { $('set-cpus').value = $('set-cpus-range').value; coresLabel(); });
   $('set-cpus').addEventListener('input', () => { $('set-cpus-range').value = $('set-cpus').value; coresLabel(); });
   $('set-cpus-range').addEventListener('change', saveSettings);
-  for (const id of ['set-cpus', 'set-idle', 'set-from', 'set-to', 'set-quota', 'set-rate']) {
+  for (const id of ['set-cpus', 'set-idle', 'set-from', 'set-to', 'set-quota', 'set-rate', 'set-memory', 'set-unsandboxed']) {
     $(id).addEventListener('change', saveSettings);
   }
   for (const r of document.querySelectorAll('input[name=mode]')) r.addEventListener('change', saveSettings);

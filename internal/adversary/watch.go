@@ -56,12 +56,19 @@ const (
 func watchResults(h host.Host, store *assets.Store, log *slog.Logger) (*resultWatch, error) {
 	w := &resultWatch{store: store, log: log, slots: make(chan struct{}, watchFetches),
 		tried: map[cid.Cid]int{}, found: map[string]string{}, changed: make(chan struct{})}
-	for _, proto := range h.Mux().Protocols() {
+	tapped := 0
+	for _, proto := range h.Mux().Protocols() { // the WAN and the LAN DHT
 		if strings.HasSuffix(string(proto), "/kad/1.0.0") {
-			return w, tap(h, proto, w.seen)
+			if err := tap(h, proto, w.seen); err != nil {
+				return nil, err
+			}
+			tapped++
 		}
 	}
-	return nil, errors.New("adversary: the node serves no DHT protocol to tap")
+	if tapped == 0 {
+		return nil, errors.New("adversary: the node serves no DHT protocol to tap")
+	}
+	return w, nil
 }
 
 // await returns the PNG of another replica's result of task t as soon as

@@ -1,9 +1,14 @@
 package usage
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -40,12 +45,33 @@ func TestUsageCountsChildProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Process.Kill()
-	time.Sleep(time.Second)
+	// Wait until the child has used half a second of CPU, however busy
+	// the machine is.
+	for childCPU(t, busy.Process.Pid) < 0.5 {
+		if ctx.Err() != nil {
+			t.Fatal("the busy child did not use half a second of CPU in 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	after := readSample()
 	if !after.samples || after.rss <= 0 {
 		t.Fatalf("no counters: %+v", after)
 	}
-	if d := after.ours - before.ours; d < 0.3 {
-		t.Fatalf("a busy child for 1 s added %.2f CPU-s to the node's use; want most of a second", d)
+	if d := after.ours - before.ours; d < 0.4 {
+		t.Fatalf("a child that used 0.5 CPU-s added %.2f CPU-s to the node's use", d)
 	}
+}
+
+// childCPU is the CPU seconds process pid has used, from /proc.
+func childCPU(t *testing.T, pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command's closing parenthesis: state is field 3,
+	// utime and stime fields 14 and 15, in clock ticks (100 per second).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100
 }

@@ -1,6 +1,7 @@
-package test
+package netns
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -141,7 +142,7 @@ func booksAgree(t *testing.T, pubs, vols []*nsnode, report bool) bool {
 				unsigned++
 			}
 		}
-		if pc.Spent == 0 || abs(pc.Spent-earned) > 0.01 || unsigned > 0 {
+		if pc.Spent == 0 || math.Abs(pc.Spent-earned) > 0.01 || unsigned > 0 {
 			ok = false
 		}
 		if report {

@@ -1,9 +1,11 @@
-package test
+package netns
 
 // Nodes in a netbed: a `renderswarm node` process per host namespace, and
 // the CLI calls the NAT and partition tests make to it, in that namespace.
 
 import (
+	"github.com/renderswarm/renderswarm/examples"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -83,7 +85,7 @@ func (h *nshost) start(t *testing.T, env []string, args ...string) *nsnode {
 func saveLog(t *testing.T, ns, log string) string {
 	dir := os.Getenv("RENDERSWARM_ARTIFACTS")
 	if dir == "" {
-		dir = filepath.Join("..", "test-artifacts")
+		dir = filepath.Join("..", "..", "test-artifacts")
 	}
 	dir = filepath.Join(dir, "netbed", strings.ReplaceAll(t.Name(), "/", "_"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -239,17 +241,18 @@ func (n *nsnode) publish(scene string, args ...string) string {
 func sceneCopy(t *testing.T, tag string) string {
 	t.Helper()
 	dir := t.TempDir()
-	scene, err := os.ReadFile(demoScene)
+	if err := examples.WriteBuiltin(dir); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, examples.DemoScene)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mesh, err := os.ReadFile(filepath.Join(filepath.Dir(demoScene), "knot.obj"))
-	if err != nil {
+	defer f.Close()
+	if _, err := f.WriteString("\n# copy: " + tag + "\n"); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "knot.obj"), string(mesh))
-	path := filepath.Join(dir, "demo.scene")
-	writeFile(t, path, string(scene)+"\n# copy: "+tag+"\n")
 	return path
 }
 

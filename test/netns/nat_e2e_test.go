@@ -1,4 +1,4 @@
-package test
+package netns
 
 import (
 	"crypto/rand"
@@ -113,7 +113,6 @@ const relayDataLimit = 128 << 10
 // the publisher's home link.
 func TestJobAcrossNATs(t *testing.T) {
 	requireImpairment(t)
-	loop := loopbackTiming(t)
 
 	s := startNATSwarm(t)
 	b, c := s.vols[0], s.vols[1]
@@ -124,7 +123,7 @@ func TestJobAcrossNATs(t *testing.T) {
 	}
 
 	id, tm := timeJob(t, 3*time.Minute, func() string { return s.pub.publish(sceneCopy(t, "nat"), tinyJob...) }, s.pub.status)
-	t.Logf("behind NAT: %s (loopback: %s)", tm, loop)
+	t.Logf("behind NAT: %s", tm)
 	out := t.TempDir()
 	s.pub.must(time.Minute, "fetch", id, "-o", out)
 	if e, _ := os.ReadDir(out); len(e) != 6 {
@@ -233,19 +232,4 @@ func logHolePunches(t *testing.T, nodes ...*nsnode) {
 		t.Logf("%s: %d hole punches succeeded, %d attempts failed", n.host.site.name,
 			strings.Count(log, "msg=holePunched"), strings.Count(log, "msg=holePunchAttemptFailed"))
 	}
-}
-
-// loopbackTiming times tinyJob on loopback: a publisher and two
-// volunteers, as separate processes on 127.0.0.1.
-func loopbackTiming(t *testing.T) timing {
-	t.Helper()
-	pub, vs := swarm(t, 2)
-	waitVolunteers(t, pub, 2, "builtin")
-	_, tm := timeJob(t, 2*time.Minute, func() string { return publishScene(t, pub.home, sceneCopy(t, "loopback"), tinyJob...) },
-		func(id string) jobStatus { return status(t, pub.home, id) })
-	pub.stop()
-	for _, v := range vs {
-		v.stop()
-	}
-	return tm
 }

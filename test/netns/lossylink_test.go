@@ -1,4 +1,4 @@
-package test
+package netns
 
 import (
 	"math/rand/v2"

@@ -1,0 +1,91 @@
+package publisher
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// Monte Carlo runs of the work protocol against a swarm with cheaters
+// (DESIGN.md §5): the real publisher, coordinator, verification and
+// ledger, simulated volunteers and time (sim_test.go).
+
+// mcSwarm is the issue's swarm: 10 % lazy cheaters, 5 % colluding Sybil
+// identities, 2 % copiers, churn, one-minute-ish frames.
+func mcSwarm(volunteers, publishers, jobs, frames int) simConfig {
+	return simConfig{
+		Seed: 1, Volunteers: volunteers, Publishers: publishers, JobsPerPublisher: jobs, JobEvery: 10 * time.Minute,
+		Job: func(r *rand.Rand) (int, time.Duration) {
+			return frames, time.Duration(30+r.IntN(90)) * time.Second
+		},
+		Speed:     func(r *rand.Rand) float64 { return 0.5 + r.Float64() },
+		LazyShare: 0.10, SybilShare: 0.05, CopierShare: 0.02, LazyRate: 1,
+		Churn: 0.2, Away: 30 * time.Minute, Rejoin: 0.5,
+	}
+}
+
+// In a swarm of new volunteers every result is replicated and every
+// accepted one from a new peer is crop-checked: cheaters get no wrong
+// frame through and earn nothing.
+func TestMonteCarloNewSwarm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation; skipped with -short")
+	}
+	cfg := mcSwarm(100, 2, 2, 60)
+	s := newSimWorld(t, cfg).run()
+	t.Logf("\n%s", s)
+	if s.Accepted < s.Frames {
+		t.Fatalf("%d of %d frames accepted", s.Accepted, s.Frames)
+	}
+	if s.Wrong != 0 {
+		t.Errorf("%d wrong frames accepted", s.Wrong)
+	}
+	if s.UnearnedCU != 0 {
+		t.Errorf("%.1f CU paid for work not done", s.UnearnedCU)
+	}
+}
+
+// The Monte Carlo figures (go test -run '^$' -bench MonteCarlo
+// -benchtime 1x ./publisher): 1,000 volunteers, 20 jobs from two
+// publishers, and the swarms of the issue.
+func BenchmarkMonteCarlo(b *testing.B) {
+	const volunteers, publishers, jobs, frames = 1000, 2, 10, 300
+	scenarios := []struct {
+		name string
+		cfg  func() simConfig
+	}{
+		{"new-swarm", func() simConfig { return mcSwarm(volunteers, publishers, jobs, frames) }},
+		{"established-patient-cheaters", func() simConfig {
+			c := mcSwarm(volunteers, publishers, jobs, frames)
+			c.History, c.Patient = 21, true
+			return c
+		}},
+		{"established-rare-cheaters", func() simConfig {
+			c := mcSwarm(volunteers, publishers, jobs, frames)
+			c.History, c.Patient, c.LazyRate = 21, true, 0.1
+			return c
+		}},
+		{"established-honest", func() simConfig {
+			c := mcSwarm(volunteers, publishers, jobs, frames)
+			c.History, c.LazyShare, c.SybilShare, c.CopierShare = 21, 0, 0, 0
+			return c
+		}},
+		{"established-honest-no-churn", func() simConfig {
+			c := mcSwarm(volunteers, publishers, jobs, frames)
+			c.History, c.LazyShare, c.SybilShare, c.CopierShare, c.Churn = 21, 0, 0, 0, 0
+			return c
+		}},
+	}
+	for _, sc := range scenarios {
+		b.Run(sc.name, func(b *testing.B) {
+			for range b.N {
+				s := newSimWorld(b, sc.cfg()).run()
+				b.Logf("\n%s", s)
+				b.ReportMetric(float64(s.Wrong)/float64(max(1, s.Accepted)), "wrong/frame")
+				b.ReportMetric(100*s.UnearnedCU/max(1, s.PaidCU), "unearned-%")
+				b.ReportMetric(float64(s.Renders)/float64(max(1, s.Accepted)), "renders/frame")
+				b.ReportMetric(float64(s.CropChecks)/float64(max(1, s.Accepted)), "crops/frame")
+			}
+		})
+	}
+}

@@ -1,0 +1,942 @@
+package publisher
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mh "github.com/multiformats/go-multihash"
+
+	"github.com/renderswarm/renderswarm/credits"
+	"github.com/renderswarm/renderswarm/examples"
+	"github.com/renderswarm/renderswarm/internal/clock"
+	"github.com/renderswarm/renderswarm/internal/db"
+	"github.com/renderswarm/renderswarm/internal/roletest"
+	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/render"
+	"github.com/renderswarm/renderswarm/render/builtin"
+	"github.com/renderswarm/renderswarm/scheduler"
+	"github.com/renderswarm/renderswarm/work"
+)
+
+// A discrete-event simulation of a swarm, driving the real code: real
+// Publishers (coordinator, placement, commit-then-reveal, verification,
+// crop checks, pricing, strikes, receipts in a real ledger), each
+// volunteer's real scheduler.Picker, one injected clock that jumps from
+// event to event. What is simulated is everything outside the publisher:
+// volunteers (honest or not, of different speeds, coming and going), the
+// network (a call arrives at once) and rendering (an image that is a pure
+// function of job, frame and pixel, after a simulated time).
+//
+// The simulation is single-threaded: it runs the publisher's verification
+// pass itself right after every delivery, as the verifier would on being
+// woken, so a run is a sequence of calls with no goroutines to wait for.
+
+// volunteer kinds.
+type simKind int
+
+const (
+	simHonest simKind = iota
+	simLazy           // delivers a cheap wrong image on a share of its tasks
+	simSybil          // one of a colluding pair: a shared wrong image when both hold a task
+	simCopier         // renders nothing; holds its lease, then commits a guess
+)
+
+func (k simKind) String() string {
+	return [...]string{"honest", "lazy", "sybil", "copier"}[k]
+}
+
+// simConfig describes a run.
+type simConfig struct {
+	Seed       uint64
+	Volunteers int
+	Publishers int
+	// Jobs are published, per publisher, JobEvery apart (the first at the
+	// start); each has a frame count and a render cost per frame on a
+	// speed-1 machine, drawn by Job.
+	JobsPerPublisher int
+	JobEvery         time.Duration
+	Job              func(r *rand.Rand) (frames int, cost time.Duration)
+	Replicas         int // 0: 1 (adaptive replication)
+	// Speeds of volunteers relative to the reference machine, drawn once.
+	Speed func(r *rand.Rand) float64
+	// Shares of volunteers that cheat (Sybil counts identities: pairs are
+	// SybilShare/2 of the swarm).
+	LazyShare, SybilShare, CopierShare float64
+	// LazyRate is the share of its tasks a lazy volunteer fakes; Patient
+	// cheaters (lazy and Sybil) play honest until established at the
+	// publisher.
+	LazyRate float64
+	Patient  bool
+	// Churn is the share of online volunteers that leave per hour; one who
+	// leaves comes back after about Away, as a new identity with
+	// probability Rejoin (a new install, or a Sybil's fresh start).
+	Churn  float64
+	Away   time.Duration
+	Rejoin float64
+	// History gives every volunteer that many verified results over three
+	// earlier jobs at every publisher before the run: an established
+	// swarm.
+	History int
+	// Limit ends the run; zero means 48 hours of simulated time.
+	Limit time.Duration
+}
+
+// simStats is what a run measured.
+type simStats struct {
+	Frames, Accepted, Wrong, Failed int
+	Renders                         int     // full renders by volunteers (honest work done)
+	Deliveries                      int     // results delivered, honest or not
+	CropChecks                      int     // the publishers' own crop renders
+	PaidCU, UnearnedCU              float64 // CU in receipts, and in receipts for work not done
+	Caught                          int     // strikes recorded
+	Makespan                        time.Duration
+	Bound                           time.Duration // total work ÷ mean capacity, or the longest chain
+	Work                            time.Duration // renders needed at least, at speed 1
+	PublisherTime                   time.Duration // wall time spent in publisher code
+	Events                          int
+	FairnessJain                    float64 // Jain's index of publishers' shares while all had work
+	JobTimes                        []time.Duration
+}
+
+func (s simStats) String() string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "frames %d, accepted %d, failed %d, wrong accepted %d (%.2g per frame)\n",
+		s.Frames, s.Accepted, s.Failed, s.Wrong, float64(s.Wrong)/float64(max(1, s.Accepted)))
+	fmt.Fprintf(&b, "volunteer renders %d (%.3f per accepted frame), deliveries %d, publisher crop checks %d (%.3f per accepted frame, 1/16 of a frame each)\n",
+		s.Renders, float64(s.Renders)/float64(max(1, s.Accepted)), s.Deliveries, s.CropChecks, float64(s.CropChecks)/float64(max(1, s.Accepted)))
+	fmt.Fprintf(&b, "CU paid %.0f, unearned %.1f (%.3f%%), strikes %d\n", s.PaidCU, s.UnearnedCU, 100*s.UnearnedCU/math.Max(1, s.PaidCU), s.Caught)
+	fmt.Fprintf(&b, "makespan %v, bound %v (ratio %.3f); publisher time %v (%.0f µs per accepted frame); %d events",
+		s.Makespan.Round(time.Second), s.Bound.Round(time.Second), float64(s.Makespan)/float64(max(1, s.Bound)),
+		s.PublisherTime.Round(time.Millisecond), float64(s.PublisherTime.Microseconds())/float64(max(1, s.Accepted)), s.Events)
+	if s.FairnessJain > 0 {
+		fmt.Fprintf(&b, "; fairness (Jain) %.3f", s.FairnessJain)
+	}
+	return b.String()
+}
+
+// The world.
+
+type simWorld struct {
+	tb     testing.TB
+	cfg    simConfig
+	rng    *rand.Rand
+	clock  *clock.Fake
+	start  time.Time
+	ctx    context.Context
+	swarm  *roletest.Swarm
+	info   render.Info
+	pubs   []*simPub
+	vols   []*simVol
+	events simQueue
+	seq    int
+	stats  simStats
+
+	jobs      map[cid.Cid]*simJob
+	delivered map[simKey]bool // result of (task, peer) was an honest render
+	sybilHeld map[job.Task]map[peer.ID]bool
+	truth     map[job.Task]job.PixelDigest
+	busyTime  float64 // volunteer-seconds online, times speed
+	byPub     []int   // renders delivered per publisher while all had work
+}
+
+type simKey struct {
+	t job.Task
+	p peer.ID
+}
+
+type simPub struct {
+	w    *simWorld
+	p    *Publisher
+	idx  int
+	jobs []*simJob
+	fake *simBackend
+	left int // jobs not yet done
+}
+
+type simJob struct {
+	pub       *simPub
+	id        cid.Cid
+	idx       int
+	m         job.Manifest
+	cost      time.Duration // per frame at speed 1
+	published time.Time
+	done      time.Time
+	waiting   map[string]*simLease // committed leases not yet told to reveal
+}
+
+type simVol struct {
+	w       *simWorld
+	id      peer.ID
+	kind    simKind
+	partner *simVol
+	speed   float64
+	online  bool
+	picker  *scheduler.Picker
+	lease   *simLease
+	asking  bool // an ask event is queued
+	gen     int  // bumps when the volunteer leaves: its queued events lapse
+}
+
+type simLease struct {
+	v      *simVol
+	j      *simJob
+	g      *work.Grant
+	honest bool
+	img    *image.NRGBA
+	png    []byte
+	start  time.Time
+	dur    time.Duration
+	state  int // 0 rendering, 1 committed, 2 gone
+	copied bool
+}
+
+// simBackend renders the truth: the publisher's crop checks and
+// calibration renders come here.
+type simBackend struct {
+	render.Backend
+	w      *simWorld
+	bySeed map[uint64]*simJob // every job of a publisher has its own seed
+	crops  int
+}
+
+func (b *simBackend) Render(_ context.Context, t render.Task, _ func(render.Progress)) (render.Result, error) {
+	j := b.bySeed[t.Seed]
+	if j == nil {
+		return render.Result{}, fmt.Errorf("%w: unknown seed %d", render.ErrSceneInvalid, t.Seed)
+	}
+	r := image.Rect(0, 0, t.Width, t.Height)
+	if t.Border != nil {
+		r = image.Rect(t.Border.X0, t.Border.Y0, t.Border.X1, t.Border.Y1)
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			img.SetNRGBA(x-r.Min.X, y-r.Min.Y, truthPixel(j.idx, t.Frame, x, y))
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return render.Result{}, err
+	}
+	path := filepath.Join(t.OutputDir, "out.png")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		return render.Result{}, err
+	}
+	b.crops++
+	area := float64(r.Dx()*r.Dy()) / float64(t.Width*t.Height)
+	return render.Result{Path: path, Width: r.Dx(), Height: r.Dy(), CPU: time.Duration(float64(j.cost) * area)}, nil
+}
+
+// truthPixel is the honest render of a pixel.
+func truthPixel(jobIdx, frame, x, y int) color.NRGBA {
+	var in [32]byte
+	binary.LittleEndian.PutUint64(in[0:], uint64(jobIdx))
+	binary.LittleEndian.PutUint64(in[8:], uint64(frame))
+	binary.LittleEndian.PutUint64(in[16:], uint64(x))
+	binary.LittleEndian.PutUint64(in[24:], uint64(y))
+	h := sha256.Sum256(in[:])
+	return color.NRGBA{h[0], h[1], h[2], 255}
+}
+
+// simPNG encodes the volunteers' images, reusing its buffers.
+var simPNG = &png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &simPNGPool{}}
+
+type simPNGPool struct{ b *png.EncoderBuffer }
+
+func (p *simPNGPool) Get() *png.EncoderBuffer  { b := p.b; p.b = nil; return b }
+func (p *simPNGPool) Put(b *png.EncoderBuffer) { p.b = b }
+
+// simResult names the results of the volunteers' history.
+var simResult = job.AssetCID([20]byte{0xee})
+
+// simSize is every job's frame size: small, so that images cost little.
+const simSize = 16
+
+// Events.
+
+type simEvent struct {
+	at  time.Time
+	seq int
+	fn  func()
+}
+
+type simQueue []simEvent
+
+func (q simQueue) Len() int { return len(q) }
+func (q simQueue) Less(a, b int) bool {
+	if !q[a].at.Equal(q[b].at) {
+		return q[a].at.Before(q[b].at)
+	}
+	return q[a].seq < q[b].seq
+}
+func (q simQueue) Swap(a, b int) { q[a], q[b] = q[b], q[a] }
+func (q *simQueue) Push(x any)   { *q = append(*q, x.(simEvent)) }
+func (q *simQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+func (w *simWorld) at(t time.Time, fn func()) {
+	w.seq++
+	heap.Push(&w.events, simEvent{at: t, seq: w.seq, fn: fn})
+}
+
+func (w *simWorld) after(d time.Duration, fn func()) { w.at(w.clock.Now().Add(d), fn) }
+
+// simLogger discards the publishers' logs, unless RS_SIM_LOG names a
+// file to write them to.
+func simLogger(i int) *slog.Logger {
+	path := os.Getenv("RS_SIM_LOG")
+	if path == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})).With("pub", i)
+}
+
+// simDir is a scratch directory in memory where the machine has one:
+// the simulation writes many small files and commits many transactions.
+func simDir(tb testing.TB) string {
+	base := ""
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		base = "/dev/shm"
+	}
+	d, err := os.MkdirTemp(base, "renderswarm-sim-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// newSimWorld builds the swarm and its publishers; run starts it.
+func newSimWorld(tb testing.TB, cfg simConfig) *simWorld {
+	tb.Helper()
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.Limit == 0 {
+		cfg.Limit = 48 * time.Hour
+	}
+	if cfg.Away == 0 {
+		cfg.Away = 30 * time.Minute
+	}
+	start := time.Unix(1_900_000_000, 0)
+	w := &simWorld{
+		tb: tb, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed+1)),
+		clock: clock.NewFake(start), start: start, ctx: context.Background(),
+		swarm: roletest.NewSwarm(tb), jobs: map[cid.Cid]*simJob{}, delivered: map[simKey]bool{},
+		sybilHeld: map[job.Task]map[peer.ID]bool{}, truth: map[job.Task]job.PixelDigest{},
+	}
+	info, err := builtin.New().Probe(w.ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w.info = info
+	dir := simDir(tb)
+	for i := range cfg.Publishers {
+		w.pubs = append(w.pubs, w.newPub(i, filepath.Join(dir, fmt.Sprintf("pub%d", i))))
+	}
+	for i := range cfg.Volunteers {
+		w.vols = append(w.vols, w.newVol(w.kindOf(i)))
+	}
+	for i := 0; i+1 < len(w.vols); i++ {
+		if w.vols[i].kind == simSybil && w.vols[i+1].kind == simSybil && w.vols[i].partner == nil {
+			w.vols[i].partner, w.vols[i+1].partner = w.vols[i+1], w.vols[i]
+		}
+	}
+	if cfg.History > 0 {
+		w.history(cfg.History)
+	}
+	return w
+}
+
+func (w *simWorld) kindOf(i int) simKind {
+	f := float64(i) / float64(w.cfg.Volunteers)
+	switch {
+	case f < w.cfg.LazyShare:
+		return simLazy
+	case f < w.cfg.LazyShare+w.cfg.SybilShare:
+		return simSybil
+	case f < w.cfg.LazyShare+w.cfg.SybilShare+w.cfg.CopierShare:
+		return simCopier
+	}
+	return simHonest
+}
+
+func (w *simWorld) newPub(i int, dir string) *simPub {
+	tb := w.tb
+	key, self := roletest.Identity(tb)
+	for _, sub := range []string{"work", "results"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	d, err := db.Open(filepath.Join(dir, "node.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { d.Close() })
+	ledger, err := credits.NewLedger(d, self)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fake := &simBackend{Backend: builtin.New(), w: w, bySeed: map[uint64]*simJob{}}
+	p, err := New(w.ctx, Config{
+		Key: key, DB: d, Assets: w.swarm.Store(), Net: &network{}, Ledger: ledger,
+		Backends: map[string]render.Backend{builtin.Name: fake}, Infos: map[string]render.Info{builtin.Name: w.info},
+		WorkDir: filepath.Join(dir, "work"), ResultsDir: filepath.Join(dir, "results"), Clock: w.clock,
+		Logger: simLogger(i),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &simPub{w: w, p: p, idx: i, fake: fake}
+}
+
+func (w *simWorld) newVol(kind simKind) *simVol {
+	_, id := roletest.Identity(w.tb)
+	v := &simVol{w: w, id: id, kind: kind, speed: 1}
+	if w.cfg.Speed != nil {
+		v.speed = w.cfg.Speed(w.rng)
+	}
+	v.picker = scheduler.NewPicker(scheduler.PickerConfig{
+		Self: id, Renderers: map[string]string{builtin.Name: w.info.Version},
+		Reannounce: 100 * time.Hour, Seed: w.rng.Uint64(),
+	})
+	return v
+}
+
+// history issues every volunteer n receipts of three earlier jobs at each
+// publisher, through the real ledger.
+func (w *simWorld) history(n int) {
+	for _, sp := range w.pubs {
+		for k := range 3 {
+			h, err := mh.Sum([]byte(fmt.Sprintf("earlier job %d of publisher %d", k, sp.idx)), mh.SHA2_256, -1)
+			if err != nil {
+				w.tb.Fatal(err)
+			}
+			old := cid.NewCidV1(job.JSONCodec, h)
+			for _, v := range w.vols {
+				for f := range (n + 2) / 3 {
+					_, err := sp.p.cfg.Ledger.Issue(w.clock.Now().Add(-time.Hour), sp.p.cfg.Key, v.id,
+						job.Task{Job: old, Frame: f}, simResult, 1000)
+					if err != nil {
+						w.tb.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+}
+
+// publish publishes a publisher's next job.
+func (sp *simPub) publish(k int) {
+	w := sp.w
+	frames, cost := w.cfg.Job(w.rng)
+	dir := filepath.Join(simDir(w.tb), "scene")
+	if err := examples.WriteBuiltin(dir); err != nil {
+		w.tb.Fatal(err)
+	}
+	t0 := time.Now()
+	id, err := sp.p.Publish(w.ctx, Request{
+		Scene: filepath.Join(dir, examples.DemoScene), Frames: fmt.Sprintf("1-%d", frames), Replicas: w.cfg.Replicas,
+		Width: simSize, Height: simSize, Samples: 1, Seed: sp.idx*1000 + k, Title: fmt.Sprintf("pub%d job%d", sp.idx, k),
+	})
+	if err != nil {
+		w.tb.Fatal(err)
+	}
+	j0, err := sp.p.job(id)
+	if err != nil {
+		w.tb.Fatal(err)
+	}
+	j := &simJob{pub: sp, id: id, idx: len(w.jobs), m: j0.m, cost: cost, published: w.clock.Now(), waiting: map[string]*simLease{}}
+	sp.fake.bySeed[uint64(j.m.Seed)] = j
+	sp.p.calibrate(w.ctx, j0)
+	w.stats.PublisherTime += time.Since(t0)
+	sp.jobs = append(sp.jobs, j)
+	sp.left++
+	w.jobs[id] = j
+	w.stats.Frames += frames
+	w.stats.Work += time.Duration(frames) * cost
+	for _, v := range w.vols {
+		v.picker.Observe(scheduler.Offer{Job: id, Publisher: sp.p.self, Renderer: builtin.Name, Version: w.info.Version,
+			TasksLeft: frames, Seen: w.clock.Now()})
+		if v.online && v.lease == nil {
+			v.ask(0)
+		}
+	}
+}
+
+// run plays the world until every job is done or the limit.
+func (w *simWorld) run() simStats {
+	for _, sp := range w.pubs {
+		for k := range w.cfg.JobsPerPublisher {
+			w.at(w.start.Add(time.Duration(k)*w.cfg.JobEvery), func() { sp.publish(k) })
+		}
+	}
+	for _, v := range w.vols {
+		v.online = true
+		v.ask(time.Duration(w.rng.Int64N(int64(5 * time.Second))))
+	}
+	w.after(tickEvery, w.tick)
+	total := w.cfg.Publishers * w.cfg.JobsPerPublisher
+	end := w.start.Add(w.cfg.Limit)
+	for w.events.Len() > 0 {
+		e := heap.Pop(&w.events).(simEvent)
+		if e.at.After(end) {
+			break
+		}
+		if d := e.at.Sub(w.clock.Now()); d > 0 {
+			w.clock.Advance(d)
+		}
+		e.fn()
+		w.stats.Events++
+		if w.doneJobs() == total {
+			break
+		}
+	}
+	w.finish()
+	return w.stats
+}
+
+func (w *simWorld) doneJobs() int {
+	n := 0
+	for _, j := range w.jobs {
+		if !j.done.IsZero() {
+			n++
+		}
+	}
+	return n
+}
+
+// tickEvery is how often volunteers renew their leases and publishers
+// expire theirs.
+const tickEvery = 10 * time.Second
+
+// tick renews every lease (with its render's progress), lets publishers
+// expire what lapsed, and plays churn.
+func (w *simWorld) tick() {
+	now := w.clock.Now()
+	online, speed := 0, 0.0
+	for _, v := range w.vols {
+		if !v.online {
+			continue
+		}
+		online++
+		speed += v.speed
+		if l := v.lease; l != nil && l.state != 2 {
+			done := 0.99 * math.Min(1, float64(now.Sub(l.start))/float64(max(1, l.dur)))
+			if l.state == 1 {
+				done = 1
+			}
+			t0 := time.Now()
+			_, err := l.j.pub.p.Renew(w.ctx, v.id, l.g.Ref, done)
+			w.stats.PublisherTime += time.Since(t0)
+			if err != nil {
+				v.drop()
+			}
+		}
+	}
+	w.busyTime += speed * tickEvery.Seconds()
+	for _, sp := range w.pubs {
+		t0 := time.Now()
+		for _, j := range sp.jobs {
+			if j.done.IsZero() {
+				pj, _ := sp.p.job(j.id)
+				sp.p.expire(pj)
+				w.reveal(j)
+			}
+		}
+		w.stats.PublisherTime += time.Since(t0)
+	}
+	if w.cfg.Churn > 0 {
+		leave := w.cfg.Churn * tickEvery.Hours()
+		for _, v := range w.vols {
+			if v.online && w.rng.Float64() < leave {
+				v.leave()
+			}
+		}
+	}
+	w.after(tickEvery, w.tick)
+}
+
+// Volunteers.
+
+// ask schedules the volunteer's next request for work.
+func (v *simVol) ask(d time.Duration) {
+	if v.asking || !v.online {
+		return
+	}
+	v.asking = true
+	gen := v.gen
+	v.w.after(d, func() {
+		v.asking = false
+		if v.gen == gen && v.online && v.lease == nil {
+			v.work()
+		}
+	})
+	// A Sybil asks right after its partner, hoping for the same task.
+	if v.kind == simSybil && v.partner != nil && v.partner.lease == nil {
+		p := v.partner
+		if !p.asking && p.online {
+			p.asking = true
+			pgen := p.gen
+			v.w.after(d, func() {
+				p.asking = false
+				if p.gen == pgen && p.online && p.lease == nil {
+					p.work()
+				}
+			})
+		}
+	}
+}
+
+// work asks the offers in the picker's order until one grants a lease.
+func (v *simVol) work() {
+	w := v.w
+	now := w.clock.Now()
+	for _, o := range v.picker.Order(now) {
+		j := w.jobs[o.Job]
+		if j == nil || !j.done.IsZero() {
+			continue
+		}
+		t0 := time.Now()
+		a, err := j.pub.p.Lease(w.ctx, v.id, o.Job, map[string]string{builtin.Name: w.info.Version})
+		w.stats.PublisherTime += time.Since(t0)
+		if err != nil {
+			w.tb.Fatalf("lease: %v", err)
+		}
+		if a.Grant == nil {
+			v.picker.Snooze(o.Job, now.Add(a.Retry))
+			continue
+		}
+		v.start(j, a.Grant)
+		return
+	}
+	v.ask(2 * time.Second)
+}
+
+// start works on a granted lease.
+func (v *simVol) start(j *simJob, g *work.Grant) {
+	w := v.w
+	l := &simLease{v: v, j: j, g: g, start: w.clock.Now(), honest: true}
+	v.lease = l
+	full := time.Duration(float64(j.cost) / v.speed)
+	l.dur = full
+	cheat := false
+	switch v.kind {
+	case simLazy:
+		cheat = w.rng.Float64() < w.cfg.LazyRate && (!w.cfg.Patient || !j.pub.p.standing.of(v.id).New())
+	case simSybil:
+		held := w.sybilHeld[g.Task]
+		if held == nil {
+			held = map[peer.ID]bool{}
+			w.sybilHeld[g.Task] = held
+		}
+		held[v.id] = true
+		// Both hold the task, or will: one waits a moment to see whether
+		// its partner gets the other replica.
+		cheat = v.partner != nil && held[v.partner.id] && (!w.cfg.Patient || !j.pub.p.standing.of(v.id).New())
+	case simCopier:
+		cheat = true
+	}
+	if cheat {
+		l.honest = false
+		l.dur = full / 10
+		if v.kind == simCopier {
+			l.dur = full // holds its lease as long as a render would take, hoping to see the other result
+		}
+	}
+	gen := v.gen
+	w.after(l.dur, func() {
+		if v.gen == gen && v.lease == l && l.state == 0 {
+			v.finishRender(l)
+		}
+	})
+}
+
+// finishRender makes the image and commits to it.
+func (v *simVol) finishRender(l *simLease) {
+	w := v.w
+	t := l.g.Task
+	if v.kind == simSybil && l.honest && v.partner != nil && w.sybilHeld[t][v.partner.id] && (!w.cfg.Patient || !l.j.pub.p.standing.of(v.id).New()) {
+		l.honest = false // its partner got the task meanwhile: deliver what they agreed
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, simSize, simSize))
+	for y := range simSize {
+		for x := range simSize {
+			c := truthPixel(l.j.idx, t.Frame, x, y)
+			if !l.honest {
+				switch v.kind {
+				case simSybil: // the pair's shared forgery
+					c.R ^= 0x40
+				default: // a cheap render of its own
+					c.G ^= byte(w.rng.IntN(255) + 1)
+				}
+			}
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	if l.honest {
+		w.stats.Renders++
+	}
+	var buf bytes.Buffer
+	if err := simPNG.Encode(&buf, img); err != nil {
+		w.tb.Fatal(err)
+	}
+	l.img, l.png = img, buf.Bytes()
+	w.delivered[simKey{t, v.id}] = l.honest
+	p := l.j.pub.p
+	t0 := time.Now()
+	reveal, err := p.Commit(w.ctx, v.id, l.g.Ref, job.Commit(l.g.Salt, credits.Digest(img)))
+	w.stats.PublisherTime += time.Since(t0)
+	if err != nil {
+		v.drop()
+		return
+	}
+	l.state = 1
+	if reveal {
+		v.deliver(l)
+		return
+	}
+	l.j.waiting[l.g.Lease] = l
+	w.reveal(l.j)
+}
+
+// reveal delivers the waiting results of a job the publisher now lets
+// through.
+func (w *simWorld) reveal(j *simJob) {
+	if len(j.waiting) == 0 {
+		return
+	}
+	pj, err := j.pub.p.job(j.id)
+	if err != nil {
+		return
+	}
+	ids := make([]string, 0, len(j.waiting))
+	for id := range j.waiting {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		l, ok := j.waiting[id]
+		if !ok {
+			continue // delivered by a nested pass
+		}
+		pj.mu.Lock()
+		ok, err := pj.coord.Revealed(w.clock.Now(), id, l.v.id)
+		pj.mu.Unlock()
+		switch {
+		case err != nil:
+			delete(j.waiting, id)
+			l.v.drop()
+		case ok:
+			delete(j.waiting, id)
+			l.v.deliver(l)
+		}
+	}
+}
+
+// deliver sends a revealed result and lets the publisher verify.
+func (v *simVol) deliver(l *simLease) {
+	w := v.w
+	p := l.j.pub.p
+	claim := credits.Units(l.j.cost.Seconds(), 1)
+	t0 := time.Now()
+	err := p.Deliver(w.ctx, v.id, work.Delivery{Ref: l.g.Ref, CU: claim}, &roletest.Body{Data: l.png})
+	w.stats.PublisherTime += time.Since(t0)
+	w.stats.Deliveries++
+	if err == nil {
+		w.byPubCount(l.j.pub.idx)
+	}
+	v.lease, l.state = nil, 2
+	v.ask(0)
+	if err == nil {
+		w.verify(l.j)
+	}
+}
+
+func (w *simWorld) byPubCount(i int) {
+	if w.byPub == nil {
+		w.byPub = make([]int, len(w.pubs))
+	}
+	for _, sp := range w.pubs {
+		if sp.left == 0 && len(sp.jobs) == w.cfg.JobsPerPublisher {
+			return // some publisher has nothing left: no longer contended
+		}
+	}
+	w.byPub[i]++
+}
+
+// drop abandons the volunteer's lease (lost, or refused).
+func (v *simVol) drop() {
+	if l := v.lease; l != nil {
+		l.state = 2
+		delete(l.j.waiting, l.g.Lease)
+	}
+	v.lease = nil
+	v.ask(time.Second)
+}
+
+// leave takes the volunteer offline without a word (its leases lapse);
+// it comes back later, perhaps as someone new.
+func (v *simVol) leave() {
+	w := v.w
+	if l := v.lease; l != nil {
+		l.state = 2
+		delete(l.j.waiting, l.g.Lease)
+	}
+	v.lease, v.online, v.asking = nil, false, false
+	v.gen++
+	away := time.Duration(w.rng.ExpFloat64() * float64(w.cfg.Away))
+	w.after(away, func() {
+		if w.rng.Float64() < w.cfg.Rejoin {
+			_, v.id = roletest.Identity(w.tb)
+		}
+		v.online = true
+		v.ask(0)
+	})
+}
+
+// verify runs the publisher's verification pass on a job, as its verifier
+// does when woken.
+func (w *simWorld) verify(j *simJob) {
+	p := j.pub.p
+	pj, err := p.job(j.id)
+	if err != nil {
+		return
+	}
+	t0 := time.Now()
+	p.reproduce(w.ctx, pj)
+	p.verifyPending(w.ctx, pj)
+	p.credit(pj)
+	w.stats.PublisherTime += time.Since(t0)
+	w.reveal(j)
+	if j.done.IsZero() && pj.done() {
+		j.done = w.clock.Now()
+		j.pub.left--
+		for _, v := range w.vols {
+			v.picker.Observe(scheduler.Offer{Job: j.id, Publisher: p.self, Renderer: builtin.Name, Version: w.info.Version, TasksLeft: 0, Seen: w.clock.Now()})
+		}
+	}
+	// Tasks asking for another replica may now be leased: idle volunteers
+	// ask again soon (they would, within their retry).
+}
+
+// finish collects what the run measured.
+func (w *simWorld) finish() {
+	s := &w.stats
+	last := w.start
+	for _, sp := range w.pubs {
+		s.CropChecks += sp.fake.crops - len(sp.jobs) // each job's calibration render is not a check
+		s.Caught += w.strikes(sp)
+		paid := map[simKey]int64{}
+		entries, err := sp.p.cfg.Ledger.Receipts(0)
+		if err != nil {
+			w.tb.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Role == credits.RolePublisher && w.jobs[e.Task.Job] != nil {
+				paid[simKey{e.Task, e.Counterpart}] += e.CU
+			}
+		}
+		for k, cu := range paid {
+			s.PaidCU += float64(cu) / 1000
+			if !w.delivered[k] {
+				s.UnearnedCU += float64(cu) / 1000
+			}
+		}
+		for _, j := range sp.jobs {
+			pj, _ := sp.p.job(j.id)
+			pj.mu.Lock()
+			for _, t := range j.m.Tasks(j.id) {
+				res, _, ok := pj.coord.Accepted(t)
+				if !ok {
+					continue
+				}
+				s.Accepted++
+				if res.Digest != w.truthOf(j, t) {
+					s.Wrong++
+				}
+			}
+			s.Failed += pj.coord.Progress().Failed
+			pj.mu.Unlock()
+			if !j.done.IsZero() {
+				s.JobTimes = append(s.JobTimes, j.done.Sub(j.published))
+				if j.done.After(last) {
+					last = j.done
+				}
+			} else {
+				last = w.clock.Now()
+			}
+		}
+	}
+	s.Makespan = last.Sub(w.start)
+	if secs := s.Makespan.Seconds(); secs > 0 && w.busyTime > 0 {
+		capacity := w.busyTime / secs // mean speed online
+		s.Bound = time.Duration(float64(s.Work) / capacity)
+	}
+	var longest time.Duration
+	for _, j := range w.jobs {
+		longest = max(longest, j.published.Sub(w.start)+j.cost) // a frame on a speed-1 machine
+	}
+	s.Bound = max(s.Bound, longest)
+	if len(w.byPub) > 1 {
+		var sum, sq float64
+		for _, n := range w.byPub {
+			sum += float64(n)
+			sq += float64(n) * float64(n)
+		}
+		if sq > 0 {
+			s.FairnessJain = sum * sum / (float64(len(w.byPub)) * sq)
+		}
+	}
+	slices.Sort(s.JobTimes)
+}
+
+func (w *simWorld) truthOf(j *simJob, t job.Task) job.PixelDigest {
+	if d, ok := w.truth[t]; ok {
+		return d
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, simSize, simSize))
+	for y := range simSize {
+		for x := range simSize {
+			img.SetNRGBA(x, y, truthPixel(j.idx, t.Frame, x, y))
+		}
+	}
+	d := credits.Digest(img)
+	w.truth[t] = d
+	return d
+}
+
+func (w *simWorld) strikes(sp *simPub) int {
+	var n int
+	if err := sp.p.cfg.DB.QueryRow(`SELECT count(*) FROM credits_strikes`).Scan(&n); err != nil {
+		w.tb.Fatal(err)
+	}
+	return n
+}
