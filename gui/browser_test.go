@@ -230,6 +230,24 @@ func TestBrowser(t *testing.T) {
 		waitPage(t, ctx, `document.getElementById('set-cpus').value === '1'`)
 	})
 
+	t.Run("sandbox state and the unsandboxed opt-in", func(t *testing.T) {
+		open(t, ctx, ts.URL+"/")
+		waitPage(t, ctx, `document.getElementById('sandbox-state').textContent.includes('not working (blender: bubblewrap') &&
+			document.getElementById('sandbox-state').textContent.includes('not rendered')`)
+		open(t, ctx, ts.URL+"/#settings")
+		waitPage(t, ctx, `document.getElementById('set-renderers').textContent.includes('no sandbox: not offered') &&
+			!document.getElementById('set-unsandboxed').checked &&
+			document.querySelector('p.warning').textContent.includes('read your files')`)
+		run(t, ctx, chromedp.Click(chromedp.ID("set-unsandboxed")))
+		waitBackend(t, "allow_unsandboxed", func() bool { s, _ := b.volunteer.lastUpdate(); return s.AllowUnsandboxed })
+		waitPage(t, ctx, `document.getElementById('set-renderers').textContent.includes("renders strangers' scenes unsandboxed")`)
+		run(t, ctx, chromedp.SetValue(chromedp.ID("set-memory"), "2"))
+		guitest.Eval[bool](t, ctx, `document.getElementById('set-memory').dispatchEvent(new Event('change'))`)
+		waitBackend(t, "max_memory 2 GiB", func() bool { s, _ := b.volunteer.lastUpdate(); return s.MaxMemory == 2<<30 && s.AllowUnsandboxed })
+		run(t, ctx, chromedp.Click(chromedp.ID("set-unsandboxed")))
+		waitBackend(t, "allow_unsandboxed off", func() bool { s, _ := b.volunteer.lastUpdate(); return !s.AllowUnsandboxed })
+	})
+
 	t.Run("pause button pauses", func(t *testing.T) {
 		open(t, ctx, ts.URL+"/#settings")
 		waitPage(t, ctx, `!document.getElementById('set-form').hidden`)

@@ -23,7 +23,9 @@ type fakeNode struct {
 }
 
 func (*fakeNode) ID() ID {
-	return ID{PeerID: "12D3KooWTest", Addrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWTest"}}
+	const why = "bubblewrap does not work here: no user namespaces"
+	return ID{PeerID: "12D3KooWTest", Addrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWTest"},
+		Sandbox: Sandbox{Problem: "blender: " + why, Renderers: map[string]string{"blender": why}}}
 }
 
 func (f *fakeNode) Peers() []Peer {
@@ -243,7 +245,8 @@ func (f *fakeVolunteer) Activity() Activity {
 	a := Activity{State: StateRendering, CPUPercent: 187.5, MemoryBytes: 412 << 20, Rendered: 9,
 		Renderers: []Renderer{
 			{Name: "builtin", Version: "1", Installed: true, Offered: true},
-			{Name: "blender", Version: "3.4.1", Installed: true, Offered: true},
+			{Name: "blender", Version: "3.4.1", Installed: true, Offered: f.settings.AllowUnsandboxed,
+				Sandbox: "bubblewrap does not work here: no user namespaces"},
 			{Name: "povray", Problem: "povray not found in PATH"},
 		},
 		Renders: []ActiveRender{{Job: "job-other", Title: "Someone's film", Publisher: "12D3KooWStranger",

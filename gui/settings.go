@@ -71,8 +71,15 @@ func ValidateSettings(s Settings) error {
 	if s.MaxUploadRate < 0 {
 		return fmt.Errorf("upload rate %d: must not be negative", s.MaxUploadRate)
 	}
+	if s.MaxMemory != 0 && s.MaxMemory < MinMaxMemory {
+		return fmt.Errorf("memory per render %d: want 0 (the default) or at least %d MiB", s.MaxMemory, MinMaxMemory>>20)
+	}
 	return nil
 }
+
+// MinMaxMemory is the least Settings.MaxMemory may be (a job's least
+// memory limit).
+const MinMaxMemory = 64 << 20
 
 // ParseSchedule parses a daily window "HH:MM-HH:MM" (24-hour clock) into
 // minutes after midnight; the window may wrap midnight (22:00-07:00).

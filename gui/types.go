@@ -4,9 +4,30 @@ import "time"
 
 // ID is the node's identity as `renderswarm id --json` prints it.
 type ID struct {
-	PeerID string   `json:"peer_id"`
-	Addrs  []string `json:"addrs"`
-	GUI    string   `json:"gui"`
+	PeerID  string   `json:"peer_id"`
+	Addrs   []string `json:"addrs"`
+	GUI     string   `json:"gui"`
+	Sandbox Sandbox  `json:"sandbox"`
+}
+
+// SandboxWorking is Sandbox.Renderers' word for a renderer whose sandbox
+// works.
+const SandboxWorking = "working"
+
+// Sandbox says whether strangers' scenes render in a sandbox on this node,
+// as checked at start (DESIGN.md §4).
+type Sandbox struct {
+	// Working: every installed renderer that runs a program on the scene
+	// (Blender, POV-Ray) runs it in a sandbox seen working.
+	Working bool `json:"working"`
+	// Problem is why not, in one line; empty when Working.
+	Problem string `json:"problem,omitempty"`
+	// Renderers maps each installed renderer that needs a sandbox to
+	// SandboxWorking or why its sandbox does not work.
+	Renderers map[string]string `json:"renderers"`
+	// AllowUnsandboxed: the user lets renderers without a working sandbox
+	// render strangers' scenes all the same (Settings.AllowUnsandboxed).
+	AllowUnsandboxed bool `json:"allow_unsandboxed"`
 }
 
 // Peer is one connected peer.

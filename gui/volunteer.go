@@ -41,8 +41,16 @@ type Settings struct {
 	CacheQuota    int64  `json:"cache_quota"`     // bytes of unpinned assets kept; 0 means the default
 	MaxUploadRate int64  `json:"max_upload_rate"` // bytes/s; 0 means unlimited
 	// Renderers lists the renderer names offered to other publishers; nil
-	// means every installed renderer.
-	Renderers         []string `json:"renderers"`
+	// means every installed renderer. A renderer without a working
+	// sandbox is offered only with AllowUnsandboxed.
+	Renderers []string `json:"renderers"`
+	// AllowUnsandboxed lets Blender and POV-Ray render strangers' scenes
+	// even where their sandbox does not work: a scene could then read
+	// and write the user's files.
+	AllowUnsandboxed bool `json:"allow_unsandboxed"`
+	// MaxMemory caps the memory of a render for others, in bytes, below
+	// the job's own limit; 0 means the default (4 GiB).
+	MaxMemory         int64    `json:"max_memory"`
 	BlockedPublishers []string `json:"blocked_publishers"` // peer IDs never rendered for
 	BlockedJobs       []string `json:"blocked_jobs"`       // job IDs never rendered
 }
@@ -64,6 +72,7 @@ type Activity struct {
 	Renders     []ActiveRender `json:"renders"`
 	CPUPercent  float64        `json:"cpu_percent"`  // node and renderers, percent of one core, last few seconds
 	MemoryBytes int64          `json:"memory_bytes"` // resident memory of the node and its renderers
+	UsageKnown  bool           `json:"usage_known"`  // false where the system does not tell CPU and memory use (then both are 0)
 	Renderers   []Renderer     `json:"renderers"`    // every backend, installed or not
 	Rendered    int            `json:"rendered"`     // tasks delivered since the node started
 }
@@ -86,8 +95,11 @@ type Renderer struct {
 	Name      string `json:"name"`
 	Version   string `json:"version,omitempty"` // exact version; empty when not installed
 	Installed bool   `json:"installed"`
-	Offered   bool   `json:"offered"`           // installed and in Settings.Renderers
+	Offered   bool   `json:"offered"`           // installed, in Settings.Renderers and sandboxed (or allowed unsandboxed)
 	Problem   string `json:"problem,omitempty"` // why it is not installed or usable
+	// Sandbox is SandboxWorking or why this renderer's sandbox does not
+	// work; empty for a renderer that needs none (builtin) or is missing.
+	Sandbox string `json:"sandbox,omitempty"`
 }
 
 // Network is the node's view of the swarm: reachability and relays.

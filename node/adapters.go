@@ -18,7 +18,7 @@ type nodeInfo struct{ n *node }
 var _ gui.NodeInfo = nodeInfo{}
 
 func (n nodeInfo) ID() gui.ID {
-	id := gui.ID{PeerID: n.n.net.ID().String(), GUI: n.n.url}
+	id := gui.ID{PeerID: n.n.net.ID().String(), GUI: n.n.url, Sandbox: n.n.sandbox.state()}
 	for _, a := range n.n.net.Addrs() {
 		id.Addrs = append(id.Addrs, a.String())
 	}

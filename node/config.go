@@ -47,10 +47,18 @@ type Config struct {
 	// node never renders.
 	BlockPublishers []string `toml:"block_publishers"`
 	BlockJobs       []string `toml:"block_jobs"`
+	// AllowUnsandboxed: render strangers' Blender and POV-Ray scenes even
+	// where their sandbox does not work (their scenes can then read and
+	// write this user's files). Off by default.
+	AllowUnsandboxed bool `toml:"allow_unsandboxed"`
+	// MaxMemory caps the memory of a render for others below its job's
+	// limit, e.g. "4GiB"; empty: 4 GiB.
+	MaxMemory string `toml:"max_memory"`
 
 	// Flags names the volunteer settings given on the command line
-	// ("cpus", "max_upload_rate", "cache_quota"): they win over settings
-	// saved from the web app, which otherwise win over config.toml.
+	// ("cpus", "max_upload_rate", "cache_quota", "allow_unsandboxed",
+	// "max_memory"): they win over settings saved from the web app, which
+	// otherwise win over config.toml.
 	Flags []string `toml:"-"`
 
 	Logger *slog.Logger `toml:"-"`
@@ -142,4 +150,8 @@ const defaultConfigText = `# renderswarm node settings. Command-line flags overr
 # bt_listen = "0.0.0.0:6881"  # serve assets to plain BitTorrent clients (TCP; off by default)
 # block_publishers = ["12D3Koo..."]  # never render these publishers' jobs
 # block_jobs = ["bagaaiera..."]
+# max_memory = "4GiB"      # memory of one render for others (at most the job's)
+# Render strangers' Blender and POV-Ray scenes even without a working
+# sandbox (bubblewrap). Their scenes could then read and write your files.
+# allow_unsandboxed = false
 `

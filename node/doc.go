@@ -28,7 +28,9 @@
 //	render           renderer backends (builtin, blender, povray), sandboxes
 //	job              the leaf vocabulary: manifests, tasks, IDs, verdicts
 //	internal/...     db (SQLite and migrations), clock, usage (CPU, idle),
-//	                 imaging (thumbnails), fsutil, roletest (test fakes)
+//	                 imaging (thumbnails), fsutil, roletest (test fakes),
+//	                 autostart (the node started at login; cmd's service)
+//	dist             the release: dist/build, the Debian package's files
 //
 // # Who may import whom
 //
@@ -41,6 +43,21 @@
 // library, go-cid, go-multihash and libp2p's core types. Only p2p
 // constructs libp2p; only assets imports anacrolix/torrent. The whole table
 // is test/deps_test.go.
+//
+// # Strangers' scenes
+//
+// At open the node asks each installed renderer that runs a program
+// whether its sandbox works (render.Sandboxer: the renderer runs in it and
+// its boundaries hold) and keeps the answer as its sandbox policy
+// (sandbox.go): the volunteer is offered, and the node advertises, only
+// the built-in renderer and those whose sandbox works, unless the user
+// allows unsandboxed rendering (--allow-unsandboxed, allow_unsandboxed,
+// the web app's setting, applied at once). The volunteer's backends are
+// wrapped so that a task for a refused renderer is never rendered, whatever
+// a publisher grants, and every task's memory limit is capped at the
+// user's max_memory. The publisher's own renders use the backends as they
+// are, under the manifest's limits. id, the start log and the web app
+// show the state.
 //
 // # Lifecycle
 //

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 )
@@ -24,19 +24,50 @@ const (
 )
 
 // ResolveHome picks the home directory: the flag, else $RENDERSWARM_HOME
-// (kong fills the flag from it), else the user's data directory.
+// (kong fills the flag from it), else the user's data directory
+// (DefaultHome).
 func ResolveHome(flag string) (string, error) {
 	if flag != "" {
 		return filepath.Abs(flag)
 	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "renderswarm"), nil
-	}
 	h, err := os.UserHomeDir()
-	if err != nil {
+	if err != nil && runtime.GOOS != "windows" {
 		return "", fmt.Errorf("finding a home directory: %w (pass --home)", err)
 	}
-	return filepath.Join(h, ".local", "share", "renderswarm"), nil
+	return DefaultHome(runtime.GOOS, os.Getenv, h)
+}
+
+// DefaultHome is where a node keeps its home on goos when neither --home
+// nor $RENDERSWARM_HOME names one, given the environment and the user's
+// home directory: the per-user data directory each system documents,
+// never a roaming or synced one (the asset store holds gigabytes).
+//
+//	linux and other Unix  $XDG_DATA_HOME/renderswarm, else ~/.local/share/renderswarm
+//	darwin                ~/Library/Application Support/renderswarm
+//	windows               %LOCALAPPDATA%\renderswarm
+func DefaultHome(goos string, getenv func(string) string, userHome string) (string, error) {
+	switch goos {
+	case "windows":
+		if d := getenv("LOCALAPPDATA"); d != "" {
+			return filepath.Join(d, "renderswarm"), nil
+		}
+		if userHome != "" {
+			return filepath.Join(userHome, "AppData", "Local", "renderswarm"), nil
+		}
+		return "", errors.New("finding a home directory: %LOCALAPPDATA% is not set (pass --home)")
+	case "darwin", "ios":
+		if userHome == "" {
+			return "", errors.New("finding a home directory: $HOME is not set (pass --home)")
+		}
+		return filepath.Join(userHome, "Library", "Application Support", "renderswarm"), nil
+	}
+	if d := getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "renderswarm"), nil
+	}
+	if userHome == "" {
+		return "", errors.New("finding a home directory: $HOME is not set (pass --home)")
+	}
+	return filepath.Join(userHome, ".local", "share", "renderswarm"), nil
 }
 
 // ErrHomeInUse means another node runs on the same home.
@@ -46,7 +77,8 @@ var ErrHomeInUse = errors.New("home already in use by a running node")
 type homeLock struct{ f *os.File }
 
 // lockHome creates home (private to the user) and takes its lock, which the
-// kernel releases if the process dies, so a crash never leaves it stuck.
+// kernel releases if the process dies, so a crash never leaves it stuck
+// (flock(2) on Unix, LockFileEx on Windows: lock_*.go).
 func lockHome(home string) (*homeLock, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, fmt.Errorf("creating home %s: %w", home, err)
@@ -55,7 +87,7 @@ func lockHome(home string) (*homeLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening lock in %s: %w", home, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockExclusive(f); err != nil {
 		b, _ := os.ReadFile(f.Name())
 		f.Close()
 		pid := strings.TrimSpace(string(b))
@@ -71,7 +103,7 @@ func lockHome(home string) (*homeLock, error) {
 
 func (l *homeLock) release() {
 	l.f.Truncate(0)
-	syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	unlockFile(l.f)
 	l.f.Close()
 }
 

@@ -54,6 +54,7 @@ type node struct {
 	settings *settingsBox
 	usage    *usage.Meter
 	infos    map[string]render.Info // renderers that work here
+	sandbox  *sandboxPolicy         // which of them strangers' scenes render with
 	guiLn    net.Listener
 	http     *http.Server
 	url      string
@@ -122,10 +123,11 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 		n.log.Info("usingSavedSettings", "cpus", settings.CPUs, "mode", settings.Mode, "paused", settings.Paused, "flagsWin", cfg.Flags)
 	}
 	n.settings = newSettingsBox(settings)
-	backends := Renderers(n.log.With("component", "render"))
+	backends := sharedRenderers(n.log.With("component", "render"))
 	n.infos = probeRenderers(ctx, backends, n.log)
 	versions := versions(n.infos)
-	p2pCfg.Renderers = versions
+	n.sandbox = checkSandboxes(backends, n.infos, settings.AllowUnsandboxed, !cfg.NoVolunteer, n.log)
+	p2pCfg.Renderers = n.sandbox.versions(n.infos)
 	if n.net, err = p2p.New(p2pCfg); err != nil {
 		return nil, err
 	}
@@ -170,7 +172,9 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	if !cfg.NoVolunteer {
 		n.vol, err = volunteer.New(volunteer.Config{
 			Key: key, Publishers: work.NewClient(n.net), Gossip: n.net, Assets: n.store, Ledger: n.ledger,
-			Backends: wrapBackends(backends, cfg.volunteerRenderer), Versions: versions, Settings: volunteerSettings(settings),
+			Backends: guardBackends(wrapBackends(backends, cfg.volunteerRenderer), n.sandbox,
+				func() int64 { return memoryCap(n.settings.get()) }),
+			Versions: versions, Settings: volunteerSettings(settings, n.sandbox),
 			Machine: n.usage, Speed: speed, WorkDir: workDir,
 			Logger: n.log.With("component", "volunteer"),
 		})
@@ -272,7 +276,7 @@ func (n *node) run(ctx context.Context, ready func(Started)) error {
 		started.Addrs = append(started.Addrs, a.String())
 	}
 	n.serveDebug(ctx)
-	n.log.Info("nodeStarted", "peer", started.PeerID, "gui", n.url)
+	n.log.Info("nodeStarted", "peer", started.PeerID, "gui", n.url, "sandboxWorking", n.sandbox.state().Working)
 	if ready != nil {
 		ready(started)
 	}

@@ -53,12 +53,18 @@ func (b *settingsBox) set(s gui.Settings) {
 	b.s = s
 }
 
-// volunteerSettings are the volunteer's part of checked settings.
-func volunteerSettings(s gui.Settings) volunteer.Settings {
+// volunteerSettings are the volunteer's part of checked settings: the
+// renderers offered are those chosen that the sandbox policy permits (all
+// chosen when policy is nil).
+func volunteerSettings(s gui.Settings, policy *sandboxPolicy) volunteer.Settings {
 	pubs, jobs := blockLists(s)
+	renderers := slices.Clone(s.Renderers)
+	if policy != nil {
+		renderers = policy.offered(s.Renderers)
+	}
 	vs := volunteer.Settings{
 		CPUs: s.CPUs, Mode: volunteer.Always, IdleFor: time.Duration(s.IdleMinutes) * time.Minute,
-		Paused: s.Paused, Renderers: slices.Clone(s.Renderers), BlockedPublishers: pubs, BlockedJobs: jobs,
+		Paused: s.Paused, Renderers: renderers, BlockedPublishers: pubs, BlockedJobs: jobs,
 	}
 	switch s.Mode {
 	case gui.ModeIdle:
@@ -82,12 +88,17 @@ func settingsFromConfig(cfg Config) (gui.Settings, error) {
 	if err != nil {
 		return gui.Settings{}, fmt.Errorf("cache_quota: %w", err)
 	}
+	memory, err := ParseSize(cfg.MaxMemory)
+	if err != nil {
+		return gui.Settings{}, fmt.Errorf("max_memory: %w", err)
+	}
 	if cfg.CPUs < 0 {
 		return gui.Settings{}, fmt.Errorf("cpus %d: want 0 (all) or more", cfg.CPUs)
 	}
 	s := gui.Settings{
 		CPUs: min(cfg.CPUs, runtime.NumCPU()), Mode: gui.ModeAlways, CacheQuota: quota, MaxUploadRate: rate,
 		BlockedPublishers: slices.Clone(cfg.BlockPublishers), BlockedJobs: slices.Clone(cfg.BlockJobs),
+		AllowUnsandboxed: cfg.AllowUnsandboxed, MaxMemory: memory,
 	}
 	return s, checkSettings(s)
 }
@@ -139,6 +150,10 @@ func withFlags(saved, fromConfig gui.Settings, flags []string) gui.Settings {
 			saved.MaxUploadRate = fromConfig.MaxUploadRate
 		case "cache_quota":
 			saved.CacheQuota = fromConfig.CacheQuota
+		case "allow_unsandboxed":
+			saved.AllowUnsandboxed = fromConfig.AllowUnsandboxed
+		case "max_memory":
+			saved.MaxMemory = fromConfig.MaxMemory
 		}
 	}
 	return saved

@@ -39,7 +39,7 @@ func TestScheduleWindow(t *testing.T) {
 		if _, _, err := gui.ParseSchedule(c.window); err != nil {
 			t.Fatalf("%s: %v", c.window, err)
 		}
-		vs := volunteerSettings(gui.Settings{Mode: gui.ModeSchedule, Schedule: c.window})
+		vs := volunteerSettings(gui.Settings{Mode: gui.ModeSchedule, Schedule: c.window}, nil)
 		if got := vs.Mode == volunteer.Scheduled && vs.Window.Contains(at(c.at)); got != c.in {
 			t.Errorf("%s at %s: in = %v, want %v", c.window, c.at, got, c.in)
 		}
@@ -150,5 +150,28 @@ func TestFlagsWinOverSavedSettings(t *testing.T) {
 	want := gui.Settings{CPUs: 1, MaxUploadRate: 1 << 20, CacheQuota: 1 << 30, Paused: true, Mode: gui.ModeIdle}
 	if got.CPUs != want.CPUs || got.MaxUploadRate != want.MaxUploadRate || got.CacheQuota != want.CacheQuota || !got.Paused || got.Mode != want.Mode {
 		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}
+
+// The sandbox opt-in and the memory cap come from config.toml and the
+// command line like the other settings; a flag wins over saved settings.
+func TestSandboxAndMemorySettings(t *testing.T) {
+	s, err := settingsFromConfig(Config{AllowUnsandboxed: true, MaxMemory: "2GiB"})
+	if err != nil || !s.AllowUnsandboxed || s.MaxMemory != 2<<30 || memoryCap(s) != 2<<30 {
+		t.Fatalf("from config: %+v, %v", s, err)
+	}
+	if _, err := settingsFromConfig(Config{MaxMemory: "10MiB"}); err == nil {
+		t.Error("a 10 MiB memory cap was accepted")
+	}
+	if memoryCap(gui.Settings{}) != 4<<30 {
+		t.Errorf("default memory cap %d", memoryCap(gui.Settings{}))
+	}
+	saved := gui.Settings{MaxMemory: 1 << 30}
+	got := withFlags(saved, s, []string{"allow_unsandboxed", "max_memory"})
+	if !got.AllowUnsandboxed || got.MaxMemory != 2<<30 {
+		t.Errorf("flags over saved settings: %+v", got)
+	}
+	if got := withFlags(gui.Settings{AllowUnsandboxed: true}, gui.Settings{}, nil); !got.AllowUnsandboxed {
+		t.Error("a saved opt-in was lost without flags")
 	}
 }

@@ -1,10 +1,12 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"time"
 
 	"github.com/renderswarm/renderswarm/gui"
+	"github.com/renderswarm/renderswarm/internal/usage"
 	"github.com/renderswarm/renderswarm/volunteer"
 )
 
@@ -32,10 +34,12 @@ func (a volunteerAPI) UpdateSettings(ctx context.Context, s gui.Settings) (gui.S
 	a.n.store.SetCacheQuota(s.CacheQuota)
 	a.n.store.SetUploadRate(s.MaxUploadRate)
 	a.n.settings.set(s)
+	a.n.sandbox.allow.Store(s.AllowUnsandboxed)
 	if a.n.vol != nil {
-		a.n.vol.ApplySettings(volunteerSettings(s))
+		a.n.vol.ApplySettings(volunteerSettings(s, a.n.sandbox))
 	}
-	a.n.log.Info("settingsChanged", "cpus", s.CPUs, "mode", s.Mode, "paused", s.Paused)
+	a.n.log.Info("settingsChanged", "cpus", s.CPUs, "mode", s.Mode, "paused", s.Paused,
+		"allowUnsandboxed", s.AllowUnsandboxed, "maxMemory", s.MaxMemory)
 	return s, nil
 }
 
@@ -61,11 +65,14 @@ func (a volunteerAPI) Activity() gui.Activity {
 		}
 	}
 	act.CPUPercent, act.MemoryBytes = a.n.usage.Now()
+	act.UsageKnown = usage.Supported
 	for _, name := range RendererNames() {
 		info, ok := a.n.infos[name]
 		r := gui.Renderer{Name: name, Version: info.Version, Installed: ok}
 		if !ok {
 			r.Problem = rendererProblem(name)
+		} else if why, needs := a.n.sandbox.needs[name]; needs {
+			r.Sandbox = cmp.Or(why, gui.SandboxWorking)
 		}
 		r.Offered = ok && a.n.vol != nil && a.n.vol.Offered(name)
 		act.Renderers = append(act.Renderers, r)

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,8 @@ func TestVolunteerPauseHandsLeaseBack(t *testing.T) {
 	}
 	if a := api.Activity(); a.State != gui.StatePaused {
 		t.Fatalf("state while paused = %q", a.State)
+	} else if a.UsageKnown != (runtime.GOOS == "linux") {
+		t.Errorf("usage_known = %v on %s; the counters come from Linux's /proc only", a.UsageKnown, runtime.GOOS)
 	}
 	// That a paused volunteer takes no new lease, however long it waits, is
 	// volunteer.TestPausedVolunteerTakesNoLease.

@@ -2,13 +2,14 @@ package publisher
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
-	"github.com/renderswarm/renderswarm/internal/fsutil"
 	"github.com/renderswarm/renderswarm/render"
 )
 
@@ -21,9 +22,14 @@ type packedScene struct {
 }
 
 // packScene asks the backend which files the scene at scenePath needs and
-// copies them with the main file into a new directory under tmp. Files
-// referenced with "../" are kept at their place relative to the main file,
-// so the root is the deepest directory that holds them all.
+// copies them with the main file into a new directory under tmp, at their
+// places relative to the main file's directory: the scene folder. Nothing
+// outside that folder is ever packed: every path is resolved, symlinks
+// included, and a file that leaves the folder (an absolute or "../"
+// reference, a link to a file or directory elsewhere, a main file that is
+// such a link) is refused in one line naming it; the copy itself goes
+// through an os.Root of the folder, so a link swapped in meanwhile is
+// refused too.
 func packScene(ctx context.Context, b render.Backend, scenePath, tmp string) (packedScene, error) {
 	abs, err := filepath.Abs(scenePath)
 	if err != nil {
@@ -34,53 +40,68 @@ func packScene(ctx context.Context, b render.Backend, scenePath, tmp string) (pa
 	} else if !st.Mode().IsRegular() {
 		return packedScene{}, fmt.Errorf("scene %s is not a file", scenePath)
 	}
+	folder, main := filepath.Split(abs)
+	if err := render.CheckInside(folder, main); err != nil {
+		return packedScene{}, err
+	}
 	info, err := b.Inspect(ctx, abs)
 	if err != nil {
 		return packedScene{}, err
 	}
-	mainDir := filepath.Dir(abs)
-	files := append([]string{filepath.Base(abs)}, info.Files...)
-	// up is how many levels above the main file's directory the root lies.
-	up := 0
+	files := append([]string{main}, info.Files...)
 	for _, f := range files {
-		if path.IsAbs(f) {
-			return packedScene{}, fmt.Errorf("scene %s refers to absolute path %s", scenePath, f)
+		if path.IsAbs(f) || !filepath.IsLocal(filepath.FromSlash(f)) {
+			return packedScene{}, fmt.Errorf("%w: %s: %s is %w", render.ErrSceneInvalid, scenePath, f, render.ErrOutsideScene)
 		}
-		clean := path.Clean(f)
-		n := 0
-		for strings.HasPrefix(clean, "../") {
-			clean, n = clean[3:], n+1
+		if err := render.CheckInside(folder, f); err != nil {
+			return packedScene{}, err
 		}
-		up = max(up, n)
 	}
-	root := mainDir
-	for range up {
-		root = filepath.Dir(root)
+	root, err := os.OpenRoot(folder)
+	if err != nil {
+		return packedScene{}, fmt.Errorf("scene folder: %w", unwrapPath(err))
 	}
-	name := strings.TrimSuffix(filepath.Base(abs), filepath.Ext(abs))
+	defer root.Close()
+	name := strings.TrimSuffix(main, filepath.Ext(main))
 	dir, err := os.MkdirTemp(tmp, "pack-")
 	if err != nil {
 		return packedScene{}, err
 	}
 	stage := filepath.Join(dir, name)
-	var main string
-	for i, f := range files {
-		src := filepath.Join(mainDir, filepath.FromSlash(f))
-		rel, err := filepath.Rel(root, src)
-		if err != nil || strings.HasPrefix(rel, "..") {
+	for _, f := range files {
+		if err := copyIn(root, path.Clean(f), filepath.Join(stage, filepath.FromSlash(path.Clean(f)))); err != nil {
 			os.RemoveAll(dir)
-			return packedScene{}, fmt.Errorf("scene file %s lies outside %s", f, root)
-		}
-		if err := fsutil.CopyFile(src, filepath.Join(stage, rel)); err != nil {
-			err = unwrapPath(err)
-			os.RemoveAll(dir)
-			return packedScene{}, fmt.Errorf("packing scene: %w", err)
-		}
-		if i == 0 {
-			main = filepath.ToSlash(rel)
+			return packedScene{}, fmt.Errorf("packing scene file %s: %w", f, err)
 		}
 	}
 	return packedScene{Dir: stage, Main: main, Info: info}, nil
+}
+
+// copyIn copies the regular file rel inside root to the new file dst
+// (0644), creating dst's directories; it never overwrites dst.
+func copyIn(root *os.Root, rel, dst string) error {
+	in, err := root.Open(filepath.FromSlash(rel))
+	if err != nil {
+		return unwrapPath(err)
+	}
+	defer in.Close()
+	if st, err := in.Stat(); err != nil {
+		return err
+	} else if !st.Mode().IsRegular() {
+		return errors.New("not a regular file")
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // unwrapPath turns "open /x: no such file" into an error that names the file

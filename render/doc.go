@@ -20,6 +20,16 @@
 // into the full frame by placing each at (X0, Y0). Backends whose program
 // counts from the bottom-left (Blender) convert.
 //
+// Every render runs under limits (limits.go): Task.MemoryLimit caps the
+// address space of every process it starts (default 4 GiB), and its
+// output limit what it may write; backends that run a program start it
+// with Start, which sets the limits before the program runs, and watch
+// their scratch space with WatchSize. Such a backend runs its program in
+// a bubblewrap Sandbox where ProbeSandbox finds one really working, and
+// says so through Sandboxer; the node offers it to strangers only then
+// (or when its user opted in). CheckInside is the one test of "inside the
+// scene folder, symlinks resolved" that every Inspect and the packer use.
+//
 // The conformance suite in render/rendertest checks these promises for every
 // backend. The explicit registry of backends lives in package node.
 //

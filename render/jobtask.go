@@ -16,6 +16,9 @@ func TaskFor(m job.Manifest, t job.Task, sceneDir, outDir string, threads int) T
 		Seed:      uint64(m.Seed),
 		OutputDir: outDir,
 		Threads:   threads,
+		// The manifest's memory limit; a volunteer lowers it to its own
+		// cap before rendering.
+		MemoryLimit: int64(m.Limits.MaxMemoryMiB) << 20,
 	}
 	if m.TileCount() > 1 {
 		r := m.TileRect(t.Tile)

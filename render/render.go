@@ -103,6 +103,14 @@ type Task struct {
 	Border    *Rect
 	OutputDir string // the only directory the backend may write to
 	Threads   int    // worker threads; 0 means all CPUs
+	// MemoryLimit caps the address space of every process the render
+	// runs, in bytes; 0 means DefaultMemoryLimit. A render that needs
+	// more fails.
+	MemoryLimit int64
+	// OutputLimit caps what the render writes, in bytes: all files in its
+	// scratch space together, and any one file; 0 means the default for
+	// the frame's size (OutputLimitOf). A render that writes more fails.
+	OutputLimit int64
 }
 
 // Limits every backend enforces on a task, so a stranger's manifest cannot
@@ -132,6 +140,8 @@ func (t Task) Validate() error {
 		return bad("threads %d outside 0..%d", t.Threads, MaxThreads)
 	case t.Frame < 0:
 		return bad("negative frame %d", t.Frame)
+	case t.MemoryLimit < 0 || t.OutputLimit < 0:
+		return bad("negative limit (memory %d, output %d)", t.MemoryLimit, t.OutputLimit)
 	}
 	if b := t.Border; b != nil {
 		if b.X0 < 0 || b.Y0 < 0 || b.X1 > t.Width || b.Y1 > t.Height || b.Dx() < 1 || b.Dy() < 1 {

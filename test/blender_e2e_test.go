@@ -100,7 +100,10 @@ print("BLEND_OK", flush=True)
 
 // onLoadScript is the evil scene's text block: were it ever run, it would
 // register a load/frame handler and write markers at an absolute path, in
-// the working directory and next to the .blend.
+// the working directory and next to the .blend — and paint the frame:
+// hide every mesh and make the world pure green, a marker no sandbox can
+// keep from reaching the publisher, so a run where the file markers are
+// blocked still shows whether the script ran.
 const onLoadScript = `
 import bpy, os
 def mark(*_):
@@ -109,10 +112,23 @@ def mark(*_):
             open(p, "w").write("on-load script ran")
         except Exception:
             pass
+    try:
+        for sc in bpy.data.scenes:
+            if sc.world is not None:
+                sc.world.use_nodes = False
+                sc.world.color = (0.0, 1.0, 0.0)
+        for o in bpy.data.objects:
+            if o.type == 'MESH':
+                o.hide_render = True
+    except Exception:
+        pass
 mark()
 bpy.app.handlers.frame_change_pre.append(mark)
 bpy.app.handlers.render_pre.append(mark)
 `
+
+// green is the frame the evil scene's script paints.
+var green = color.NRGBA{0, 255, 0, 255}
 
 // markerNames are the file names the evil scene would write.
 var markerNames = []string{"abs-marker.txt", "driver-marker.txt", "rel-marker.txt", "blend-rel-marker.txt", "driver-rel-marker.txt"}
@@ -195,9 +211,11 @@ func TestBlenderTextureAcrossProcesses(t *testing.T) {
 
 // A .blend carrying a text block registered to run on load (which also
 // installs frame-change and render handlers) and a Python driver, all
-// writing marker files at an absolute path and at relative ones: rendered
-// through the grid, none of it runs. A control run of Blender with
-// --enable-autoexec on a copy shows the markers would be written.
+// writing marker files at an absolute path and at relative ones, the
+// script also painting the frame green: rendered through the grid, none
+// of it runs. The volunteers' sandbox would block the file markers even if
+// it did, so the pixels decide: a control render of a copy with
+// --enable-autoexec is green, the grid's frames are not.
 func TestBlenderOnLoadScriptNeverRuns(t *testing.T) {
 	requireRenderer(t, "blender")
 	root := t.TempDir()
@@ -214,10 +232,15 @@ func TestBlenderOnLoadScriptNeverRuns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "blender", "-b", "--factory-startup", "--enable-autoexec", ctlBlend,
-		"--python-expr", "import bpy; bpy.context.scene.frame_set(2); bpy.context.view_layer.update()")
+		"--python-expr", "import bpy; bpy.context.scene.frame_set(2); bpy.context.view_layer.update()",
+		"-o", filepath.Join(control, "render_#"), "-F", "PNG", "-f", "1")
 	cmd.Dir = control
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("control run: %v\n%s", err, tail(string(out), 20))
+	}
+	ctl := decodePixels(t, filepath.Join(control, "render_1.png"))
+	if n := ctl.Bounds().Dx() * ctl.Bounds().Dy(); countNear(ctl, green, 8) < n*9/10 {
+		t.Fatalf("control: with --enable-autoexec the frame is not green (%d of %d pixels); the test would prove nothing", countNear(ctl, green, 8), n)
 	}
 	for _, m := range []string{filepath.Join(ctlMarkers, "abs-marker.txt"), filepath.Join(ctlMarkers, "driver-marker.txt"),
 		filepath.Join(control, "rel-marker.txt"), filepath.Join(control, "scene", "blend-rel-marker.txt")} {
@@ -234,8 +257,9 @@ func TestBlenderOnLoadScriptNeverRuns(t *testing.T) {
 	grid := fetchJob(t, pub.home, id)
 	for f := 1; f <= 2; f++ {
 		img := decodePixels(t, filepath.Join(grid, frameName(f)))
-		if countNear(img, texOrange, 8) == 0 {
-			t.Errorf("frame %d from the grid does not show the texture", f)
+		if countNear(img, texOrange, 8) == 0 || countNear(img, green, 8) != 0 {
+			t.Errorf("frame %d from the grid: %d texture pixels, %d painted green by the scene's script; want the texture only",
+				f, countNear(img, texOrange, 8), countNear(img, green, 8))
 		}
 	}
 

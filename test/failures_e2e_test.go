@@ -1,6 +1,7 @@
 package test
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -190,7 +191,7 @@ func crashRenderers(stop <-chan struct{}, vs []*proc, scene string) int {
 			out, _ := exec.Command("pgrep", "-f", "-x", "/usr/bin/povray .*"+v.home+".*"+scene+".*").Output()
 			for _, f := range strings.Fields(string(out)) {
 				if pid, err := strconv.Atoi(f); err == nil && !killed[pid] {
-					if syscall.Kill(pid, syscall.SIGSEGV) == nil {
+					if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.SIGSEGV) == nil {
 						killed[pid] = true
 					}
 				}

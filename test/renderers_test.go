@@ -14,18 +14,20 @@ import (
 	"time"
 )
 
-// requireRenderer skips t when the renderer program (and bubblewrap, which
-// the grid's renders run in) is not on PATH, unless
-// RENDERSWARM_REQUIRE_RENDERERS=1, when it fails. It also skips under
-// -short: these tests run real renderers in several node processes.
+// requireRenderer skips t when the renderer program is not on PATH or
+// bubblewrap, which strangers' renders need, is missing or cannot create
+// its namespaces here, unless RENDERSWARM_REQUIRE_RENDERERS=1, when it
+// fails. It also skips under -short: these tests run real renderers in
+// several node processes.
 func requireRenderer(t *testing.T, name string) string {
 	t.Helper()
 	skipIfShort(t)
+	require := os.Getenv("RENDERSWARM_REQUIRE_RENDERERS") == "1"
 	var path string
 	for _, prog := range []string{name, "bwrap"} {
 		p, err := exec.LookPath(prog)
 		if err != nil {
-			if os.Getenv("RENDERSWARM_REQUIRE_RENDERERS") == "1" {
+			if require {
 				t.Fatalf("%s is required (RENDERSWARM_REQUIRE_RENDERERS=1) but not on PATH: %v", prog, err)
 			}
 			t.Skipf("%s is not on PATH (apt-get install blender povray povray-examples bubblewrap); set RENDERSWARM_REQUIRE_RENDERERS=1 to fail instead", prog)
@@ -33,6 +35,12 @@ func requireRenderer(t *testing.T, name string) string {
 		if prog == name {
 			path = p
 		}
+	}
+	if out, err := exec.Command("bwrap", "--unshare-all", "--ro-bind", "/", "/", "true").CombinedOutput(); err != nil {
+		if require {
+			t.Fatalf("bubblewrap cannot create its sandbox here and RENDERSWARM_REQUIRE_RENDERERS=1: %v %s", err, out)
+		}
+		t.Skipf("bubblewrap cannot create its sandbox here (%v %s), so volunteers render no stranger's %s scene; set RENDERSWARM_REQUIRE_RENDERERS=1 to fail instead", err, out, name)
 	}
 	return path
 }

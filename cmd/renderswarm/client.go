@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -86,7 +87,26 @@ func (c *idCmd) Run(ctx context.Context, g *Globals) error {
 		fmt.Printf("address: %s\n", a)
 	}
 	fmt.Printf("GUI: %s\n", id.GUI)
+	fmt.Println(sandboxLine(id.Sandbox))
 	return nil
+}
+
+// sandboxLine is the sandbox state in one line.
+func sandboxLine(s gui.Sandbox) string {
+	switch {
+	case s.Working:
+		return "sandbox: working"
+	case s.AllowUnsandboxed:
+		return "sandbox: not working (" + s.Problem + "); strangers' scenes render unsandboxed all the same (--allow-unsandboxed)"
+	}
+	var refused []string
+	for name, state := range s.Renderers {
+		if state != gui.SandboxWorking {
+			refused = append(refused, name)
+		}
+	}
+	slices.Sort(refused)
+	return "sandbox: not working (" + s.Problem + "); strangers' scenes are not rendered with " + strings.Join(refused, " or ")
 }
 
 type peersCmd struct {

@@ -49,7 +49,7 @@ function render(prev) {
   renderNetworkJobs(s.jobs.filter((j) => !j.mine));
   renderPauseButtons();
   if (app.tab === 'credits' && prev && JSON.stringify(prev.balance) !== JSON.stringify(s.balance)) loadCredits();
-  if (prev && JSON.stringify(prev.activity.renderers) !== JSON.stringify(s.activity.renderers)) renderRenderers();
+  if (!prev || JSON.stringify(prev.activity.renderers) !== JSON.stringify(s.activity.renderers)) renderRenderers();
 }
 
 // ---- overview ----
@@ -61,13 +61,18 @@ function renderOverview(s, prev) {
   $('net-routing').textContent = String(s.network.routing_peers || 0);
   $('net-relays').textContent = (s.network.relays || []).join('\n') || 'none';
   $('net-listen').textContent = (s.network.listen_addrs || []).join('\n') || 'none';
+  const sb = s.id.sandbox || {};
+  const sbBox = $('sandbox-state');
+  sbBox.textContent = sb.working ? 'working'
+    : `not working (${sb.problem || 'unknown'})` + (sb.allow_unsandboxed ? ': strangers\' scenes render unsandboxed' : ': strangers\' Blender/POV-Ray scenes are not rendered');
+  sbBox.classList.toggle('sandbox-bad', !sb.working);
 
   const a = s.activity;
   const state = $('vol-state');
   state.textContent = a.state;
   state.className = 'badge ' + slug(a.state);
-  $('vol-cpu').textContent = a.cpu_percent ? a.cpu_percent.toFixed(0) + ' % of one core' : '–';
-  $('vol-mem').textContent = a.memory_bytes ? fmtBytes(a.memory_bytes) : '–';
+  $('vol-cpu').textContent = !a.usage_known ? 'unknown on this system' : a.cpu_percent ? a.cpu_percent.toFixed(0) + ' % of one core' : '–';
+  $('vol-mem').textContent = !a.usage_known ? 'unknown on this system' : a.memory_bytes ? fmtBytes(a.memory_bytes) : '–';
   $('vol-rendered').textContent = a.rendered + (a.rendered === 1 ? ' task' : ' tasks') + ' since start';
 
   const renders = $('renders');
@@ -134,7 +139,7 @@ function init() {
   $('set-cpus-range').addEventListener('input', () => { $('set-cpus').value = $('set-cpus-range').value; coresLabel(); });
   $('set-cpus').addEventListener('input', () => { $('set-cpus-range').value = $('set-cpus').value; coresLabel(); });
   $('set-cpus-range').addEventListener('change', saveSettings);
-  for (const id of ['set-cpus', 'set-idle', 'set-from', 'set-to', 'set-quota', 'set-rate']) {
+  for (const id of ['set-cpus', 'set-idle', 'set-from', 'set-to', 'set-quota', 'set-rate', 'set-memory', 'set-unsandboxed']) {
     $(id).addEventListener('change', saveSettings);
   }
   for (const r of document.querySelectorAll('input[name=mode]')) r.addEventListener('change', saveSettings);

@@ -14,6 +14,7 @@ export async function loadSettings() {
 
 export const GB = 1e9;
 export const MB = 1e6;
+export const GiB = 1024 * 1024 * 1024;
 
 export function fillSettings() {
   const s = app.settings;
@@ -33,6 +34,8 @@ export function fillSettings() {
   $('set-to').value = to;
   $('set-quota').value = s.cache_quota ? String(Math.round(s.cache_quota / GB * 10) / 10) : '0';
   $('set-rate').value = s.max_upload_rate ? String(Math.round(s.max_upload_rate / MB * 10) / 10) : '0';
+  $('set-memory').value = s.max_memory ? String(Math.round(s.max_memory / GiB * 10) / 10) : '0';
+  $('set-unsandboxed').checked = !!s.allow_unsandboxed;
   renderRenderers();
   renderBlocked();
 }
@@ -56,7 +59,9 @@ export function renderRenderers() {
     el('input', {type: 'checkbox', name: 'renderer', value: r.name, disabled: !r.installed,
       checked: r.installed && (s.renderers == null || s.renderers.includes(r.name)), onchange: saveSettings}),
     el('strong', {text: r.name}),
-    el('span', {class: 'muted', text: r.installed ? (r.version || '') : (r.problem || 'not installed')}))));
+    el('span', {class: 'muted', text: r.installed ? (r.version || '') : (r.problem || 'not installed')}),
+    r.sandbox && r.sandbox !== 'working' ? el('span', {class: 'sandbox-bad',
+      text: s.allow_unsandboxed ? ' no sandbox: renders strangers\' scenes unsandboxed' : ' no sandbox: not offered (' + r.sandbox + ')'}) : null)));
 }
 
 export function renderBlocked() {
@@ -98,6 +103,9 @@ export function collectSettings() {
   s.schedule = s.mode === 'schedule' ? $('set-from').value + '-' + $('set-to').value : (s.schedule || '');
   s.cache_quota = Math.max(0, Math.round((Number($('set-quota').value) || 0) * GB));
   s.max_upload_rate = Math.max(0, Math.round((Number($('set-rate').value) || 0) * MB));
+  const mem = Math.max(0, Number($('set-memory').value) || 0);
+  s.max_memory = mem ? Math.max(64 * 1024 * 1024, Math.round(mem * GiB)) : 0;
+  s.allow_unsandboxed = $('set-unsandboxed').checked;
   const boxes = [...document.querySelectorAll('input[name=renderer]')];
   const installed = boxes.filter((b) => !b.disabled);
   const offered = installed.filter((b) => b.checked).map((b) => b.value);

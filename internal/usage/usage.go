@@ -1,8 +1,8 @@
 // Package usage follows the CPU time and memory the node and its renderers
 // use, and whether the rest of the machine is idle (a volunteer that
 // renders only while its user is away asks it). The counters come from
-// /proc on Linux; elsewhere they are unknown and the machine always counts
-// as idle.
+// /proc on Linux (Supported); elsewhere they are unknown, reported as such
+// in the API and the web app, and the machine always counts as idle.
 //
 // It imports only the standard library.
 package usage

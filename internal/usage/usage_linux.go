@@ -7,6 +7,9 @@ import (
 	"strings"
 )
 
+// Supported: /proc tells the CPU time and memory of every process.
+const Supported = true
+
 // clockTicks is Linux's USER_HZ, the unit of /proc CPU times; it is 100 on
 // every architecture Go supports.
 const clockTicks = 100

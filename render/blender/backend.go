@@ -36,10 +36,6 @@ type Backend struct {
 	Program string
 	// NoSandbox disables bubblewrap even where it works.
 	NoSandbox bool
-	// MemoryLimit, if > 0, caps Blender's address space in bytes (ulimit
-	// -v, Unix only). Blender needs about 1 GiB to start; a render that
-	// needs more than the limit fails with an error.
-	MemoryLimit int64
 	// Logger receives the one-time notice when renders cannot be
 	// sandboxed; nil means slog.Default().
 	Logger *slog.Logger
@@ -148,6 +144,9 @@ func (b *Backend) Inspect(ctx context.Context, scenePath string) (render.SceneIn
 		return render.SceneInfo{}, err
 	}
 	dir := filepath.Dir(abs)
+	if err := render.CheckInside(dir, filepath.Base(abs)); err != nil {
+		return render.SceneInfo{}, err
+	}
 	tmp, err := os.MkdirTemp("", "renderswarm-blender-")
 	if err != nil {
 		return render.SceneInfo{}, err
@@ -159,7 +158,8 @@ func (b *Backend) Inspect(ctx context.Context, scenePath string) (render.SceneIn
 	defer cancel()
 	var info *sceneJSON
 	var jsonErr error
-	err = b.run(ctx, runSpec{blend: abs, sceneDir: dir, work: tmp, script: mk.inspectScript(), params: params, mk: mk},
+	err = b.run(ctx, runSpec{blend: abs, sceneDir: dir, work: tmp, script: mk.inspectScript(), params: params, mk: mk,
+		memory: render.DefaultMemoryLimit, output: render.OutputLimitOf(render.Task{})},
 		func(line string) {
 			if rest, ok := strings.CutPrefix(line, mk.info); ok {
 				info = new(sceneJSON)
@@ -227,6 +227,10 @@ func checkDeps(scene, dir string, deps [][4]string) ([]string, error) {
 		rel, err := filepath.Rel(dir, abs)
 		if err != nil || !filepath.IsLocal(rel) {
 			bad = append(bad, shown+": outside the scene's directory")
+			continue
+		}
+		if err := render.CheckInside(dir, filepath.ToSlash(rel)); err != nil {
+			bad = append(bad, shown+": "+strings.TrimPrefix(err.Error(), render.ErrSceneInvalid.Error()+": "))
 			continue
 		}
 		if _, err := os.Stat(abs); err != nil {
@@ -311,7 +315,8 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	var p progressParser
 	done := false
 	var cpu time.Duration
-	err = b.run(ctx, runSpec{blend: blend, sceneDir: sceneDir, work: work, script: mk.renderScript(), params: params, mk: mk, cpu: &cpu},
+	err = b.run(ctx, runSpec{blend: blend, sceneDir: sceneDir, work: work, script: mk.renderScript(), params: params, mk: mk, cpu: &cpu,
+		memory: render.MemoryLimitOf(t), output: render.OutputLimitOf(t)},
 		func(line string) {
 			if line == mk.done {
 				done = true

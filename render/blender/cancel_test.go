@@ -7,6 +7,7 @@ import (
 	"image/draw"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -178,16 +179,18 @@ exit 139
 }
 
 // TestMemoryLimit: a small frame renders within 2 GiB of address space; a
-// huge one fails (within 1.1 GiB) with an error instead of taking the machine's memory.
+// large one fails under 1.1 GiB with an out-of-memory error before Cycles
+// finishes its first tile — while the same frame under 8 GiB finishes a
+// tile (and is then cancelled), so it is the limit that stopped it.
 func TestMemoryLimit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
 	f := getFixtures(t)
-	b := &Backend{MemoryLimit: 2 << 30}
+	b := New()
 	task := render.Task{
 		SceneDir: filepath.Join(f.dir, "scene"), SceneFile: "anim.blend", Frame: 1,
-		Width: 32, Height: 24, Samples: 1, OutputDir: t.TempDir(),
+		Width: 32, Height: 24, Samples: 1, OutputDir: t.TempDir(), MemoryLimit: 2 << 30,
 	}
 	if _, err := b.Render(t.Context(), task, nil); err != nil {
 		t.Fatalf("small frame under the limit: %v", err)
@@ -195,18 +198,62 @@ func TestMemoryLimit(t *testing.T) {
 	if names, _ := os.ReadDir(task.OutputDir); len(names) != 1 {
 		t.Errorf("small render left %v", names)
 	}
-	b = &Backend{MemoryLimit: 1100 << 20}
-	task.Width, task.Height = 8000, 8000
-	task.OutputDir = t.TempDir()
-	start := time.Now()
-	_, err := b.Render(t.Context(), task, nil)
-	t.Logf("huge frame: %v after %v", err, time.Since(start))
-	if err == nil || !strings.Contains(err.Error(), "memory limit") {
-		t.Errorf("huge frame under the limit: err = %v, want a failure mentioning the memory limit", err)
+	tileDone := regexp.MustCompile(`Rendered [1-9][0-9]*/[0-9]+ Tiles`)
+	huge := func(limit int64) (sampled bool, err error) {
+		task.Width, task.Height, task.MemoryLimit = 4096, 4096, limit
+		task.OutputDir = t.TempDir()
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+		defer cancel()
+		start := time.Now()
+		_, err = b.Render(ctx, task, func(p render.Progress) {
+			if tileDone.MatchString(p.Message) {
+				sampled = true
+				cancel()
+			}
+		})
+		t.Logf("4096x4096 under %d MiB: finished a tile %v after %v: %v", limit>>20, sampled, time.Since(start).Round(time.Millisecond), err)
+		if names, _ := os.ReadDir(task.OutputDir); len(names) != 0 {
+			t.Errorf("failed render left %v", names)
+		}
+		return sampled, err
+	}
+	sampled, err := huge(1100 << 20)
+	if sampled || err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("4096x4096 under 1.1 GiB: finished a tile %v, err %v; want it to fail before", sampled, err)
+	}
+	if sampled, err := huge(8 << 30); !sampled {
+		t.Errorf("control: 4096x4096 under 8 GiB never finished a tile (%v): the test proves nothing", err)
+	}
+}
+
+// TestOutputLimit: a render whose output would pass its output limit fails
+// saying so and leaves nothing; the same render under the default limit
+// succeeds, and its frame is larger than the small limit.
+func TestOutputLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	f := getFixtures(t)
+	b := New()
+	task := render.Task{
+		SceneDir: filepath.Join(f.dir, "scene"), SceneFile: "anim.blend", Frame: 1,
+		Width: 160, Height: 120, Samples: 2, OutputDir: t.TempDir(),
+	}
+	res, err := b.Render(t.Context(), task, nil)
+	if err != nil {
+		t.Fatalf("under the default output limit: %v", err)
+	}
+	fi, err := os.Stat(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task.OutputLimit, task.OutputDir = fi.Size()/2, t.TempDir()
+	_, err = b.Render(t.Context(), task, nil)
+	t.Logf("a %d-byte frame under a %d-byte output limit: %v", fi.Size(), task.OutputLimit, err)
+	if !errors.Is(err, render.ErrTaskInvalid) || !strings.Contains(err.Error(), "output limit") {
+		t.Errorf("err = %v, want ErrTaskInvalid naming the output limit", err)
 	}
 	if names, _ := os.ReadDir(task.OutputDir); len(names) != 0 {
 		t.Errorf("failed render left %v", names)
-		b, _ := os.ReadFile(filepath.Join(task.OutputDir, names[0].Name()))
-		t.Logf("%.300s", b)
 	}
 }

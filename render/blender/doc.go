@@ -35,8 +35,10 @@
 // sequencer image/movie strips,
 // resolved by Blender against the file (or the linking library) and made
 // relative to the .blend's directory. A path not stored as "//relative", one
-// resolving outside the directory, or a missing file is an error wrapping
-// render.ErrSceneInvalid naming the datablock and path. Scenes whose engine
+// resolving outside the directory (through ".." or, symlinks resolved, a
+// link), or a missing file is an error wrapping render.ErrSceneInvalid
+// naming the datablock and path; so is a .blend that is itself a link out
+// of its folder. Scenes whose engine
 // is not Cycles or Eevee are rejected.
 //
 // # Render: settings pinned for reproducibility
@@ -89,23 +91,44 @@
 //
 // # Sandbox
 //
-// On Linux, when bwrap (bubblewrap) is installed and works, every Blender
-// run (Inspect and Render) goes through
+// On Linux, when bwrap (bubblewrap) really works here, every Blender run
+// (Inspect and Render) goes through render.Sandbox:
 //
-//	bwrap --unshare-all --die-with-parent --new-session \
-//	    --ro-bind-try {/usr,/bin,/sbin,/lib*,/etc,/opt} ... \
-//	    --proc /proc --dev /dev --tmpfs /tmp \
-//	    --ro-bind SCENE_DIR SCENE_DIR --bind WORK WORK --chdir WORK -- blender ...
+//	bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL \
+//	    --ro-bind /usr /usr (+ the /bin, /sbin, /lib* links) \
+//	    --ro-bind-try {/etc/ld.so.cache,/etc/ld.so.conf,/etc/ld.so.conf.d,/etc/alternatives,/etc/localtime} \
+//	    --dev /dev --proc /proc --tmpfs /tmp \
+//	    --ro-bind SCENE_DIR SCENE_DIR --bind WORK WORK \
+//	    --remount-ro /tmp --remount-ro /dev --remount-ro / --chdir WORK -- blender ...
 //
 // so Blender has no network, sees the system and the scene read-only and can
 // write only its work directory (inside the output directory for Render).
-// Home directories (the node's keys) are not visible. A Blender outside the
-// system directories gets its own directory mounted read-only. Whether bwrap
-// works is tested once per Backend by running "blender --version" inside it;
-// where it does not (containers without user namespaces, other systems),
-// Blender runs unsandboxed, still with --disable-autoexec and the minimal
-// environment; Backend.Sandboxed reports which and why. NoSandbox turns it
-// off.
+// Of /etc it sees only the loader's files and the alternatives links (a
+// library such as liblapack.so.3 is reached through them): measured with
+// Debian's 3.4.1, Cycles and Eevee render with nothing else; /opt is not
+// shown (a Blender unpacked there or in a home gets its own directory
+// mounted read-only). Home directories (the node's keys) are not visible.
+// Whether the sandbox works is checked once per Backend
+// (render.ProbeSandbox): Blender runs in it, and a shell in the same
+// sandbox finds the boundaries hold. Where it does not (containers
+// without user namespaces, other systems), Blender runs unsandboxed, still
+// with --disable-autoexec and the minimal environment; Backend.Sandboxed
+// reports which and why, and the node then offers Blender to strangers
+// only if its user opted in. NoSandbox turns it off.
+//
+// # Limits
+//
+// Every run is started by render.Start under its task's memory limit
+// (Task.MemoryLimit, default 4 GiB; RLIMIT_AS of Blender and all it
+// starts, set before Blender runs) and output limit (RLIMIT_FSIZE on any
+// file, and render.WatchSize on the work directory, which kills Blender's
+// process group when its files together pass the limit). A render over
+// its output limit fails with render.ErrTaskInvalid; one that Blender
+// reports as an allocation failure too. The memory limit is an
+// address-space cap, not resident memory: Blender needs about 1 GiB of
+// address space just to start, and over the limit it fails in varying
+// ways (bad_alloc, "Error writing tile to file", jemalloc failing to start
+// a thread, a crash), each reported with the limit.
 //
 // # Known limits
 //
@@ -121,11 +144,8 @@
 //   - Image and volume sequences and Alembic caches are listed by the one
 //     path the file stores, not every frame's file; fluid/particle disk
 //     caches, OCIO configs and add-on data are not listed.
-//   - Time is bounded by the caller's ctx. Memory is bounded only when
-//     Backend.MemoryLimit is set (ulimit -v through /bin/sh, Unix only): an
-//     address-space cap, not resident memory; Blender needs about 1 GiB of
-//     address space just to start, and over the limit it fails in varying
-//     ways (bad_alloc, "Error writing tile to file", a crash), all reported
-//     as errors mentioning the limit. No cgroup limits.
+//   - Time is bounded by the caller's ctx; memory and output by the
+//     task's limits (see Limits), on Windows output only. No cgroup
+//     limits: memory Blender's sandbox holds in /dev/shm is not counted.
 //   - Task.Seed is reduced mod 2³¹ (Cycles' seed is a 32-bit int).
 package blender

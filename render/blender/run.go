@@ -27,6 +27,8 @@ type runSpec struct {
 	params   map[string]any // JSON after "--"
 	mk       markers        // the script's markers
 	cpu      *time.Duration // if set, receives the CPU time Blender used
+	memory   int64          // address-space limit of Blender, bytes
+	output   int64          // most Blender may write into work, bytes
 }
 
 // exitPythonError is the exit code Blender returns when our script raises.
@@ -80,16 +82,11 @@ func (b *Backend) run(ctx context.Context, s runSpec, line func(string)) error {
 	if err != nil {
 		return err
 	}
-	name := b.program
+	argv := append([]string{b.program}, args...)
 	if b.bwrap != "" {
-		args = append(bwrapArgs(b.program, s), args...)
-		name = b.bwrap
+		argv = append(sandbox(b.program, s).Args(b.bwrap), argv...)
 	}
-	if kb := b.MemoryLimit / 1024; kb > 0 && runtime.GOOS != "windows" {
-		args = append([]string{"-c", `ulimit -v "$0" && exec "$@"`, fmt.Sprint(kb), name}, args...)
-		name = "/bin/sh"
-	}
-	cmd := exec.Command(name, args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = minimalEnv(s.work)
 	cmd.Dir = s.work
 	setProcessGroup(cmd)
@@ -99,11 +96,12 @@ func (b *Backend) run(ctx context.Context, s runSpec, line func(string)) error {
 	}
 	defer pr.Close()
 	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
+	if err := render.Start(cmd, render.Limits{Memory: s.memory, FileSize: s.output}); err != nil {
 		pw.Close()
-		return fmt.Errorf("%w: starting %s: %v", render.ErrUnavailable, name, err)
+		return fmt.Errorf("%w: starting %s: %v", render.ErrUnavailable, argv[0], err)
 	}
 	pw.Close()
+	overflowed := render.WatchSize(s.work, s.output, func() { killGroup(cmd) })
 
 	lines := make(chan string, 64)
 	go func() {
@@ -159,18 +157,22 @@ loop:
 		}
 	}
 	waitErr := cmd.Wait()
+	over := overflowed()
 	if s.cpu != nil && cmd.ProcessState != nil {
 		*s.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	if cancelled {
 		return fmt.Errorf("blender: %w", ctx.Err())
 	}
+	if over || render.FileTooLarge(waitErr) {
+		return fmt.Errorf("%w: blender wrote more than its output limit of %s", render.ErrTaskInvalid, render.Size(s.output))
+	}
 	if sceneErr != "" {
 		return fmt.Errorf("%w: %s: %s", render.ErrSceneInvalid, filepath.Base(s.blend), sceneErr)
 	}
 	if renderErr != "" {
-		if b.MemoryLimit > 0 {
-			return fmt.Errorf("blender could not render (memory limit %d MiB): %s", b.MemoryLimit>>20, renderErr)
+		if outOfMemory(renderErr) || outOfMemory(last) {
+			return fmt.Errorf("%w: blender ran out of memory under its limit of %s: %s", render.ErrTaskInvalid, render.Size(s.memory), renderErr)
 		}
 		return fmt.Errorf("blender could not render: %s", renderErr)
 	}
@@ -184,12 +186,23 @@ loop:
 		if errors.As(waitErr, &ee) && ee.ExitCode() == exitPythonError {
 			return fmt.Errorf("blender: the renderswarm script failed: %s", last)
 		}
-		if b.MemoryLimit > 0 {
-			return fmt.Errorf("blender %s (memory limit %d MiB): %s", render.ExitReason(waitErr), b.MemoryLimit>>20, last)
+		if outOfMemory(last) {
+			return fmt.Errorf("%w: blender ran out of memory under its limit of %s: %s", render.ErrTaskInvalid, render.Size(s.memory), last)
 		}
-		return fmt.Errorf("blender %s: %s", render.ExitReason(waitErr), last)
+		return fmt.Errorf("blender %s (memory limit %s): %s", render.ExitReason(waitErr), render.Size(s.memory), last)
 	}
 	return nil
+}
+
+// outOfMemory reports whether a line of Blender's says an allocation
+// failed: what an address-space limit looks like when Blender notices.
+func outOfMemory(line string) bool {
+	for _, m := range []string{"bad_alloc", "out of memory", "Out of memory", "Malloc returns null", "failed to allocate", "Failed to allocate", "<jemalloc>"} {
+		if strings.Contains(line, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // scanLines splits on \n or \r, so progress lines redrawn in place count.

@@ -6,20 +6,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/renderswarm/renderswarm/render/rendertest"
 )
 
 // TestSandboxBoundaries runs a shell with the sandbox's mounts: the scene
 // directory is read-only, the work directory writable, the rest of the
-// scene's parent (standing in for the node's home) invisible, and the only
-// network interface is loopback.
+// scene's parent (standing in for the node's home), /etc beyond the
+// loader's files, /opt, the sandbox's root and /tmp invisible or
+// read-only, and the only network interface is loopback.
 func TestSandboxBoundaries(t *testing.T) {
-	bw, err := exec.LookPath("bwrap")
-	if err != nil {
-		t.Skip("bubblewrap is not installed")
-	}
-	if out, err := exec.Command(bw, "--unshare-all", "--ro-bind", "/", "/", "true").CombinedOutput(); err != nil {
-		t.Skipf("bubblewrap does not work here: %v %s", err, out)
-	}
+	requireBlender(t)
+	b := New()
+	rendertest.RequireSandbox(t, b)
 	home := t.TempDir()
 	scene := filepath.Join(home, "scene")
 	work := filepath.Join(home, "out", "work")
@@ -34,18 +33,25 @@ func TestSandboxBoundaries(t *testing.T) {
 		"touch " + filepath.Join(scene, "new") + " 2>/dev/null && echo SCENE_WRITABLE",
 		"touch " + filepath.Join(work, "ok") + " && echo WORK_WRITABLE",
 		"cat " + secret + " 2>/dev/null && echo SECRET_VISIBLE",
+		"touch /tmp/x /x 2>/dev/null && echo TMP_WRITABLE",
+		"ls /etc/passwd /etc/hostname /etc/ssl 2>/dev/null && echo ETC_VISIBLE",
+		"ls -d /opt /home /root /var 2>/dev/null && echo OTHER_VISIBLE",
 		"grep -c : /proc/net/dev",
 	}, "; ")
-	args := append(bwrapArgs("/bin/sh", runSpec{sceneDir: scene, work: work}), "-c", script)
-	out, err := exec.Command(bw, args...).CombinedOutput()
+	bw, _ := exec.LookPath("bwrap")
+	argv := append(sandbox("/bin/sh", runSpec{sceneDir: scene, work: work}).Args(bw), "/bin/sh", "-c", script)
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
 	got := string(out)
 	t.Logf("sandboxed shell said:\n%s", got)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, got)
 	}
-	if !strings.HasPrefix(got, "x") || !strings.Contains(got, "WORK_WRITABLE") ||
-		strings.Contains(got, "SCENE_WRITABLE") || strings.Contains(got, "SECRET_VISIBLE") ||
-		!strings.HasSuffix(strings.TrimSpace(got), "\n1") {
+	for _, bad := range []string{"SCENE_WRITABLE", "SECRET_VISIBLE", "TMP_WRITABLE", "ETC_VISIBLE", "OTHER_VISIBLE"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("sandbox boundaries wrong: %s", bad)
+		}
+	}
+	if !strings.HasPrefix(got, "x") || !strings.Contains(got, "WORK_WRITABLE") || !strings.HasSuffix(strings.TrimSpace(got), "\n1") {
 		t.Errorf("sandbox boundaries wrong:\n%s", got)
 	}
 	if _, err := os.Stat(filepath.Join(work, "ok")); err != nil {

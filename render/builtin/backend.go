@@ -55,6 +55,10 @@ func (*Renderer) Inspect(ctx context.Context, scenePath string) (render.SceneInf
 		return render.SceneInfo{}, openErr(scenePath, err)
 	}
 	defer root.Close()
+	// The root refuses links leaving the folder too; this names them.
+	if err := render.CheckInside(dir, file); err != nil {
+		return render.SceneInfo{}, err
+	}
 	sc, err := readScene(root, file, scenePath)
 	if err != nil {
 		return render.SceneInfo{}, err
@@ -63,6 +67,9 @@ func (*Renderer) Inspect(ctx context.Context, scenePath string) (render.SceneInf
 	slices.Sort(files)
 	files = slices.Compact(files)
 	for _, f := range files {
+		if err := render.CheckInside(dir, f); err != nil {
+			return render.SceneInfo{}, err
+		}
 		if _, err := root.Stat(f); err != nil {
 			return render.SceneInfo{}, missingMesh(file, f, err)
 		}
@@ -158,12 +165,18 @@ func (r *Renderer) Render(ctx context.Context, t render.Task, progress func(rend
 	if err := ctx.Err(); err != nil {
 		return render.Result{}, err
 	}
+	if err := checkMemory(t, 0); err != nil {
+		return render.Result{}, err
+	}
 	if progress == nil {
 		progress = func(render.Progress) {}
 	}
 	progress(render.Progress{Message: "loading scene"})
 	sc, err := loadScene(t)
 	if err != nil {
+		return render.Result{}, err
+	}
+	if err := checkMemory(t, sc.triangles()); err != nil {
 		return render.Result{}, err
 	}
 	if t.Samples == 0 {
@@ -193,6 +206,29 @@ func (r *Renderer) Render(ctx context.Context, t render.Task, progress func(rend
 	progress(render.Progress{Fraction: 1, Message: "done"})
 	b := img.Bounds()
 	return render.Result{Path: out, Width: b.Dx(), Height: b.Dy(), CPU: cpu}, nil
+}
+
+// Memory a render holds, about: the image (RGBA, 4 bytes a pixel) twice
+// (the PNG encoder's copy), a base for the scene's entities and the
+// tracer, and per triangle its vertices, normals and BVH nodes.
+const (
+	baseMemory        = 32 << 20
+	bytesPerTriangle  = 400
+	bytesPerPixelHeld = 2 * 4
+)
+
+// checkMemory refuses a task whose render would hold more than the task's
+// memory limit, with tris triangles loaded. The renderer runs in the
+// node's process, where no resource limit can hold it alone, so it
+// counts instead.
+func checkMemory(t render.Task, tris int) error {
+	r := t.Region()
+	need := baseMemory + bytesPerPixelHeld*int64(r.Dx())*int64(r.Dy()) + bytesPerTriangle*int64(tris)
+	if lim := render.MemoryLimitOf(t); need > lim {
+		return fmt.Errorf("%w: a %dx%d image of %d triangles needs about %s, over the task's memory limit of %s",
+			render.ErrTaskInvalid, r.Dx(), r.Dy(), tris, render.Size(need), render.Size(lim))
+	}
+	return nil
 }
 
 // writePNG writes img to a temporary file next to out and renames it, so

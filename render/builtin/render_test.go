@@ -3,11 +3,13 @@ package builtin
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"image"
 	"image/draw"
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/renderswarm/renderswarm/render"
@@ -180,5 +182,20 @@ func TestOutputIsOpaque8BitRGBPNG(t *testing.T) {
 	}
 	if want := "frame_0001.png"; filepath.Base(res.Path) != want {
 		t.Errorf("output named %s, want %s", filepath.Base(res.Path), want)
+	}
+}
+
+// TestMemoryLimit: a task whose image would pass its memory limit is
+// refused before anything is rendered; under the limit it renders.
+func TestMemoryLimit(t *testing.T) {
+	task := render.Task{SceneDir: "testdata", SceneFile: "anim.scene", Frame: 1, Width: 8000, Height: 8000,
+		Samples: 1, OutputDir: t.TempDir(), MemoryLimit: 512 << 20}
+	_, err := New().Render(t.Context(), task, nil)
+	if !errors.Is(err, render.ErrTaskInvalid) || !strings.Contains(err.Error(), "memory limit") {
+		t.Errorf("8000x8000 under 512 MiB: err = %v, want ErrTaskInvalid naming the memory limit", err)
+	}
+	task.Width, task.Height, task.MemoryLimit = 16, 12, 64<<20
+	if _, err := New().Render(t.Context(), task, nil); err != nil {
+		t.Errorf("16x12 under 64 MiB (the least a job may set): %v", err)
 	}
 }

@@ -157,3 +157,17 @@ func (t *transform) toObject(o, d vec) (vec, vec) {
 	inv := 1 / t.scale
 	return t.inv.apply(o.sub(t.pos)).scale(inv), t.inv.apply(d).scale(inv)
 }
+
+// triangles is the number of distinct mesh triangles the loaded scene
+// holds (a mesh shared by several entities counts once).
+func (s *scene) triangles() int {
+	seen := map[*meshData]bool{}
+	n := 0
+	for _, e := range s.entities {
+		if e.mesh != nil && !seen[e.mesh] {
+			seen[e.mesh] = true
+			n += len(e.mesh.tris)
+		}
+	}
+	return n
+}

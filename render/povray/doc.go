@@ -27,8 +27,9 @@
 // is render.ErrSceneInvalid, another missing reference is ignored (it may
 // be a file the scene writes, or a system file). Absolute references and
 // references escaping the scene directory with ".." are
-// render.ErrSceneInvalid. Names a scene computes at parse time (concat,
-// str) cannot be seen.
+// render.ErrSceneInvalid, and so is a file (the main file too) that a
+// symlink takes outside the scene's folder (render.ErrOutsideScene, naming
+// it). Names a scene computes at parse time (concat, str) cannot be seen.
 //
 // # Render
 //
@@ -36,7 +37,7 @@
 // (OutputDir/.povray-*/cwd) with HOME=OutputDir/.povray-* and
 // POVINI=OutputDir/.povray-*/povray.ini:
 //
-//	[bwrap ... --] [prlimit --as=4294967296 --] povray <scene.ini> +SF<f> +EF<f>
+//	[bwrap ... --] povray <scene.ini> +SF<f> +EF<f>
 //	    | <scene.ini> +K<f>        (an .ini setting neither frames nor Clock)
 //	    | +I<scene.pov> +K<f>      (a plain .pov: clock = frame number)
 //	  +O<scratch>/img/frame.png +FN8 +W<w> +H<h> -D -P +WT1 +BS32 <antialiasing> [<border>]
@@ -79,38 +80,55 @@
 //
 // Progress comes from povray's "Rendered N of M pixels" lines (0.01 when
 // parsing starts, 0.05..0.99 while rendering, 1 on success). Errors carry
-// povray's error message (continuation lines joined) and its last line;
-// parse errors are render.ErrSceneInvalid, running out of memory
+// povray's error messages and its last line, rebuilt so that nothing of a
+// file's content reaches the publisher (sanitize.go): the file (relative
+// to the scene; "(a file outside the scene)" for any other), the line, the
+// kind of message, and the message only where it is one of POV-Ray's
+// known templates, with what it quotes of the input left out — a
+// computed #include of a local file cannot send its first word back, nor
+// #error, #warning or #debug text. Parse errors are
+// render.ErrSceneInvalid, running out of memory or past the output limit
 // render.ErrTaskInvalid.
 //
 // # Sandbox and limits
 //
-// On Linux with bwrap (bubblewrap) installed and working (checked once,
-// by running povray --version inside it; a failure is logged once and
-// rendering falls back to no sandbox), povray runs with only /usr (and the
-// /bin, /lib... links), /etc/povray and the loader cache visible read-only,
-// Task.SceneDir read-only, the scratch directory writable, a private
-// /tmp, the generated povray.conf bound over /etc/povray/3.7/povray.conf,
-// --unshare-all (no network), --die-with-parent and --new-session. Home
-// directories, /var and the node's keys are not visible, so a scene cannot
-// read them (and encode them into its pixels).
+// On Linux, when bwrap (bubblewrap) really works here (checked once with
+// render.ProbeSandbox: povray --version runs in the sandbox and a shell in
+// it finds the boundaries hold; a failure is logged once), povray runs in
+// render.Sandbox: only /usr (with the /bin, /lib... links of a
+// merged-/usr system or the real directories of an older one), the
+// loader's files, /etc/povray and Task.SceneDir visible, read-only; the
+// scratch directory the only writable place (the sandbox's root, /tmp and
+// /dev are read-only); the generated povray.conf bound over
+// /etc/povray/3.7/povray.conf; --unshare-all (no network), --cap-drop ALL,
+// --die-with-parent and --new-session. Home directories, /var and the
+// node's keys are not there at all, so a scene cannot read them (and
+// encode them into its pixels), and a path it computes at parse time
+// cannot write anywhere but the scratch directory.
 //
-// The generated povray.conf sets [File I/O Security] restricted (read: the
-// scene dir and POV-Ray's library; read+write: the scratch dir) and
-// [Shellout Security] forbidden. Shell-outs (Pre_Scene_Command ...) are
-// indeed refused, but POV-Ray 3.7.0.10's file I/O restrictions were
-// measured to have no effect (#fopen wrote to /var/tmp and read
-// /etc/hostname under a restricted conf, as root and as nobody). Without
-// bwrap, therefore, Render adds a weak static check: the scene must pass
-// Inspect (no absolute or ".." literal references) and no scene file may
-// contain "#fopen ... write|append" (render.ErrUnsupported); paths a scene
-// computes for reading are not caught. Install bubblewrap.
+// The generated povray.conf sets POV-Ray's own I/O restrictions as strict
+// as they go — [File I/O Security] restricted (read: the scene dir and
+// POV-Ray's library; read+write: the scratch dir) and [Shellout Security]
+// forbidden. Shell-outs (Pre_Scene_Command ...) are indeed refused, but
+// POV-Ray 3.7.0.10's file I/O restrictions were measured to have no effect
+// (#fopen wrote to /var/tmp and read /etc/hostname under a restricted
+// conf, as root and as nobody). Without bwrap, therefore — the
+// publisher's own scenes, or strangers' only where the node's user opted
+// in (--allow-unsandboxed) — a scene can read any file the user can and,
+// by a path it computes, write one unless the extra static check stops
+// it: the scene must pass Inspect (no absolute, ".." or linked-out
+// literal references) and no scene file may use the words "write" or
+// "append" outside comments and strings (#fopen's modes;
+// render.ErrUnsupported). A file included by a computed path is not
+// scanned. Install bubblewrap.
 //
 // Limits: the context's deadline or cancellation kills povray's whole
 // process group (SIGKILL; bwrap's --die-with-parent takes the sandboxed
-// process with it) and Render returns ctx.Err() promptly. The address
-// space is capped with prlimit --as (Backend.MemoryLimit, default 4 GiB)
-// when prlimit is installed.
+// process with it) and Render returns ctx.Err() promptly. render.Start
+// caps the address space (Task.MemoryLimit, default 4 GiB) and the size of
+// any file written (the task's output limit) before povray runs, and
+// render.WatchSize kills the render when the scratch directory's files
+// together pass the output limit.
 //
 // # Determinism
 //

@@ -75,6 +75,9 @@ func (*Backend) Inspect(ctx context.Context, scenePath string) (render.SceneInfo
 	}
 	si := render.SceneInfo{FrameStart: 1, FrameEnd: 1, Width: DefaultWidth, Height: DefaultHeight}
 	files := map[string]bool{}
+	if err := render.CheckInside(dir, main); err != nil {
+		return render.SceneInfo{}, err
+	}
 	if isIni(main) {
 		ini, err := readIni(scenePath)
 		if err != nil {
@@ -92,6 +95,9 @@ func (*Backend) Inspect(ctx context.Context, scenePath string) (render.SceneInfo
 		}
 		rel, err := localRef(main, ini.input)
 		if err != nil {
+			return render.SceneInfo{}, err
+		}
+		if err := render.CheckInside(dir, rel); err != nil {
 			return render.SceneInfo{}, err
 		}
 		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
@@ -166,6 +172,9 @@ func scanPOVInto(ctx context.Context, dir, rel string, seen, files map[string]bo
 		}
 		c, err := localRef(rel, r.s)
 		if err != nil {
+			return err
+		}
+		if err := render.CheckInside(dir, c); err != nil {
 			return err
 		}
 		fi, statErr := os.Stat(filepath.Join(dir, filepath.FromSlash(c)))
@@ -265,6 +274,61 @@ func references(src string) []ref {
 		}
 	}
 	return out
+}
+
+// opensForWriting reports whether POV-Ray SDL source uses the words
+// "write" or "append" outside comments and strings: the only way to open a
+// file for writing (#fopen's mode is a keyword, which no macro or
+// computed string can make without the word appearing in some source).
+func opensForWriting(src string) bool {
+	for i := 0; i < len(src); {
+		c := src[i]
+		switch {
+		case strings.HasPrefix(src[i:], "//"):
+			j := strings.IndexByte(src[i:], '\n')
+			if j < 0 {
+				return false
+			}
+			i += j
+		case strings.HasPrefix(src[i:], "/*"):
+			depth := 0
+			for i < len(src) {
+				if strings.HasPrefix(src[i:], "/*") {
+					depth++
+					i += 2
+				} else if strings.HasPrefix(src[i:], "*/") {
+					depth--
+					i += 2
+					if depth == 0 {
+						break
+					}
+				} else {
+					i++
+				}
+			}
+		case c == '"':
+			i++
+			for i < len(src) && src[i] != '"' && src[i] != '\n' {
+				if src[i] == '\\' && i+1 < len(src) {
+					i++
+				}
+				i++
+			}
+			i++
+		case c == '_' || isAlnum(c):
+			j := i + 1
+			for j < len(src) && (src[j] == '_' || isAlnum(src[j])) {
+				j++
+			}
+			if w := src[i:j]; w == "write" || w == "append" {
+				return true
+			}
+			i = j
+		default:
+			i++
+		}
+	}
+	return false
 }
 
 func isAlnum(c byte) bool {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,11 +32,12 @@ func scanStderr(r io.Reader, tail *tailBuf, report func(float64, string)) error 
 	})
 	parsing := false
 	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+		raw := strings.TrimRight(sc.Text(), " \t")
+		line := strings.TrimSpace(raw)
 		if line == "" {
 			continue
 		}
-		tail.add(line)
+		tail.add(raw)
 		if m := renderedRE.FindStringSubmatch(line); m != nil {
 			n, _ := strconv.ParseFloat(m[1], 64)
 			d, _ := strconv.ParseFloat(m[2], 64)
@@ -50,45 +52,51 @@ func scanStderr(r io.Reader, tail *tailBuf, report func(float64, string)) error 
 	return sc.Err()
 }
 
-// tailBuf keeps the last lines of output.
+// tailBuf keeps the last messages of povray's output. POV-Ray wraps a
+// message at 80 columns: at a space, the next line starting with that
+// space, or in the middle of a word (a long path) after a full line. Such
+// lines are joined back into one message exactly as written.
 type tailBuf struct {
-	n     int
-	lines []string
-	errs  []string // error messages, continuation lines joined
-	cont  bool     // the last line was part of an error message
-	where string   // a "File '…' line N:" line, which POV-Ray may wrap before its error
+	n       int
+	lines   []string // the last n messages
+	errs    []string // the first error messages
+	prevLen int      // length of the last raw line
 }
+
+// wrapWidth is the line length at which POV-Ray breaks a word.
+const wrapWidth = 80
 
 func newTail(n int) *tailBuf { return &tailBuf{n: n} }
 
-func (t *tailBuf) add(l string) {
+// add takes one raw line of output (trailing blanks removed).
+func (t *tailBuf) add(raw string) {
+	prev := t.prevLen
+	t.prevLen = len(raw)
+	if n := len(t.lines); n > 0 && len(t.lines[n-1]) < 2000 &&
+		(strings.HasPrefix(raw, " ") || prev >= wrapWidth && isMessage(t.lines[n-1])) {
+		t.lines[n-1] += raw
+		return
+	}
+	t.finish()
 	if len(t.lines) == t.n {
 		t.lines = t.lines[1:]
 	}
-	t.lines = append(t.lines, l)
-	end := strings.HasPrefix(l, "Fatal") || strings.HasPrefix(l, "Render failed") || strings.HasPrefix(l, "====") || strings.HasPrefix(l, "----")
-	where := t.where
-	t.where = ""
-	switch {
-	case strings.Contains(l, "Error") || strings.Contains(l, "error"):
-		if where != "" && !strings.HasPrefix(l, "File ") {
-			sep := "" // wrapped mid-path at POV-Ray's line width
-			if strings.HasSuffix(where, ":") {
-				sep = " "
-			}
-			l = where + sep + l
-		}
-		if len(t.errs) < 4 {
+	t.lines = append(t.lines, strings.TrimSpace(raw))
+}
+
+// finish files the last message among the errors if it is one.
+func (t *tailBuf) finish() {
+	if n := len(t.lines); n > 0 && len(t.errs) < 4 {
+		if l := t.lines[n-1]; (strings.Contains(l, "Error") || strings.Contains(l, "error")) && !slices.Contains(t.errs, l) {
 			t.errs = append(t.errs, l)
 		}
-		t.cont = !end
-	case strings.HasPrefix(l, "File '") && !t.cont:
-		t.where = l
-	case t.cont && !end && len(t.errs) > 0 && len(t.errs[len(t.errs)-1]) < 500:
-		t.errs[len(t.errs)-1] += " " + l
-	default:
-		t.cont = false
 	}
+}
+
+// isMessage reports whether a line starts one of POV-Ray's messages, which
+// may go on past a full line.
+func isMessage(l string) bool {
+	return strings.HasPrefix(l, "File '") || kindRE.MatchString(l) || strings.HasPrefix(l, "Possible ")
 }
 
 func (t *tailBuf) last() string {
@@ -98,11 +106,18 @@ func (t *tailBuf) last() string {
 	return t.lines[len(t.lines)-1]
 }
 
-// summary is the first error lines and the last line of output.
-func (t *tailBuf) summary() string {
-	parts := append([]string(nil), t.errs...)
-	if l := t.last(); len(parts) == 0 || parts[len(parts)-1] != l {
-		parts = append(parts, l)
+// summary is the first error lines and the last line of output,
+// sanitized (sanitize) for a publisher to read.
+func (t *tailBuf) summary(sceneDir string) string {
+	t.finish()
+	var parts []string
+	for _, l := range append(slices.Clone(t.errs), t.last()) {
+		if l = sanitize(l, sceneDir); l != "" && !slices.Contains(parts, l) {
+			parts = append(parts, l)
+		}
+	}
+	if len(parts) == 0 {
+		return "(no message)"
 	}
 	return strings.Join(parts, " | ")
 }
@@ -111,11 +126,13 @@ func (t *tailBuf) summary() string {
 // machine.
 var sceneErrorMarks = []string{"Parse Error", "Fatal error in parser", "Cannot open", "Cannot find", "not found", "Permission denied", "Illegal"}
 
-func povError(waitErr error, tail *tailBuf) error {
-	msg := tail.summary()
+// povError is the error of a failed povray run: its kind decided from
+// everything povray said, its message sanitized for the publisher.
+func povError(waitErr error, tail *tailBuf, sceneDir string, memory int64) error {
+	msg := tail.summary(sceneDir)
 	all := strings.Join(tail.lines, "\n")
 	if strings.Contains(all, "bad_alloc") || strings.Contains(all, "Out of memory") || strings.Contains(all, "out of memory") {
-		return fmt.Errorf("%w: the scene exceeds the memory limit: povray: %s", render.ErrTaskInvalid, msg)
+		return fmt.Errorf("%w: the scene exceeds the memory limit of %s: povray: %s", render.ErrTaskInvalid, render.Size(memory), msg)
 	}
 	for _, m := range sceneErrorMarks {
 		if strings.Contains(all, m) {

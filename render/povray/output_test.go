@@ -1,33 +1,100 @@
 package povray
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 // POV-Ray wraps a long "File '…' line N: Parse Error: …" over two lines;
-// the failure reason keeps the file and line with the error.
+// the failure reason keeps the file (relative to the scene) and line with
+// the error.
 func TestTailKeepsWrappedErrorLocation(t *testing.T) {
 	tail := newTail(10)
 	for _, l := range []string{
 		"Parsing 1K tokens",
 		"File '/scratch/0a1b2c/crash.pov' line 4:",
-		"Parse Error: Parse halted by #error directive: deliberate failure",
+		" Parse Error: Parse halted by #error directive: deliberate failure",
 		"Fatal error in parser: Cannot parse input.",
 		"Render failed",
 	} {
 		tail.add(l)
 	}
-	got := tail.summary()
-	if !strings.Contains(got, "File '/scratch/0a1b2c/crash.pov' line 4: Parse Error: Parse halted by #error directive: deliberate failure") {
-		t.Errorf("summary %q lost the error's location", got)
+	got := tail.summary("/scratch/0a1b2c")
+	want := "File 'crash.pov' line 4: Parse Error: Parse halted by #error directive | Fatal error in parser: Cannot parse input. | Render failed"
+	if got != want {
+		t.Errorf("summary %q, want %q", got, want)
 	}
 	// Wrapped in the middle of the path.
 	tail = newTail(10)
-	tail.add("File '/tmp/renderswarm-work/task-1234/scene-51bb7edc")
-	tail.add("/crash.pov' line 4: Parse Error: Parse halted by #error directive")
-	if got := tail.summary(); !strings.HasPrefix(got, "File '/tmp/renderswarm-work/task-1234/scene-51bb7edc/crash.pov' line 4: Parse Error") {
+	tail.add("File '/tmp/renderswarm-work/task-1234/scene-51bb7edc-with-a-name-long-enough-tow")
+	tail.add("rap/crash.pov' line 4: Parse Error: Parse halted by #error directive: it")
+	tail.add(" failed")
+	tail.add("Fatal error in parser: Cannot parse input.")
+	if got := tail.summary("/tmp/renderswarm-work/task-1234/scene-51bb7edc-with-a-name-long-enough-towrap"); !strings.HasPrefix(got, "File 'crash.pov' line 4: Parse Error: Parse halted by #error directive | Fatal") {
 		t.Errorf("summary %q", got)
+	}
+}
+
+// TestSanitizeKeepsWhatThePublisherWrote: an #error's literal text and a
+// misspelt identifier are kept when they stand in the scene file the
+// message names; the same text read from elsewhere is not.
+func TestSanitizeKeepsWhatThePublisherWrote(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "s.pov"), "#declare X = Tx;\n#error \"renderswarm-test   deliberate failure\"\n")
+	for _, c := range []struct{ in, want string }{
+		{"File '" + dir + "/s.pov' line 2: Parse Error: Parse halted by #error directive: renderswarm-test deliberate failure",
+			"File 's.pov' line 2: Parse Error: Parse halted by #error directive: renderswarm-test deliberate failure"},
+		{"File '" + dir + "/s.pov' line 2: Parse Error: Parse halted by #error directive: s3cr3t read from a file",
+			"File 's.pov' line 2: Parse Error: Parse halted by #error directive"},
+		{"File '" + dir + "/s.pov' line 1: Parse Error: Expected 'numeric expression', undeclared identifier 'Tx' found instead",
+			"File 's.pov' line 1: Parse Error: Expected 'numeric expression', undeclared identifier 'Tx' found instead"},
+		{"File '/elsewhere/s.pov' line 2: Parse Error: Parse halted by #error directive: renderswarm-test deliberate failure",
+			"File '(a file outside the scene)' line 2: Parse Error: Parse halted by #error directive"},
+	} {
+		if got := sanitize(c.in, dir); got != c.want {
+			t.Errorf("sanitize(%q)\n = %q\nwant %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestSanitizeKeepsNoFileContent: POV-Ray's messages as 3.7.0.10 prints
+// them (continuation lines joined) keep file, line, kind and POV-Ray's own
+// words; nothing read from a file — a computed #include's first token, a
+// name built from data, #error and #warning text, #debug output — is left.
+func TestSanitizeKeepsNoFileContent(t *testing.T) {
+	const dir = "/home/v/.local/share/renderswarm/assets/data/abc"
+	for _, c := range []struct{ in, want string }{
+		{"File '/home/v/.ssh/id_ed25519' line 1: Parse Error: Expected 'object or directive', undeclared identifier 'TOPSECRET123' found instead",
+			"File '(a file outside the scene)' line 1: Parse Error: Expected 'object or directive', undeclared identifier '…' found instead"},
+		{"File '" + dir + "/scene.pov' line 3: Parse Error: Expected 'numeric expression', string literal found instead",
+			"File 'scene.pov' line 3: Parse Error: Expected 'numeric expression', string literal found instead"},
+		{"File '" + dir + "/inc/a.inc' line 7: Parse Error: No matching } in 'texture', undeclared identifier 'Tx' found instead",
+			"File 'inc/a.inc' line 7: Parse Error: No matching } in 'texture', undeclared identifier '…' found instead"},
+		{"File '" + dir + "/s.pov' line 1: Parse Error: Expected 'object or directive', image_map found instead",
+			"File 's.pov' line 1: Parse Error: Expected 'object or directive', image_map found instead"},
+		{"File '/etc/x' line 1: Parse Error: Expected 'object or directive', hunter2 found instead",
+			"File '(a file outside the scene)' line 1: Parse Error: Expected 'object or directive', … found instead"},
+		{"File '" + dir + "/s.pov' line 2: Parse Error: Parse halted by #error directive: s3cr3t from a data file",
+			"File 's.pov' line 2: Parse Error: Parse halted by #error directive"},
+		{"File '" + dir + "/s.pov' line 2: Parse Warning: s3cr3t error", "File 's.pov' line 2: Parse Warning"},
+		{"File '" + dir + "/s.pov' line 1: Parse Error: Cannot open include file nope.inc.",
+			"File 's.pov' line 1: Parse Error: Cannot open include file nope.inc"},
+		{"File '" + dir + "/s.pov' line 1: Parse Error: Cannot open user file /x/s3cr3t.txt (read).",
+			"File 's.pov' line 1: Parse Error: Cannot open user file … (read)"},
+		{"File '" + dir + "/s.pov' line 1: Possible Parse Error: Cannot find file 'maps/x.png', even after trying to append file type extension.",
+			"File 's.pov' line 1: Possible Parse Error: Cannot find file maps/x.png"},
+		{"File '" + dir + "/s.pov' line 1: Parse Error: All #declares of float, vector, and color require semi-colon ';' at end if the language version is set to 3.5 or higher.",
+			"File 's.pov' line 1: Parse Error: All #declares of float, vector, and color require semi-colon"},
+		{"File '" + dir + "/s.pov' line 9: Parse Error: Illegal character in input file, value is 27.", "File 's.pov' line 9: Parse Error"},
+		{"Fatal error in parser: Cannot parse input.", "Fatal error in parser: Cannot parse input."},
+		{"Render failed", "Render failed"},
+		{"TOPSECRET123 printed by #debug", ""},
+		{"error: TOPSECRET123", ""},
+	} {
+		if got := sanitize(c.in, dir); got != c.want {
+			t.Errorf("sanitize(%q)\n = %q\nwant %q", c.in, got, c.want)
+		}
 	}
 }
 

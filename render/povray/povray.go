@@ -24,18 +24,11 @@ import (
 // Name is the backend's registry name.
 const Name = "povray"
 
-// DefaultMemoryLimit is the address-space limit (RLIMIT_AS) of a render
-// when Backend.MemoryLimit is 0.
-const DefaultMemoryLimit = 4 << 30
-
 // Backend renders POV-Ray scenes by running the povray program. The zero
 // value is ready to use; it is safe for concurrent use.
 type Backend struct {
 	// Program is the povray executable; "" means "povray" on $PATH.
 	Program string
-	// MemoryLimit caps a render's address space in bytes (via prlimit
-	// when installed); 0 means DefaultMemoryLimit, negative means none.
-	MemoryLimit int64
 	// NoSandbox disables bubblewrap even when it is installed.
 	NoSandbox bool
 	// Logger receives the one-time notice about the sandbox; nil means
@@ -44,6 +37,7 @@ type Backend struct {
 
 	sandboxOnce sync.Once
 	bwrap       string // bwrap path if it works here, else ""
+	whyNot      string // why there is no sandbox
 }
 
 var _ render.Backend = (*Backend)(nil)
@@ -98,7 +92,7 @@ func (b *Backend) Probe(ctx context.Context) (render.Info, error) {
 // childEnv is the environment of a povray process: no display, HOME set to
 // the private directory holding the generated povray.conf.
 func childEnv(home string) []string {
-	env := []string{"HOME=" + home, "LANG=C", "LC_ALL=C"}
+	env := []string{"HOME=" + home, "TMPDIR=" + home, "LANG=C", "LC_ALL=C"}
 	if p := os.Getenv("PATH"); p != "" {
 		env = append(env, "PATH="+p)
 	}
@@ -245,16 +239,9 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	if err != nil {
 		return render.Result{}, err
 	}
-	var argv []string
-	if lim := b.memoryLimit(); lim > 0 {
-		if p, err := exec.LookPath("prlimit"); err == nil {
-			argv = append(argv, p, "--as="+strconv.FormatInt(lim, 10), "--")
-		}
-	}
-	argv = append(argv, prog)
-	argv = append(argv, args...)
+	argv := append([]string{prog}, args...)
 	if bw := b.sandbox(); bw != "" {
-		argv = append(bwrapArgs(bw, prog, sceneDir, cwd, work, confPath), argv...)
+		argv = append(sandboxBox(prog, sceneDir, cwd, work, confPath).Args(bw), argv...)
 	} else if err := b.unsandboxedCheck(ctx, scenePath); err != nil {
 		return render.Result{}, err
 	}
@@ -268,7 +255,8 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 		return render.Result{}, err
 	}
 	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
+	lim := render.LimitsOf(t)
+	if err := render.Start(cmd, lim); err != nil {
 		return render.Result{}, fmt.Errorf("%w: starting povray: %v", render.ErrUnavailable, err)
 	}
 	proc := cmd.Process
@@ -280,35 +268,30 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 		case <-done:
 		}
 	}()
+	overflowed := render.WatchSize(work, lim.FileSize, func() { killGroup(proc) })
 
 	tail := newTail(40)
 	scanErr := scanStderr(stderr, tail, report)
 	waitErr := cmd.Wait()
 	close(done)
+	over := overflowed()
 	if ctx.Err() != nil {
 		killGroup(proc)
 		return render.Result{}, fmt.Errorf("povray: %w", ctx.Err())
 	}
+	if over || render.FileTooLarge(waitErr) {
+		return render.Result{}, fmt.Errorf("%w: povray wrote more than its output limit of %s", render.ErrTaskInvalid, render.Size(lim.FileSize))
+	}
 	if waitErr != nil || scanErr != nil {
-		return render.Result{}, povError(waitErr, tail)
+		return render.Result{}, povError(waitErr, tail, sceneDir, lim.Memory)
 	}
 	res, err := finish(imgDir, outDir, t)
 	if err != nil {
-		return render.Result{}, fmt.Errorf("%w (povray: %s)", err, tail.summary())
+		return render.Result{}, fmt.Errorf("%w (povray: %s)", err, tail.summary(sceneDir))
 	}
 	res.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	report(1, "done")
 	return res, nil
-}
-
-func (b *Backend) memoryLimit() int64 {
-	switch {
-	case b.MemoryLimit == 0:
-		return DefaultMemoryLimit
-	case b.MemoryLimit < 0:
-		return 0
-	}
-	return b.MemoryLimit
 }
 
 // args builds povray's command line for t (after the program name).

@@ -214,6 +214,45 @@ func TestInspectRejectsEscapes(t *testing.T) {
 	}
 }
 
+// TestInspectRejectsLinksOut: a file the scene reads (an include, an
+// image map in a linked directory, an .ini's scene, the main file itself)
+// that resolves outside the scene's folder through a symlink is refused,
+// naming it; a link staying inside is fine.
+func TestInspectRejectsLinksOut(t *testing.T) {
+	outside := t.TempDir()
+	writeFile(t, filepath.Join(outside, "secret.inc"), "#declare S = 1;\n")
+	os.MkdirAll(filepath.Join(outside, "maps"), 0o755)
+	writePNG(t, filepath.Join(outside, "maps", "x.png"))
+	writeFile(t, filepath.Join(outside, "main.pov"), "sphere { 0, 1 }\n")
+	for name, c := range map[string]struct{ src, link, target, main, shown string }{
+		"include":          {`#include "inc/a.inc"`, "inc/a.inc", "secret.inc", "s.pov", "inc/a.inc"},
+		"linked directory": {`plane { y, 0 pigment { image_map { png "maps/x.png" } } }`, "maps", "maps", "s.pov", "maps/x.png"},
+		"main file":        {"", "s.pov", "main.pov", "s.pov", "s.pov"},
+		"ini's scene":      {"", "in.pov", "main.pov", "s.ini", "in.pov"},
+	} {
+		dir := t.TempDir()
+		if c.src != "" {
+			writeFile(t, filepath.Join(dir, "s.pov"), c.src+"\n")
+		}
+		writeFile(t, filepath.Join(dir, "s.ini"), "Input_File_Name=in.pov\n")
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, c.link)), 0o755)
+		if err := os.Symlink(filepath.Join(outside, c.target), filepath.Join(dir, c.link)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := New().Inspect(t.Context(), filepath.Join(dir, c.main))
+		if !errors.Is(err, render.ErrOutsideScene) || !strings.Contains(err.Error(), c.shown) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: err = %v, want ErrOutsideScene naming %s in one line", name, err, c.shown)
+		}
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "inc", "real.inc"), "#declare S = 1;\n")
+	writeFile(t, filepath.Join(dir, "s.pov"), `#include "inc/a.inc"`+"\n")
+	os.Symlink("real.inc", filepath.Join(dir, "inc", "a.inc"))
+	if si, err := New().Inspect(t.Context(), filepath.Join(dir, "s.pov")); err != nil || !reflect.DeepEqual(si.Files, []string{"inc/a.inc"}) {
+		t.Errorf("a link inside the folder: %+v, %v", si, err)
+	}
+}
+
 // TestExampleAnimation inspects and renders frame 1 of one of the
 // povray-examples animations.
 func TestExampleAnimation(t *testing.T) {

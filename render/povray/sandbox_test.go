@@ -12,18 +12,29 @@ import (
 	"time"
 
 	"github.com/renderswarm/renderswarm/render"
+	"github.com/renderswarm/renderswarm/render/rendertest"
 )
 
+// TestWriteOutsideOutputDir: in the sandbox a scene writes nothing outside
+// its scratch space, neither at a literal path nor at one it computes at
+// parse time (which no text scan sees), neither beside the scene, into
+// the scene directory nor into /tmp.
 func TestWriteOutsideOutputDir(t *testing.T) {
 	b := needPOVRay(t)
+	rendertest.RequireSandbox(t, b)
 	dir := t.TempDir()
 	victimDir := t.TempDir()
 	victims := []string{filepath.Join(victimDir, "escape.txt"), filepath.Join(dir, "into-scene.txt"),
-		filepath.Join(os.TempDir(), "renderswarm-povray-escape-test.txt")}
+		filepath.Join(os.TempDir(), "renderswarm-povray-escape-test.txt"),
+		filepath.Join(victimDir, "computed.txt"), filepath.Join(dir, "computed-scene.txt")}
 	os.Remove(victims[2])
 	var src strings.Builder
 	for i, v := range victims {
-		src.WriteString("#fopen F" + string(rune('A'+i)) + ` "` + v + `" write` + "\n")
+		name := `"` + v + `"`
+		if strings.Contains(v, "computed") { // split so no literal holds the path
+			name = `concat("` + v[:len(v)/2] + `", "` + v[len(v)/2:] + `")`
+		}
+		src.WriteString("#fopen F" + string(rune('A'+i)) + " " + name + "\n write\n")
 		src.WriteString("#write (F" + string(rune('A'+i)) + `, "pwned\n")` + "\n")
 	}
 	src.WriteString("camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }\n")
@@ -33,6 +44,9 @@ func TestWriteOutsideOutputDir(t *testing.T) {
 		SceneDir: dir, SceneFile: "w.pov", Frame: 1, Width: 16, Height: 12, OutputDir: out,
 	}, nil)
 	t.Logf("render: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "Cannot open user file") {
+		t.Errorf("err = %v, want povray refused to open the first file for writing", err)
+	}
 	for _, v := range victims {
 		if _, serr := os.Stat(v); serr == nil {
 			os.Remove(v)
@@ -66,6 +80,12 @@ func TestHangingSceneCancelled(t *testing.T) {
 	}
 }
 
+// TestWriteOutsideOutputDirUnsandboxed: without bubblewrap (the node's
+// user opted in, or the publisher's own scenes) the extra static check
+// refuses a scene that opens a file for writing at all — also when the
+// path is computed, the mode on its own line, or the scene writes only
+// relative names. It is not what keeps strangers' scenes out (that is
+// the sandbox policy); this only shows it does what it says.
 func TestWriteOutsideOutputDirUnsandboxed(t *testing.T) {
 	b := needPOVRay(t)
 	b.NoSandbox = true
@@ -75,12 +95,15 @@ func TestWriteOutsideOutputDirUnsandboxed(t *testing.T) {
 #write (F, "pwned\n")
 camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }
 `)
-	// A relative name too: the only defence without bwrap is refusing
-	// #fopen ... write altogether.
 	writeFile(t, filepath.Join(dir, "w2.pov"), `#fopen F concat("es", "cape.txt") append
 camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }
 `)
-	for _, f := range []string{"w.pov", "w2.pov"} {
+	writeFile(t, filepath.Join(dir, "w3.pov"), `#macro Mode() append #end
+#fopen F concat("`+filepath.Dir(victim)+`", "/esc", "ape.tx", "t")
+  Mode()
+camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }
+`)
+	for _, f := range []string{"w.pov", "w2.pov", "w3.pov"} {
 		_, err := b.Render(t.Context(), render.Task{
 			SceneDir: dir, SceneFile: f, Frame: 1, Width: 16, Height: 12, OutputDir: t.TempDir(),
 		}, nil)
@@ -98,35 +121,100 @@ camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_s
 }
 
 // TestSandboxHidesFiles: inside bubblewrap a scene cannot read files
-// outside its directory and the system dirs (e.g. the node's home).
+// outside its directory and the system dirs (e.g. the node's home), by a
+// path it computes: povray cannot open the file, and the failure says so
+// and nothing of the file. The control: the same scene reading a file in
+// its own directory by a computed path renders.
 func TestSandboxHidesFiles(t *testing.T) {
 	b := needPOVRay(t)
-	if b.sandbox() == "" {
-		t.Skip("bubblewrap not available here")
-	}
+	rendertest.RequireSandbox(t, b)
 	secret := filepath.Join(t.TempDir(), "secret.txt")
 	writeFile(t, secret, "\"s3cret\"\n")
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "r.pov"), `#declare P = concat("`+filepath.Dir(secret)+`", "/secret.txt");
+	writeFile(t, filepath.Join(dir, "inside.txt"), "\"visible\"\n")
+	scene := func(path string) string {
+		return `#declare P = concat("` + path[:len(path)/2] + `", "` + path[len(path)/2:] + `");
 #fopen F P read
 #read (F, S)
+#fclose F
+camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }
+`
+	}
+	writeFile(t, filepath.Join(dir, "r.pov"), scene(secret))
+	writeFile(t, filepath.Join(dir, "ok.pov"), scene(filepath.Join(dir, "inside.txt")))
+	task := render.Task{SceneDir: dir, SceneFile: "ok.pov", Frame: 1, Width: 16, Height: 12, OutputDir: t.TempDir()}
+	if _, err := b.Render(t.Context(), task, nil); err != nil {
+		t.Fatalf("control: reading a file in the scene directory by a computed path: %v", err)
+	}
+	task.SceneFile, task.OutputDir = "r.pov", t.TempDir()
+	_, err := b.Render(t.Context(), task, nil)
+	t.Logf("render: %v", err)
+	if !errors.Is(err, render.ErrSceneInvalid) || !strings.Contains(err.Error(), "File 'r.pov' line 2: Parse Error: Cannot open user file") {
+		t.Errorf("err = %v, want povray unable to open the file at r.pov line 2", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("the failure carries the file's content: %v", err)
+	}
+}
+
+// TestFailureCarriesNoFileContent: a scene that #includes a local file by
+// a path it computes (here one with a secret as its first word) fails,
+// and the failure reason — what a volunteer sends the publisher — names
+// the line and the kind of error but not the word, sandboxed (the file is
+// not there) and not (POV-Ray reads it).
+func TestFailureCarriesNoFileContent(t *testing.T) {
+	ref := needPOVRay(t)
+	secret := filepath.Join(t.TempDir(), "notes.txt")
+	writeFile(t, secret, "TOPSECRET123 and more\n")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "i.pov"), `#declare P = concat("`+secret[:5]+`", "`+secret[5:]+`");
+#include P
 camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }
 `)
-	_, err := b.Render(t.Context(), render.Task{
-		SceneDir: dir, SceneFile: "r.pov", Frame: 1, Width: 16, Height: 12, OutputDir: t.TempDir(),
-	}, nil)
-	if err == nil {
-		t.Errorf("the scene read %s inside the sandbox", secret)
+	for _, b := range []*Backend{ref, {NoSandbox: true}} {
+		_, err := b.Render(t.Context(), render.Task{
+			SceneDir: dir, SceneFile: "i.pov", Frame: 1, Width: 16, Height: 12, OutputDir: t.TempDir(),
+		}, nil)
+		t.Logf("sandbox disabled %v: %v", b.NoSandbox, err)
+		if err == nil || !strings.Contains(err.Error(), "line 1: Parse Error") && !strings.Contains(err.Error(), "line 2: Parse Error") {
+			t.Errorf("sandbox disabled %v: err = %v, want a parse error naming its line", b.NoSandbox, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "TOPSECRET") {
+			t.Errorf("sandbox disabled %v: the failure carries the file's content: %v", b.NoSandbox, err)
+		}
 	}
-	t.Logf("render: %v", err)
+}
+
+// TestOutputLimit: a scene that writes more than its task's output limit
+// (into its scratch space, the only place it may write) fails saying so;
+// under the default limit the same scene renders.
+func TestOutputLimit(t *testing.T) {
+	b := needPOVRay(t)
+	rendertest.RequireSandbox(t, b)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "big.pov"), `#fopen F "cache.txt" write
+#declare I = 0;
+#while (I < 40000) #write (F, "0123456789012345678901234567890123456789012345678901234567890123456789\n") #declare I = I + 1; #end
+#fclose F
+camera { location <0,0,-3> look_at 0 } sphere { 0, 1 pigment { rgb 1 } } light_source { <1,2,-3> rgb 1 }
+`)
+	task := render.Task{SceneDir: dir, SceneFile: "big.pov", Frame: 1, Width: 16, Height: 12, OutputDir: t.TempDir()}
+	if _, err := b.Render(t.Context(), task, nil); err != nil {
+		t.Fatalf("under the default output limit: %v", err)
+	}
+	task.OutputDir, task.OutputLimit = t.TempDir(), 1<<20
+	_, err := b.Render(t.Context(), task, nil)
+	t.Logf("2.8 MB written under a 1 MiB limit: %v", err)
+	if !errors.Is(err, render.ErrTaskInvalid) || !strings.Contains(err.Error(), "output limit") {
+		t.Errorf("err = %v, want ErrTaskInvalid naming the output limit", err)
+	}
+	if es, _ := os.ReadDir(task.OutputDir); len(es) != 0 {
+		t.Errorf("left %d files in the output dir", len(es))
+	}
 }
 
 func TestMemoryLimit(t *testing.T) {
 	b := needPOVRay(t)
-	if _, err := exec.LookPath("prlimit"); err != nil {
-		t.Skip("prlimit not installed")
-	}
-	b.MemoryLimit = 512 << 20
 	dir := t.TempDir()
 	// About 2.4 GB of floats.
 	writeFile(t, filepath.Join(dir, "big.pov"), `#declare A = array[300000000];
@@ -138,6 +226,7 @@ func TestMemoryLimit(t *testing.T) {
 	start := time.Now()
 	_, err := b.Render(ctx, render.Task{
 		SceneDir: dir, SceneFile: "big.pov", Frame: 1, Width: 16, Height: 12, OutputDir: t.TempDir(),
+		MemoryLimit: 512 << 20,
 	}, nil)
 	if !errors.Is(err, render.ErrTaskInvalid) {
 		t.Errorf("err = %v, want povray to fail at the memory limit (ErrTaskInvalid)", err)
@@ -183,9 +272,7 @@ func TestCancelWhileRendering(t *testing.T) {
 // as when povray runs in the scene's directory.
 func TestRelativeWritesAndShadowing(t *testing.T) {
 	b := needPOVRay(t)
-	if b.sandbox() == "" {
-		t.Skip("bubblewrap not available here: relative writes are refused")
-	}
+	rendertest.RequireSandbox(t, b)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "colors.inc"), "#declare LocalColors = rgb <0, 1, 0>;\n")
 	writeFile(t, filepath.Join(dir, "data.txt"), "0.5,\n")
