@@ -89,3 +89,57 @@ func BenchmarkMonteCarlo(b *testing.B) {
 		})
 	}
 }
+
+// scaleSwarm is the scale target of DESIGN.md §8: honest, established
+// volunteers of mixed speeds (0.25–2× the reference machine), churn of
+// 20 % an hour, and one job per publisher, all published at once: 70 %
+// short (20–60 frames of 20–60 s), 30 % long (long/2 to 3·long/2 frames of
+// one to three minutes). Replicas 1: adaptive replication.
+func scaleSwarm(volunteers, publishers, long int) simConfig {
+	return simConfig{
+		Seed: 2, Volunteers: volunteers, Publishers: publishers, JobsPerPublisher: 1, JobEvery: time.Hour,
+		Job: func(r *rand.Rand) (int, time.Duration) {
+			if r.Float64() < 0.7 {
+				return 20 + r.IntN(41), time.Duration(20+r.IntN(41)) * time.Second
+			}
+			return long/2 + r.IntN(long+1), time.Duration(60+r.IntN(121)) * time.Second
+		},
+		Speed:   func(r *rand.Rand) float64 { return 0.25 + 1.75*r.Float64() },
+		History: 21, LazyRate: 1, Churn: 0.2, Away: 30 * time.Minute, Rejoin: 0.5,
+	}
+}
+
+// A CI-sized run of the scale scenario (about ten frames per volunteer):
+// the swarm finishes every job, close to the bound (total work ÷
+// capacity, or the longest single frame after its job's arrival). The
+// goal is 10 %; measured 1.30, of which 0.16 is the slowest machines
+// (0.25×) rendering the last long frames while faster ones idle: with one
+// speed it is 1.18, about one frame's time over the bound, as any list
+// schedule. Backup replicas of stragglers' tasks at a job's end would
+// close that gap. This guards against the protocol itself idling
+// volunteers.
+func TestScaleSimulation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation; skipped with -short")
+	}
+	s := newSimWorld(t, scaleSwarm(200, 10, 600)).run()
+	t.Logf("\n%s", s)
+	if s.Accepted < s.Frames {
+		t.Fatalf("%d of %d frames accepted", s.Accepted, s.Frames)
+	}
+	if r := float64(s.Makespan) / float64(s.Bound); r > 1.4 {
+		t.Errorf("makespan %v is %.2f× the bound %v; want at most 1.4", s.Makespan.Round(time.Second), r, s.Bound.Round(time.Second))
+	}
+}
+
+// The scale figures (go test -run '^$' -bench Scale -benchtime 1x
+// -timeout 2h ./publisher): 10,000 volunteers and 100 publishers.
+func BenchmarkScale(b *testing.B) {
+	for range b.N {
+		s := newSimWorld(b, scaleSwarm(10_000, 100, 2000)).run()
+		b.Logf("\n%s", s)
+		b.ReportMetric(float64(s.Makespan)/float64(max(1, s.Bound)), "makespan/bound")
+		b.ReportMetric(float64(s.PublisherTime.Microseconds())/float64(max(1, s.Accepted)), "publisher-µs/frame")
+		b.ReportMetric(s.FairnessJain, "fairness")
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"image"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -72,7 +71,7 @@ func (p *Publisher) pendingImage(j *pubJob, lease string, t job.Task) (image.Ima
 // share adds an accepted result to the asset store, pinned, and checks it
 // got the CID its receipts name.
 func (p *Publisher) share(ctx context.Context, j *pubJob, lease string, t job.Task, want cid.Cid) error {
-	defer phase.Default.Since("publisher.verify.share", time.Now())
+	defer phase.Default.Since("publisher.verify.share", phase.Now())
 	info, err := p.cfg.Assets.Add(ctx, []string{filepath.Join(p.leaseDir(j, lease), resultName(t))})
 	if err != nil {
 		return fmt.Errorf("sharing result of %s: %w", t, err)

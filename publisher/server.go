@@ -34,7 +34,7 @@ const stallLimit = 10 * time.Minute
 // Lease hands a volunteer one replica of one task, or tells it when to ask
 // again.
 func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers map[string]string) (work.LeaseAnswer, error) {
-	defer phase.Default.Since("publisher.lease", time.Now())
+	defer phase.Default.Since("publisher.lease", phase.Now())
 	j, err := p.job(id)
 	if err != nil {
 		return work.LeaseAnswer{}, err
@@ -48,6 +48,7 @@ func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers
 	now := p.clock.Now()
 	ok, refund := p.limits.ask(from, now)
 	if !ok {
+		phase.Default.Observe("publisher.lease.throttled", 0)
 		return work.LeaseAnswer{Retry: work.RetryNoWork}, nil
 	}
 	prefix := p.prefix(from)
@@ -59,7 +60,11 @@ func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers
 	switch {
 	case errors.Is(err, scheduler.ErrJobDone):
 		return work.LeaseAnswer{Retry: work.RetryDone}, nil
-	case errors.Is(err, scheduler.ErrNoWork), errors.Is(err, scheduler.ErrPaused), errors.Is(err, scheduler.ErrBusy):
+	case errors.Is(err, scheduler.ErrBusy):
+		phase.Default.Observe("publisher.lease.busy", 0) // at its cap of uncommitted leases
+		return work.LeaseAnswer{Retry: work.RetryNoWork}, nil
+	case errors.Is(err, scheduler.ErrNoWork), errors.Is(err, scheduler.ErrPaused):
+		phase.Default.Observe("publisher.lease.nowork", 0)
 		return work.LeaseAnswer{Retry: work.RetryNoWork}, nil
 	case errors.Is(err, scheduler.ErrBlocked):
 		return work.LeaseAnswer{Retry: work.RetryBlocked}, nil
@@ -142,7 +147,7 @@ func (p *Publisher) Renew(_ context.Context, from peer.ID, ref work.Ref, done fl
 // Commit records a volunteer's commitment to its result and says whether
 // to deliver it now.
 func (p *Publisher) Commit(_ context.Context, from peer.ID, ref work.Ref, c job.Commitment) (reveal bool, err error) {
-	defer phase.Default.Since("publisher.commit", time.Now())
+	defer phase.Default.Since("publisher.commit", phase.Now())
 	j, err := p.job(ref.Job)
 	if err != nil {
 		return false, err
@@ -244,7 +249,7 @@ func (p *Publisher) Deliver(_ context.Context, from peer.ID, d work.Delivery, bo
 		return err
 	}
 	data := make([]byte, body.Size())
-	start := time.Now()
+	start := phase.Now()
 	if _, err := io.ReadFull(r, data); err != nil {
 		return fmt.Errorf("reading result of %s: %w", task, err)
 	}
@@ -324,8 +329,4 @@ func checkResult(png []byte, size image.Point) (image.Image, error) {
 
 // lap records the time since start as one duration of phase name and
 // returns now, the start of the next.
-func lap(name string, start time.Time) time.Time {
-	now := time.Now()
-	phase.Default.Observe(name, now.Sub(start))
-	return now
-}
+func lap(name string, start phase.Mark) phase.Mark { return phase.Default.Lap(name, start) }

@@ -133,7 +133,7 @@ func verifiers() int { return runtime.GOMAXPROCS(0) }
 // verifyTask decides one task whose replicas are all in. It reports false
 // when the task could not be decided now and should be tried again.
 func (p *Publisher) verifyTask(ctx context.Context, j *pubJob, tr scheduler.TaskResults, prof credits.Profile) bool {
-	start := time.Now()
+	start := phase.Now()
 	imgs, ok := p.images(j, tr)
 	if !ok {
 		return true // unreadable results were dropped; the task wants others
@@ -344,7 +344,7 @@ var errNoCheck = errors.New("this node cannot render crops of the job")
 func (p *Publisher) cropCheck(ctx context.Context, j *pubJob, t job.Task, canonical image.Image, prof credits.Profile) error {
 	tile := j.m.TileRect(t.Tile)
 	c := randomCrop(tile)
-	defer phase.Default.Since("publisher.verify.crop", time.Now())
+	defer phase.Default.Since("publisher.verify.crop", phase.Now())
 	mine, err := p.renderCrop(ctx, j, t, c)
 	if err != nil {
 		return err
@@ -476,7 +476,7 @@ func (p *Publisher) reproduce(ctx context.Context, j *pubJob) {
 // again issues nothing twice. It reports false when the receipts could not
 // be issued (to be tried again).
 func (p *Publisher) credit(j *pubJob) bool {
-	defer phase.Default.Since("publisher.credit", time.Now())
+	defer phase.Default.Since("publisher.credit", phase.Now())
 	j.mu.Lock()
 	var tasks []job.Task
 	var pays []credits.Payment

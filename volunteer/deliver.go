@@ -34,7 +34,7 @@ func (v *Volunteer) reveal(ctx context.Context, pub peer.ID, g *work.Grant) erro
 // stream: nothing of it is shared with anyone else.
 func (v *Volunteer) deliver(ctx context.Context, pub peer.ID, g *work.Grant, r rendered) error {
 	if !r.revealed {
-		defer phase.Default.Since("volunteer.reveal", time.Now())
+		defer phase.Default.Since("volunteer.reveal", phase.Now())
 		if err := v.reveal(ctx, pub, g); err != nil {
 			return fmt.Errorf("waiting to deliver: %w", err)
 		}
@@ -52,7 +52,7 @@ func (v *Volunteer) deliver(ctx context.Context, pub peer.ID, g *work.Grant, r r
 		return fmt.Errorf("noting the delivery: %w", err)
 	}
 	d := work.Delivery{Ref: g.Ref, CU: r.claim}
-	uploading := time.Now()
+	uploading := phase.Now()
 	err := v.patiently(ctx, pub, "deliver", func(ctx context.Context) error {
 		f, err := os.Open(r.path)
 		if err != nil {

@@ -32,7 +32,7 @@ func (v *Volunteer) workOn(ctx context.Context, o Offer) error {
 	}
 	pub := o.Manifest.Publisher
 	lctx, cancel := context.WithTimeout(ctx, leaseTimeout)
-	asked := time.Now()
+	asked := phase.Now()
 	a, err := v.cfg.Publishers.Lease(lctx, pub, o.ID, offered(v.cfg.Versions, v.Settings()))
 	cancel()
 	phase.Default.Since("volunteer.lease", asked)

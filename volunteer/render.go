@@ -37,7 +37,7 @@ func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err 
 	if !ok {
 		return r, fmt.Errorf("renderer %s is not installed", m.Renderer.Name)
 	}
-	fetched := time.Now()
+	fetched := phase.Now()
 	release, err := v.holdScene(ctx, g)
 	phase.Default.Since("volunteer.scene", fetched)
 	if err != nil {
@@ -68,7 +68,7 @@ func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err 
 	start := v.clock.Now()
 	v.setThreads(g.Lease, threads)
 	v.setPhase(g.Lease, Rendering, 0)
-	rendering := time.Now()
+	rendering := phase.Now()
 	res, err := b.Render(rctx, render.TaskFor(m, g.Task, sceneDir, out, threads),
 		func(p render.Progress) { v.setPhase(g.Lease, Rendering, p.Fraction) })
 	if err != nil {
@@ -95,7 +95,7 @@ func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err 
 	commit := job.Commit(g.Salt, credits.Digest(img))
 	pub := m.Publisher
 	var reveal bool
-	committing := time.Now()
+	committing := phase.Now()
 	if err := v.patiently(ctx, pub, "commit", func(ctx context.Context) error {
 		reveal, err = v.cfg.Publishers.Commit(ctx, pub, g.Ref, commit)
 		return err

@@ -12,7 +12,7 @@
 // NewVolunteerJobs jobs), then the measured steady job. For each job it
 // prints verified frames/s, delivered results/s, the publisher's CPU per
 // result, and then the p50/p99 of every phase of the work protocol, read
-// from the nodes' /debug/phases (node.DebugEnv).
+// from the nodes' /debug/phases (debugEnv).
 //
 //	go run ./bench/throughput [-n 3,15] [-frames 0] [-cpus 1] [-cpuprofile DIR] [-bin FILE]
 package main
@@ -37,13 +37,13 @@ import (
 	"github.com/renderswarm/renderswarm/bench/internal/benchproc"
 	"github.com/renderswarm/renderswarm/gui"
 	"github.com/renderswarm/renderswarm/internal/phase"
-	"github.com/renderswarm/renderswarm/node"
 	"github.com/renderswarm/renderswarm/scheduler"
 )
 
 func main() {
 	ns := flag.String("n", "3,15", "volunteer counts to measure, comma-separated")
-	frames := flag.Int("frames", 0, "frames per job (0: 20 per volunteer, at least 100)")
+	frames := flag.Int("frames", 0, "frames per warm-up job (0: 20 per volunteer, at least 100)")
+	steadyFrames := flag.Int("steady", 0, "frames of the steady job (0: four times -frames)")
 	cpus := flag.Int("cpus", 1, "cores each volunteer renders with")
 	res := flag.String("resolution", "32x18", "frame size")
 	profile := flag.String("cpuprofile", "", "write a 20 s CPU and a block profile of the publisher during the steady job into DIR")
@@ -88,7 +88,11 @@ func main() {
 		if fr == 0 {
 			fr = max(100, 20*n)
 		}
-		if err := measure(ctx, bin, filepath.Join(dir, fmt.Sprint(n)), scene, n, *cpus, fr, *res, *profile); err != nil {
+		sf := *steadyFrames
+		if sf == 0 {
+			sf = 4 * fr
+		}
+		if err := measure(ctx, bin, filepath.Join(dir, fmt.Sprint(n)), scene, n, *cpus, fr, sf, *res, *profile); err != nil {
 			fail(err)
 		}
 	}
@@ -98,6 +102,9 @@ func fail(err error) {
 	fmt.Fprintln(os.Stderr, "throughput:", err)
 	os.Exit(1)
 }
+
+// debugEnv names the address a node serves /debug/ on (node.DebugEnv).
+const debugEnv = "RENDERSWARM_DEBUG_ADDR"
 
 // debugAddrs gives every node a free loopback port for its debug server.
 type debugAddrs map[string]string
@@ -109,11 +116,11 @@ func (d debugAddrs) env(name string) []string {
 	}
 	d[name] = ln.Addr().String()
 	ln.Close()
-	return []string{node.DebugEnv + "=" + d[name]}
+	return []string{debugEnv + "=" + d[name]}
 }
 
 // measure runs the jobs on a grid of n volunteers and prints their figures.
-func measure(ctx context.Context, bin, dir, scene string, n, cpus, frames int, res, profile string) error {
+func measure(ctx context.Context, bin, dir, scene string, n, cpus, warmFrames, steadyFrames int, res, profile string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -123,11 +130,16 @@ func measure(ctx context.Context, bin, dir, scene string, n, cpus, frames int, r
 		return err
 	}
 	defer g.Stop()
-	fmt.Printf("\n%d volunteers (%d core each), %d frames of %s per job, replicas 2\n", n, cpus, frames, res)
+	fmt.Printf("\n%d volunteers (%d core each), frames of %s, replicas 2: %d per warm-up job, %d in the steady one\n",
+		n, cpus, res, warmFrames, steadyFrames)
 	// Enough jobs for every volunteer to be established before the last.
 	jobs := scheduler.NewVolunteerJobs + 1
 	for i := range jobs {
 		steady := i == jobs-1
+		frames := warmFrames
+		if steady {
+			frames = steadyFrames
+		}
 		label := map[bool]string{true: "steady", false: fmt.Sprintf("warm-up %d", i+1)}[steady]
 		if i == 0 {
 			label = "new swarm"
@@ -141,15 +153,16 @@ func measure(ctx context.Context, bin, dir, scene string, n, cpus, frames int, r
 			prof = make(chan error, 1)
 			go func() { prof <- profiles(ctx, debug["publisher"], filepath.Join(profile, fmt.Sprintf("n%d", n))) }()
 		}
-		took, err := runJob(ctx, g, scene, i, frames, res)
+		took, mid, err := runJob(ctx, g, scene, i*warmFrames+1, frames, res)
 		if err != nil {
 			return fmt.Errorf("%s job: %w", label, err)
 		}
 		cpu := cpuTime(g.Pub.Pid()) - cpu0
 		pub := phases(debug["publisher"])
 		results := pub["publisher.deliver.record"].Count
-		fmt.Printf("  %-10s %6.1f frames/s  %6.1f results/s  publisher CPU %5.2f ms/result (%.0f%% of a core)  %d results in %.1fs\n",
-			label, float64(frames)/took.Seconds(), float64(results)/took.Seconds(),
+		perFrame := float64(results) / float64(frames)
+		fmt.Printf("  %-10s %6.1f frames/s  %6.1f results/s (%.1f/s from 10 %% to 90 %% of frames verified)  publisher CPU %5.2f ms/result (%.0f%% of a core)  %d results in %.1fs\n",
+			label, float64(frames)/took.Seconds(), float64(results)/took.Seconds(), perFrame*mid,
 			cpu.Seconds()*1000/float64(max(results, 1)), 100*cpu.Seconds()/took.Seconds(), results, took.Seconds())
 		if steady || i == 0 {
 			var vols []map[string]phase.Summary
@@ -169,36 +182,48 @@ func measure(ctx context.Context, bin, dir, scene string, n, cpus, frames int, r
 	return nil
 }
 
-// runJob publishes job number i (its frames shifted so that every job is
-// new) and waits until every frame is verified.
-func runJob(ctx context.Context, g *benchproc.Grid, scene string, i, frames int, res string) (time.Duration, error) {
-	first := 1 + i*frames
+// runJob publishes a job of frames from first on (every job's frames
+// differ, so that every job is new) and waits until every frame is
+// verified. It returns the time that took and the rate of verified frames
+// in mid-job, between 10 % and 90 % of them verified.
+func runJob(ctx context.Context, g *benchproc.Grid, scene string, first, frames int, res string) (time.Duration, float64, error) {
 	spec := fmt.Sprintf("%d-%d", first, first+frames-1)
 	start := time.Now()
 	out, _, err := g.Pub.CLI(ctx, 2*time.Minute, "publish", scene, "--frames", spec, "--resolution", res,
 		"--samples", "1", "--replicas", "2", "--json")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var st gui.JobStatus
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		return 0, fmt.Errorf("publish --json printed %q: %v", out, err)
+		return 0, 0, fmt.Errorf("publish --json printed %q: %v", out, err)
 	}
+	var t10, t90 time.Time
+	var n10, n90 int
 	id := st.ID
 	deadline := start.Add(time.Duration(frames)*time.Second + 2*time.Minute)
 	for {
 		if out, _, err := g.Pub.CLI(ctx, 15*time.Second, "status", id, "--json"); err == nil {
 			json.Unmarshal([]byte(out), &st)
 		}
+		if v := st.Frames.Verified; t10.IsZero() && v >= frames/10 {
+			t10, n10 = time.Now(), v
+		} else if v := st.Frames.Verified; t90.IsZero() && v >= frames*9/10 {
+			t90, n90 = time.Now(), v
+		}
 		switch {
 		case st.State == "completed":
-			return time.Since(start), nil
+			mid := 0.0
+			if !t90.IsZero() && t90.After(t10) {
+				mid = float64(n90-n10) / t90.Sub(t10).Seconds()
+			}
+			return time.Since(start), mid, nil
 		case st.State == "failed" || st.State == "canceled":
-			return 0, fmt.Errorf("job %s %s", id, st.State)
+			return 0, 0, fmt.Errorf("job %s %s", id, st.State)
 		case ctx.Err() != nil:
-			return 0, ctx.Err()
+			return 0, 0, ctx.Err()
 		case time.Now().After(deadline):
-			return 0, fmt.Errorf("job %s not completed after %v: %+v", id, time.Since(start).Round(time.Second), st.Frames)
+			return 0, 0, fmt.Errorf("job %s not completed after %v: %+v", id, time.Since(start).Round(time.Second), st.Frames)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

@@ -50,8 +50,23 @@ func (r *Recorder) Observe(name string, d time.Duration) {
 	s.next++
 }
 
+// Mark is the moment a phase started. Phases are measured on the wall
+// clock, whatever clock the code measured runs on.
+type Mark struct{ t time.Time }
+
+// Now marks the start of a phase.
+func Now() Mark { return Mark{time.Now()} }
+
 // Since records the time from start to now as one duration of name.
-func (r *Recorder) Since(name string, start time.Time) { r.Observe(name, time.Since(start)) }
+func (r *Recorder) Since(name string, start Mark) { r.Observe(name, time.Since(start.t)) }
+
+// Lap records the time from start to now as one duration of name and
+// returns now, the start of the next phase.
+func (r *Recorder) Lap(name string, start Mark) Mark {
+	now := Now()
+	r.Observe(name, now.t.Sub(start.t))
+	return now
+}
 
 // Summary is what Snapshot tells of a phase; percentiles are over its
 // most recent durations.

@@ -29,7 +29,9 @@ const Name = "builtin"
 const Version = "1.0.0"
 
 // Renderer is the builtin backend. The zero value is ready to use.
-type Renderer struct{}
+type Renderer struct {
+	scenes sceneCache // the latest scenes loaded
+}
 
 var _ render.Backend = (*Renderer)(nil)
 
@@ -113,19 +115,27 @@ func readScene(root *os.Root, name, shown string) (*scene, error) {
 }
 
 // loadScene parses the task's scene and loads its meshes (files relative to
-// the scene file, never outside t.SceneDir).
-func loadScene(t render.Task) (*scene, error) {
+// the scene file, never outside t.SceneDir). It returns the files read,
+// stamped as they were before reading.
+func loadScene(t render.Task) (*scene, []stamp, error) {
 	root, err := os.OpenRoot(t.SceneDir)
 	if err != nil {
-		return nil, openErr(t.SceneDir, err)
+		return nil, nil, openErr(t.SceneDir, err)
 	}
 	defer root.Close()
 	if !localPath(t.SceneFile) {
-		return nil, fmt.Errorf("%w: scene file %q is not inside the scene directory", render.ErrTaskInvalid, t.SceneFile)
+		return nil, nil, fmt.Errorf("%w: scene file %q is not inside the scene directory", render.ErrTaskInvalid, t.SceneFile)
 	}
+	var files []stamp
+	stampOf := func(name string) {
+		if fi, err := root.Stat(name); err == nil {
+			files = append(files, stamp{path: name, size: fi.Size(), mod: fi.ModTime()})
+		}
+	}
+	stampOf(t.SceneFile)
 	sc, err := readScene(root, t.SceneFile, t.SceneFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	base := path.Dir(t.SceneFile)
 	meshes := map[string]*meshData{}
@@ -139,20 +149,21 @@ func loadScene(t render.Task) (*scene, error) {
 			e.mesh = m
 			continue
 		}
+		stampOf(path.Join(base, e.file))
 		f, err := root.Open(path.Join(base, e.file))
 		if err != nil {
-			return nil, missingMesh(path.Base(t.SceneFile), e.file, err)
+			return nil, nil, missingMesh(path.Base(t.SceneFile), e.file, err)
 		}
 		tris, err := parseOBJ(e.file, f, budget, e.smooth)
 		f.Close()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		budget -= len(tris)
 		e.mesh = newMesh(tris)
 		meshes[k] = e.mesh
 	}
-	return sc, nil
+	return sc, files, nil
 }
 
 // Render renders t. Samples 0 means the scene's default. The output is an
@@ -172,7 +183,7 @@ func (r *Renderer) Render(ctx context.Context, t render.Task, progress func(rend
 		progress = func(render.Progress) {}
 	}
 	progress(render.Progress{Message: "loading scene"})
-	sc, err := loadScene(t)
+	sc, err := r.scenes.load(t)
 	if err != nil {
 		return render.Result{}, err
 	}

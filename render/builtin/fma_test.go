@@ -145,7 +145,7 @@ func digestLine(t *testing.T) string {
 	task := fixtureTask(t, 4)
 	png := pixelDigest(renderRGBA(t, task))
 	task.Frame, task.Samples = 8, 9
-	sc, err := loadScene(task)
+	sc, _, err := loadScene(task)
 	if err != nil {
 		t.Fatal(err)
 	}
