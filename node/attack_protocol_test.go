@@ -163,3 +163,46 @@ func TestAttackHostilePublisherCannotStallVolunteer(t *testing.T) {
 	}
 	t.Logf("the volunteer gave the lease back after %v: %q", time.Since(calls.FirstLease).Round(time.Second), calls.LastReason)
 }
+
+// A publisher floods the jobs topic with a thousand jobs: every node
+// forwards and keeps only its announcement budget's worth, the volunteers'
+// offer books hold at most work.MaxOffersPerPublisher of its jobs, and an
+// honest publisher's job published meanwhile is rendered.
+func TestAttackAnnouncementFloodIsBounded(t *testing.T) {
+	s, scene, ctx := testSwarm(t, 3, nil)
+	h := startAdversary(t, ctx, s, false)
+	hostile, err := h.ServeHostileJob("1-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The adversary joins the topic's mesh first.
+	for i := 0; len(s.nodes[0].net.TopicPeers(work.JobsTopic)) < 3; i++ {
+		if i == 100 {
+			t.Fatal("the adversary did not join the jobs topic in 10s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	const flood = 1000
+	if err := hostile.Flood(ctx, flood); err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.nodes[0].pub.Publish(ctx, publisher.Request{Scene: scene, Frames: "1-4", Width: 48, Height: 27, Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waitDone(ctx, s.nodes[0].pub, id, nil); err != nil {
+		t.Fatalf("the honest job during the flood: %v", err)
+	}
+	for _, n := range s.nodes[1:] {
+		offers := 0
+		for _, o := range n.vol.Offers() {
+			if o.Manifest.Publisher == h.ID() {
+				offers++
+			}
+		}
+		t.Logf("a volunteer holds %d offers of the %d jobs flooded", offers, flood)
+		if offers > work.MaxOffersPerPublisher {
+			t.Errorf("a volunteer holds %d offers of the flooding publisher, want at most %d", offers, work.MaxOffersPerPublisher)
+		}
+	}
+}

@@ -95,6 +95,20 @@ func TestCheatingVolunteerEarnsNothing(t *testing.T) {
 	if report[cheater].Accepted != 0 || report[cheater].Earned != 0 {
 		t.Fatalf("cheater: %d results accepted, earned %d mCU; want none", report[cheater].Accepted, report[cheater].Earned)
 	}
+	// It was caught, not merely outvoted: the publisher struck it, which
+	// puts it back on probation for every job of this publisher.
+	standings, err := s.nodes[0].ledger.Standings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := standings[s.nodes[cheater].net.ID()]; rec.LastStrike.IsZero() {
+		t.Errorf("the cheater has no strike at the publisher: %+v", rec)
+	}
+	for _, i := range []int{2, 3} {
+		if rec := standings[s.nodes[i].net.ID()]; !rec.LastStrike.IsZero() {
+			t.Errorf("honest volunteer %d struck at %v", i, rec.LastStrike)
+		}
+	}
 	for _, i := range []int{2, 3} {
 		if report[i].Accepted == 0 || report[i].Earned <= 0 {
 			t.Errorf("honest volunteer %d: %d accepted, earned %d mCU", i, report[i].Accepted, report[i].Earned)

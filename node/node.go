@@ -182,9 +182,16 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 			return nil, err
 		}
 	}
+	budget := work.NewAnnounceBudget()
 	if err := n.net.Join(work.JobsTopic, func(from peer.ID, data []byte) error {
-		_, _, _, err := work.DecodeAnnouncement(data, from.String())
-		return err
+		_, m, _, err := work.DecodeAnnouncement(data, from.String())
+		if err != nil {
+			return err
+		}
+		if !budget.Allow(m.Publisher, time.Now()) {
+			return fmt.Errorf("%w: %s announces more than its budget", p2p.ErrIgnore, m.Publisher)
+		}
+		return nil
 	}); err != nil {
 		return nil, err
 	}

@@ -18,8 +18,15 @@ const MaxMessageSize = 64 << 10
 var ErrMessageTooLarge = fmt.Errorf("pub/sub message over %d bytes", MaxMessageSize)
 
 // Validator checks a message's payload from the peer that signed it. A
-// non-nil error rejects the message: it is neither delivered nor forwarded.
+// non-nil error rejects the message: it is neither delivered nor forwarded,
+// and the peer that sent it is penalized; an error wrapping ErrIgnore
+// drops it without blaming the sender (a valid message over its author's
+// budget, which honest peers forward too).
 type Validator func(from peer.ID, data []byte) error
+
+// ErrIgnore, wrapped in a Validator's error, drops a message without
+// penalizing the peer that forwarded it.
+var ErrIgnore = errors.New("message dropped")
 
 // Message is a validated pub/sub message.
 type Message struct {
@@ -46,6 +53,9 @@ func (n *Node) Join(topic string, validate Validator) error {
 		if validate != nil {
 			if err := validate(m.GetFrom(), m.Data); err != nil {
 				n.log.Debug("pubsubMessageRejected", "topic", topic, "from", from, "err", err)
+				if errors.Is(err, ErrIgnore) {
+					return pubsub.ValidationIgnore
+				}
 				return pubsub.ValidationReject
 			}
 		}

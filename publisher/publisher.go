@@ -348,8 +348,13 @@ func (p *Publisher) Run(ctx context.Context) error {
 		case <-p.added:
 			startVerifiers()
 		case <-announce.C():
+			// The oldest open jobs, within the budget every node allows
+			// a publisher (work.AnnounceBudget).
+			n := 0
 			for _, j := range p.list() {
-				p.announce(ctx, j)
+				if n < work.MaxOffersPerPublisher && p.announce(ctx, j) {
+					n++
+				}
 			}
 		case <-expire.C():
 			for _, j := range p.list() {
@@ -381,13 +386,14 @@ func (p *Publisher) expire(j *pubJob) {
 	j.mu.Lock() // for the deferred unlock
 }
 
-// announce gossips a running or paused job.
-func (p *Publisher) announce(ctx context.Context, j *pubJob) {
+// announce gossips a running or paused job; it reports whether the job
+// is one to announce.
+func (p *Publisher) announce(ctx context.Context, j *pubJob) bool {
 	j.mu.Lock()
 	state, counts := j.coord.State(), j.coord.Progress()
 	j.mu.Unlock()
 	if state != scheduler.StateRunning && state != scheduler.StatePaused && state != scheduler.StateQueued {
-		return
+		return false
 	}
 	wire := "running"
 	if state == scheduler.StatePaused {
@@ -401,6 +407,7 @@ func (p *Publisher) announce(ctx context.Context, j *pubJob) {
 	if err != nil {
 		p.log.Warn("announceFailed", "job", j.id, "err", err)
 	}
+	return true
 }
 
 // nextSeq numbers announcements: the publisher's clock in microseconds,

@@ -91,6 +91,6 @@
 // A volunteer's Picker keeps the offers it has seen, drops those not
 // re-announced for three periods, and orders the rest: own jobs first, then
 // in a seeded share of rounds (default 1 in 5) jobs of publishers with no
-// standing at all, then by priority plus boost, then oldest announcement
+// standing at all, then by priority (from credits), then oldest announcement
 // first. Offers need the renderer's name and exact version.
 package scheduler

@@ -51,6 +51,7 @@ func (b *offerBook) add(a work.Announcement, m job.Manifest, sm job.SignedManife
 	b.mu.Lock()
 	o, ok := b.offers[id]
 	if !ok {
+		b.makeRoom(m.Publisher)
 		o = &Offer{ID: id, Manifest: m, Signed: a.Manifest}
 		b.offers[id] = o
 	} else if a.Seq != 0 && a.Seq < o.seq {
@@ -74,6 +75,27 @@ func (b *offerBook) add(a work.Announcement, m job.Manifest, sm job.SignedManife
 		case b.wake <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// makeRoom forgets, when pub has work.MaxOffersPerPublisher offers, the
+// one heard of least recently: one publisher's announcements cannot fill
+// the book. Call with b.mu held.
+func (b *offerBook) makeRoom(pub peer.ID) {
+	var oldest *Offer
+	n := 0
+	for _, o := range b.offers {
+		if o.Manifest.Publisher != pub {
+			continue
+		}
+		n++
+		if oldest == nil || o.Seen.Before(oldest.Seen) {
+			oldest = o
+		}
+	}
+	if n >= work.MaxOffersPerPublisher {
+		delete(b.offers, oldest.ID)
+		b.picker.Remove(oldest.ID)
 	}
 }
 

@@ -2,6 +2,7 @@ package volunteer
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"path/filepath"
 	"sync"
@@ -386,5 +387,54 @@ func TestUnseededSceneDoesNotFreezeTheVolunteer(t *testing.T) {
 		default:
 		}
 		break
+	}
+}
+
+// One publisher's announcements cannot fill the offer book: it keeps
+// work.MaxOffersPerPublisher of each publisher's jobs, the ones heard of
+// latest, and every other publisher's offers stay.
+func TestOfferBookBoundedPerPublisher(t *testing.T) {
+	swarm := roletest.NewSwarm(t)
+	_, self := roletest.Identity(t)
+	ledger, _ := roletest.Ledger(t, self)
+	book := newOfferBook(self, newPicker(Settings{}, self, map[string]string{builtin.Name: "1"}, ledger, clock.Real{}))
+	other := newOffer(t, swarm, "1")
+	_, osm, err := job.OpenManifest(other.signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	book.add(work.Announcement{Manifest: other.signed, State: "running", TasksLeft: 3}, other.m, osm, now)
+	flood := newOffer(t, swarm, "1")
+	const jobs = 3 * work.MaxOffersPerPublisher
+	var last cid.Cid
+	for i := range jobs {
+		m := flood.m
+		m.Title = fmt.Sprint("job ", i)
+		sm, err := m.Sign(flood.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := sm.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		book.add(work.Announcement{Manifest: signed, State: "running", TasksLeft: 3}, m, sm, now.Add(time.Duration(i)*time.Millisecond))
+		last = sm.ID()
+	}
+	byPub := map[peer.ID]int{}
+	newest := false
+	for _, o := range book.list(now) {
+		byPub[o.Manifest.Publisher]++
+		newest = newest || o.ID == last
+	}
+	if byPub[flood.pub] != work.MaxOffersPerPublisher || byPub[other.pub] != 1 {
+		t.Fatalf("offers by publisher %v after %d jobs of one; want %d of it and the other's one", byPub, jobs, work.MaxOffersPerPublisher)
+	}
+	if !newest {
+		t.Error("the latest job announced is not in the book")
+	}
+	if n := len(book.candidates(now)); n != work.MaxOffersPerPublisher+1 {
+		t.Errorf("%d candidates, want %d", n, work.MaxOffersPerPublisher+1)
 	}
 }

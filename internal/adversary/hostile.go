@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"sync"
 	"time"
 
@@ -181,5 +182,32 @@ func (h *HostilePublisher) Receipts(context.Context, peer.ID) ([]credits.SignedR
 }
 
 func (h *HostilePublisher) Countersign(context.Context, peer.ID, credits.SignedReceipt) error {
+	return nil
+}
+
+// Flood announces n jobs of its own (the hostile job under other titles),
+// each once, as fast as the topic takes them: a publisher trying to fill
+// volunteers' offer books and drown other publishers' jobs.
+func (h *HostilePublisher) Flood(ctx context.Context, n int) error {
+	for i := range n {
+		m := h.m
+		m.Title = fmt.Sprint("free credits ", i)
+		sm, err := m.Sign(h.p.key)
+		if err != nil {
+			return err
+		}
+		signed, err := sm.Marshal()
+		if err != nil {
+			return err
+		}
+		data, err := work.Encode(work.Announcement{Manifest: signed, State: "running",
+			TasksLeft: m.TaskCount(), Seq: time.Now().UnixMicro()})
+		if err != nil {
+			return err
+		}
+		if err := h.p.net.Publish(ctx, work.JobsTopic, data); err != nil {
+			return err
+		}
+	}
 	return nil
 }
