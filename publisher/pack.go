@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
+	"github.com/renderswarm/renderswarm/internal/fsutil"
 	"github.com/renderswarm/renderswarm/render"
 )
 
@@ -90,18 +90,7 @@ func copyIn(root *os.Root, rel, dst string) error {
 	} else if !st.Mode().IsRegular() {
 		return errors.New("not a regular file")
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return fsutil.CreateFrom(dst, in)
 }
 
 // unwrapPath turns "open /x: no such file" into an error that names the file

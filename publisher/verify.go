@@ -47,8 +47,9 @@ import (
 //     its capped claim, at most the job's median claim.
 //
 // Tasks that new peers report failing are rendered here before they may
-// fail (reproduce). There is one verifier per job, so each task is decided
-// exactly once.
+// fail (reproduce). There is one verifier per job; a pass gives each
+// pending task to one of verifiers() workers, so each is decided exactly
+// once.
 
 // verifyRetry is how soon a verifier tries again after a result it could
 // not read or a receipt it could not issue.

@@ -16,6 +16,12 @@ func CopyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
+	return CreateFrom(dst, in)
+}
+
+// CreateFrom writes what r holds to the new file dst (0644), creating
+// dst's directories; it never overwrites an existing dst.
+func CreateFrom(dst string, r io.Reader) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
@@ -23,7 +29,7 @@ func CopyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, r); err != nil {
 		out.Close()
 		return err
 	}

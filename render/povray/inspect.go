@@ -207,30 +207,11 @@ func references(src string) []ref {
 	lastWord := ""
 	for i := 0; i < len(src); {
 		c := src[i]
+		if j := skipComment(src, i); j != i {
+			i = j
+			continue
+		}
 		switch {
-		case strings.HasPrefix(src[i:], "//"):
-			j := strings.IndexByte(src[i:], '\n')
-			if j < 0 {
-				return out
-			}
-			i += j
-		case strings.HasPrefix(src[i:], "/*"):
-			// POV-Ray block comments nest.
-			depth := 0
-			for i < len(src) {
-				if strings.HasPrefix(src[i:], "/*") {
-					depth++
-					i += 2
-				} else if strings.HasPrefix(src[i:], "*/") {
-					depth--
-					i += 2
-					if depth == 0 {
-						break
-					}
-				} else {
-					i++
-				}
-			}
 		case c == '"':
 			var b strings.Builder
 			i++
@@ -283,29 +264,11 @@ func references(src string) []ref {
 func opensForWriting(src string) bool {
 	for i := 0; i < len(src); {
 		c := src[i]
+		if j := skipComment(src, i); j != i {
+			i = j
+			continue
+		}
 		switch {
-		case strings.HasPrefix(src[i:], "//"):
-			j := strings.IndexByte(src[i:], '\n')
-			if j < 0 {
-				return false
-			}
-			i += j
-		case strings.HasPrefix(src[i:], "/*"):
-			depth := 0
-			for i < len(src) {
-				if strings.HasPrefix(src[i:], "/*") {
-					depth++
-					i += 2
-				} else if strings.HasPrefix(src[i:], "*/") {
-					depth--
-					i += 2
-					if depth == 0 {
-						break
-					}
-				} else {
-					i++
-				}
-			}
 		case c == '"':
 			i++
 			for i < len(src) && src[i] != '"' && src[i] != '\n' {
@@ -440,4 +403,36 @@ func readIni(p string) (iniInfo, error) {
 		return ini, sceneErr(name, "resolution %dx%d", ini.width, ini.height)
 	}
 	return ini, nil
+}
+
+// skipComment returns where the comment starting at src[i] ends: at the
+// newline of a line comment (or the end of src), after the closing */ of a
+// block comment (POV-Ray's nest). It returns i when none starts there.
+func skipComment(src string, i int) int {
+	switch {
+	case strings.HasPrefix(src[i:], "//"):
+		j := strings.IndexByte(src[i:], '\n')
+		if j < 0 {
+			return len(src)
+		}
+		return i + j
+	case strings.HasPrefix(src[i:], "/*"):
+		depth := 0
+		for i < len(src) {
+			switch {
+			case strings.HasPrefix(src[i:], "/*"):
+				depth++
+				i += 2
+			case strings.HasPrefix(src[i:], "*/"):
+				depth--
+				i += 2
+				if depth == 0 {
+					return i
+				}
+			default:
+				i++
+			}
+		}
+	}
+	return i
 }
