@@ -28,6 +28,7 @@ import (
 	"github.com/renderswarm/renderswarm/p2p"
 	"github.com/renderswarm/renderswarm/publisher"
 	"github.com/renderswarm/renderswarm/render"
+	"github.com/renderswarm/renderswarm/render/builtin"
 	"github.com/renderswarm/renderswarm/volunteer"
 	"github.com/renderswarm/renderswarm/work"
 )
@@ -154,11 +155,15 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 	}
 	// This machine's speed prices the tasks it publishes and the renders it
 	// claims for.
-	speed, err := volunteer.MeasureSpeed(ctx, backends["builtin"], workDir, clock.Real{})
+	measured, err := volunteer.MeasureSpeed(ctx, backends["builtin"], workDir, clock.Real{})
 	if err != nil {
 		return nil, fmt.Errorf("measuring speed: %w", err)
 	}
-	n.log.Info("speedMeasured", "speed", speed)
+	speed, err := volunteer.KeepSpeed(cfg.Home, "builtin "+builtin.Version, measured)
+	if err != nil {
+		n.log.Warn("speedNotKept", "err", err)
+	}
+	n.log.Info("speedMeasured", "speed", speed, "measured", measured)
 	n.pub, err = publisher.New(ctx, publisher.Config{
 		Key: key, DB: n.db, Assets: n.store, Net: n.net, Ledger: n.ledger,
 		Backends: wrapBackends(backends, cfg.publisherRenderer), Infos: n.infos, WorkDir: workDir,

@@ -2,6 +2,8 @@ package volunteer
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -28,12 +30,15 @@ func MeasureSpeed(ctx context.Context, b render.Backend, tmp string, c clock.Clo
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	if err := examples.WriteBuiltin(filepath.Join(dir, "scene")); err != nil {
-		return 0, err
-	}
 	best := time.Duration(0)
-	for range 2 {
-		t := render.Task{SceneDir: filepath.Join(dir, "scene"), SceneFile: examples.DemoScene, Frame: 1,
+	for i := range 2 {
+		// A scene folder of its own each time: the reference time includes
+		// loading the scene, which the renderer would otherwise keep.
+		scene := filepath.Join(dir, fmt.Sprint("scene", i))
+		if err := examples.WriteBuiltin(scene); err != nil {
+			return 0, err
+		}
+		t := render.Task{SceneDir: scene, SceneFile: examples.DemoScene, Frame: 1,
 			Width: 160, Height: 90, Samples: 8, OutputDir: dir, Threads: 1}
 		start := c.Now()
 		if _, err := b.Render(ctx, t, nil); err != nil {
@@ -44,4 +49,32 @@ func MeasureSpeed(ctx context.Context, b render.Backend, tmp string, c clock.Clo
 		}
 	}
 	return credits.Speed(referenceSeconds, best.Seconds()), nil
+}
+
+// speedFile is where a node keeps the fastest speed it measured, per
+// renderer version: claims stay comparable across restarts, and a start
+// on a busy machine does not lower them.
+const speedFile = "speed.json"
+
+// KeepSpeed returns the fastest of measured and the speed kept in dir for
+// version, and keeps that.
+func KeepSpeed(dir, version string, measured float64) (float64, error) {
+	kept := map[string]float64{}
+	path := filepath.Join(dir, speedFile)
+	if b, err := os.ReadFile(path); err == nil {
+		json.Unmarshal(b, &kept) // unreadable: measured again
+	}
+	if s := kept[version]; s > measured && s < 1e3 {
+		return s, nil
+	}
+	kept[version] = measured
+	b, err := json.Marshal(kept)
+	if err != nil {
+		return measured, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return measured, err
+	}
+	return measured, os.Rename(tmp, path)
 }
