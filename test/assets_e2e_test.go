@@ -74,6 +74,7 @@ func sameTree(t *testing.T, want, got map[string][32]byte) {
 // The whole foundation as a user meets it: A shares a folder, C fetches it
 // by CID, A leaves, and a newcomer D that only knows B still gets it from C.
 func TestAssetsShareAcrossProcesses(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	src := filepath.Join(t.TempDir(), "shot42")
 	makeTree(t, src, 24)

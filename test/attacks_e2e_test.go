@@ -178,6 +178,7 @@ func receiptsOf(t *testing.T, home, id string, frames int) []payment {
 // receipt to the inflaters, before or after the restart, exceeds 2× the
 // publisher's price of a frame, and every frame is credited.
 func TestAttackAcrossProcesses(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	pub, honest := swarm(t, 2)
 	args := []string{"--resolution", "64x36", "--samples", "4", "--replicas", "2"}

@@ -35,6 +35,7 @@ func lastLine(s string) string {
 // small files); B gets it. A publishes v2 changing one small file: B's
 // fetch of v2 receives only that file, and both versions stay readable.
 func TestCollectionVersionsFetchOnlyChanges(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	src := filepath.Join(t.TempDir(), "textures")
 	makeTree(t, src, 64)

@@ -18,6 +18,7 @@ import (
 // the same home, and afterwards the books of all agree, every receipt is
 // countersigned (none is stuck) and none is counted twice.
 func TestReceiptsSurviveKillAtEveryStep(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	steps := []struct {
 		step      string
@@ -32,6 +33,7 @@ func TestReceiptsSurviveKillAtEveryStep(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.step, func(t *testing.T) {
+			t.Parallel() // each its own swarm
 			armed := []string{failpoint.Env + "=" + s.step}
 			var pubEnv, volEnv []string
 			if s.publisher {
@@ -75,6 +77,7 @@ func TestReceiptsSurviveKillAtEveryStep(t *testing.T) {
 // writing (an older state: it lost receipts the volunteers hold) repairs
 // the pairs' chains from the volunteers' copies; the books agree again.
 func TestReceiptsSurviveAnOlderDatabase(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	pub, vs := swarm(t, 2)
 	waitVolunteers(t, pub, 2, "builtin")

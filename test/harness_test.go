@@ -17,6 +17,12 @@ import (
 )
 
 // binary is the renderswarm binary built once for the package's tests.
+//
+// The swarms of tests that wait more than they compute (networking,
+// receipts, crashes) run in parallel with each other (t.Parallel, two at a
+// time on two cores), each with its own homes and ports, so that the
+// package stays well inside go test's ten minutes. Tests that render with
+// Blender or POV-Ray, or time what they see, run alone.
 var binary string
 
 func TestMain(m *testing.M) {

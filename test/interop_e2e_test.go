@@ -47,6 +47,7 @@ func aria2(t *testing.T, bin string, d time.Duration, args ...string) (string, e
 // only the magnet link (which names the node); a .torrent written by
 // `assets torrent` is complete for that client over exported files.
 func TestStockClientDownloadsFromBTListener(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	bin := needAria2(t)
 	src := filepath.Join(t.TempDir(), "shot7")

@@ -150,6 +150,7 @@ func decodePixels(t *testing.T, path string) *image.NRGBA {
 // 2 replicas completes, and the fetched frames equal a local render pixel
 // for pixel.
 func TestJobAcrossProcesses(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	pub, vs := swarm(t, 3)
 	// Volunteers advertise their renderers; `peers` shows them.
@@ -196,6 +197,7 @@ func TestJobAcrossProcesses(t *testing.T) {
 // A volunteer killed -9 mid-job costs only its lease; a volunteer that joins
 // late picks up the work; the job completes.
 func TestVolunteerKilledMidJob(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	pub, vs := swarm(t, 2)
 	id := publish(t, pub.home, "--frames", "1-8", "--replicas", "2", "--resolution", "160x90")
@@ -212,6 +214,7 @@ func TestVolunteerKilledMidJob(t *testing.T) {
 // A publisher killed -9 and restarted on its home resumes its job: verified
 // frames are kept and the job completes.
 func TestPublisherKilledAndRestarted(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	pub, vs := swarm(t, 2)
 	id := publish(t, pub.home, "--frames", "1-10", "--replicas", "2", "--resolution", "160x90")

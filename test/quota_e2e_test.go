@@ -14,6 +14,7 @@ import (
 // its cache, and every verified frame is still fetched (accepted results
 // are pinned for the job's life, not cache).
 func TestSmallCacheQuotaKeepsVerifiedFrames(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	pub := startNode(t, "", "--no-volunteer", "--cache-quota", "256KiB")
 	var vs []*proc

@@ -26,6 +26,7 @@ func bigMesh(size int) string {
 // Two publishers' jobs whose scenes share a 32 MiB file: each volunteer
 // renders both and receives that file once.
 func TestSharedTextureFetchedOncePerVolunteer(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	texture := bigMesh(32 << 20)
 	scenes := []string{}
