@@ -26,7 +26,11 @@ type Jobs interface {
 // PublishRequest asks the node to publish a scene (a path on the node's
 // machine). Zero values take the scene's own defaults.
 type PublishRequest struct {
-	Scene      string `json:"scene"`
+	Scene string `json:"scene"`
+	// Root is the project folder (a path on the node's machine) whose
+	// files the scene may use, packed with their layout kept; empty means
+	// the scene's own folder.
+	Root       string `json:"root,omitempty"`
 	Renderer   string `json:"renderer,omitempty"`
 	Frames     string `json:"frames,omitempty"`
 	First      string `json:"first,omitempty"` // frames verified before the others are leased

@@ -17,6 +17,7 @@ import (
 // defaults.
 type Request struct {
 	Scene      string // path on this machine
+	Root       string // project root holding the scene and its files; "" means the scene's folder
 	Renderer   string // "" means the built-in renderer
 	Frames     string // frame spec; "" means the scene's own range
 	First      string // frames verified before the others are leased
@@ -45,7 +46,7 @@ func (p *Publisher) Publish(ctx context.Context, req Request) (cid.Cid, error) {
 	if !ok {
 		return cid.Undef, fmt.Errorf("renderer %s is not installed on this node", req.Renderer)
 	}
-	packed, err := packScene(ctx, b, req.Scene, p.cfg.WorkDir)
+	packed, err := packProject(ctx, b, req.Scene, req.Root, p.cfg.WorkDir)
 	if err != nil {
 		return cid.Undef, err
 	}

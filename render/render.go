@@ -45,6 +45,17 @@ type Backend interface {
 	Render(ctx context.Context, t Task, progress func(Progress)) (Result, error)
 }
 
+// RootInspector is a Backend whose scenes may use files anywhere under a
+// project root, not only beside the main file: a studio's shots/shot.blend
+// linking lib/props.blend, whose textures sit beside the library.
+// InspectRoot is Inspect with root in place of the main file's directory:
+// it accepts dependencies anywhere inside root (symlinks resolved),
+// refuses those outside it in one line naming the file, and reports
+// SceneInfo.Files relative to root. root must contain scenePath.
+type RootInspector interface {
+	InspectRoot(ctx context.Context, scenePath, root string) (SceneInfo, error)
+}
+
 // Info describes a backend as installed on this machine.
 type Info struct {
 	Name         string // registry name, e.g. "builtin", "blender"

@@ -14,6 +14,7 @@ import (
 
 type publishCmd struct {
 	Scene      string `arg:"" help:"The scene's main file." type:"existingfile"`
+	Root       string `help:"Project folder: pack every file the scene uses inside it (linked libraries and their files too), keeping the layout; default: the scene's folder." type:"existingdir" placeholder:"DIR"`
 	Renderer   string `help:"builtin, blender or povray." default:"builtin"`
 	Frames     string `help:"Frames, e.g. 1-250, 1-250x5, 1,5,9-12 (default: the scene's own)." placeholder:"SPEC"`
 	First      string `help:"Frames to render and verify before all others, e.g. a test frame." placeholder:"SPEC"`
@@ -33,7 +34,7 @@ func (c *publishCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	st, err := cl.Publish(ctx, gui.PublishRequest{
-		Scene: c.Scene, Renderer: c.Renderer, Frames: c.Frames, First: c.First, Replicas: c.Replicas,
+		Scene: c.Scene, Root: c.Root, Renderer: c.Renderer, Frames: c.Frames, First: c.First, Replicas: c.Replicas,
 		Resolution: c.Resolution, Samples: c.Samples, Tiles: c.Tiles, Title: c.Title,
 		TimeLimit: c.TimeLimit,
 	})

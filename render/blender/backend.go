@@ -132,6 +132,19 @@ type sceneJSON struct {
 // paths leaving the file's directory and missing files are errors wrapping
 // render.ErrSceneInvalid that name the file.
 func (b *Backend) Inspect(ctx context.Context, scenePath string) (render.SceneInfo, error) {
+	return b.inspect(ctx, scenePath, "")
+}
+
+var _ render.RootInspector = (*Backend)(nil)
+
+// InspectRoot is Inspect for a scene in a project: dependencies may lie
+// anywhere inside root (linked libraries, and the files those use, at any
+// depth), and Files are relative to root.
+func (b *Backend) InspectRoot(ctx context.Context, scenePath, root string) (render.SceneInfo, error) {
+	return b.inspect(ctx, scenePath, root)
+}
+
+func (b *Backend) inspect(ctx context.Context, scenePath, root string) (render.SceneInfo, error) {
 	b.setup()
 	if b.progErr != nil {
 		return render.SceneInfo{}, b.progErr
@@ -144,7 +157,16 @@ func (b *Backend) Inspect(ctx context.Context, scenePath string) (render.SceneIn
 		return render.SceneInfo{}, err
 	}
 	dir := filepath.Dir(abs)
-	if err := render.CheckInside(dir, filepath.Base(abs)); err != nil {
+	if root != "" {
+		if dir, err = filepath.Abs(root); err != nil {
+			return render.SceneInfo{}, fmt.Errorf("%w: project root %s: %v", render.ErrSceneInvalid, root, err)
+		}
+	}
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil || !filepath.IsLocal(rel) {
+		return render.SceneInfo{}, fmt.Errorf("%w: %s is not inside the project root %s", render.ErrSceneInvalid, scenePath, dir)
+	}
+	if err := render.CheckInside(dir, filepath.ToSlash(rel)); err != nil {
 		return render.SceneInfo{}, err
 	}
 	tmp, err := os.MkdirTemp("", "renderswarm-blender-")
@@ -176,7 +198,7 @@ func (b *Backend) Inspect(ctx context.Context, scenePath string) (render.SceneIn
 		return render.SceneInfo{}, fmt.Errorf("%w: %s: render engine %s is not supported (want Cycles or Eevee)",
 			render.ErrSceneInvalid, scenePath, info.Engine)
 	}
-	files, err := checkDeps(scenePath, dir, info.Deps)
+	files, err := checkDeps(scenePath, dir, root != "", info.Deps)
 	if err != nil {
 		return render.SceneInfo{}, err
 	}
@@ -207,9 +229,14 @@ func checkBlend(abs, shown string) error {
 }
 
 // checkDeps turns the script's dependency list into sorted, unique,
-// slash-separated paths relative to dir, rejecting absolute, escaping and
-// missing ones (all reported together).
-func checkDeps(scene, dir string, deps [][4]string) ([]string, error) {
+// slash-separated paths relative to dir (the scene's folder, or the
+// project root when isRoot), rejecting absolute, escaping and missing ones
+// (all reported together).
+func checkDeps(scene, dir string, isRoot bool, deps [][4]string) ([]string, error) {
+	outside := ": outside the scene's directory (publish with --root PROJECT to pack files of a project around it)"
+	if isRoot {
+		outside = ": outside the project root " + dir
+	}
 	var files, bad []string
 	for _, d := range deps {
 		kind, name, raw, abs := d[0], d[1], d[2], d[3]
@@ -226,7 +253,7 @@ func checkDeps(scene, dir string, deps [][4]string) ([]string, error) {
 		abs = filepath.Clean(filepath.FromSlash(strings.ReplaceAll(abs, `\`, "/")))
 		rel, err := filepath.Rel(dir, abs)
 		if err != nil || !filepath.IsLocal(rel) {
-			bad = append(bad, shown+": outside the scene's directory")
+			bad = append(bad, shown+outside)
 			continue
 		}
 		if err := render.CheckInside(dir, filepath.ToSlash(rel)); err != nil {

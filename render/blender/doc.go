@@ -30,15 +30,22 @@
 //
 // Reports frame_start/frame_end, the resolution scaled by
 // resolution_percentage (integer, as Blender does), Cycles samples (0 for
-// Eevee) and the external files: non-packed images (UDIM tiles expanded),
-// libraries, fonts, sounds, movie clips, Alembic/USD cache files, volumes and
-// sequencer image/movie strips,
+// Eevee) and the external files: non-packed images (UDIM tiles expanded,
+// image sequences expanded to every file numbered like the stored one),
+// libraries (and, since Blender loads them, the libraries and files those
+// link, at any depth), fonts, sounds, movie clips, Alembic/USD cache
+// files, volumes (sequences expanded), external OSL scripts of shader
+// nodes and sequencer image/movie strips,
 // resolved by Blender against the file (or the linking library) and made
 // relative to the .blend's directory. A path not stored as "//relative", one
 // resolving outside the directory (through ".." or, symlinks resolved, a
 // link), or a missing file is an error wrapping render.ErrSceneInvalid
 // naming the datablock and path; so is a .blend that is itself a link out
-// of its folder. Scenes whose engine
+// of its folder. InspectRoot (render.RootInspector) does the same with a
+// project root in place of the .blend's directory: a shot may link
+// ../lib/props.blend and the textures beside it, all reported relative to
+// the root; Blender is then sandboxed with the root, not the shot's
+// folder, visible. Scenes whose engine
 // is not Cycles or Eevee are rejected.
 //
 // # Render: settings pinned for reproducibility
@@ -141,9 +148,10 @@
 //     slightly (DESIGN.md §5).
 //   - Compositing filters that look at neighbouring pixels (blur, glare)
 //     make border tiles differ from the full frame at tile edges.
-//   - Image and volume sequences and Alembic caches are listed by the one
-//     path the file stores, not every frame's file; fluid/particle disk
-//     caches, OCIO configs and add-on data are not listed.
+//   - Alembic caches are listed by the one path the file stores;
+//     fluid/particle disk caches, OCIO configs and add-on data are not
+//     listed. Sequences are found by name (every file numbered like the
+//     stored one), so unrelated files numbered the same way ride along.
 //   - Time is bounded by the caller's ctx; memory and output by the
 //     task's limits (see Limits), on Windows output only. No cgroup
 //     limits: memory Blender's sandbox holds in /dev/shm is not counted.

@@ -49,7 +49,7 @@ const (
 // scene, which must never be rendered instead) and collects the external
 // files the scene uses.
 const pyCommon = `
-import bpy, json, os, sys
+import bpy, json, os, re, sys
 P = json.loads(sys.argv[sys.argv.index("--") + 1])
 
 def fail(msg):
@@ -66,11 +66,27 @@ def deps():
     def add(kind, idb, fp, lib):
         if fp:
             out.append([kind, getattr(idb, "name_full", idb.name), fp, bpy.path.abspath(fp, library=lib)])
+    def add_sequence(kind, idb, fp, lib):
+        """Every file of the numbered sequence fp belongs to: the same name
+        with any number in place of its last run of digits."""
+        add(kind, idb, fp, lib)
+        ab = bpy.path.abspath(fp, library=lib)
+        d, base = os.path.split(ab)
+        m = re.match(r"^(.*?)(\d+)(\D*)$", base)
+        if not m or not os.path.isdir(d):
+            return
+        pat = re.compile("^" + re.escape(m.group(1)) + r"\d+" + re.escape(m.group(3)) + "$")
+        rd = os.path.dirname(fp)
+        for name in sorted(os.listdir(d)):
+            if name != base and pat.match(name):
+                add(kind, idb, rd + "/" + name, lib)
     for im in bpy.data.images:
         if im.source not in {'FILE', 'SEQUENCE', 'MOVIE', 'TILED'} or im.packed_file:
             continue
         fp = im.filepath
-        if im.source == 'TILED' and ('<UDIM>' in fp or '<UVTILE>' in fp):
+        if im.source == 'SEQUENCE':
+            add_sequence("image sequence", im, fp, im.library)
+        elif im.source == 'TILED' and ('<UDIM>' in fp or '<UVTILE>' in fp):
             for t in im.tiles:
                 n = t.number
                 uv = "u%%d_v%%d" %% ((n - 1001) %% 10 + 1, (n - 1001) // 10 + 1)
@@ -92,7 +108,17 @@ def deps():
         add("cache file", c, c.filepath, c.library)
     for v in getattr(bpy.data, "volumes", []):
         if not v.packed_file:
-            add("volume", v, v.filepath, v.library)
+            if getattr(v, "is_sequence", False):
+                add_sequence("volume sequence", v, v.filepath, v.library)
+            else:
+                add("volume", v, v.filepath, v.library)
+    trees = [(i, i.node_tree) for coll in (bpy.data.materials, bpy.data.worlds, bpy.data.lights)
+             for i in coll if getattr(i, "node_tree", None) is not None]
+    trees += [(g, g) for g in bpy.data.node_groups]
+    for idb, tree in trees:
+        for n in tree.nodes:
+            if n.bl_idname == 'ShaderNodeScript' and n.mode == 'EXTERNAL' and n.filepath:
+                add("OSL script", idb, n.filepath, idb.library)
     for sc in bpy.data.scenes:
         ed = sc.sequence_editor
         if ed is None:
