@@ -180,4 +180,3 @@ func waitCompleted(t *testing.T, home, id string, start time.Time, d time.Durati
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-
