@@ -229,9 +229,9 @@ func (p *Publisher) Deliver(_ context.Context, from peer.ID, d work.Delivery, bo
 	if err != nil {
 		return err
 	}
-	bound := resultBound(j.m, task)
+	bound := deliveryBound(j.m, task)
 	if n := body.Size(); n <= 0 || n > bound {
-		return fmt.Errorf("result of %d bytes: the PNG of %s is at most %d", n, task, bound)
+		return fmt.Errorf("result of %d bytes: the delivery of %s is at most %d", n, task, bound)
 	}
 	r, err := body.Open()
 	if err != nil {
@@ -241,17 +241,21 @@ func (p *Publisher) Deliver(_ context.Context, from peer.ID, d work.Delivery, bo
 	if _, err := io.ReadFull(r, data); err != nil {
 		return fmt.Errorf("reading result of %s: %w", task, err)
 	}
+	data, extras, err := openDelivery(j.m, task, data)
+	if err != nil {
+		return fmt.Errorf("result of %s: %w", task, err)
+	}
 	img, err := checkResult(data, j.m.TileRect(task.Tile).Size())
 	if err != nil {
 		return fmt.Errorf("result of %s: %w", task, err)
 	}
-	c, err := p.keep(j, d.Lease, task, data)
+	c, err := p.keep(j, d.Lease, task, data, extras)
 	if err != nil {
 		return fmt.Errorf("keeping result of %s: %w", task, err)
 	}
 	claim := min(d.CU, credits.MaxMilliCU) // capped when paid: the price may come later
 	err = p.update(j, func() error {
-		if err := j.coord.Deliver(p.clock.Now(), d.Lease, from, scheduler.Result{CID: c, Digest: credits.Digest(img)}); err != nil {
+		if err := j.coord.Deliver(p.clock.Now(), d.Lease, from, scheduler.Result{CID: c, Digest: job.ResultDigest(credits.Digest(img), extras)}); err != nil {
 			return err
 		}
 		if err := p.jobs.claim(task, from, claim); err != nil {

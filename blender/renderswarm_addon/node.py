@@ -118,6 +118,11 @@ class Node:
         return self.request("GET", "/api/jobs/%s/frames/%d%s" % (job, frame, "/thumb" if thumb else ""),
                             timeout=30, raw=True)
 
+    def fetch(self, job, out):
+        """Has the node write the job's verified frames, and their extra
+        outputs, under out (a folder on this machine)."""
+        return self.request("POST", "/api/jobs/%s/fetch" % job, {"out": out}, timeout=120)
+
     def control(self, job, action):
         if action not in ("pause", "resume", "cancel"):
             raise ValueError(action)

@@ -10,6 +10,8 @@ renamed into place, so a half-written frame is never seen.
 """
 
 import os
+import re
+import shutil
 import tempfile
 import threading
 import time
@@ -46,6 +48,9 @@ class JobView:
         self.outputs = {}      # frame -> files written
         self.thumb_frame = None
         self.thumb_icon = 0
+        self.extras = []          # extra outputs of the job ("exr"), fetched beside the frames
+        self.extras_done = set()  # frames whose extras were written
+        self.extras_at = 0.0      # when extras were last fetched
         self.finished = False     # completed, canceled or failed when last polled
         self.fetched_all = False  # every verified frame was written
 
@@ -140,6 +145,7 @@ def _take_published():
         scene.renderswarm.job_id = job
         v = view(job)
         v.status = box["result"]
+        v.extras = list(box["request"].get("outputs", []))
 
 
 # Watching ------------------------------------------------------------------
@@ -192,6 +198,10 @@ def watch_scene(scene):
     if not job:
         return
     v = view(job)
+    if v.status is None and not v.extras and (
+            scene.renderswarm.extra_exr
+            or scene.render.image_settings.file_format in ('OPEN_EXR', 'OPEN_EXR_MULTILAYER')):
+        v.extras = ["exr"]  # a job watched again after reopening the file
     if v.finished and (v.fetched_all or not scene.renderswarm.fetch_frames):
         return
     try:
@@ -207,6 +217,10 @@ def watch_scene(scene):
                 v.fetched.add(f)
                 v.outputs[f] = [path]
             v.fetched_all = len(todo) <= FETCH_PER_TICK
+            if v.extras and len(v.extras_done) < len(verified):
+                done = v.status.get("state") == "completed"
+                _fetch_extras(scene, v, n, job, force=done)
+                v.fetched_all = v.fetched_all and len(v.extras_done) >= len(verified)
         newest = max(verified) if verified else None
         if newest is not None and newest != v.thumb_frame:
             _set_thumb(v, n, job, newest)
@@ -217,13 +231,45 @@ def watch_scene(scene):
         v.error = "writing frames: %s" % e
 
 
+EXTRAS_EVERY = 10.0  # seconds between fetches of extra outputs while rendering
+
+
+def _fetch_extras(scene, v, n, job, force=False):
+    """Writes the extra outputs (OpenEXR) of verified frames beside the
+    frames: the node writes them into a staging folder in the output
+    folder, from which they are renamed into place."""
+    now = time.monotonic()
+    if not force and now - v.extras_at < EXTRAS_EVERY:
+        return
+    v.extras_at = now
+    outdir = os.path.dirname(frame_path(scene, scene.frame_start))
+    stage = os.path.join(outdir, ".renderswarm-fetch")
+    try:
+        res = n.fetch(job, stage)
+        for f in res.get("written") or []:
+            m = re.match(r"^frame_(\d+)\.(\w+)$", os.path.basename(f))
+            if not m or m.group(2).lower() == "png":
+                continue
+            frame, ext = int(m.group(1)), m.group(2)
+            if frame in v.extras_done:
+                continue
+            dst = os.path.splitext(frame_path(scene, frame))[0] + "." + ext
+            os.replace(f, dst)
+            v.outputs.setdefault(frame, []).append(dst)
+            v.extras_done.add(frame)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def all_fetched(scene):
     """Every frame of the scene's job is verified and written."""
     v = jobs.get(scene.renderswarm.job_id)
     if v is None or v.status is None:
         return False
     st = v.status
-    return st.get("state") == "completed" and len(v.fetched) >= _frame_count(scene)
+    n = _frame_count(scene)
+    return (st.get("state") == "completed" and len(v.fetched) >= n
+            and (not v.extras or len(v.extras_done) >= n))
 
 
 def _frame_count(scene):

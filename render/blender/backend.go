@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -282,6 +283,9 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	if err := t.Validate(); err != nil {
 		return render.Result{}, err
 	}
+	if err := t.CheckExtras("exr"); err != nil {
+		return render.Result{}, err
+	}
 	if t.Frame > MaxFrame {
 		return render.Result{}, fmt.Errorf("%w: frame %d above Blender's maximum %d", render.ErrTaskInvalid, t.Frame, MaxFrame)
 	}
@@ -335,6 +339,8 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	}
 	if t.Border != nil {
 		params["border"] = borderFractions(*t.Border, t.Width, t.Height)
+	} else if len(t.Extras) > 0 {
+		params["extras"] = t.Extras
 	}
 	mk := newMarkers()
 
@@ -368,12 +374,47 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	if r := t.Border; r != nil {
 		name = fmt.Sprintf("frame_%04d_%d_%d_%d_%d.png", t.Frame, r.X0, r.Y0, r.X1, r.Y1)
 	}
+	extras, err := moveExtras(work, outDir, t)
+	if err != nil {
+		return render.Result{}, fmt.Errorf("blender: %w", err)
+	}
 	out := filepath.Join(outDir, name)
 	if err := os.Rename(tmpOut, out); err != nil {
 		return render.Result{}, err
 	}
 	progress(render.Progress{Fraction: 1, Message: "done"})
-	return render.Result{Path: out, Width: region.Dx(), Height: region.Dy(), CPU: cpu}, nil
+	return render.Result{Path: out, Width: region.Dx(), Height: region.Dy(), CPU: cpu, Extras: extras}, nil
+}
+
+// exrMagic starts every OpenEXR file.
+var exrMagic = []byte{0x76, 0x2f, 0x31, 0x01}
+
+// moveExtras checks the extra outputs the script wrote into work and moves
+// them to outDir as frame_NNNN.EXT.
+func moveExtras(work, outDir string, t render.Task) (map[string]string, error) {
+	if t.Border != nil || len(t.Extras) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, ext := range t.Extras {
+		src := filepath.Join(work, "frame."+ext)
+		b := make([]byte, len(exrMagic))
+		f, err := os.Open(src)
+		if err != nil {
+			return nil, fmt.Errorf("no %s output: %w", ext, err)
+		}
+		_, err = io.ReadFull(f, b)
+		f.Close()
+		if err != nil || ext == "exr" && string(b) != string(exrMagic) {
+			return nil, fmt.Errorf("the %s output is not an OpenEXR file", ext)
+		}
+		dst := filepath.Join(outDir, fmt.Sprintf("frame_%04d.%s", t.Frame, ext))
+		if err := os.Rename(src, dst); err != nil {
+			return nil, err
+		}
+		out[ext] = dst
+	}
+	return out, nil
 }
 
 // checkPNG checks that path is a PNG of the region's size.

@@ -83,6 +83,13 @@
 // escaping or missing dependencies: Blender would otherwise render a missing
 // texture as pink and succeed.
 //
+// Task.Extras "exr" (whole frames only) saves the same render result once
+// more as OpenEXR (half float, RGBA, ZIP) and returns it as
+// frame_NNNN.exr beside the PNG, checked for OpenEXR's signature. Its
+// header carries Cycles' render-time metadata, so honest replicas' EXR
+// bytes differ: extras are bound to the verified PNG by the result's
+// commitment, never compared.
+//
 // The frame is written to a private work directory inside Task.OutputDir,
 // checked (decodes, region size) and renamed to frame_NNNN.png or
 // frame_NNNN_X0_Y0_X1_Y1.png; the work directory is always removed, so a

@@ -227,5 +227,14 @@ except RuntimeError as e:
     print(%q + json.dumps(msg), flush=True)  # e.g. out of memory or disk
     sys.stdout.flush()
     os._exit(%d)
+# Extra outputs ride along with the verified PNG: the same render result,
+# saved again in another format (OpenEXR: half float, RGBA, ZIP).
+for ext in P.get("extras", []):
+    if ext == "exr":
+        im.file_format = 'OPEN_EXR'
+        im.color_mode = 'RGBA'
+        im.color_depth = '16'
+        im.exr_codec = 'ZIP'
+        bpy.data.images['Render Result'].save_render(P["out"] + ".exr", scene=scene)
 print(%q, flush=True)
 `

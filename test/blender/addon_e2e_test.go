@@ -59,6 +59,7 @@ draw("before publishing")
 
 s = bpy.context.scene
 s.renderswarm.replicas = 2
+s.renderswarm.extra_exr = True
 # An unsaved edit the grid must render: the add-on saves before publishing.
 s.camera.data.ortho_scale = 4.5
 bpy.ops.ed.undo_push(message="zoom")
@@ -194,6 +195,12 @@ func TestAddonPublishesWatchesAndFetches(t *testing.T) {
 		if len(files) == 0 || files[0] != want {
 			t.Errorf("frame %d written to %v, want the scene's output path %s", f, files, want)
 			continue
+		}
+		exr := strings.TrimSuffix(want, ".png") + ".exr"
+		if len(files) != 2 || files[1] != exr {
+			t.Errorf("frame %d: the add-on wrote %v, want its OpenEXR %s too", f, files, exr)
+		} else if b, err := os.ReadFile(exr); err != nil || !strings.HasPrefix(string(b), "\x76\x2f\x31\x01") {
+			t.Errorf("frame %d: %s is not an OpenEXR file (%v)", f, exr, err)
 		}
 		img := samePixels(t, want, filepath.Join(local, frameName(f)), "frame "+itoa(f)+" fetched by the add-on vs renderswarm render")
 		if countNear(img, texOrange, 8) == 0 {
