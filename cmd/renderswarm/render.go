@@ -48,6 +48,9 @@ func (c *renderCmd) Run(ctx context.Context, _ *Globals) error {
 		slices.Sort(names)
 		return usageError{fmt.Errorf("unknown renderer %q (available: %s)", c.Renderer, strings.Join(names, ", "))}
 	}
+	if cl, ok := b.(io.Closer); ok {
+		defer cl.Close() // a Blender kept for further frames
+	}
 	dir, file := filepath.Dir(c.Scene), filepath.Base(c.Scene)
 	var info render.SceneInfo
 	var err error

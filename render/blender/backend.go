@@ -37,6 +37,10 @@ type Backend struct {
 	Program string
 	// NoSandbox disables bubblewrap even where it works.
 	NoSandbox bool
+	// NoChunks starts a new Blender for every task instead of rendering
+	// further tasks of a scene in the one that rendered the last (see
+	// serve.go).
+	NoChunks bool
 	// Logger receives the one-time notice when renders cannot be
 	// sandboxed; nil means slog.Default().
 	Logger *slog.Logger
@@ -46,6 +50,7 @@ type Backend struct {
 	whyNot  string // why there is no sandbox
 	program string // resolved Program
 	progErr error
+	servers pool // Blenders kept with a scene loaded, for its next task
 }
 
 var _ render.Backend = (*Backend)(nil)
@@ -348,17 +353,23 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	var p progressParser
 	done := false
 	var cpu time.Duration
-	err = b.run(ctx, runSpec{blend: blend, sceneDir: sceneDir, work: work, script: mk.renderScript(), params: params, mk: mk, cpu: &cpu,
-		memory: render.MemoryLimitOf(t), output: render.OutputLimitOf(t)},
-		func(line string) {
-			if line == mk.done {
-				done = true
-				return
-			}
-			if f, msg, ok := p.parse(line); ok {
-				progress(render.Progress{Fraction: f, Message: msg})
-			}
-		})
+	if b.NoChunks {
+		err = b.run(ctx, runSpec{blend: blend, sceneDir: sceneDir, work: work, script: mk.renderScript(), params: params, mk: mk, cpu: &cpu,
+			memory: render.MemoryLimitOf(t), output: render.OutputLimitOf(t)},
+			func(line string) {
+				if line == mk.done {
+					done = true
+					return
+				}
+				if f, msg, ok := p.parse(line); ok {
+					progress(render.Progress{Fraction: f, Message: msg})
+				}
+			})
+	} else {
+		key := serverKey{blend: blend, sceneDir: sceneDir, memory: render.MemoryLimitOf(t), output: render.OutputLimitOf(t)}
+		cpu, err = b.renderServed(ctx, key, params, work, progress)
+		done = err == nil
+	}
 	if err != nil {
 		return render.Result{}, err
 	}

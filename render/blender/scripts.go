@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 )
 
 // The Python run inside Blender. It is the only Python that ever runs:
@@ -17,17 +18,18 @@ import (
 // its own random token, so a line Blender prints about the scene (an object
 // name may hold a newline) cannot pass for one.
 type markers struct {
-	info string // Inspect: JSON sceneJSON
-	err  string // JSON string: the scene is unusable
-	fail string // JSON string: Blender failed to render
-	done string // Render: the frame was written
+	info  string // Inspect: JSON sceneJSON
+	err   string // JSON string: the scene is unusable
+	fail  string // JSON string: Blender failed to render
+	done  string // Render: the frame was written
+	ready string // serving: the scene is loaded, tasks may come
 }
 
 func newMarkers() markers {
 	var b [8]byte
 	rand.Read(b[:])
 	p := "RENDERSWARM_" + hex.EncodeToString(b[:]) + "_"
-	return markers{info: p + "INFO ", err: p + "ERROR ", fail: p + "FAIL ", done: p + "DONE"}
+	return markers{info: p + "INFO ", err: p + "ERROR ", fail: p + "FAIL ", done: p + "DONE", ready: p + "READY"}
 }
 
 func (m markers) inspectScript() string {
@@ -35,8 +37,52 @@ func (m markers) inspectScript() string {
 }
 
 func (m markers) renderScript() string {
-	return fmt.Sprintf(pyCommon, m.err, exitSceneError) + fmt.Sprintf(pyRender, m.fail, exitRenderError, m.done)
+	return fmt.Sprintf(pyCommon, m.err, exitSceneError) + fmt.Sprintf(pyRenderTask, m.fail, exitRenderError) +
+		fmt.Sprintf("\nrender_task(P)\nprint(%q, flush=True)\n", m.done)
 }
+
+// serveScript keeps Blender running with the scene loaded: it prints the
+// ready marker, then renders one task per JSON line on stdin (the render
+// script's parameters plus "id") and answers each with the done marker
+// and {"id", "cpu"}: the processor seconds the task took (Cycles renders
+// in Blender's own threads, so process_time counts them all). It exits
+// when stdin closes.
+func (m markers) serveScript() string {
+	return fmt.Sprintf(pyCommon, m.err, exitSceneError) + fmt.Sprintf(pyRenderTask, m.fail, exitRenderError) +
+		fmt.Sprintf(pyServe, m.ready, m.done)
+}
+
+// pyRenderTask is pyRender as a function of its parameters, so a
+// long-lived Blender renders one task after another.
+var pyRenderTask = "def render_task(P):\n" + indent(pyRender)
+
+func indent(code string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.Trim(code, "\n"), "\n") {
+		if l != "" {
+			b.WriteString("    ")
+		}
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+const pyServe = `
+import time
+print(%q, flush=True)
+while True:
+    line = sys.stdin.readline()
+    if not line:
+        break
+    line = line.strip()
+    if not line:
+        continue
+    Q = json.loads(line)
+    t0 = time.process_time()
+    render_task(Q)
+    print(%q + json.dumps({"id": Q["id"], "cpu": time.process_time() - t0}), flush=True)
+`
 
 // Exit codes of a script that printed markError or markFail.
 const (
@@ -236,5 +282,4 @@ for ext in P.get("extras", []):
         im.color_depth = '16'
         im.exr_codec = 'ZIP'
         bpy.data.images['Render Result'].save_render(P["out"] + ".exr", scene=scene)
-print(%q, flush=True)
 `
