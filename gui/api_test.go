@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -28,7 +29,7 @@ func TestJobEndpoints(t *testing.T) {
 	req := PublishRequest{Scene: "/home/u/cube.pov", Renderer: "povray", Frames: "1-4", Replicas: 2,
 		Resolution: "320x240", Samples: 16, Tiles: 2, Title: "cube", TimeLimit: "90s"}
 	st, err := c.Publish(ctx, req)
-	if err != nil || st.Title != "cube" || len(b.jobs.published) != 1 || b.jobs.published[0] != req {
+	if err != nil || st.Title != "cube" || len(b.jobs.published) != 1 || !reflect.DeepEqual(b.jobs.published[0], req) {
 		t.Fatalf("Publish = %+v, %v; backend got %+v", st, err, b.jobs.published)
 	}
 	if _, err := c.Publish(ctx, PublishRequest{}); err == nil {

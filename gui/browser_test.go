@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -103,7 +104,7 @@ func TestBrowser(t *testing.T) {
 			defer b.jobs.mu.Unlock()
 			return len(b.jobs.published) > 0
 		})
-		if got := b.jobs.published[0]; got != want {
+		if got := b.jobs.published[0]; !reflect.DeepEqual(got, want) {
 			t.Fatalf("published %+v, want %+v", got, want)
 		}
 		waitPage(t, ctx, `document.querySelector('[data-job="job-3"] .title')?.textContent === 'Cube test'`)

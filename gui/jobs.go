@@ -26,16 +26,24 @@ type Jobs interface {
 // PublishRequest asks the node to publish a scene (a path on the node's
 // machine). Zero values take the scene's own defaults.
 type PublishRequest struct {
-	Scene      string `json:"scene"`
-	Renderer   string `json:"renderer,omitempty"`
-	Frames     string `json:"frames,omitempty"`
-	First      string `json:"first,omitempty"` // frames verified before the others are leased
-	Replicas   int    `json:"replicas,omitempty"`
-	Resolution string `json:"resolution,omitempty"` // WIDTHxHEIGHT
-	Samples    int    `json:"samples,omitempty"`
-	Tiles      int    `json:"tiles,omitempty"`
-	Seed       int    `json:"seed,omitempty"`
-	Title      string `json:"title,omitempty"`
+	Scene string `json:"scene"`
+	// Root is the project folder (a path on the node's machine) whose
+	// files the scene may use, packed with their layout kept; empty means
+	// the scene's own folder.
+	Root string `json:"root,omitempty"`
+	// Outputs are files volunteers deliver with each frame besides the
+	// verified PNG, by format: "exr" (OpenEXR, half float; Blender only).
+	// They are bound to the PNG by its commitment, not compared.
+	Outputs    []string `json:"outputs,omitempty"`
+	Renderer   string   `json:"renderer,omitempty"`
+	Frames     string   `json:"frames,omitempty"`
+	First      string   `json:"first,omitempty"` // frames verified before the others are leased
+	Replicas   int      `json:"replicas,omitempty"`
+	Resolution string   `json:"resolution,omitempty"` // WIDTHxHEIGHT
+	Samples    int      `json:"samples,omitempty"`
+	Tiles      int      `json:"tiles,omitempty"`
+	Seed       int      `json:"seed,omitempty"`
+	Title      string   `json:"title,omitempty"`
 	// TimeLimit bounds one task's render on a volunteer (Go duration);
 	// empty means one hour. A render that takes longer fails.
 	TimeLimit string `json:"time_limit,omitempty"`

@@ -31,7 +31,8 @@ const (
 	MaxNameLen      = 32               // bytes of Renderer.Name
 	MaxVersionLen   = 64               // bytes of Renderer.Version
 	MaxTime         = 1<<53 - 1        // Created, Deadline: exact in JavaScript too
-	OutputPNG       = "png"            // the only output format so far
+	OutputPNG       = "png"            // the verified 8-bit RGBA PNG alone
+	OutputPNGEXR    = "png+exr"        // the verified PNG, and an OpenEXR of the same frame riding along
 	BuiltinRenderer = "builtin"        // the deterministic embedded renderer
 )
 
@@ -191,8 +192,25 @@ func (m Manifest) validateImage() error {
 	if m.Seed < 0 || m.Seed > MaxSeed {
 		return fmt.Errorf("seed %d outside 0..%d", m.Seed, MaxSeed)
 	}
-	if m.Output != OutputPNG {
-		return fmt.Errorf("output format %q, want %q", m.Output, OutputPNG)
+	switch m.Output {
+	case OutputPNG:
+	case OutputPNGEXR:
+		if m.TileCount() > 1 {
+			return fmt.Errorf("output %q needs whole frames, not %d tiles", m.Output, m.Tiles)
+		}
+	default:
+		return fmt.Errorf("output format %q, want %q or %q", m.Output, OutputPNG, OutputPNGEXR)
+	}
+	return nil
+}
+
+// Extras lists the files a task delivers besides the verified PNG, by
+// extension ("exr"), sorted: they travel in the same delivery, are bound
+// to the PNG by the result's commitment (ResultDigest), and are not
+// compared between replicas.
+func (m Manifest) Extras() []string {
+	if m.Output == OutputPNGEXR {
+		return []string{"exr"}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -152,6 +153,36 @@ func Commit(salt Salt, d PixelDigest) Commitment {
 	var c Commitment
 	h.Sum(c[:0])
 	return c
+}
+
+// ResultDigest binds the extra files of a result (Manifest.Extras: name
+// -> content) to its pixel digest, so one commitment covers them all:
+// without extras it is d itself (the commitments of PNG-only results are
+// unchanged); with extras it is sha256("renderswarm result 1" ‖ d ‖, for
+// each name in sorted order, len(name) as one byte ‖ name ‖
+// sha256(content)). A result whose extra file changed after the commitment
+// no longer opens it.
+func ResultDigest(d PixelDigest, extras map[string][]byte) PixelDigest {
+	if len(extras) == 0 {
+		return d
+	}
+	names := make([]string, 0, len(extras))
+	for n := range extras {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	h.Write([]byte("renderswarm result 1"))
+	h.Write(d[:])
+	for _, n := range names {
+		sum := sha256.Sum256(extras[n])
+		h.Write([]byte{byte(len(n))})
+		h.Write([]byte(n))
+		h.Write(sum[:])
+	}
+	var out PixelDigest
+	h.Sum(out[:0])
+	return out
 }
 
 // Opens reports whether c commits to digest d under salt, in constant time.

@@ -120,3 +120,30 @@ func TestCommitment(t *testing.T) {
 		}
 	}
 }
+
+// ResultDigest leaves PNG-only results as they were and binds every byte
+// of an extra file: an EXR changed after the commitment does not open it.
+func TestResultDigestBindsExtras(t *testing.T) {
+	var d PixelDigest
+	d[0] = 7
+	if ResultDigest(d, nil) != d {
+		t.Fatal("a result without extras changed its digest")
+	}
+	exr := []byte("v/1\x01 half float pixels")
+	a := ResultDigest(d, map[string][]byte{"exr": exr})
+	if a == d {
+		t.Fatal("extras did not change the digest")
+	}
+	tampered := append([]byte{}, exr...)
+	tampered[len(tampered)-1] ^= 1
+	if ResultDigest(d, map[string][]byte{"exr": tampered}) == a {
+		t.Error("a changed EXR gives the same digest")
+	}
+	var salt Salt
+	if !Commit(salt, a).Opens(salt, ResultDigest(d, map[string][]byte{"exr": exr})) {
+		t.Error("the honest result does not open its commitment")
+	}
+	if Commit(salt, a).Opens(salt, ResultDigest(d, map[string][]byte{"exr": tampered})) {
+		t.Error("a tampered EXR opens the commitment")
+	}
+}

@@ -52,7 +52,7 @@ func offerStatus(o volunteer.Offer, working bool) gui.JobStatus {
 
 func (a jobsAPI) Publish(ctx context.Context, req gui.PublishRequest) (gui.JobStatus, error) {
 	pr := publisher.Request{
-		Scene: req.Scene, Renderer: req.Renderer, Frames: req.Frames, First: req.First, Replicas: req.Replicas,
+		Scene: req.Scene, Root: req.Root, Renderer: req.Renderer, Frames: req.Frames, First: req.First, Replicas: req.Replicas,
 		Samples: req.Samples, Tiles: req.Tiles, Seed: req.Seed, Title: req.Title,
 	}
 	if req.TimeLimit != "" {
@@ -64,6 +64,22 @@ func (a jobsAPI) Publish(ctx context.Context, req gui.PublishRequest) (gui.JobSt
 	}
 	if !filepath.IsAbs(pr.Scene) {
 		return gui.JobStatus{}, fmt.Errorf("scene path %q must be absolute", pr.Scene)
+	}
+	switch {
+	case len(req.Outputs) == 0:
+	case len(req.Outputs) == 1 && req.Outputs[0] == "exr":
+		if req.Renderer != "blender" {
+			return gui.JobStatus{}, fmt.Errorf("an OpenEXR output needs the blender renderer, not %q", req.Renderer)
+		}
+		if req.Tiles > 1 {
+			return gui.JobStatus{}, fmt.Errorf("an OpenEXR output needs whole frames, not %d tiles", req.Tiles)
+		}
+		pr.Output = job.OutputPNGEXR
+	default:
+		return gui.JobStatus{}, fmt.Errorf("outputs %q: the only extra output is exr", req.Outputs)
+	}
+	if pr.Root != "" && !filepath.IsAbs(pr.Root) {
+		return gui.JobStatus{}, fmt.Errorf("project root %q must be absolute", pr.Root)
 	}
 	if req.Resolution != "" {
 		w, h, err := render.ParseResolution(req.Resolution)

@@ -23,7 +23,8 @@ type Fetched struct {
 }
 
 // Fetch writes a job's verified frames to dir as frame_NNNN.png, stitching
-// tiles, and lists the frames not verified yet.
+// tiles, with their extra outputs as frame_NNNN.EXT, and lists the frames
+// not verified yet.
 func (p *Publisher) Fetch(id cid.Cid, dir string) (Fetched, error) {
 	j, err := p.job(id)
 	if err != nil {
@@ -51,6 +52,11 @@ func (p *Publisher) Fetch(id cid.Cid, dir string) (Fetched, error) {
 			return out, err
 		}
 		out.Written = append(out.Written, dst)
+		written, err := p.fetchExtras(j, tiles, dir, f)
+		out.Written = append(out.Written, written...)
+		if err != nil {
+			return out, err
+		}
 	}
 	return out, nil
 }

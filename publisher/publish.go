@@ -1,6 +1,7 @@
 package publisher
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -17,6 +18,8 @@ import (
 // defaults.
 type Request struct {
 	Scene      string // path on this machine
+	Root       string // project root holding the scene and its files; "" means the scene's folder
+	Output     string // job.OutputPNG or job.OutputPNGEXR; "" means job.OutputPNG
 	Renderer   string // "" means the built-in renderer
 	Frames     string // frame spec; "" means the scene's own range
 	First      string // frames verified before the others are leased
@@ -45,7 +48,7 @@ func (p *Publisher) Publish(ctx context.Context, req Request) (cid.Cid, error) {
 	if !ok {
 		return cid.Undef, fmt.Errorf("renderer %s is not installed on this node", req.Renderer)
 	}
-	packed, err := packScene(ctx, b, req.Scene, p.cfg.WorkDir)
+	packed, err := packProject(ctx, b, req.Scene, req.Root, p.cfg.WorkDir)
 	if err != nil {
 		return cid.Undef, err
 	}
@@ -151,7 +154,7 @@ func (p *Publisher) manifest(req Request, version string, scene cid.Cid, packed 
 		Height:    pick(req.Height, info.Height, 360),
 		Samples:   pick(req.Samples, info.Samples, 0), // 0: the scene file's own anti-aliasing
 		Seed:      req.Seed,
-		Output:    job.OutputPNG,
+		Output:    cmp.Or(req.Output, job.OutputPNG),
 		Profile:   job.DefaultProfile(req.Renderer),
 		Replicas:  pick(req.Replicas, 0, 2),
 		Limits:    job.Limits{MaxSecondsPerFrame: pick(req.MaxSeconds, 0, 3600), MaxMemoryMiB: 4096},

@@ -42,7 +42,7 @@ func resultBound(m job.Manifest, t job.Task) int64 {
 
 // keep writes a delivered result into its lease's directory and returns
 // the CID it will have when shared.
-func (p *Publisher) keep(j *pubJob, lease string, t job.Task, data []byte) (cid.Cid, error) {
+func (p *Publisher) keep(j *pubJob, lease string, t job.Task, data []byte, extras map[string][]byte) (cid.Cid, error) {
 	dir := p.leaseDir(j, lease)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return cid.Undef, err
@@ -51,7 +51,11 @@ func (p *Publisher) keep(j *pubJob, lease string, t job.Task, data []byte) (cid.
 		os.RemoveAll(dir)
 		return cid.Undef, err
 	}
-	c, err := p.cfg.Assets.Identify(dir, resultName(t))
+	if err := keepExtras(dir, t, extras); err != nil {
+		os.RemoveAll(dir)
+		return cid.Undef, err
+	}
+	c, err := p.cfg.Assets.Identify(dir, resultAssetName(dir, t, extras))
 	if err != nil {
 		os.RemoveAll(dir)
 		return cid.Undef, err
@@ -72,7 +76,7 @@ func (p *Publisher) pendingImage(j *pubJob, lease string, t job.Task) (image.Ima
 // got the CID its receipts name.
 func (p *Publisher) share(ctx context.Context, j *pubJob, lease string, t job.Task, want cid.Cid) error {
 	defer phase.Default.Since("publisher.verify.share", phase.Now())
-	info, err := p.cfg.Assets.Add(ctx, []string{filepath.Join(p.leaseDir(j, lease), resultName(t))})
+	info, err := p.cfg.Assets.Add(ctx, []string{resultAssetPath(p.leaseDir(j, lease), t, j.m)})
 	if err != nil {
 		return fmt.Errorf("sharing result of %s: %w", t, err)
 	}

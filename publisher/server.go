@@ -240,9 +240,9 @@ func (p *Publisher) Deliver(_ context.Context, from peer.ID, d work.Delivery, bo
 	if err != nil {
 		return err
 	}
-	bound := resultBound(j.m, task)
+	bound := deliveryBound(j.m, task)
 	if n := body.Size(); n <= 0 || n > bound {
-		return fmt.Errorf("result of %d bytes: the PNG of %s is at most %d", n, task, bound)
+		return fmt.Errorf("result of %d bytes: the delivery of %s is at most %d", n, task, bound)
 	}
 	r, err := body.Open()
 	if err != nil {
@@ -254,13 +254,17 @@ func (p *Publisher) Deliver(_ context.Context, from peer.ID, d work.Delivery, bo
 		return fmt.Errorf("reading result of %s: %w", task, err)
 	}
 	start = lap("publisher.deliver.read", start)
+	data, extras, err := openDelivery(j.m, task, data)
+	if err != nil {
+		return fmt.Errorf("result of %s: %w", task, err)
+	}
 	img, err := checkResult(data, j.m.TileRect(task.Tile).Size())
 	if err != nil {
 		return fmt.Errorf("result of %s: %w", task, err)
 	}
-	digest := credits.Digest(img)
+	digest := job.ResultDigest(credits.Digest(img), extras)
 	start = lap("publisher.deliver.decode", start)
-	c, err := p.keep(j, d.Lease, task, data)
+	c, err := p.keep(j, d.Lease, task, data, extras)
 	if err != nil {
 		return fmt.Errorf("keeping result of %s: %w", task, err)
 	}

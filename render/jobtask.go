@@ -19,6 +19,7 @@ func TaskFor(m job.Manifest, t job.Task, sceneDir, outDir string, threads int) T
 		// The manifest's memory limit; a volunteer lowers it to its own
 		// cap before rendering.
 		MemoryLimit: int64(m.Limits.MaxMemoryMiB) << 20,
+		Extras:      m.Extras(),
 	}
 	if m.TileCount() > 1 {
 		r := m.TileRect(t.Tile)

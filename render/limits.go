@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os/exec"
 	"path/filepath"
@@ -63,6 +64,13 @@ func LimitsOf(t Task) Limits {
 // empty standard input.
 func Start(cmd *exec.Cmd, lim Limits) error {
 	return startLimited(cmd, lim)
+}
+
+// StartFed is Start for a program that reads its standard input: it
+// returns the writing end of the program's standard input (on Linux, the
+// gate's pipe, kept open after the go-ahead). cmd.Stdin must be nil.
+func StartFed(cmd *exec.Cmd, lim Limits) (io.WriteCloser, error) {
+	return startFed(cmd, lim)
 }
 
 // WatchSize calls over, once, when the files under dir together hold more

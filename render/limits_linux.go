@@ -3,6 +3,7 @@ package render
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"syscall"
 	"unsafe"
@@ -16,22 +17,42 @@ const sandboxOS = true
 const gateScript = `read -r _ || exit 125; exec "$@"`
 
 func startLimited(cmd *exec.Cmd, lim Limits) error {
+	_, err := startGated(cmd, lim, false)
+	return err
+}
+
+func startFed(cmd *exec.Cmd, lim Limits) (io.WriteCloser, error) {
+	return startGated(cmd, lim, true)
+}
+
+// startGated starts cmd behind the gate; with feed, the gate's pipe stays
+// open after the go-ahead and is returned: the program's standard input
+// (the shell's read takes exactly the go-ahead line: sh reads a pipe a
+// byte at a time).
+func startGated(cmd *exec.Cmd, lim Limits, feed bool) (io.WriteCloser, error) {
 	if lim.Memory <= 0 && lim.FileSize <= 0 {
-		return cmd.Start()
+		var in io.WriteCloser
+		if feed {
+			var err error
+			if in, err = cmd.StdinPipe(); err != nil {
+				return nil, err
+			}
+		}
+		return in, cmd.Start()
 	}
 	if cmd.Stdin != nil {
-		return errors.New("render.Start: cmd.Stdin must be nil")
+		return nil, errors.New("render.Start: cmd.Stdin must be nil")
 	}
 	path := cmd.Path
 	cmd.Path = "/bin/sh"
 	cmd.Args = append([]string{"/bin/sh", "-c", gateScript, "renderswarm-limits", path}, cmd.Args[1:]...)
 	gate, err := cmd.StdinPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
 		gate.Close()
-		return err
+		return nil, err
 	}
 	pid := cmd.Process.Pid
 	for _, l := range []struct {
@@ -45,17 +66,22 @@ func startLimited(cmd *exec.Cmd, lim Limits) error {
 			gate.Close() // the shell exits without running the program
 			cmd.Process.Kill()
 			cmd.Wait()
-			return fmt.Errorf("setting resource limit %d of the renderer: %w", l.resource, err)
+			return nil, fmt.Errorf("setting resource limit %d of the renderer: %w", l.resource, err)
 		}
 	}
 	_, err = gate.Write([]byte("go\n"))
-	gate.Close()
+	if err != nil || !feed {
+		gate.Close()
+	}
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		return fmt.Errorf("starting the renderer under its limits: %w", err)
+		return nil, fmt.Errorf("starting the renderer under its limits: %w", err)
 	}
-	return nil
+	if !feed {
+		return nil, nil
+	}
+	return gate, nil
 }
 
 // prlimit sets both the soft and the hard limit of resource for pid.

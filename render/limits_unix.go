@@ -4,6 +4,7 @@ package render
 
 import (
 	"fmt"
+	"io"
 	"os/exec"
 )
 
@@ -17,4 +18,12 @@ func startLimited(cmd *exec.Cmd, lim Limits) error {
 		cmd.Args = append([]string{"/bin/sh", "-c", `ulimit -v "$0" || exit 125; exec "$@"`, fmt.Sprint(kb), path}, cmd.Args[1:]...)
 	}
 	return cmd.Start()
+}
+
+func startFed(cmd *exec.Cmd, lim Limits) (io.WriteCloser, error) {
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	return in, startLimited(cmd, lim)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,17 @@ type Backend interface {
 	// a missing or malformed scene or dependency, ErrUnsupported for an
 	// option the backend lacks.
 	Render(ctx context.Context, t Task, progress func(Progress)) (Result, error)
+}
+
+// RootInspector is a Backend whose scenes may use files anywhere under a
+// project root, not only beside the main file: a studio's shots/shot.blend
+// linking lib/props.blend, whose textures sit beside the library.
+// InspectRoot is Inspect with root in place of the main file's directory:
+// it accepts dependencies anywhere inside root (symlinks resolved),
+// refuses those outside it in one line naming the file, and reports
+// SceneInfo.Files relative to root. root must contain scenePath.
+type RootInspector interface {
+	InspectRoot(ctx context.Context, scenePath, root string) (SceneInfo, error)
 }
 
 // Info describes a backend as installed on this machine.
@@ -103,6 +115,11 @@ type Task struct {
 	Border    *Rect
 	OutputDir string // the only directory the backend may write to
 	Threads   int    // worker threads; 0 means all CPUs
+	// Extras are files to write besides the PNG, by extension ("exr":
+	// an OpenEXR of the same frame, half float, RGBA), for whole frames
+	// only (a border render writes none). A backend that cannot write
+	// one fails with ErrUnsupported.
+	Extras []string
 	// MemoryLimit caps the address space of every process the render
 	// runs, in bytes; 0 means DefaultMemoryLimit. A render that needs
 	// more fails.
@@ -152,6 +169,21 @@ func (t Task) Validate() error {
 	return nil
 }
 
+// CheckExtras reports, wrapping ErrUnsupported, an extra output of t the
+// backend cannot write (supported lists the ones it can). Border renders
+// write no extras, so they pass.
+func (t Task) CheckExtras(supported ...string) error {
+	if t.Border != nil {
+		return nil
+	}
+	for _, e := range t.Extras {
+		if !slices.Contains(supported, e) {
+			return fmt.Errorf("%w: extra output %q", ErrUnsupported, e)
+		}
+	}
+	return nil
+}
+
 // Region is the part of the frame the task renders: the border if set,
 // else the whole frame.
 func (t Task) Region() Rect {
@@ -169,8 +201,10 @@ type Progress struct {
 
 // Result is what a successful Render produced.
 type Result struct {
-	Path          string // the output PNG, inside Task.OutputDir
-	Width, Height int    // its size: the task's region
+	Path string // the output PNG, inside Task.OutputDir
+	// Extras maps each of Task.Extras to its file inside Task.OutputDir.
+	Extras        map[string]string
+	Width, Height int // its size: the task's region
 	// CPU is the processor time the render took, every thread of it
 	// summed (a renderer that uses one core of four for 10 s took 10 s):
 	// what a volunteer's claim is made of. Backends that run a program

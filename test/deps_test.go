@@ -159,6 +159,9 @@ var importRules = []struct {
 			}
 			return false
 		}},
+	{"the Blender add-on's package carries files: the standard library only",
+		func(p string) bool { return p == "blender" },
+		only(nil)},
 }
 
 // TestImportRules checks every package of the module against importRules.

@@ -92,7 +92,11 @@ func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err 
 	if err != nil {
 		return r, fmt.Errorf("renderer output: %w", err)
 	}
-	commit := job.Commit(g.Salt, credits.Digest(img))
+	extras, err := readExtras(res, m.Extras())
+	if err != nil {
+		return r, err
+	}
+	commit := job.Commit(g.Salt, job.ResultDigest(credits.Digest(img), extras))
 	pub := m.Publisher
 	var reveal bool
 	committing := phase.Now()
@@ -108,7 +112,13 @@ func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err 
 	if err != nil {
 		thumb = nil // the web app shows no preview; the result is fine
 	}
-	return rendered{dir: out, path: res.Path, claim: claim, thumb: thumb, revealed: reveal}, nil
+	path := res.Path
+	if len(extras) > 0 {
+		if path, err = writeBundle(out, png, extras); err != nil {
+			return r, err
+		}
+	}
+	return rendered{dir: out, path: path, claim: claim, thumb: thumb, revealed: reveal}, nil
 }
 
 // The scene fetch is bounded: findScene to find the scene and learn its

@@ -13,18 +13,20 @@ import (
 )
 
 type publishCmd struct {
-	Scene      string `arg:"" help:"The scene's main file." type:"existingfile"`
-	Renderer   string `help:"builtin, blender or povray." default:"builtin"`
-	Frames     string `help:"Frames, e.g. 1-250, 1-250x5, 1,5,9-12 (default: the scene's own)." placeholder:"SPEC"`
-	First      string `help:"Frames to render and verify before all others, e.g. a test frame." placeholder:"SPEC"`
-	Replicas   int    `help:"Agreeing results needed per frame (1: adaptive)." default:"2"`
-	Resolution string `help:"WIDTHxHEIGHT (default: the scene's own)." placeholder:"WxH"`
-	Samples    int    `help:"Samples per pixel (default: the scene's own)." placeholder:"N"`
-	Tiles      int    `help:"Split every frame into N horizontal bands rendered by different volunteers." placeholder:"N"`
-	Title      string `help:"A name for the job."`
-	TimeLimit  string `help:"Longest one frame (or tile) may render on a volunteer before it counts as failed." default:"1h" placeholder:"DUR"`
-	Wait       bool   `help:"Show progress until every frame is verified; exit 0 only then."`
-	JSON       bool   `name:"json" help:"Print JSON."`
+	Scene      string   `arg:"" help:"The scene's main file." type:"existingfile"`
+	Root       string   `help:"Project folder: pack every file the scene uses inside it (linked libraries and their files too), keeping the layout; default: the scene's folder." type:"existingdir" placeholder:"DIR"`
+	Renderer   string   `help:"builtin, blender or povray." default:"builtin"`
+	Frames     string   `help:"Frames, e.g. 1-250, 1-250x5, 1,5,9-12 (default: the scene's own)." placeholder:"SPEC"`
+	First      string   `help:"Frames to render and verify before all others, e.g. a test frame." placeholder:"SPEC"`
+	Replicas   int      `help:"Agreeing results needed per frame (1: adaptive)." default:"2"`
+	Resolution string   `help:"WIDTHxHEIGHT (default: the scene's own)." placeholder:"WxH"`
+	Samples    int      `help:"Samples per pixel (default: the scene's own)." placeholder:"N"`
+	Tiles      int      `help:"Split every frame into N horizontal bands rendered by different volunteers." placeholder:"N"`
+	Title      string   `help:"A name for the job."`
+	Extra      []string `help:"Also deliver each frame in this format, beside the verified PNG: exr (OpenEXR, half float; Blender). Bound to the PNG by its commitment, not compared pixel by pixel." placeholder:"FORMAT" enum:"exr"`
+	TimeLimit  string   `help:"Longest one frame (or tile) may render on a volunteer before it counts as failed." default:"1h" placeholder:"DUR"`
+	Wait       bool     `help:"Show progress until every frame is verified; exit 0 only then."`
+	JSON       bool     `name:"json" help:"Print JSON."`
 }
 
 func (c *publishCmd) Run(ctx context.Context, g *Globals) error {
@@ -33,9 +35,9 @@ func (c *publishCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	st, err := cl.Publish(ctx, gui.PublishRequest{
-		Scene: c.Scene, Renderer: c.Renderer, Frames: c.Frames, First: c.First, Replicas: c.Replicas,
+		Scene: c.Scene, Root: c.Root, Renderer: c.Renderer, Frames: c.Frames, First: c.First, Replicas: c.Replicas,
 		Resolution: c.Resolution, Samples: c.Samples, Tiles: c.Tiles, Title: c.Title,
-		TimeLimit: c.TimeLimit,
+		TimeLimit: c.TimeLimit, Outputs: c.Extra,
 	})
 	if err != nil {
 		return err
@@ -193,7 +195,20 @@ func (c *fetchCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("wrote %d verified frames to %s\n", len(res.Written), filepath.Clean(c.Out))
+	var pngs, others []string
+	for _, w := range res.Written {
+		if strings.EqualFold(filepath.Ext(w), ".png") {
+			pngs = append(pngs, w)
+		} else {
+			others = append(others, filepath.Base(w))
+		}
+	}
+	fmt.Printf("wrote %d verified frames to %s\n", len(pngs), filepath.Clean(c.Out))
+	if len(others) > 0 {
+		// Tell the artist plainly what was checked and what rode along.
+		fmt.Printf("verified pixel by pixel: the PNGs; delivered with them, bound by the same commitment but not compared: %s\n",
+			strings.Join(others, ", "))
+	}
 	if len(res.Missing) > 0 {
 		return fmt.Errorf("%d frames are not verified yet (first: %d)", len(res.Missing), res.Missing[0])
 	}

@@ -38,6 +38,7 @@ type CLI struct {
 	Credits creditsCmd `cmd:"" help:"This node's ledger: compute units earned and spent."`
 	Render  renderCmd  `cmd:"" help:"Render frames locally, with no network."`
 	Demo    demoCmd    `cmd:"" help:"Run a local swarm that renders the built-in demo scene with verification."`
+	Blender blenderCmd `cmd:"" help:"Blender integration: install-addon."`
 
 	Service     serviceCmd  `cmd:"" help:"Start the node at login for this user: install, uninstall, status."`
 	Open        openCmd     `cmd:"" help:"Open the node's web app in the browser (starting the node through systemd on Linux if needed)."`

@@ -21,6 +21,7 @@ import (
 // with the settings a volunteer would use for the same publish flags.
 type renderCmd struct {
 	Scene      string `arg:"" help:"Scene file (its directory holds its dependencies)." placeholder:"SCENE"`
+	Root       string `help:"Project folder holding the scene and the files it uses (as publish --root); default: the scene's folder." type:"existingdir" placeholder:"DIR"`
 	Renderer   string `default:"builtin" help:"Renderer backend." placeholder:"NAME"`
 	Frames     string `help:"Frames, e.g. 1-24, 1-250x5 or 1,5,9-12 (default: the scene's range)." placeholder:"SPEC"`
 	Resolution string `help:"Output size (default: the scene's)." placeholder:"WxH"`
@@ -47,11 +48,31 @@ func (c *renderCmd) Run(ctx context.Context, _ *Globals) error {
 		slices.Sort(names)
 		return usageError{fmt.Errorf("unknown renderer %q (available: %s)", c.Renderer, strings.Join(names, ", "))}
 	}
-	info, err := b.Inspect(ctx, c.Scene)
-	if err != nil {
+	if cl, ok := b.(io.Closer); ok {
+		defer cl.Close() // a Blender kept for further frames
+	}
+	dir, file := filepath.Dir(c.Scene), filepath.Base(c.Scene)
+	var info render.SceneInfo
+	var err error
+	if ri, ok := b.(render.RootInspector); ok && c.Root != "" {
+		abs, err := filepath.Abs(c.Scene)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(c.Root, abs)
+		if err != nil || !filepath.IsLocal(rel) {
+			return usageError{fmt.Errorf("scene %s is not inside --root %s", c.Scene, c.Root)}
+		}
+		dir, file = c.Root, filepath.ToSlash(rel)
+		info, err = ri.InspectRoot(ctx, abs, c.Root)
+		if err != nil {
+			return err
+		}
+	} else if info, err = b.Inspect(ctx, c.Scene); err != nil {
 		return err // names the scene file already
 	}
 	tmpl, frames, err := c.plan(info)
+	tmpl.SceneDir, tmpl.SceneFile = dir, file
 	if err != nil {
 		return usageError{err}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -36,6 +37,10 @@ type Backend struct {
 	Program string
 	// NoSandbox disables bubblewrap even where it works.
 	NoSandbox bool
+	// NoChunks starts a new Blender for every task instead of rendering
+	// further tasks of a scene in the one that rendered the last (see
+	// serve.go).
+	NoChunks bool
 	// Logger receives the one-time notice when renders cannot be
 	// sandboxed; nil means slog.Default().
 	Logger *slog.Logger
@@ -45,6 +50,7 @@ type Backend struct {
 	whyNot  string // why there is no sandbox
 	program string // resolved Program
 	progErr error
+	servers pool // Blenders kept with a scene loaded, for its next task
 }
 
 var _ render.Backend = (*Backend)(nil)
@@ -132,6 +138,19 @@ type sceneJSON struct {
 // paths leaving the file's directory and missing files are errors wrapping
 // render.ErrSceneInvalid that name the file.
 func (b *Backend) Inspect(ctx context.Context, scenePath string) (render.SceneInfo, error) {
+	return b.inspect(ctx, scenePath, "")
+}
+
+var _ render.RootInspector = (*Backend)(nil)
+
+// InspectRoot is Inspect for a scene in a project: dependencies may lie
+// anywhere inside root (linked libraries, and the files those use, at any
+// depth), and Files are relative to root.
+func (b *Backend) InspectRoot(ctx context.Context, scenePath, root string) (render.SceneInfo, error) {
+	return b.inspect(ctx, scenePath, root)
+}
+
+func (b *Backend) inspect(ctx context.Context, scenePath, root string) (render.SceneInfo, error) {
 	b.setup()
 	if b.progErr != nil {
 		return render.SceneInfo{}, b.progErr
@@ -144,7 +163,16 @@ func (b *Backend) Inspect(ctx context.Context, scenePath string) (render.SceneIn
 		return render.SceneInfo{}, err
 	}
 	dir := filepath.Dir(abs)
-	if err := render.CheckInside(dir, filepath.Base(abs)); err != nil {
+	if root != "" {
+		if dir, err = filepath.Abs(root); err != nil {
+			return render.SceneInfo{}, fmt.Errorf("%w: project root %s: %v", render.ErrSceneInvalid, root, err)
+		}
+	}
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil || !filepath.IsLocal(rel) {
+		return render.SceneInfo{}, fmt.Errorf("%w: %s is not inside the project root %s", render.ErrSceneInvalid, scenePath, dir)
+	}
+	if err := render.CheckInside(dir, filepath.ToSlash(rel)); err != nil {
 		return render.SceneInfo{}, err
 	}
 	tmp, err := os.MkdirTemp("", "renderswarm-blender-")
@@ -176,7 +204,7 @@ func (b *Backend) Inspect(ctx context.Context, scenePath string) (render.SceneIn
 		return render.SceneInfo{}, fmt.Errorf("%w: %s: render engine %s is not supported (want Cycles or Eevee)",
 			render.ErrSceneInvalid, scenePath, info.Engine)
 	}
-	files, err := checkDeps(scenePath, dir, info.Deps)
+	files, err := checkDeps(scenePath, dir, root != "", info.Deps)
 	if err != nil {
 		return render.SceneInfo{}, err
 	}
@@ -207,9 +235,14 @@ func checkBlend(abs, shown string) error {
 }
 
 // checkDeps turns the script's dependency list into sorted, unique,
-// slash-separated paths relative to dir, rejecting absolute, escaping and
-// missing ones (all reported together).
-func checkDeps(scene, dir string, deps [][4]string) ([]string, error) {
+// slash-separated paths relative to dir (the scene's folder, or the
+// project root when isRoot), rejecting absolute, escaping and missing ones
+// (all reported together).
+func checkDeps(scene, dir string, isRoot bool, deps [][4]string) ([]string, error) {
+	outside := ": outside the scene's directory (publish with --root PROJECT to pack files of a project around it)"
+	if isRoot {
+		outside = ": outside the project root " + dir
+	}
 	var files, bad []string
 	for _, d := range deps {
 		kind, name, raw, abs := d[0], d[1], d[2], d[3]
@@ -226,7 +259,7 @@ func checkDeps(scene, dir string, deps [][4]string) ([]string, error) {
 		abs = filepath.Clean(filepath.FromSlash(strings.ReplaceAll(abs, `\`, "/")))
 		rel, err := filepath.Rel(dir, abs)
 		if err != nil || !filepath.IsLocal(rel) {
-			bad = append(bad, shown+": outside the scene's directory")
+			bad = append(bad, shown+outside)
 			continue
 		}
 		if err := render.CheckInside(dir, filepath.ToSlash(rel)); err != nil {
@@ -253,6 +286,9 @@ func checkDeps(scene, dir string, deps [][4]string) ([]string, error) {
 // frame_NNNN_X0_Y0_X1_Y1.png for a border region, in t.OutputDir.
 func (b *Backend) Render(ctx context.Context, t render.Task, progress func(render.Progress)) (render.Result, error) {
 	if err := t.Validate(); err != nil {
+		return render.Result{}, err
+	}
+	if err := t.CheckExtras("exr"); err != nil {
 		return render.Result{}, err
 	}
 	if t.Frame > MaxFrame {
@@ -308,6 +344,8 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	}
 	if t.Border != nil {
 		params["border"] = borderFractions(*t.Border, t.Width, t.Height)
+	} else if len(t.Extras) > 0 {
+		params["extras"] = t.Extras
 	}
 	mk := newMarkers()
 
@@ -315,17 +353,23 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	var p progressParser
 	done := false
 	var cpu time.Duration
-	err = b.run(ctx, runSpec{blend: blend, sceneDir: sceneDir, work: work, script: mk.renderScript(), params: params, mk: mk, cpu: &cpu,
-		memory: render.MemoryLimitOf(t), output: render.OutputLimitOf(t)},
-		func(line string) {
-			if line == mk.done {
-				done = true
-				return
-			}
-			if f, msg, ok := p.parse(line); ok {
-				progress(render.Progress{Fraction: f, Message: msg})
-			}
-		})
+	if b.NoChunks {
+		err = b.run(ctx, runSpec{blend: blend, sceneDir: sceneDir, work: work, script: mk.renderScript(), params: params, mk: mk, cpu: &cpu,
+			memory: render.MemoryLimitOf(t), output: render.OutputLimitOf(t)},
+			func(line string) {
+				if line == mk.done {
+					done = true
+					return
+				}
+				if f, msg, ok := p.parse(line); ok {
+					progress(render.Progress{Fraction: f, Message: msg})
+				}
+			})
+	} else {
+		key := serverKey{blend: blend, sceneDir: sceneDir, memory: render.MemoryLimitOf(t), output: render.OutputLimitOf(t)}
+		cpu, err = b.renderServed(ctx, key, params, work, progress)
+		done = err == nil
+	}
 	if err != nil {
 		return render.Result{}, err
 	}
@@ -341,12 +385,47 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	if r := t.Border; r != nil {
 		name = fmt.Sprintf("frame_%04d_%d_%d_%d_%d.png", t.Frame, r.X0, r.Y0, r.X1, r.Y1)
 	}
+	extras, err := moveExtras(work, outDir, t)
+	if err != nil {
+		return render.Result{}, fmt.Errorf("blender: %w", err)
+	}
 	out := filepath.Join(outDir, name)
 	if err := os.Rename(tmpOut, out); err != nil {
 		return render.Result{}, err
 	}
 	progress(render.Progress{Fraction: 1, Message: "done"})
-	return render.Result{Path: out, Width: region.Dx(), Height: region.Dy(), CPU: cpu}, nil
+	return render.Result{Path: out, Width: region.Dx(), Height: region.Dy(), CPU: cpu, Extras: extras}, nil
+}
+
+// exrMagic starts every OpenEXR file.
+var exrMagic = []byte{0x76, 0x2f, 0x31, 0x01}
+
+// moveExtras checks the extra outputs the script wrote into work and moves
+// them to outDir as frame_NNNN.EXT.
+func moveExtras(work, outDir string, t render.Task) (map[string]string, error) {
+	if t.Border != nil || len(t.Extras) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, ext := range t.Extras {
+		src := filepath.Join(work, "frame."+ext)
+		b := make([]byte, len(exrMagic))
+		f, err := os.Open(src)
+		if err != nil {
+			return nil, fmt.Errorf("no %s output: %w", ext, err)
+		}
+		_, err = io.ReadFull(f, b)
+		f.Close()
+		if err != nil || ext == "exr" && string(b) != string(exrMagic) {
+			return nil, fmt.Errorf("the %s output is not an OpenEXR file", ext)
+		}
+		dst := filepath.Join(outDir, fmt.Sprintf("frame_%04d.%s", t.Frame, ext))
+		if err := os.Rename(src, dst); err != nil {
+			return nil, err
+		}
+		out[ext] = dst
+	}
+	return out, nil
 }
 
 // checkPNG checks that path is a PNG of the region's size.

@@ -1,6 +1,6 @@
 // Package blender is the Blender backend of render.Backend: it renders .blend
 // scenes with an installed Blender (Cycles, or Eevee where a GPU context
-// exists), headless, one process per call.
+// exists), headless, one process per chunk of tasks.
 //
 // # Command lines
 //
@@ -30,15 +30,22 @@
 //
 // Reports frame_start/frame_end, the resolution scaled by
 // resolution_percentage (integer, as Blender does), Cycles samples (0 for
-// Eevee) and the external files: non-packed images (UDIM tiles expanded),
-// libraries, fonts, sounds, movie clips, Alembic/USD cache files, volumes and
-// sequencer image/movie strips,
+// Eevee) and the external files: non-packed images (UDIM tiles expanded,
+// image sequences expanded to every file numbered like the stored one),
+// libraries (and, since Blender loads them, the libraries and files those
+// link, at any depth), fonts, sounds, movie clips, Alembic/USD cache
+// files, volumes (sequences expanded), external OSL scripts of shader
+// nodes and sequencer image/movie strips,
 // resolved by Blender against the file (or the linking library) and made
 // relative to the .blend's directory. A path not stored as "//relative", one
 // resolving outside the directory (through ".." or, symlinks resolved, a
 // link), or a missing file is an error wrapping render.ErrSceneInvalid
 // naming the datablock and path; so is a .blend that is itself a link out
-// of its folder. Scenes whose engine
+// of its folder. InspectRoot (render.RootInspector) does the same with a
+// project root in place of the .blend's directory: a shot may link
+// ../lib/props.blend and the textures beside it, all reported relative to
+// the root; Blender is then sandboxed with the root, not the shot's
+// folder, visible. Scenes whose engine
 // is not Cycles or Eevee are rejected.
 //
 // # Render: settings pinned for reproducibility
@@ -76,6 +83,13 @@
 // escaping or missing dependencies: Blender would otherwise render a missing
 // texture as pink and succeed.
 //
+// Task.Extras "exr" (whole frames only) saves the same render result once
+// more as OpenEXR (half float, RGBA, ZIP) and returns it as
+// frame_NNNN.exr beside the PNG, checked for OpenEXR's signature. Its
+// header carries Cycles' render-time metadata, so honest replicas' EXR
+// bytes differ: extras are bound to the verified PNG by the result's
+// commitment, never compared.
+//
 // The frame is written to a private work directory inside Task.OutputDir,
 // checked (decodes, region size) and renamed to frame_NNNN.png or
 // frame_NNNN_X0_Y0_X1_Y1.png; the work directory is always removed, so a
@@ -88,6 +102,21 @@
 // (SIGKILL) at once. A crash returns Blender's last output line. A render
 // that Blender itself aborts (bpy.ops.render.render raising) is a plain
 // error, except a missing camera, which is render.ErrSceneInvalid.
+//
+// # Chunks: one Blender for consecutive tasks
+//
+// Render keeps the Blender it started, with the scene loaded, and renders
+// the next task of the same scene (file, folder and limits) in it: the
+// script then reads one task per line on stdin and answers each with the
+// done marker and the task's processor time. A volunteer's consecutive
+// frames of a job and a publisher's crop checks of one job so pay
+// Blender's start-up (about 1 s here) once per chunk, while every task is
+// still its own lease, commitment and verification. The chunk (tasks per
+// process) follows the measured time per task: as many as fit in two
+// minutes, at most 64; a process idle for 20 s exits; a failed, cancelled
+// or over-limit task takes its process with it. Pixels are the same as a
+// fresh Blender's (tested across frames, a border crop and an extra EXR).
+// NoChunks restores one process per task.
 //
 // # Sandbox
 //
@@ -141,9 +170,10 @@
 //     slightly (DESIGN.md §5).
 //   - Compositing filters that look at neighbouring pixels (blur, glare)
 //     make border tiles differ from the full frame at tile edges.
-//   - Image and volume sequences and Alembic caches are listed by the one
-//     path the file stores, not every frame's file; fluid/particle disk
-//     caches, OCIO configs and add-on data are not listed.
+//   - Alembic caches are listed by the one path the file stores;
+//     fluid/particle disk caches, OCIO configs and add-on data are not
+//     listed. Sequences are found by name (every file numbered like the
+//     stored one), so unrelated files numbered the same way ride along.
 //   - Time is bounded by the caller's ctx; memory and output by the
 //     task's limits (see Limits), on Windows output only. No cgroup
 //     limits: memory Blender's sandbox holds in /dev/shm is not counted.

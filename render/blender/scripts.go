@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 )
 
 // The Python run inside Blender. It is the only Python that ever runs:
@@ -17,17 +18,18 @@ import (
 // its own random token, so a line Blender prints about the scene (an object
 // name may hold a newline) cannot pass for one.
 type markers struct {
-	info string // Inspect: JSON sceneJSON
-	err  string // JSON string: the scene is unusable
-	fail string // JSON string: Blender failed to render
-	done string // Render: the frame was written
+	info  string // Inspect: JSON sceneJSON
+	err   string // JSON string: the scene is unusable
+	fail  string // JSON string: Blender failed to render
+	done  string // Render: the frame was written
+	ready string // serving: the scene is loaded, tasks may come
 }
 
 func newMarkers() markers {
 	var b [8]byte
 	rand.Read(b[:])
 	p := "RENDERSWARM_" + hex.EncodeToString(b[:]) + "_"
-	return markers{info: p + "INFO ", err: p + "ERROR ", fail: p + "FAIL ", done: p + "DONE"}
+	return markers{info: p + "INFO ", err: p + "ERROR ", fail: p + "FAIL ", done: p + "DONE", ready: p + "READY"}
 }
 
 func (m markers) inspectScript() string {
@@ -35,8 +37,52 @@ func (m markers) inspectScript() string {
 }
 
 func (m markers) renderScript() string {
-	return fmt.Sprintf(pyCommon, m.err, exitSceneError) + fmt.Sprintf(pyRender, m.fail, exitRenderError, m.done)
+	return fmt.Sprintf(pyCommon, m.err, exitSceneError) + fmt.Sprintf(pyRenderTask, m.fail, exitRenderError) +
+		fmt.Sprintf("\nrender_task(P)\nprint(%q, flush=True)\n", m.done)
 }
+
+// serveScript keeps Blender running with the scene loaded: it prints the
+// ready marker, then renders one task per JSON line on stdin (the render
+// script's parameters plus "id") and answers each with the done marker
+// and {"id", "cpu"}: the processor seconds the task took (Cycles renders
+// in Blender's own threads, so process_time counts them all). It exits
+// when stdin closes.
+func (m markers) serveScript() string {
+	return fmt.Sprintf(pyCommon, m.err, exitSceneError) + fmt.Sprintf(pyRenderTask, m.fail, exitRenderError) +
+		fmt.Sprintf(pyServe, m.ready, m.done)
+}
+
+// pyRenderTask is pyRender as a function of its parameters, so a
+// long-lived Blender renders one task after another.
+var pyRenderTask = "def render_task(P):\n" + indent(pyRender)
+
+func indent(code string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.Trim(code, "\n"), "\n") {
+		if l != "" {
+			b.WriteString("    ")
+		}
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+const pyServe = `
+import time
+print(%q, flush=True)
+while True:
+    line = sys.stdin.readline()
+    if not line:
+        break
+    line = line.strip()
+    if not line:
+        continue
+    Q = json.loads(line)
+    t0 = time.process_time()
+    render_task(Q)
+    print(%q + json.dumps({"id": Q["id"], "cpu": time.process_time() - t0}), flush=True)
+`
 
 // Exit codes of a script that printed markError or markFail.
 const (
@@ -49,7 +95,7 @@ const (
 // scene, which must never be rendered instead) and collects the external
 // files the scene uses.
 const pyCommon = `
-import bpy, json, os, sys
+import bpy, json, os, re, sys
 P = json.loads(sys.argv[sys.argv.index("--") + 1])
 
 def fail(msg):
@@ -66,11 +112,27 @@ def deps():
     def add(kind, idb, fp, lib):
         if fp:
             out.append([kind, getattr(idb, "name_full", idb.name), fp, bpy.path.abspath(fp, library=lib)])
+    def add_sequence(kind, idb, fp, lib):
+        """Every file of the numbered sequence fp belongs to: the same name
+        with any number in place of its last run of digits."""
+        add(kind, idb, fp, lib)
+        ab = bpy.path.abspath(fp, library=lib)
+        d, base = os.path.split(ab)
+        m = re.match(r"^(.*?)(\d+)(\D*)$", base)
+        if not m or not os.path.isdir(d):
+            return
+        pat = re.compile("^" + re.escape(m.group(1)) + r"\d+" + re.escape(m.group(3)) + "$")
+        rd = os.path.dirname(fp)
+        for name in sorted(os.listdir(d)):
+            if name != base and pat.match(name):
+                add(kind, idb, rd + "/" + name, lib)
     for im in bpy.data.images:
         if im.source not in {'FILE', 'SEQUENCE', 'MOVIE', 'TILED'} or im.packed_file:
             continue
         fp = im.filepath
-        if im.source == 'TILED' and ('<UDIM>' in fp or '<UVTILE>' in fp):
+        if im.source == 'SEQUENCE':
+            add_sequence("image sequence", im, fp, im.library)
+        elif im.source == 'TILED' and ('<UDIM>' in fp or '<UVTILE>' in fp):
             for t in im.tiles:
                 n = t.number
                 uv = "u%%d_v%%d" %% ((n - 1001) %% 10 + 1, (n - 1001) // 10 + 1)
@@ -92,7 +154,17 @@ def deps():
         add("cache file", c, c.filepath, c.library)
     for v in getattr(bpy.data, "volumes", []):
         if not v.packed_file:
-            add("volume", v, v.filepath, v.library)
+            if getattr(v, "is_sequence", False):
+                add_sequence("volume sequence", v, v.filepath, v.library)
+            else:
+                add("volume", v, v.filepath, v.library)
+    trees = [(i, i.node_tree) for coll in (bpy.data.materials, bpy.data.worlds, bpy.data.lights)
+             for i in coll if getattr(i, "node_tree", None) is not None]
+    trees += [(g, g) for g in bpy.data.node_groups]
+    for idb, tree in trees:
+        for n in tree.nodes:
+            if n.bl_idname == 'ShaderNodeScript' and n.mode == 'EXTERNAL' and n.filepath:
+                add("OSL script", idb, n.filepath, idb.library)
     for sc in bpy.data.scenes:
         ed = sc.sequence_editor
         if ed is None:
@@ -201,5 +273,13 @@ except RuntimeError as e:
     print(%q + json.dumps(msg), flush=True)  # e.g. out of memory or disk
     sys.stdout.flush()
     os._exit(%d)
-print(%q, flush=True)
+# Extra outputs ride along with the verified PNG: the same render result,
+# saved again in another format (OpenEXR: half float, RGBA, ZIP).
+for ext in P.get("extras", []):
+    if ext == "exr":
+        im.file_format = 'OPEN_EXR'
+        im.color_mode = 'RGBA'
+        im.color_depth = '16'
+        im.exr_codec = 'ZIP'
+        bpy.data.images['Render Result'].save_render(P["out"] + ".exr", scene=scene)
 `

@@ -170,6 +170,9 @@ func loadScene(t render.Task) (*scene, []stamp, error) {
 // opaque 8-bit RGB PNG named frame_NNNN.png, or frame_NNNN_X0_Y0_X1_Y1.png
 // for a border region.
 func (r *Renderer) Render(ctx context.Context, t render.Task, progress func(render.Progress)) (render.Result, error) {
+	if err := t.CheckExtras(); err != nil {
+		return render.Result{}, err
+	}
 	if err := t.Validate(); err != nil {
 		return render.Result{}, err
 	}

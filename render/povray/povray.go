@@ -160,6 +160,9 @@ func borderArgs(r render.Rect, w, h int) []string {
 
 // Render renders one frame of t's scene (a .pov, or an .ini naming one).
 func (b *Backend) Render(ctx context.Context, t render.Task, progress func(render.Progress)) (render.Result, error) {
+	if err := t.CheckExtras(); err != nil {
+		return render.Result{}, err
+	}
 	if err := t.Validate(); err != nil {
 		return render.Result{}, err
 	}
