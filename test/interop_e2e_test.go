@@ -156,7 +156,7 @@ func TestSharingBadInputIsOneLine(t *testing.T) {
 	mustRun(t, a.home, time.Minute, "assets", "publish", "lib", src)
 	writeFile(t, filepath.Join(src, "scene.txt"), "camera 1 2 3\n")
 	mustRun(t, a.home, time.Minute, "assets", "publish", "lib", src)
-	r = run(t, a.home, time.Minute, "assets", "publish", "lib", src, "--version", "2")
+	r = run(t, a.home, time.Minute, "assets", "publish", "lib", src, "--number", "2")
 	expectError(t, "publishing a version that is not after the newest", r, "goes backwards")
 
 	ref := a.id + "/lib"

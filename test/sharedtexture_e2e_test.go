@@ -59,12 +59,16 @@ mesh file=textures/shared.obj material=m
 		})
 	}
 	// A new volunteer's frames are replicated on two peers, never twice
-	// on one: both volunteers rendered both jobs.
+	// on one: both volunteers rendered both jobs. Fetching the file a
+	// second time would add 32 MiB; what comes on top of one copy is the
+	// scenes' small files, listings, and pieces that arrived from two
+	// peers at once at the end of a download (about 1 MiB on a loaded
+	// machine).
 	for i, v := range vs {
 		got := statsOf(t, v.home).Downloaded
 		t.Logf("volunteer %d received %d bytes for two scenes sharing a %d-byte file", i, got, len(texture))
-		if got < int64(len(texture)) || got > int64(len(texture))+1<<20 {
-			t.Errorf("volunteer %d received %d bytes; want the shared %d-byte file once (at most 1 MiB more)", i, got, len(texture))
+		if slack := int64(len(texture) / 8); got < int64(len(texture)) || got > int64(len(texture))+slack {
+			t.Errorf("volunteer %d received %d bytes; want the shared %d-byte file once (at most %d bytes more)", i, got, len(texture), slack)
 		}
 	}
 }

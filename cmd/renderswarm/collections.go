@@ -14,7 +14,7 @@ import (
 type assetsPublishCmd struct {
 	Name    string `arg:"" help:"The collection's name (letters, digits, '.', '_', '-')."`
 	Dir     string `arg:"" help:"The folder to publish as the new version." type:"path"`
-	Version uint64 `help:"Version number (default: one after the newest)." placeholder:"N"`
+	Version uint64 `name:"number" help:"Version number (default: one after the newest); --version is the binary's." placeholder:"N"`
 	JSON    bool   `name:"json" help:"Print JSON."`
 }
 
