@@ -1,6 +1,7 @@
 package test
 
 import (
+	"flag"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,13 +20,21 @@ import (
 // binary is the renderswarm binary built once for the package's tests.
 //
 // The swarms of tests that wait more than they compute (networking,
-// receipts, crashes) run in parallel with each other (t.Parallel, two at a
-// time on two cores), each with its own homes and ports, so that the
-// package stays well inside go test's ten minutes. Tests that render with
+// receipts, crashes) run in parallel with each other (t.Parallel, four at a
+// time unless -parallel says otherwise), each with its own homes and
+// ports, so that the package stays well inside go test's ten minutes. Tests that render with
 // Blender or POV-Ray, or time what they see, run alone.
 var binary string
 
 func TestMain(m *testing.M) {
+	// Four swarms at a time unless -parallel says otherwise: they wait on
+	// the network and on each other far more than they compute.
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		flag.Set("test.parallel", "4")
+	}
 	dir, err := os.MkdirTemp("", "renderswarm-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
