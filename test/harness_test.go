@@ -1,10 +1,10 @@
 package test
 
 import (
-	"flag"
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
