@@ -367,6 +367,9 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 			})
 	} else {
 		key := serverKey{blend: blend, sceneDir: sceneDir, memory: render.MemoryLimitOf(t), output: render.OutputLimitOf(t)}
+		if st, err := os.Stat(blend); err == nil {
+			key.modTime, key.size = st.ModTime(), st.Size()
+		}
 		cpu, err = b.renderServed(ctx, key, params, work, progress)
 		done = err == nil
 	}

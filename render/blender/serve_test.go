@@ -2,6 +2,7 @@ package blender
 
 import (
 	"image"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -62,5 +63,34 @@ func TestChunkedRendersMatchFreshProcesses(t *testing.T) {
 	}
 	if n := chunked.servers.starts.Load(); n != 1 {
 		t.Errorf("%d tasks of one scene started %d Blender processes, want 1", len(tasks), n)
+	}
+}
+
+// A .blend changed on disk is rendered as it is now, not as a kept
+// Blender loaded it.
+func TestEditedSceneGetsANewProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	f := getFixtures(t)
+	dir := filepath.Join(t.TempDir(), "scene")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(f.dir, "scene"))); err != nil {
+		t.Fatal(err)
+	}
+	blend := filepath.Join(dir, "anim.blend")
+	b := New()
+	defer b.Close()
+	task := render.Task{SceneDir: dir, SceneFile: "anim.blend", Frame: 1, Width: 16, Height: 12, Samples: 1, Threads: 1, OutputDir: t.TempDir()}
+	if _, err := renderFile(t, b, task); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(blend, later, later)
+	task.OutputDir = t.TempDir()
+	if _, err := renderFile(t, b, task); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.servers.starts.Load(); n != 2 {
+		t.Errorf("a rewritten .blend was rendered by %d processes in all, want 2 (a new one)", n)
 	}
 }
