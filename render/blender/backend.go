@@ -422,6 +422,11 @@ func moveExtras(work, outDir string, t render.Task) (map[string]string, error) {
 		if err != nil || ext == "exr" && string(b) != string(exrMagic) {
 			return nil, fmt.Errorf("the %s output is not an OpenEXR file", ext)
 		}
+		if ext == "exr" {
+			if err := zeroTimes(src); err != nil {
+				return nil, fmt.Errorf("the exr output: %w", err)
+			}
+		}
 		dst := filepath.Join(outDir, fmt.Sprintf("frame_%04d.%s", t.Frame, ext))
 		if err := os.Rename(src, dst); err != nil {
 			return nil, err

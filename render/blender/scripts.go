@@ -277,6 +277,14 @@ except RuntimeError as e:
 # saved again in another format (OpenEXR: half float, RGBA, ZIP).
 for ext in P.get("extras", []):
     if ext == "exr":
+        # Metadata that differs between honest renders (date, render time,
+        # file name) stays out of the file.
+        for a in dir(r):
+            if a.startswith("use_stamp_"):
+                try:
+                    setattr(r, a, False)
+                except (AttributeError, TypeError):
+                    pass
         im.file_format = 'OPEN_EXR'
         im.color_mode = 'RGBA'
         im.color_depth = '16'

@@ -1,6 +1,7 @@
 package blender
 
 import (
+	"bytes"
 	"image"
 	"os"
 	"path/filepath"
@@ -57,6 +58,13 @@ func TestChunkedRendersMatchFreshProcesses(t *testing.T) {
 			t.Errorf("task %d (frame %d): %d pixels differ between the kept Blender and a fresh one", i, tk.Frame, n)
 		}
 		imgs = append(imgs, a)
+		if len(tk.Extras) > 0 {
+			ea, err1 := os.ReadFile(filepath.Join(tasks[i].OutputDir, "frame_0003.exr"))
+			eb, err2 := os.ReadFile(filepath.Join(tk.OutputDir, "frame_0003.exr"))
+			if err1 != nil || err2 != nil || !bytes.Equal(ea, eb) {
+				t.Errorf("the EXRs of two renders of one frame differ (%v, %v): their render times should be zeroed", err1, err2)
+			}
+		}
 	}
 	if diff(imgs[0], imgs[2]) == 0 {
 		t.Error("frames 1 and 3 are the same image; the test would prove nothing")
