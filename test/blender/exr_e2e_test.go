@@ -24,7 +24,8 @@ print("EXR_OK", flush=True)
 // A Blender job with an extra OpenEXR output, rendered on two volunteers:
 // every frame's EXR is fetched beside its PNG, opens in Blender at the
 // frame's size with float pixels, and fetch says which files were
-// verified pixel by pixel and which rode along.
+// verified pixel by pixel and which rode along. The two volunteers' EXRs
+// are byte for byte the same (the publisher compares them).
 func TestBlenderExtraEXROutput(t *testing.T) {
 	requireBlender(t)
 	blend := makeScene(t, t.TempDir())
@@ -34,6 +35,11 @@ func TestBlenderExtraEXROutput(t *testing.T) {
 	id := lastLine(mustRun(t, pub.home, 2*time.Minute, "publish", blend, "--renderer", "blender",
 		"--frames", "1-2", "--replicas", "2", "--extra", "exr"))
 	waitCompleted(t, pub.home, id, start, 4*time.Minute)
+	// Two honest volunteers on one machine deliver the same EXR bytes:
+	// the publisher does not report them as differing.
+	if st := mustRun(t, pub.home, 20*time.Second, "status", id, "--json"); strings.Contains(st, "differs") {
+		t.Errorf("honest replicas' EXRs reported as differing:\n%s", st)
+	}
 	out := t.TempDir()
 	said := mustRun(t, pub.home, time.Minute, "fetch", id, "-o", out)
 	if !strings.Contains(said, "verified pixel by pixel: the PNGs") || !strings.Contains(said, "frame_0001.exr") {
