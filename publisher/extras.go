@@ -1,12 +1,16 @@
 package publisher
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/scheduler"
 	"github.com/renderswarm/renderswarm/work"
 )
 
@@ -14,9 +18,11 @@ import (
 // arrive in one delivery with the PNG (a work bundle) and are bound to it
 // by the result's commitment (job.ResultDigest): a file changed after the
 // volunteer committed fails the commitment like a changed pixel. Only the
-// PNG is compared between replicas; the extras of the accepted result
-// are kept with its PNG, in one result asset (the lease's folder), and
-// fetched beside the frame as frame_NNNN.EXT.
+// PNG is verified; the extras of replicas that agreed on it are compared
+// byte for byte, and a difference is reported in the job's status, never
+// punished (compareExtras). The extras of the accepted result are kept
+// with its PNG, in one result asset (the lease's folder), and fetched
+// beside the frame as frame_NNNN.EXT.
 
 // extraBound is the largest extra file of a task: its tile's pixels at 32
 // bits per RGBA channel, uncompressed, plus room for headers.
@@ -121,4 +127,41 @@ func (p *Publisher) fetchExtras(j *pubJob, tiles []string, dir string, frame int
 		written = append(written, dst)
 	}
 	return written, nil
+}
+
+// compareExtras looks at the extras of the results that agreed on the
+// PNG. Renderers write them reproducibly (render/blender zeroes what
+// differs between honest renders of the same pixels), so agreeing
+// replicas on one kind of CPU deliver identical files; when they differ,
+// one replica changed its file before committing, or they rendered on
+// CPUs whose floating point differs slightly. Extras are not verified, so
+// nobody is punished: the job's status names the frame and the peer, and
+// the artist knows that frame's extra file is not confirmed.
+func (p *Publisher) compareExtras(j *pubJob, tr scheduler.TaskResults, agreeing []int) {
+	if len(agreeing) < 2 {
+		return
+	}
+	for _, ext := range j.m.Extras() {
+		var first [sha256.Size]byte
+		var firstPeer peer.ID
+		for k, i := range agreeing {
+			r := tr.Results[i]
+			b, err := os.ReadFile(filepath.Join(p.leaseDir(j, r.Lease), extraName(tr.Task, ext)))
+			if err != nil {
+				return // an unreadable result is the PNG check's business
+			}
+			sum := sha256.Sum256(b)
+			if k == 0 {
+				first, firstPeer = sum, r.Peer
+				continue
+			}
+			if sum != first {
+				p.log.Warn("extrasDiffer", "task", tr.Task.String(), "format", ext, "peer", r.Peer, "other", firstPeer)
+				j.mu.Lock()
+				j.noteError(TaskError{Task: tr.Task, Peer: r.Peer, At: p.clock.Now(),
+					Reason: fmt.Sprintf("its %s differs from %s's, though their PNGs agree: the %s of this frame is not confirmed", ext, firstPeer, ext)})
+				j.mu.Unlock()
+			}
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,5 +130,51 @@ func TestExtraOutputIsBoundByTheCommitment(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(out, "frame_0001.exr")); err != nil || !bytes.Equal(b, exr) {
 		t.Errorf("fetched EXR: %v, equal to the committed one: %v", err, bytes.Equal(b, exr))
+	}
+}
+
+// A replica that changed its EXR before committing (its PNG honest) is
+// accepted on its PNG, but the job's status says that frame's EXR differs
+// between the replicas and names the peer.
+func TestExtraOutputChangedBeforeCommitIsReported(t *testing.T) {
+	tb := newTestbed(t, nil)
+	tb.run()
+	id, err := tb.p.Publish(t.Context(), Request{Scene: tb.scene, Frames: "1", Replicas: 2, Width: 32, Height: 18, Samples: 2, Output: job.OutputPNGEXR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := tb.p.Status(id)
+	exr := append([]byte("\x76\x2f\x31\x01"), bytes.Repeat([]byte("half"), 64)...)
+	tampered := bytes.Clone(exr)
+	tampered[len(tampered)-1] ^= 0xff
+	a, b := tb.volunteer(), tb.volunteer()
+	ga, gb := a.mustLease(st.Manifest), b.mustLease(st.Manifest)
+	pa, pb := a.commitBundle(ga, exr), b.commitBundle(gb, tampered)
+	if err := a.deliverErr(ga, bundle(t, pa, exr)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.deliverErr(gb, bundle(t, pb, tampered)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := tb.p.Status(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Done() {
+			found := false
+			for _, e := range st.Errors {
+				found = found || (e.Task.Frame == 1 && strings.Contains(e.Reason, "exr differs") && (e.Peer == b.id || e.Peer == a.id))
+			}
+			if !found {
+				t.Fatalf("the job ended %s without saying the replicas' EXRs differ: %+v", st.State, st.Errors)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job not done in 30s: %+v", st.Counts)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -243,6 +243,7 @@ func (p *Publisher) checkDue(agreeing []peer.ID) bool {
 // an accepted result and prices its claims.
 func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskResults, d job.Decision) error {
 	if d.Verdict == job.Accept {
+		p.compareExtras(j, tr, d.Agreeing)
 		canonical := tr.Results[d.Canonical]
 		if err := p.share(ctx, j, canonical.Lease, tr.Task, canonical.Result.CID); err != nil {
 			return err

@@ -67,7 +67,7 @@ def _draw_formats(layout, scene):
     col = layout.column(align=True)
     col.label(text="Verified pixel by pixel: 8-bit PNG", icon='CHECKMARK')
     if ops.extra_outputs(scene):
-        col.label(text="Delivered, not compared: OpenEXR (half float)", icon='INFO')
+        col.label(text="Rides along, not verified pixel by pixel: OpenEXR", icon='INFO')
 
 
 def _draw_job(layout, scene, job):

@@ -206,7 +206,7 @@ func (c *fetchCmd) Run(ctx context.Context, g *Globals) error {
 	fmt.Printf("wrote %d verified frames to %s\n", len(pngs), filepath.Clean(c.Out))
 	if len(others) > 0 {
 		// Tell the artist plainly what was checked and what rode along.
-		fmt.Printf("verified pixel by pixel: the PNGs; delivered with them, bound by the same commitment but not compared: %s\n",
+		fmt.Printf("verified pixel by pixel: the PNGs; delivered with them, bound by the same commitment but not verified: %s\n",
 			strings.Join(others, ", "))
 	}
 	if len(res.Missing) > 0 {

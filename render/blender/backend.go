@@ -367,6 +367,9 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 			})
 	} else {
 		key := serverKey{blend: blend, sceneDir: sceneDir, memory: render.MemoryLimitOf(t), output: render.OutputLimitOf(t)}
+		if st, err := os.Stat(blend); err == nil {
+			key.modTime, key.size = st.ModTime(), st.Size()
+		}
 		cpu, err = b.renderServed(ctx, key, params, work, progress)
 		done = err == nil
 	}
@@ -418,6 +421,11 @@ func moveExtras(work, outDir string, t render.Task) (map[string]string, error) {
 		f.Close()
 		if err != nil || ext == "exr" && string(b) != string(exrMagic) {
 			return nil, fmt.Errorf("the %s output is not an OpenEXR file", ext)
+		}
+		if ext == "exr" {
+			if err := zeroTimes(src); err != nil {
+				return nil, fmt.Errorf("the exr output: %w", err)
+			}
 		}
 		dst := filepath.Join(outDir, fmt.Sprintf("frame_%04d.%s", t.Frame, ext))
 		if err := os.Rename(src, dst); err != nil {

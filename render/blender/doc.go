@@ -85,10 +85,14 @@
 //
 // Task.Extras "exr" (whole frames only) saves the same render result once
 // more as OpenEXR (half float, RGBA, ZIP) and returns it as
-// frame_NNNN.exr beside the PNG, checked for OpenEXR's signature. Its
-// header carries Cycles' render-time metadata, so honest replicas' EXR
-// bytes differ: extras are bound to the verified PNG by the result's
-// commitment, never compared.
+// frame_NNNN.exr beside the PNG, checked for OpenEXR's signature. Stamp
+// metadata is left out and the times Cycles writes into the header anyway
+// are zeroed (same length, in place), so the same pixels give the same
+// file byte for byte. Extras are bound to the verified PNG by the
+// result's commitment; the publisher compares those of agreeing replicas
+// byte for byte and reports a difference without punishing anyone:
+// honest replicas on other CPU kernels may differ slightly, which only the
+// PNG's tolerant profile allows for.
 //
 // The frame is written to a private work directory inside Task.OutputDir,
 // checked (decodes, region size) and renamed to frame_NNNN.png or

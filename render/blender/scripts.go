@@ -224,6 +224,16 @@ r.dither_intensity = 0.0
 r.threads_mode = 'FIXED'
 r.threads = P["threads"]
 r.use_stamp = False
+if P.get("extras"):
+    # Stamp metadata that differs between honest renders (date, file
+    # path, render time) is captured when rendering: leave it out, so the
+    # extra files of the same pixels are the same bytes.
+    for a in dir(r):
+        if a.startswith("use_stamp_"):
+            try:
+                setattr(r, a, False)
+            except (AttributeError, TypeError):
+                pass
 pin(r, "use_multiview", False)
 pin(r, "use_persistent_data", False)
 b = P.get("border")

@@ -57,6 +57,10 @@ func chunkSize(perTask time.Duration) int {
 type serverKey struct {
 	blend, sceneDir string
 	memory, output  int64
+	// The .blend as it was when the process loaded it: an edited file
+	// gets a new process.
+	modTime time.Time
+	size    int64
 }
 
 // server is one Blender with a scene loaded, rendering tasks sent on its

@@ -1,7 +1,9 @@
 package blender
 
 import (
+	"bytes"
 	"image"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -56,11 +58,47 @@ func TestChunkedRendersMatchFreshProcesses(t *testing.T) {
 			t.Errorf("task %d (frame %d): %d pixels differ between the kept Blender and a fresh one", i, tk.Frame, n)
 		}
 		imgs = append(imgs, a)
+		if len(tk.Extras) > 0 {
+			ea, err1 := os.ReadFile(filepath.Join(tasks[i].OutputDir, "frame_0003.exr"))
+			eb, err2 := os.ReadFile(filepath.Join(tk.OutputDir, "frame_0003.exr"))
+			if err1 != nil || err2 != nil || !bytes.Equal(ea, eb) {
+				t.Errorf("the EXRs of two renders of one frame differ (%v, %v): their render times should be zeroed", err1, err2)
+			}
+		}
 	}
 	if diff(imgs[0], imgs[2]) == 0 {
 		t.Error("frames 1 and 3 are the same image; the test would prove nothing")
 	}
 	if n := chunked.servers.starts.Load(); n != 1 {
 		t.Errorf("%d tasks of one scene started %d Blender processes, want 1", len(tasks), n)
+	}
+}
+
+// A .blend changed on disk is rendered as it is now, not as a kept
+// Blender loaded it.
+func TestEditedSceneGetsANewProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	f := getFixtures(t)
+	dir := filepath.Join(t.TempDir(), "scene")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(f.dir, "scene"))); err != nil {
+		t.Fatal(err)
+	}
+	blend := filepath.Join(dir, "anim.blend")
+	b := New()
+	defer b.Close()
+	task := render.Task{SceneDir: dir, SceneFile: "anim.blend", Frame: 1, Width: 16, Height: 12, Samples: 1, Threads: 1, OutputDir: t.TempDir()}
+	if _, err := renderFile(t, b, task); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(blend, later, later)
+	task.OutputDir = t.TempDir()
+	if _, err := renderFile(t, b, task); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.servers.starts.Load(); n != 2 {
+		t.Errorf("a rewritten .blend was rendered by %d processes in all, want 2 (a new one)", n)
 	}
 }

@@ -135,11 +135,20 @@ func (s *syncBuffer) String() string {
 // only, and waits until its API answers.
 func startNode(t *testing.T, extra ...string) *proc {
 	t.Helper()
+	return startNodeEnv(t, nil, extra...)
+}
+
+// startNodeEnv is startNode with env added to the node's environment.
+func startNodeEnv(t *testing.T, env []string, extra ...string) *proc {
+	t.Helper()
 	home := t.TempDir()
 	args := append([]string{"--home", home, "node",
 		"--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/udp/0/quic-v1",
 		"--no-mdns", "--gui", "127.0.0.1:0", "--log-level", "debug"}, extra...)
 	cmd := exec.Command(binary, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	log := new(syncBuffer)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
