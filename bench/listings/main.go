@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command listings measures what file-level content addressing costs
 // against one plain torrent per asset: two stores on loopback, the same
 // folder added both ways on one and fetched both ways by the other.

@@ -71,3 +71,6 @@ func openTun(ns, name string) (*os.File, error) {
 	})
 	return f, err
 }
+
+// alive reports whether process pid runs.
+func alive(pid int) bool { return unix.Kill(pid, 0) == nil }

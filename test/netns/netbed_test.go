@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -157,7 +156,7 @@ func removeStaleNetbeds() {
 			continue
 		}
 		pid, _ := strconv.Atoi(m[1])
-		if pid == os.Getpid() || syscall.Kill(pid, 0) == nil {
+		if pid == os.Getpid() || alive(pid) {
 			continue
 		}
 		exec.Command("ip", "netns", "del", f[0]).Run()
