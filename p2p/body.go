@@ -129,6 +129,10 @@ func (n *Node) CallBody(ctx context.Context, p peer.ID, proto protocol.ID, heade
 	if d, ok := ctx.Deadline(); ok {
 		s.SetDeadline(d)
 	}
+	// A cancelled ctx (the node stopping) ends the exchange at once, as
+	// in Call.
+	stop := context.AfterFunc(ctx, func() { s.Reset() })
+	defer stop()
 	msg := binary.BigEndian.AppendUint32(nil, uint32(len(header)))
 	msg = append(msg, header...)
 	msg = binary.BigEndian.AppendUint64(msg, uint64(size))

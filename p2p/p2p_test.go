@@ -274,3 +274,27 @@ func TestCallReturnsWhenCancelled(t *testing.T) {
 		t.Fatalf("Call returned %v after its context was cancelled", d)
 	}
 }
+
+// A body call whose peer never answers returns once its context is
+// cancelled (a stopping node), not at the call's deadline.
+func TestCallBodyReturnsWhenCancelled(t *testing.T) {
+	a := startNode(t, TestingConfig(t))
+	b := startNode(t, TestingConfig(t, a.AddrInfo()))
+	const proto = "/renderswarm/test-body/1"
+	answer := make(chan struct{})
+	defer close(answer)
+	a.HandleBodyRPC(proto, func(context.Context, peer.ID, []byte, *Body) ([]byte, error) {
+		<-answer // never, while the test runs
+		return nil, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := b.CallBody(ctx, a.ID(), proto, []byte("countersign"), strings.NewReader(""), 0)
+	if err == nil {
+		t.Fatal("CallBody succeeded against a peer that never answers")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("CallBody returned %v after its context was cancelled", d)
+	}
+}
