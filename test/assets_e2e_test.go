@@ -118,6 +118,7 @@ func TestAssetsShareAcrossProcesses(t *testing.T) {
 
 // Each kind of bad input ends with exit 1 and one clear line.
 func TestCLIErrorsAreOneLine(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	noNode := t.TempDir()
 	r := run(t, noNode, 10*time.Second, "peers")

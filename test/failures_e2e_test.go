@@ -39,6 +39,7 @@ func waitFailed(t *testing.T, home, id string, start time.Time, d time.Duration)
 // show in its status, and it stays open. Both volunteers are still running
 // afterwards and complete a normal job.
 func TestPOVRayCrashAndHangFailJob(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	requireRenderer(t, "povray")
 	dir := t.TempDir()
 	crash := filepath.Join(dir, "crash", "crash.pov")

@@ -120,6 +120,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // Settings saved through the API survive a restart of the node; a setting
 // given on the command line wins over the saved one for that run only.
 func TestSettingsSurviveRestart(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	if runtime.NumCPU() < 2 {
 		t.Skip("needs two cores to tell a saved core count from a given one")

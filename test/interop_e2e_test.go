@@ -117,6 +117,7 @@ func writeTorrent(t *testing.T, dir, name string, edit func(*metainfo.Info)) str
 // Bad input to the new commands: each is one line on stderr, exit 1, and
 // nothing stored.
 func TestSharingBadInputIsOneLine(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	data := t.TempDir()
 	// Another client's torrent: files in walk order (no empty file, which

@@ -26,6 +26,7 @@ exec %s "$@" -A +Q2
 // render, the lazy volunteer earns nothing and no receipt names it, and the
 // honest volunteers earn.
 func TestLazyVolunteerEarnsNothing(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	real := requireRenderer(t, "povray")
 	bin := t.TempDir()
 	writeFile(t, filepath.Join(bin, "povray"), fmt.Sprintf(lazyPOVRay, real, real))

@@ -42,6 +42,7 @@ sphere { <-1 + clock * 0.5, 0, 0>, 0.6 pigment { SwarmRed } finish { phong 0.5 }
 // path, published through two volunteers with two replicas: the fetched
 // frames show the image map and equal `renderswarm render` pixel for pixel.
 func TestPOVRayIncludeAndImageMapAcrossProcesses(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	requireRenderer(t, "povray")
 	scene := povScene(t, t.TempDir())
 	pub, _ := swarm(t, 2)
@@ -73,6 +74,7 @@ func TestPOVRayIncludeAndImageMapAcrossProcesses(t *testing.T) {
 // frame equals `renderswarm render` of the whole frame pixel for pixel
 // (antialiasing on, so tile edges matter).
 func TestPOVRayTilesEqualWholeFrame(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	requireRenderer(t, "povray")
 	scene := povScene(t, t.TempDir())
 	pub, _ := swarm(t, 2)
@@ -112,6 +114,7 @@ func povrayExamples(t *testing.T) string {
 // to 3 of its 20 frames: the fetched frames equal `renderswarm render` of
 // the same .ini.
 func TestPOVRayExampleAnimationAcrossProcesses(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	requireRenderer(t, "povray")
 	src := filepath.Join(povrayExamples(t), "animations", "clockd")
 	dir := t.TempDir()

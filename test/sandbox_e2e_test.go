@@ -73,6 +73,7 @@ func waitSeen(t *testing.T, p *proc, id string) {
 // with the same broken bubblewrap started with --allow-unsandboxed render
 // both jobs to completion. `id --json` tells the three apart.
 func TestUnsandboxedVolunteerRefusesStrangersScenes(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	requireRenderer(t, "povray")
 	requireRenderer(t, "blender")
 	env := brokenSandboxEnv(t)
@@ -149,6 +150,7 @@ func TestUnsandboxedVolunteerRefusesStrangersScenes(t *testing.T) {
 // reaches any node: publish refuses in one line naming the file, for every
 // renderer, and no node's home holds the file's bytes.
 func TestSymlinkOutsideSceneNeverShared(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	skipIfShort(t)
 	outside := t.TempDir()
 	secret := func(name, content string) string {
