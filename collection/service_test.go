@@ -131,6 +131,11 @@ func TestFollowFetchesNewVersions(t *testing.T) {
 	b2, _ := v2.Marshal()
 	s.gossiped(p2p.Message{From: v2.Owner, Data: b2})
 	waitFor(t, "v2 fetched", func() bool { return fetched(2) })
+	// The service notes the version it fetched right after pinning it.
+	waitFor(t, "v2 noted as fetched", func() bool {
+		list, err := s.List()
+		return err == nil && len(list) == 1 && list[0].Fetched == 2
+	})
 	list, err := s.List()
 	if err != nil || len(list) != 1 || !list[0].Followed || list[0].Fetched != 2 {
 		t.Fatalf("collections: %+v, %v", list, err)
