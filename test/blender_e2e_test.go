@@ -172,6 +172,7 @@ func pyQuote(s string) string {
 // frame from the grid shows the texture and equals `renderswarm render` of
 // the same file, and Blender run directly on it, pixel for pixel.
 func TestBlenderTextureAcrossProcesses(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	requireRenderer(t, "blender")
 	scene := t.TempDir()
 	blend := makeBlend(t, scene, false, "")
@@ -217,6 +218,7 @@ func TestBlenderTextureAcrossProcesses(t *testing.T) {
 // it did, so the pixels decide: a control render of a copy with
 // --enable-autoexec is green, the grid's frames are not.
 func TestBlenderOnLoadScriptNeverRuns(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	requireRenderer(t, "blender")
 	root := t.TempDir()
 	markers := filepath.Join(root, "markers")
@@ -301,6 +303,7 @@ func TestBlenderOnLoadScriptNeverRuns(t *testing.T) {
 // two volunteers: the stitched frame equals `renderswarm render` of the
 // whole frame pixel for pixel.
 func TestBlenderTilesEqualWholeFrame(t *testing.T) {
+	t.Parallel() // a swarm of its own (harness_test.go)
 	requireRenderer(t, "blender")
 	blend := makeBlend(t, t.TempDir(), false, "")
 	pub, _ := swarm(t, 2)
