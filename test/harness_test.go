@@ -19,11 +19,12 @@ import (
 
 // binary is the renderswarm binary built once for the package's tests.
 //
-// The swarms of tests that wait more than they compute (networking,
-// receipts, crashes) run in parallel with each other (t.Parallel, four at a
-// time unless -parallel says otherwise), each with its own homes and
-// ports, so that the package stays well inside go test's ten minutes. Tests that render with
-// Blender or POV-Ray, or time what they see, run alone.
+// The swarms of the end-to-end tests run in parallel with each other
+// (t.Parallel, four at a time unless -parallel says otherwise), each with
+// its own homes and ports: they wait on the network and on each other far
+// more than they compute, and one after another they would pass go test's
+// ten minutes on two cores. The web app's, the service's and the
+// LAN-discovery tests run alone.
 var binary string
 
 func TestMain(m *testing.M) {
