@@ -116,23 +116,11 @@ func (n *Node) CallBody(ctx context.Context, p peer.ID, proto protocol.ID, heade
 	}
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout+BodyTime(size))
 	defer cancel()
-	if len(n.host.Peerstore().Addrs(p)) == 0 {
-		if err := n.WaitRouting(ctx); err != nil {
-			return nil, fmt.Errorf("no route to %s: %w", p, err)
-		}
-	}
-	s, err := n.routed.NewStream(ctx, p, proto)
+	s, done, err := n.openCall(ctx, p, proto)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s stream to %s: %w", proto, p, err)
+		return nil, err
 	}
-	defer s.Close()
-	if d, ok := ctx.Deadline(); ok {
-		s.SetDeadline(d)
-	}
-	// A cancelled ctx (the node stopping) ends the exchange at once, as
-	// in Call.
-	stop := context.AfterFunc(ctx, func() { s.Reset() })
-	defer stop()
+	defer done()
 	msg := binary.BigEndian.AppendUint32(nil, uint32(len(header)))
 	msg = append(msg, header...)
 	msg = binary.BigEndian.AppendUint64(msg, uint64(size))

@@ -70,26 +70,11 @@ func (n *Node) Call(ctx context.Context, p peer.ID, proto protocol.ID, req []byt
 	}
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
-	if len(n.host.Peerstore().Addrs(p)) == 0 {
-		// Finding p needs the DHT; a node that has just started may not
-		// have a routing peer yet.
-		if err := n.WaitRouting(ctx); err != nil {
-			return nil, fmt.Errorf("no route to %s: %w", p, err)
-		}
-	}
-	s, err := n.routed.NewStream(ctx, p, proto)
+	s, done, err := n.openCall(ctx, p, proto)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s stream to %s: %w", proto, p, err)
+		return nil, err
 	}
-	defer s.Close()
-	if d, ok := ctx.Deadline(); ok {
-		s.SetDeadline(d)
-	}
-	// A cancelled ctx (the node stopping) ends the exchange at once, not
-	// at the stream's deadline: a peer that stopped answering otherwise
-	// held a stopping node for up to rpcTimeout.
-	stop := context.AfterFunc(ctx, func() { s.Reset() })
-	defer stop()
+	defer done()
 	if err := writeFrame(s, req); err != nil {
 		s.Reset()
 		return nil, fmt.Errorf("sending to %s: %w", p, err)
@@ -109,6 +94,29 @@ func (n *Node) Call(ctx context.Context, p peer.ID, proto protocol.ID, req []byt
 		return nil, &RemoteError{Msg: string(resp)}
 	}
 	return resp, nil
+}
+
+// openCall opens a stream of proto to p for one exchange, bounded by ctx:
+// its deadline is the stream's, and its cancellation (the node stopping)
+// resets the stream at once rather than at that deadline, so a peer that
+// stopped answering does not hold a stopping node. done closes it.
+func (n *Node) openCall(ctx context.Context, p peer.ID, proto protocol.ID) (s network.Stream, done func(), err error) {
+	if len(n.host.Peerstore().Addrs(p)) == 0 {
+		// Finding p needs the DHT; a node that has just started may not
+		// have a routing peer yet.
+		if err := n.WaitRouting(ctx); err != nil {
+			return nil, nil, fmt.Errorf("no route to %s: %w", p, err)
+		}
+	}
+	s, err = n.routed.NewStream(ctx, p, proto)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening %s stream to %s: %w", proto, p, err)
+	}
+	if d, ok := ctx.Deadline(); ok {
+		s.SetDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { s.Reset() })
+	return s, func() { stop(); s.Close() }, nil
 }
 
 // writeFrame writes a length-prefixed payload.
