@@ -359,3 +359,49 @@ func jobDone(s *swarm, id cid.Cid) bool {
 	st, err := s.nodes[0].pub.Status(id)
 	return err == nil && st.Done()
 }
+
+// An established volunteer that renders lazily once trusted is caught by
+// the check replica another volunteer renders of its unreplicated result
+// (a crop, chosen after it committed): none of its lazy frames is
+// accepted, it is paid nothing for them, and it is struck.
+func TestAttackEstablishedLazyCaughtByCheck(t *testing.T) {
+	s, scene, ctx := testSwarm(t, 3, nil)
+	lazy := startAdversary(t, ctx, s, false)
+	establish(t, s, lazy.ID())
+	for _, n := range s.nodes[1:] {
+		establish(t, s, n.net.ID())
+	}
+	// The lazy peer renders what it can while the honest volunteers are
+	// paused: each of its results waits for another peer's check.
+	pauseVolunteers(t, ctx, s, true)
+	id, m := publish(t, ctx, s, scene, publisher.Request{Frames: "1-4", Width: 32, Height: 18, Samples: 4, Replicas: 1, Seed: 11})
+	goWork(t, ctx, lazy, s, id, adversary.Behavior{Render: adversary.RenderLazy})
+	waitFor(30*time.Second, func() bool {
+		return lazy.Stats().NoWork > 0 || countJob(lazy.Stats().Delivered, id) == len(m.Tasks(id))
+	})
+	delivered := countJob(lazy.Stats().Delivered, id)
+	if delivered == 0 {
+		t.Fatalf("the lazy volunteer delivered nothing: the test proves nothing (%+v)", lazy.Stats().Refusals)
+	}
+	pauseVolunteers(t, ctx, s, false)
+	if err := waitDone(ctx, s.nodes[0].pub, id, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range waitReceiptsFor(t, s, id, m, 2) {
+		if r.Counterpart == lazy.ID() {
+			t.Errorf("the lazy volunteer was paid %d mCU for frame %d: its result was accepted", r.CU, r.Task.Frame)
+		}
+	}
+	standings, err := s.nodes[0].ledger.Standings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if standings[lazy.ID()].LastStrike.IsZero() {
+		t.Errorf("the lazy volunteer delivered %d lazy frames and was not struck", delivered)
+	}
+	for _, n := range s.nodes[1:] {
+		if rec := standings[n.net.ID()]; !rec.LastStrike.IsZero() {
+			t.Errorf("honest volunteer %s struck at %v", n.net.ID(), rec.LastStrike)
+		}
+	}
+}

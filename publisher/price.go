@@ -73,6 +73,15 @@ func (j *pubJob) pay(claim int64) int64 {
 	return min(min(max(claim, 0), claimCap(j.price)), j.costs.Median())
 }
 
+// payCheck is what a check replica's accepted crop earns: its claim, no
+// more than the crop's share of the task's area of what a result of the
+// whole task may earn. j.mu is held.
+func (j *pubJob) payCheck(claim int64, crop, tile image.Rectangle) int64 {
+	whole := min(claimCap(j.price), j.costs.Median())
+	share := float64(crop.Dx()*crop.Dy()) / float64(max(1, tile.Dx()*tile.Dy()))
+	return min(max(claim, 0), int64(float64(whole)*share))
+}
+
 // priced reports whether the job has its price.
 func (j *pubJob) priced() bool {
 	j.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"sort"
 	"sync"
@@ -189,6 +190,7 @@ func (p *Publisher) coordConfig(id cid.Cid, m job.Manifest) scheduler.Config {
 	cfg.LeaseTTL = work.LeaseTTL
 	cfg.MaxLease = time.Duration(m.Limits.MaxSecondsPerFrame)*time.Second + fetchAllowance
 	cfg.Standing = p.standing.of
+	cfg.Check = func(t job.Task) image.Rectangle { return randomCrop(m.TileRect(t.Tile)) }
 	if m.First.Len() > 0 {
 		// Every other task waits for every task of the first frames.
 		var first []job.Task

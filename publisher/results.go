@@ -11,6 +11,7 @@ import (
 
 	"github.com/renderswarm/renderswarm/internal/phase"
 	"github.com/renderswarm/renderswarm/job"
+	"github.com/renderswarm/renderswarm/scheduler"
 )
 
 // Delivered results wait in ResultsDir, one directory per lease, until
@@ -64,12 +65,21 @@ func (p *Publisher) keep(j *pubJob, lease string, t job.Task, data []byte, extra
 }
 
 // pendingImage decodes a delivered, undecided result of the lease.
-func (p *Publisher) pendingImage(j *pubJob, lease string, t job.Task) (image.Image, error) {
-	data, err := os.ReadFile(filepath.Join(p.leaseDir(j, lease), resultName(t)))
+func (p *Publisher) pendingImage(j *pubJob, d scheduler.Delivery, t job.Task) (image.Image, error) {
+	data, err := os.ReadFile(filepath.Join(p.leaseDir(j, d.Lease), resultName(t)))
 	if err != nil {
 		return nil, err
 	}
-	return checkResult(data, j.m.TileRect(t.Tile).Size())
+	return checkResult(data, resultSize(j.m, t, d.Crop))
+}
+
+// resultSize is the size of a delivered result: its tile's, or its crop's
+// for a check replica.
+func resultSize(m job.Manifest, t job.Task, crop image.Rectangle) image.Point {
+	if !crop.Empty() {
+		return crop.Size()
+	}
+	return m.TileRect(t.Tile).Size()
 }
 
 // share adds an accepted result to the asset store, pinned, and checks it

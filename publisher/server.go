@@ -82,10 +82,10 @@ func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers
 	if err := p.persist(saved); err != nil {
 		return work.LeaseAnswer{}, err
 	}
-	p.log.Info("leased", "task", l.Task.String(), "peer", from)
+	p.log.Info("leased", "task", l.Task.String(), "peer", from, "check", !l.Crop.Empty())
 	return work.LeaseAnswer{Grant: &work.Grant{
 		Ref: work.Ref{Job: id, Lease: l.ID}, Task: l.Task, Salt: l.Salt, Expires: l.Expires,
-		Manifest: j.m, Signed: j.signed,
+		Manifest: j.m, Signed: j.signed, Crop: l.Crop,
 	}}, nil
 }
 
@@ -235,11 +235,12 @@ func (p *Publisher) Deliver(_ context.Context, from peer.ID, d work.Delivery, bo
 		return err
 	}
 	j.mu.Lock()
-	task, err := j.coord.CheckDelivery(p.clock.Now(), d.Lease, from, p2p.BodyTime(body.Size()))
+	l, err := j.coord.CheckDelivery(p.clock.Now(), d.Lease, from, p2p.BodyTime(body.Size()))
 	j.mu.Unlock()
 	if err != nil {
 		return err
 	}
+	task := l.Task
 	bound := deliveryBound(j.m, task)
 	if n := body.Size(); n <= 0 || n > bound {
 		return fmt.Errorf("result of %d bytes: the delivery of %s is at most %d", n, task, bound)
@@ -254,11 +255,13 @@ func (p *Publisher) Deliver(_ context.Context, from peer.ID, d work.Delivery, bo
 		return fmt.Errorf("reading result of %s: %w", task, err)
 	}
 	start = lap("publisher.deliver.read", start)
-	data, extras, err := openDelivery(j.m, task, data)
-	if err != nil {
-		return fmt.Errorf("result of %s: %w", task, err)
+	var extras map[string][]byte
+	if l.Crop.Empty() { // a check replica delivers its crop's PNG alone
+		if data, extras, err = openDelivery(j.m, task, data); err != nil {
+			return fmt.Errorf("result of %s: %w", task, err)
+		}
 	}
-	img, err := checkResult(data, j.m.TileRect(task.Tile).Size())
+	img, err := checkResult(data, resultSize(j.m, l.Task, l.Crop))
 	if err != nil {
 		return fmt.Errorf("result of %s: %w", task, err)
 	}

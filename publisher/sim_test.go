@@ -102,7 +102,8 @@ type simConfig struct {
 // simStats is what a run measured.
 type simStats struct {
 	Frames, Accepted, Wrong, Failed int
-	Renders                         int     // full renders by volunteers (honest work done)
+	Renders                         float64 // renders by volunteers, honest work done (a check replica's crop counts its share of a frame)
+	Checks                          int     // check replicas volunteers rendered (crops)
 	Deliveries                      int     // results delivered, honest or not
 	CropChecks                      int     // the publishers' own crop renders
 	PaidCU, UnearnedCU              float64 // CU in receipts, and in receipts for work not done
@@ -120,8 +121,8 @@ func (s simStats) String() string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "frames %d, accepted %d, failed %d, wrong accepted %d (%.2g per frame)\n",
 		s.Frames, s.Accepted, s.Failed, s.Wrong, float64(s.Wrong)/float64(max(1, s.Accepted)))
-	fmt.Fprintf(&b, "volunteer renders %d (%.3f per accepted frame), deliveries %d, publisher crop checks %d (%.3f per accepted frame, 1/16 of a frame each)\n",
-		s.Renders, float64(s.Renders)/float64(max(1, s.Accepted)), s.Deliveries, s.CropChecks, float64(s.CropChecks)/float64(max(1, s.Accepted)))
+	fmt.Fprintf(&b, "volunteer renders %.1f (%.3f per accepted frame; %d of them check crops), deliveries %d, publisher crop renders %d (%.3f per accepted frame, 1/16 of a frame each)\n",
+		s.Renders, s.Renders/float64(max(1, s.Accepted)), s.Checks, s.Deliveries, s.CropChecks, float64(s.CropChecks)/float64(max(1, s.Accepted)))
 	fmt.Fprintf(&b, "CU paid %.0f, unearned %.1f (%.3f%%), strikes %d\n", s.PaidCU, s.UnearnedCU, 100*s.UnearnedCU/math.Max(1, s.PaidCU), s.Caught)
 	fmt.Fprintf(&b, "makespan %v, bound %v (ratio %.3f); publisher time %v (%.0f µs per accepted frame); %d events",
 		s.Makespan.Round(time.Second), s.Bound.Round(time.Second), float64(s.Makespan)/float64(max(1, s.Bound)),
@@ -269,6 +270,11 @@ var simResult = job.AssetCID([20]byte{0xee})
 
 // simSize is every job's frame size: small, so that images cost little.
 const simSize = 16
+
+// simShare is the share of a frame's area in r.
+func simShare(r image.Rectangle) float64 {
+	return float64(r.Dx()*r.Dy()) / (simSize * simSize)
+}
 
 // Events.
 
@@ -646,6 +652,9 @@ func (v *simVol) start(j *simJob, g *work.Grant) {
 	l := &simLease{v: v, j: j, g: g, start: w.clock.Now(), honest: true}
 	v.lease = l
 	full := time.Duration(float64(j.cost) / v.speed)
+	if !g.Crop.Empty() {
+		full = time.Duration(float64(full) * simShare(g.Crop))
+	}
 	l.dur = full
 	cheat := false
 	switch v.kind {
@@ -686,9 +695,13 @@ func (v *simVol) finishRender(l *simLease) {
 	if v.kind == simSybil && l.honest && v.partner != nil && w.sybilHeld[t][v.partner.id] && (!w.cfg.Patient || !l.j.pub.p.standing.of(v.id).New()) {
 		l.honest = false // its partner got the task meanwhile: deliver what they agreed
 	}
-	img := image.NewNRGBA(image.Rect(0, 0, simSize, simSize))
-	for y := range simSize {
-		for x := range simSize {
+	area := image.Rect(0, 0, simSize, simSize)
+	if !l.g.Crop.Empty() {
+		area = l.g.Crop
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, area.Dx(), area.Dy()))
+	for y := area.Min.Y; y < area.Max.Y; y++ {
+		for x := area.Min.X; x < area.Max.X; x++ {
 			c := truthPixel(l.j.idx, t.Frame, x, y)
 			if !l.honest {
 				switch v.kind {
@@ -698,11 +711,14 @@ func (v *simVol) finishRender(l *simLease) {
 					c.G ^= byte(w.rng.IntN(255) + 1)
 				}
 			}
-			img.SetNRGBA(x, y, c)
+			img.SetNRGBA(x-area.Min.X, y-area.Min.Y, c)
 		}
 	}
 	if l.honest {
-		w.stats.Renders++
+		w.stats.Renders += simShare(area)
+	}
+	if !l.g.Crop.Empty() {
+		w.stats.Checks++
 	}
 	var buf bytes.Buffer
 	if err := simPNG.Encode(&buf, img); err != nil {
@@ -765,7 +781,11 @@ func (w *simWorld) reveal(j *simJob) {
 func (v *simVol) deliver(l *simLease) {
 	w := v.w
 	p := l.j.pub.p
-	claim := credits.Units(l.j.cost.Seconds(), 1)
+	share := 1.0
+	if !l.g.Crop.Empty() {
+		share = simShare(l.g.Crop)
+	}
+	claim := credits.Units(l.j.cost.Seconds()*share, 1)
 	t0 := time.Now()
 	err := p.Deliver(w.ctx, v.id, work.Delivery{Ref: l.g.Ref, CU: claim}, &roletest.Body{Data: l.png})
 	w.stats.PublisherTime += time.Since(t0)

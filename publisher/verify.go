@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,18 +34,26 @@ import (
 //  2. The verifier takes every task whose wanted replicas are all in
 //     (Coordinator.Pending), compares the images under the job's profile
 //     and applies the quorum rule (credits.DecideImages).
-//  3. An accepted result is crop-checked when one of its peers is new,
-//     when two of them have met before on a task (a pair that keeps
-//     meeting), or at random: the publisher renders a random crop, chosen
-//     only now, itself. A mismatch refutes the agreeing results. A check
-//     that cannot run never accepts: without an established peer among
-//     the agreeing ones, the task gets another replica from one.
+//  3. A result that is not replicated came with a check replica: another
+//     peer's render of a crop of it, chosen after it committed
+//     (decideChecked). The crop must match the same pixels of the result;
+//     if it does not, the publisher renders the crop itself and refutes
+//     whichever differs from its render.
+//     An accepted result is crop-checked by the publisher itself when one
+//     of its peers is new, when two of them have met before on a task (a
+//     pair that keeps meeting), when nobody took its check replica in time,
+//     or, if no check replica matched it, at random: the publisher renders
+//     a random crop, chosen only now. A mismatch refutes the agreeing
+//     results. A check that cannot run never accepts: without an
+//     established peer among the agreeing ones, the task gets another
+//     replica from one.
 //  4. The decision is applied (Coordinator.Resolve) and persisted; losers
 //     of a 2-of-3 and refuted peers get a strike in the ledger (probation
 //     at this publisher, for every job); the peers that met are noted;
 //     the accepted result is shared, pinned.
 //  5. Every accepted, uncredited task gets a receipt per agreeing peer:
-//     its capped claim, at most the job's median claim.
+//     its capped claim, at most the job's median claim; a check replica's
+//     at most its crop's share of that (payCheck).
 //
 // Tasks that new peers report failing are rendered here before they may
 // fail (reproduce). There is one verifier per job; a pass gives each
@@ -164,7 +173,7 @@ func (p *Publisher) verifyTask(ctx context.Context, j *pubJob, tr scheduler.Task
 func (p *Publisher) images(j *pubJob, tr scheduler.TaskResults) (imgs []image.Image, ok bool) {
 	ok = true
 	for _, d := range tr.Results {
-		img, err := p.pendingImage(j, d.Lease, tr.Task)
+		img, err := p.pendingImage(j, d, tr.Task)
 		if err == nil {
 			imgs = append(imgs, img)
 			continue
@@ -182,6 +191,10 @@ func (p *Publisher) images(j *pubJob, tr scheduler.TaskResults) (imgs []image.Im
 // decide compares a task's results and, for an accepted one, crop-checks
 // it when a check is due.
 func (p *Publisher) decide(ctx context.Context, j *pubJob, tr scheduler.TaskResults, imgs []image.Image, prof credits.Profile) (job.Decision, error) {
+	whole, checks := splitChecks(tr)
+	if len(checks) > 0 {
+		return p.decideChecked(ctx, j, tr, imgs, prof, whole, checks)
+	}
 	d, cmp, err := credits.DecideImages(prof, imgs, tr.Quorum, tr.MaxResults)
 	switch {
 	case err != nil:
@@ -191,14 +204,22 @@ func (p *Publisher) decide(ctx context.Context, j *pubJob, tr scheduler.TaskResu
 	case d.Verdict != job.Accept:
 		return d, nil
 	}
+	return p.confirm(ctx, j, tr, imgs, prof, d, false)
+}
+
+// confirm crop-checks an accepted result itself when a check is due: one
+// of its peers is new, two of them met before, nobody else took its check
+// replica (SelfCheck), or at random unless another peer's crop checked it
+// already.
+func (p *Publisher) confirm(ctx context.Context, j *pubJob, tr scheduler.TaskResults, imgs []image.Image, prof credits.Profile, d job.Decision, checked bool) (job.Decision, error) {
 	var agreeing []peer.ID
 	for _, a := range d.Agreeing {
 		agreeing = append(agreeing, tr.Results[a].Peer)
 	}
-	if !p.checkDue(agreeing) {
+	if due := p.checkDue(agreeing, !checked); !due && !tr.SelfCheck {
 		return d, nil
 	}
-	err = p.cropCheck(ctx, j, tr.Task, imgs[d.Canonical], prof)
+	err := p.cropCheck(ctx, j, tr.Task, imgs[d.Canonical], prof)
 	switch {
 	case err == nil:
 		return d, nil
@@ -222,28 +243,156 @@ func (p *Publisher) decide(ctx context.Context, j *pubJob, tr scheduler.TaskResu
 	return job.Decision{Verdict: job.NeedReplica, Canonical: -1, Established: true}, nil
 }
 
+// splitChecks returns the indices of a task's results of the whole task
+// and those of check replicas (crops), in delivery order.
+func splitChecks(tr scheduler.TaskResults) (whole, checks []int) {
+	for i, r := range tr.Results {
+		if r.Crop.Empty() {
+			whole = append(whole, i)
+		} else {
+			checks = append(checks, i)
+		}
+	}
+	return whole, checks
+}
+
+// decideChecked decides a task some of whose results are check replicas:
+// crops of the task other peers rendered to check a result. The results of
+// the whole task decide among themselves first (two of them must agree);
+// then every crop must match the same pixels of the accepted one. When a
+// crop does not, the publisher renders that crop itself: whichever differs
+// from its render is refuted (the checked result, or the check, or both).
+// If it cannot render, the task gets a replica of the whole task from an
+// established peer.
+func (p *Publisher) decideChecked(ctx context.Context, j *pubJob, tr scheduler.TaskResults, imgs []image.Image, prof credits.Profile, whole, checks []int) (job.Decision, error) {
+	sub := scheduler.TaskResults{Task: tr.Task, MaxResults: max(1, tr.MaxResults-len(checks))}
+	sub.Quorum = max(1, tr.Quorum-len(checks))
+	if len(whole) > 1 {
+		sub.Quorum = max(sub.Quorum, 2)
+	}
+	var subImgs []image.Image
+	for _, i := range whole {
+		sub.Results = append(sub.Results, tr.Results[i])
+		subImgs = append(subImgs, imgs[i])
+	}
+	if len(whole) == 0 {
+		return job.Decision{Verdict: job.NeedReplica, Canonical: -1}, nil // only checks left: render the task again
+	}
+	d, cmp, err := credits.DecideImages(prof, subImgs, sub.Quorum, sub.MaxResults)
+	if err != nil {
+		return d, err
+	}
+	if d.Verdict == job.NeedReplica || d.Verdict == job.GiveUp {
+		if d, err = p.arbitrate(ctx, j, sub, subImgs, cmp, prof, d); err != nil {
+			return d, err
+		}
+	}
+	d = mapDecision(d, whole)
+	if d.Verdict != job.Accept {
+		return d, nil
+	}
+	tile := j.m.TileRect(tr.Task.Tile)
+	var wrong []int
+	for _, k := range checks {
+		c, err := compareCrop(prof, imgs[k], imgs[d.Canonical], tile, tr.Results[k].Crop)
+		if err != nil {
+			return job.Decision{}, err
+		}
+		if !c.Match {
+			wrong = append(wrong, k)
+			continue
+		}
+		d.Agreeing = append(d.Agreeing, k)
+	}
+	if len(wrong) == 0 {
+		p.log.Info("resultChecked", "task", tr.Task.String(), "checks", len(checks))
+		return p.confirm(ctx, j, tr, imgs, prof, d, true)
+	}
+	// A check disagrees: the publisher's own render of its crop settles it.
+	crop := tr.Results[wrong[0]].Crop
+	mine, err := p.renderCrop(ctx, j, tr.Task, crop)
+	if err != nil {
+		if ctx.Err() != nil {
+			return job.Decision{}, ctx.Err()
+		}
+		p.log.Warn("checkNotArbitrated", "task", tr.Task.String(), "err", err)
+		if len(tr.Results) >= tr.MaxResults {
+			return job.Decision{Verdict: job.GiveUp, Canonical: -1}, nil
+		}
+		return job.Decision{Verdict: job.NeedReplica, Canonical: -1, Established: true}, nil
+	}
+	var refuted []int
+	if c, err := compareCrop(prof, mine, imgs[d.Canonical], tile, crop); err != nil || !c.Match {
+		for _, a := range d.Agreeing {
+			if tr.Results[a].Crop.Empty() {
+				refuted = append(refuted, a)
+			}
+		}
+	}
+	for _, k := range wrong {
+		if c, err := credits.Compare(prof, mine, imgs[k]); tr.Results[k].Crop != crop || err != nil || !c.Match {
+			refuted = append(refuted, k)
+		}
+	}
+	p.log.Info("checkArbitrated", "task", tr.Task.String(), "refuted", len(refuted))
+	if len(refuted) == 0 { // the publisher's render matches both: they differ within the profile's slack
+		d.Agreeing = append(d.Agreeing, wrong...)
+		return d, nil
+	}
+	return job.Decision{Verdict: job.Refute, Canonical: -1, Agreeing: refuted}, nil
+}
+
+// wholeOf returns those of the results at indices that rendered the whole
+// task.
+func wholeOf(tr scheduler.TaskResults, indices []int) []int {
+	var out []int
+	for _, i := range indices {
+		if tr.Results[i].Crop.Empty() {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// mapDecision maps the indices of a decision over some of a task's
+// results (those at the indices in of) to indices over all of them.
+func mapDecision(d job.Decision, of []int) job.Decision {
+	m := func(xs []int) []int {
+		var out []int
+		for _, x := range xs {
+			out = append(out, of[x])
+		}
+		return out
+	}
+	if d.Canonical >= 0 {
+		d.Canonical = of[d.Canonical]
+	}
+	d.Agreeing, d.Losers = m(d.Agreeing), m(d.Losers)
+	return d
+}
+
 // pairMeetings is how many tasks two peers may decide together before
 // every task they share is crop-checked.
 const pairMeetings = 1
 
 // checkDue reports whether an accepted result of the agreeing peers is to
-// be crop-checked: one of them is new, two of them have met before, or at
-// random (cropShare).
+// be crop-checked: one of them is new, two of them have met before, or,
+// when random is set, at random (cropShare).
 // Every pair among them counts one more meeting at once, so that tasks
 // verified in parallel cannot hide a pair's meetings from each other.
-func (p *Publisher) checkDue(agreeing []peer.ID) bool {
+func (p *Publisher) checkDue(agreeing []peer.ID, random bool) bool {
 	due := p.pairs.meet(agreeing) >= pairMeetings
 	for _, a := range agreeing {
 		due = due || p.standing.of(a).New()
 	}
-	return due || chance(cropShare)
+	return due || random && chance(cropShare)
 }
 
 // resolve applies a decision, records what it says of the peers, shares
 // an accepted result and prices its claims.
 func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskResults, d job.Decision) error {
 	if d.Verdict == job.Accept {
-		p.compareExtras(j, tr, d.Agreeing)
+		p.compareExtras(j, tr, wholeOf(tr, d.Agreeing))
 		canonical := tr.Results[d.Canonical]
 		if err := p.share(ctx, j, canonical.Lease, tr.Task, canonical.Result.CID); err != nil {
 			return err
@@ -254,7 +403,7 @@ func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskRes
 			return err
 		}
 		if d.Verdict == job.Accept {
-			for _, i := range d.Agreeing {
+			for _, i := range wholeOf(tr, d.Agreeing) { // a crop's claim is no measure of the task
 				j.costs.Pay(j.claims[tr.Task][tr.Results[i].Peer])
 			}
 			j.unsaved = append(j.unsaved, meetings(peersOf(tr))...)
@@ -488,10 +637,16 @@ func (p *Publisher) credit(j *pubJob) bool {
 			continue
 		}
 		tasks = append(tasks, t)
+		crop, checkers := j.coord.Checked(t)
 		for _, v := range peers {
-			if v != p.self {
-				pays = append(pays, credits.Payment{Volunteer: v, Task: t, Result: res.CID, CU: j.pay(j.claims[t][v])})
+			if v == p.self {
+				continue
 			}
+			cu := j.pay(j.claims[t][v])
+			if slices.Contains(checkers, v) {
+				cu = j.payCheck(j.claims[t][v], crop, j.m.TileRect(t.Tile))
+			}
+			pays = append(pays, credits.Payment{Volunteer: v, Task: t, Result: res.CID, CU: cu})
 		}
 	}
 	if len(tasks) == 0 {

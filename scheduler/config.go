@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"slices"
 	"time"
@@ -43,6 +44,8 @@ const (
 	DefaultMaxActive    = 4
 	// DefaultMinCommitWait is Config.MinCommitWait when it is 0.
 	DefaultMinCommitWait = time.Minute
+	// DefaultCheckWait is Config.CheckWait when it is 0.
+	DefaultCheckWait = time.Minute
 	// DefaultDeliverWindow is Config.DeliverWindow when it is 0.
 	DefaultDeliverWindow = time.Minute
 )
@@ -90,6 +93,19 @@ type Config struct {
 	// from Lease and Commit with the coordinator's lock held: it must not call back
 	// into the coordinator.
 	Standing func(peer.ID) Standing
+	// Check, under adaptive replication, chooses where an established
+	// volunteer's result is checked when the coin leaves its task
+	// unreplicated: another peer renders just that crop of the task (a
+	// check replica, Lease.Crop) and the publisher compares it with the
+	// same pixels of the result, so that every accepted result was seen by
+	// two peers at the cost of a crop. It is called with the lock held, once
+	// the result is committed, so nobody knows the crop before. nil, or an
+	// empty rectangle: no check replica.
+	Check func(job.Task) image.Rectangle
+	// CheckWait is how long a task waits for another peer to take its check
+	// replica; then the publisher checks the result itself
+	// (TaskResults.SelfCheck). 0 means DefaultCheckWait.
+	CheckWait time.Duration
 	// Rand supplies salts, lease-ID epochs, the adaptive coin and the
 	// placement draw. nil means crypto/rand; tests pass a deterministic
 	// reader.
@@ -210,6 +226,7 @@ func (cfg *Config) normalize() ([]job.Task, [][]int, error) {
 	cfg.MaxActive = cmp.Or(cfg.MaxActive, DefaultMaxActive)
 	cfg.MinCommitWait = cmp.Or(cfg.MinCommitWait, DefaultMinCommitWait)
 	cfg.DeliverWindow = cmp.Or(cfg.DeliverWindow, DefaultDeliverWindow)
+	cfg.CheckWait = cmp.Or(cfg.CheckWait, DefaultCheckWait)
 	tasks := slices.Clone(cfg.Tasks)
 	slices.SortFunc(tasks, func(a, b job.Task) int {
 		return cmp.Or(cmp.Compare(a.Frame, b.Frame), cmp.Compare(a.Tile, b.Tile))

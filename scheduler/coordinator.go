@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"strconv"
 	"sync"
@@ -63,6 +64,10 @@ type Lease struct {
 	Salt    job.Salt // fresh per replica; the peer commits to Commit(Salt, digest)
 	Issued  time.Time
 	Expires time.Time
+	// Crop, for a check replica, is the part of the task's tile (in frame
+	// pixels) the peer renders, to be compared with the same pixels of
+	// another peer's result; empty for a replica of the whole task.
+	Crop image.Rectangle
 }
 
 // Result is a delivered replica: the asset CID of the rendered image and the
@@ -138,6 +143,13 @@ type task struct {
 	// needEstablished: the next replica must go to an established peer (a
 	// result could not be crop-checked).
 	needEstablished bool
+	// crop is where the task's result is checked by another peer (a check
+	// replica renders just these pixels), chosen when its first replica
+	// committed; empty when the task has no check replica.
+	crop image.Rectangle
+	// selfCheck: no other peer took the task's check replica within
+	// CheckWait; the publisher checks the result itself.
+	selfCheck bool
 	// reproduced: the publisher rendered the task itself after new peers
 	// reported it failing, and it did not fail.
 	reproduced bool
@@ -148,7 +160,29 @@ type task struct {
 	// Once accepted:
 	result   Result
 	agreeing []peer.ID
+	checkers []peer.ID // of agreeing, the peers of check replicas (they rendered crop)
 	credited bool
+}
+
+// nextCrop is the crop of the task's next replica: a check replica's once
+// a replica of the whole task holds a commitment and no check replica is
+// out or in; otherwise none (the whole task).
+func (t *task) nextCrop() image.Rectangle {
+	if t.crop.Empty() {
+		return image.Rectangle{}
+	}
+	whole := false
+	for _, r := range t.replicas {
+		held := r.state == stCommitted || r.state == stDelivered
+		if !r.Crop.Empty() && (held || r.state == stLeased) {
+			return image.Rectangle{}
+		}
+		whole = whole || r.Crop.Empty() && held
+	}
+	if !whole {
+		return image.Rectangle{}
+	}
+	return t.crop
 }
 
 func (t *task) needsReplica() bool {
@@ -210,6 +244,8 @@ type Coordinator struct {
 	points      map[peer.ID]int       // failure points per peer
 	prefixes    map[string]time.Time  // when a peer on this prefix last asked
 	pending     map[int]struct{}      // tasks waiting for Resolve
+	checking    map[int]time.Time     // tasks with a crop: since when a check replica is wanted and not out
+	nextCheck   time.Time             // checking is not looked at before this
 	dirty       map[int]struct{}      // tasks changed since the last Changes
 	expired     []Lease               // since the last Expire call
 	low         int                   // no task below this needs a replica
@@ -240,6 +276,7 @@ func New(cfg Config) (*Coordinator, error) {
 		points:   make(map[peer.ID]int),
 		prefixes: make(map[string]time.Time),
 		pending:  make(map[int]struct{}),
+		checking: make(map[int]time.Time),
 		dirty:    make(map[int]struct{}),
 	}
 	if c.rand == nil {
@@ -448,6 +485,7 @@ func (c *Coordinator) issue(now time.Time, i int, p peer.ID, prefix string) (Lea
 			Salt:    salt,
 			Issued:  now,
 			Expires: now.Add(c.cfg.LeaseTTL),
+			Crop:    t.nextCrop(),
 		},
 		task:   i,
 		prefix: prefix,
@@ -505,7 +543,7 @@ func (c *Coordinator) odds(p peer.ID) float64 {
 // unreplicated task gets a second replica. Flipping only after the holder
 // is bound to its result means neither it nor a colluder asking for the
 // same task can learn beforehand whether the task will be checked.
-func (c *Coordinator) adaptiveCoin(r *replica) error {
+func (c *Coordinator) adaptiveCoin(now time.Time, r *replica) error {
 	t := c.tasks[r.task]
 	if c.cfg.Replicas != 1 || t.want >= 2 {
 		return nil
@@ -519,10 +557,20 @@ func (c *Coordinator) adaptiveCoin(r *replica) error {
 		}
 		replicate = f < odds
 	}
-	if replicate {
+	switch {
+	case replicate:
 		t.want, t.quorum = 2, 2
-		c.low = min(c.low, r.task)
+	case c.cfg.Check != nil:
+		crop := c.cfg.Check(t.t)
+		if crop.Empty() {
+			return nil
+		}
+		t.want, t.quorum, t.crop = 2, 2, crop
+		c.checking[r.task] = now
+	default:
+		return nil
 	}
+	c.low = min(c.low, r.task)
 	return nil
 }
 
@@ -577,6 +625,9 @@ func (c *Coordinator) tick(now time.Time) {
 	if now.After(c.clock) {
 		c.clock = now
 	}
+	if len(c.checking) > 0 && !now.Before(c.nextCheck) {
+		c.checkWaits(now)
+	}
 	if c.nextExpiry.IsZero() || now.Before(c.nextExpiry) {
 		return
 	}
@@ -588,6 +639,41 @@ func (c *Coordinator) tick(now time.Time) {
 		}
 		c.watch(r)
 	}
+}
+
+// checkWaits gives the publisher the check of every task whose check
+// replica nobody took within CheckWait (no other peer asked for work): its
+// result is accepted on its own, once the publisher crop-checked it.
+func (c *Coordinator) checkWaits(now time.Time) {
+	c.nextCheck = now.Add(time.Second)
+	for i, since := range c.checking {
+		t := c.tasks[i]
+		switch {
+		case t.status != tsOpen || t.crop.Empty():
+			delete(c.checking, i)
+		case t.checkOut() || t.nextCrop().Empty():
+			c.checking[i] = now // a check is under way, or the task waits for a render of the whole
+		case now.Sub(since) >= c.cfg.CheckWait:
+			delete(c.checking, i)
+			c.touch(i)
+			t.crop, t.selfCheck = image.Rectangle{}, true
+			t.want, t.quorum = max(1, t.active+len(t.delivered)), 1
+			if len(t.delivered) >= t.want {
+				c.pending[i] = struct{}{}
+			}
+		}
+	}
+}
+
+// checkOut reports whether a check replica of the task is leased,
+// committed or delivered.
+func (t *task) checkOut() bool {
+	for _, r := range t.replicas {
+		if !r.Crop.Empty() && (r.active() || r.state == stDelivered) {
+			return true
+		}
+	}
+	return false
 }
 
 // close ends an active replica without a result and requeues its task.

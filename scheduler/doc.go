@@ -47,6 +47,17 @@
 // volunteers take about twice as long. Replication never goes back; if the
 // holder's lease is lost, the next holder's standing decides anew.
 //
+// When the coin leaves the task unreplicated and Config.Check chooses a
+// crop (the publisher draws one at random, a sixteenth of the tile), the
+// task gets a check replica instead: another peer renders just that crop
+// (Lease.Crop), and the task is decided on both results, the crop's peer
+// among the agreeing ones (Checked). The crop is chosen only once the
+// result is committed. Every result of an established volunteer is thus
+// seen by a second peer at the cost of a sixteenth of a render. If no
+// other peer takes the check replica within CheckWait, the task is decided
+// on its own result and the publisher checks it itself
+// (TaskResults.SelfCheck).
+//
 // # Verification hand-off
 //
 // The volunteer commits to job.Commit(salt, digest) (Commit) before it

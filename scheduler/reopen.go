@@ -1,13 +1,16 @@
 package scheduler
 
 import (
+	"image"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/renderswarm/renderswarm/job"
 )
 
-// Reopen takes back the results p alone had accepted in this job, when p
+// Reopen takes back the results p alone had accepted in this job (checked,
+// at most, by another peer's crop), when p
 // was just caught cheating elsewhere: an unreplicated result of a peer
 // that cheats is as doubtful as the one it was caught on. Each such task
 // is open again, wants a quorum of two fresh results, and is never leased
@@ -22,12 +25,13 @@ func (c *Coordinator) Reopen(now time.Time, p peer.ID) []job.Task {
 	}
 	var out []job.Task
 	for i, t := range c.tasks {
-		if t.status != tsAccepted || len(t.agreeing) != 1 || t.agreeing[0] != p {
+		if t.status != tsAccepted || len(t.agreeing) != len(t.checkers)+1 || !t.renderedAlone(p) {
 			continue
 		}
 		c.touch(i)
 		t.status, c.accepted = tsOpen, c.accepted-1
-		t.result, t.agreeing, t.credited = Result{}, nil, false
+		t.result, t.agreeing, t.checkers, t.credited = Result{}, nil, nil, false
+		t.crop = image.Rectangle{}
 		t.want, t.quorum = max(c.cfg.Replicas, 2), max(c.cfg.Replicas, 2)
 		t.firstRender = 0
 		// A closed replica of p's bars p from the task (triedBy) and
@@ -39,4 +43,15 @@ func (c *Coordinator) Reopen(now time.Time, p peer.ID) []job.Task {
 		out = append(out, t.t)
 	}
 	return out
+}
+
+// renderedAlone reports whether p is the one agreeing peer of accepted
+// task t that rendered all of it.
+func (t *task) renderedAlone(p peer.ID) bool {
+	for _, a := range t.agreeing {
+		if a != p && !slices.Contains(t.checkers, a) {
+			return false
+		}
+	}
+	return slices.Contains(t.agreeing, p) && !slices.Contains(t.checkers, p)
 }

@@ -29,7 +29,7 @@ func (c *Coordinator) Commit(now time.Time, leaseID string, p peer.ID, commitmen
 	}
 	switch r.state {
 	case stLeased:
-		if err := c.adaptiveCoin(r); err != nil {
+		if err := c.adaptiveCoin(now, r); err != nil {
 			return false, fmt.Errorf("lease %s: %w", leaseID, err)
 		}
 		r.commitment, r.state = commitment, stCommitted
@@ -129,25 +129,25 @@ func (c *Coordinator) Committed(leaseID string) bool {
 
 // CheckDelivery checks, before the publisher reads anything of a result,
 // that p holds the lease, has committed, and may reveal; it returns the
-// lease's task and gives the lease until now+upload to complete the
+// lease (its task, and its crop for a check replica) and gives the lease until now+upload to complete the
 // delivery.
-func (c *Coordinator) CheckDelivery(now time.Time, leaseID string, p peer.ID, upload time.Duration) (job.Task, error) {
+func (c *Coordinator) CheckDelivery(now time.Time, leaseID string, p peer.ID, upload time.Duration) (Lease, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.tick(now)
 	if c.canceled {
-		return job.Task{}, ErrCanceled
+		return Lease{}, ErrCanceled
 	}
 	r, err := c.lookup(leaseID, p)
 	if err != nil {
-		return job.Task{}, err
+		return Lease{}, err
 	}
 	switch r.state {
 	case stLeased:
-		return job.Task{}, fmt.Errorf("lease %s: %w", leaseID, ErrNotCommitted)
+		return Lease{}, fmt.Errorf("lease %s: %w", leaseID, ErrNotCommitted)
 	case stCommitted:
 		if !c.reveal(r) {
-			return job.Task{}, fmt.Errorf("lease %s: %w", leaseID, ErrNotRevealed)
+			return Lease{}, fmt.Errorf("lease %s: %w", leaseID, ErrNotRevealed)
 		}
 		if until := now.Add(upload); r.deliverBy.Before(until) {
 			r.deliverBy = until
@@ -158,9 +158,9 @@ func (c *Coordinator) CheckDelivery(now time.Time, leaseID string, p peer.ID, up
 		}
 	case stDelivered:
 	default:
-		return job.Task{}, closedError(r)
+		return Lease{}, closedError(r)
 	}
-	return r.Task, nil
+	return r.Lease, nil
 }
 
 // Deliver records the result of a lease. r.Digest must be the digest the

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"image"
 	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -16,6 +17,9 @@ type TaskResults struct {
 	Quorum     int // agreeing results needed to accept
 	MaxResults int // results the task may collect before it is given up
 	Results    []Delivery
+	// SelfCheck: nobody took the task's check replica in time; the
+	// publisher checks the result itself before accepting it.
+	SelfCheck bool
 }
 
 // Delivery is one delivered replica, in delivery order.
@@ -23,6 +27,7 @@ type Delivery struct {
 	Lease  string
 	Peer   peer.ID
 	Result Result
+	Crop   image.Rectangle // a check replica's crop; empty for the whole task
 }
 
 // Pending returns the tasks waiting for a decision, in work order (none
@@ -41,9 +46,9 @@ func (c *Coordinator) Pending() []TaskResults {
 	out := make([]TaskResults, 0, len(idx))
 	for _, i := range idx {
 		t := c.tasks[i]
-		tr := TaskResults{Task: t.t, Quorum: t.quorum, MaxResults: c.cfg.MaxResults}
+		tr := TaskResults{Task: t.t, Quorum: t.quorum, MaxResults: c.cfg.MaxResults, SelfCheck: t.selfCheck}
 		for _, r := range t.delivered {
-			tr.Results = append(tr.Results, Delivery{Lease: r.ID, Peer: r.Peer, Result: r.result})
+			tr.Results = append(tr.Results, Delivery{Lease: r.ID, Peer: r.Peer, Result: r.result, Crop: r.Crop})
 		}
 		out = append(out, tr)
 	}
@@ -74,14 +79,21 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 		if err := checkAccept(d, n, t.quorum); err != nil {
 			return fmt.Errorf("%w for %s: %v", ErrBadDecision, tk, err)
 		}
+		if !t.delivered[d.Canonical].Crop.Empty() {
+			return fmt.Errorf("%w for %s: canonical result %d is a check replica's crop", ErrBadDecision, tk, d.Canonical)
+		}
 		for _, l := range d.Losers {
 			c.points[t.delivered[l].Peer] += failurePoints
 		}
 		agreeing := slices.Clone(d.Agreeing)
 		slices.Sort(agreeing)
 		t.agreeing = make([]peer.ID, len(agreeing))
+		t.checkers = nil
 		for k, a := range agreeing {
 			t.agreeing[k] = t.delivered[a].Peer
+			if !t.delivered[a].Crop.Empty() {
+				t.checkers = append(t.checkers, t.delivered[a].Peer)
+			}
 		}
 		t.result = t.delivered[d.Canonical].result
 		c.finish(i, tsAccepted)
@@ -209,6 +221,20 @@ func (c *Coordinator) Accepted(tk job.Task) (Result, []peer.ID, bool) {
 	}
 	t := c.tasks[i]
 	return t.result, slices.Clone(t.agreeing), true
+}
+
+// Checked returns, for an accepted task, the crop its check replicas
+// rendered and those of its agreeing peers that rendered only that crop
+// (none when the task had no check replica).
+func (c *Coordinator) Checked(tk job.Task) (crop image.Rectangle, checkers []peer.ID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i, ok := c.index[tk]
+	if !ok || c.tasks[i].status != tsAccepted || len(c.tasks[i].checkers) == 0 {
+		return image.Rectangle{}, nil
+	}
+	t := c.tasks[i]
+	return t.crop, slices.Clone(t.checkers)
 }
 
 // MarkCredited records that the receipts for an accepted task were issued,

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"math"
 	"slices"
@@ -65,6 +66,31 @@ type taskSnap struct {
 	Reproduced      bool  `json:"rp,omitempty"`
 	Refutes         int   `json:"rf,omitempty"`
 	ConsistentRefs  int   `json:"crf,omitempty"`
+	Crop            *rect `json:"crop,omitempty"`
+	SelfCheck       bool  `json:"sc,omitempty"`
+	Checkers        []int `json:"chk,omitempty"` // of Agreeing, those that rendered only Crop
+}
+
+// rect is a crop: x0, y0, x1, y1 in frame pixels.
+type rect [4]int
+
+func newRect(r image.Rectangle) *rect {
+	if r.Empty() {
+		return nil
+	}
+	return &rect{r.Min.X, r.Min.Y, r.Max.X, r.Max.Y}
+}
+
+// rectangle returns the crop (empty for none); a stored one must be a
+// non-empty rectangle of a frame.
+func (r *rect) rectangle() (image.Rectangle, error) {
+	if r == nil {
+		return image.Rectangle{}, nil
+	}
+	if r[0] < 0 || r[1] < 0 || r[2] <= r[0] || r[3] <= r[1] || r[2] > job.MaxSide || r[3] > job.MaxSide {
+		return image.Rectangle{}, fmt.Errorf("bad crop %v", *r)
+	}
+	return image.Rect(r[0], r[1], r[2], r[3]), nil
 }
 
 type repSnap struct {
@@ -80,6 +106,7 @@ type repSnap struct {
 	CommitBy   int64           `json:"cby,omitempty"` // Unix ns
 	DeliverBy  int64           `json:"dby,omitempty"` // Unix ns
 	Revealed   bool            `json:"rv,omitempty"`
+	Crop       *rect           `json:"crop,omitempty"`
 }
 
 type resSnap struct {
@@ -163,22 +190,26 @@ func (c *Coordinator) Snapshot() ([]byte, error) {
 // pristine reports whether a task is as in a fresh job.
 func (c *Coordinator) pristine(t *task) bool {
 	return t.status == tsOpen && len(t.replicas) == 0 && t.want == c.cfg.Replicas && t.quorum == c.cfg.Replicas &&
-		!t.needEstablished && !t.reproduced && t.firstRender == 0 && t.refutes == 0
+		!t.needEstablished && !t.reproduced && t.firstRender == 0 && t.refutes == 0 && t.crop.Empty() && !t.selfCheck
 }
 
 // snapTask encodes task i, naming peers through intern.
 func (c *Coordinator) snapTask(i int, intern func(peer.ID) int) taskSnap {
 	t := c.tasks[i]
-	ts := taskSnap{I: i, Status: t.status, Credited: t.credited}
+	ts := taskSnap{I: i, Status: t.status, Credited: t.credited, Crop: newRect(t.crop)}
 	if t.status == tsOpen {
 		ts.Want, ts.Quorum = t.want, t.quorum
 		ts.FirstRender, ts.NeedEstablished, ts.Reproduced = int64(t.firstRender), t.needEstablished, t.reproduced
 		ts.Refutes, ts.ConsistentRefs = t.refutes, t.consistentRefutes
+		ts.SelfCheck = t.selfCheck
 	}
 	if t.status == tsAccepted {
 		ts.Result = newResSnap(t.result)
 		for _, p := range t.agreeing {
 			ts.Agreeing = append(ts.Agreeing, intern(p))
+		}
+		for _, p := range t.checkers {
+			ts.Checkers = append(ts.Checkers, intern(p))
 		}
 	}
 	pos := make(map[*replica]int, len(t.replicas))
@@ -187,7 +218,7 @@ func (c *Coordinator) snapTask(i int, intern func(peer.ID) int) taskSnap {
 		rs := repSnap{
 			ID: r.ID, Peer: intern(r.Peer), Prefix: r.prefix, Salt: r.Salt,
 			Issued: r.Issued.UnixNano(), Expires: r.Expires.UnixNano(), State: r.state,
-			Revealed: r.revealed && r.state == stCommitted,
+			Revealed: r.revealed && r.state == stCommitted, Crop: newRect(r.Crop),
 		}
 		if !r.commitBy.IsZero() {
 			rs.CommitBy = r.commitBy.UnixNano()
@@ -334,6 +365,11 @@ func (c *Coordinator) settle() {
 
 // loadTask applies one task's snapshot.
 func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
+	crop, err := ts.Crop.rectangle()
+	if err != nil {
+		return err
+	}
+	t.crop = crop
 	switch ts.Status {
 	case tsOpen:
 	case tsAccepted:
@@ -353,6 +389,19 @@ func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 				return fmt.Errorf("peer %s agreeing twice", p)
 			}
 			t.agreeing = append(t.agreeing, p)
+		}
+		for _, k := range ts.Checkers {
+			p, err := s.peer(k)
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(t.agreeing, p) || slices.Contains(t.checkers, p) || crop.Empty() {
+				return fmt.Errorf("checker %s not agreeing, twice, or without a crop", p)
+			}
+			t.checkers = append(t.checkers, p)
+		}
+		if len(t.checkers) >= len(t.agreeing) {
+			return errors.New("accepted on checks alone")
 		}
 		t.status, t.result, t.credited = tsAccepted, res, ts.Credited
 		c.accepted++
@@ -384,6 +433,10 @@ func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 	t.want, t.quorum = ts.Want, ts.Quorum
 	t.firstRender, t.needEstablished, t.reproduced = time.Duration(ts.FirstRender), ts.NeedEstablished, ts.Reproduced
 	t.refutes, t.consistentRefutes = ts.Refutes, ts.ConsistentRefs
+	t.selfCheck = ts.SelfCheck
+	if !t.crop.Empty() {
+		c.checking[c.index[t.t]] = c.clock // waits CheckWait again from the restore
+	}
 	for k := range ts.Replicas {
 		r, err := c.loadReplica(s, &ts.Replicas[k], t)
 		if err != nil {
@@ -429,13 +482,17 @@ func (c *Coordinator) loadReplica(s *snapshot, rs *repSnap, t *task) (*replica, 
 	if t.triedBy(p) {
 		return nil, fmt.Errorf("two replicas for %s", p)
 	}
+	crop, err := rs.Crop.rectangle()
+	if err != nil {
+		return nil, err
+	}
 	if rs.State < stLeased || rs.State > stLast || rs.Expires <= rs.Issued || len(rs.Prefix) > 256 {
 		return nil, errors.New("bad state, times or prefix")
 	}
 	r := &replica{
 		Lease: Lease{
 			ID: rs.ID, Task: t.t, Peer: p, Salt: rs.Salt,
-			Issued: time.Unix(0, rs.Issued), Expires: time.Unix(0, rs.Expires),
+			Issued: time.Unix(0, rs.Issued), Expires: time.Unix(0, rs.Expires), Crop: crop,
 		},
 		task:     c.index[t.t],
 		prefix:   rs.Prefix,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"os"
 	"runtime"
 	"sync/atomic"
@@ -69,8 +68,11 @@ func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err 
 	v.setThreads(g.Lease, threads)
 	v.setPhase(g.Lease, Rendering, 0)
 	rendering := phase.Now()
-	res, err := b.Render(rctx, render.TaskFor(m, g.Task, sceneDir, out, threads),
-		func(p render.Progress) { v.setPhase(g.Lease, Rendering, p.Fraction) })
+	rt := render.TaskFor(m, g.Task, sceneDir, out, threads)
+	if c := g.Crop; !c.Empty() { // a check replica: just these pixels
+		rt.Border = &render.Rect{X0: c.Min.X, Y0: c.Min.Y, X1: c.Max.X, Y1: c.Max.Y}
+	}
+	res, err := b.Render(rctx, rt, func(p render.Progress) { v.setPhase(g.Lease, Rendering, p.Fraction) })
 	if err != nil {
 		if errors.Is(rctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			return r, fmt.Errorf("render exceeded the job's limit of %v", limit)
@@ -87,14 +89,19 @@ func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err 
 	if err != nil {
 		return r, err
 	}
-	tile := m.TileRect(g.Task.Tile)
-	img, err := credits.Decode(png, image.Pt(tile.Dx(), tile.Dy()))
+	size := m.TileRect(g.Task.Tile).Size()
+	if !g.Crop.Empty() {
+		size = g.Crop.Size()
+	}
+	img, err := credits.Decode(png, size)
 	if err != nil {
 		return r, fmt.Errorf("renderer output: %w", err)
 	}
-	extras, err := readExtras(res, m.Extras())
-	if err != nil {
-		return r, err
+	var extras map[string][]byte
+	if g.Crop.Empty() {
+		if extras, err = readExtras(res, m.Extras()); err != nil {
+			return r, err
+		}
 	}
 	commit := job.Commit(g.Salt, job.ResultDigest(credits.Digest(img), extras))
 	pub := m.Publisher

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"time"
 
@@ -62,10 +63,17 @@ func (c *Client) Lease(ctx context.Context, pub peer.ID, jobID cid.Cid, renderer
 	case !m.HasTask(jobID, g.Task):
 		return LeaseAnswer{}, fmt.Errorf("lease from %s: %s is not a task of job %s", pub, g.Task, jobID)
 	}
+	var crop image.Rectangle
+	if c := g.Crop; c != nil {
+		crop = image.Rect(c[0], c[1], c[2], c[3])
+		if tile := m.TileRect(g.Task.Tile); c[0] >= c[2] || c[1] >= c[3] || !crop.In(tile) {
+			return LeaseAnswer{}, fmt.Errorf("lease from %s: crop %v is not inside the tile %v of %s", pub, *c, tile, g.Task)
+		}
+	}
 	return LeaseAnswer{Grant: &Grant{
 		Ref:  Ref{Job: jobID, Lease: g.Lease},
 		Task: g.Task, Salt: g.Salt, Expires: time.Unix(g.Expires, 0),
-		Manifest: m, Signed: g.Manifest,
+		Manifest: m, Signed: g.Manifest, Crop: crop,
 	}}, nil
 }
 

@@ -82,7 +82,11 @@ func serve(ctx context.Context, s Server, from peer.ID, req Request, body Body) 
 			return Response{Retry: int64(max(a.Retry.Round(time.Second), time.Second) / time.Second)}, nil
 		}
 		g := a.Grant
-		return Response{Grant: &LeaseGrant{Lease: g.Lease, Task: g.Task, Salt: g.Salt, Expires: g.Expires.Unix(), Manifest: g.Signed}}, nil
+		lg := &LeaseGrant{Lease: g.Lease, Task: g.Task, Salt: g.Salt, Expires: g.Expires.Unix(), Manifest: g.Signed}
+		if c := g.Crop; !c.Empty() {
+			lg.Crop = &[4]int{c.Min.X, c.Min.Y, c.Max.X, c.Max.Y}
+		}
+		return Response{Grant: lg}, nil
 	case OpRenew:
 		exp, err := s.Renew(ctx, from, ref, req.Progress)
 		return Response{Expires: exp.Unix()}, err

@@ -1,6 +1,7 @@
 package work
 
 import (
+	"image"
 	"io"
 	"time"
 
@@ -24,6 +25,12 @@ type Grant struct {
 	Expires  time.Time
 	Manifest job.Manifest
 	Signed   []byte // the signed manifest's wire form
+	// Crop, when not empty, makes the lease a check replica: the volunteer
+	// renders only these pixels of the task (frame coordinates, inside its
+	// tile), commits to them and delivers them as the whole result, without
+	// extra passes. The publisher compares them with the same pixels of
+	// another peer's result.
+	Crop image.Rectangle
 }
 
 // LeaseAnswer is a publisher's answer to a lease request: a grant, or how

@@ -90,6 +90,9 @@ type LeaseGrant struct {
 	Salt     job.Salt        `json:"salt"`
 	Expires  int64           `json:"expires"`  // Unix seconds
 	Manifest json.RawMessage `json:"manifest"` // signed manifest, so late joiners need no announcement
+	// Crop, for a check replica: render only these pixels (x0, y0, x1, y1
+	// in the frame, inside the task's tile) and deliver them alone.
+	Crop *[4]int `json:"crop,omitempty"`
 }
 
 // Response answers a Request.

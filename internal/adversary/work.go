@@ -146,8 +146,24 @@ func (p *Peer) workOn(ctx, lctx context.Context, lost context.CancelCauseFunc, p
 }
 
 // image makes, copies or takes from the ring the image to commit to, with
-// the claim for it.
+// the claim for it. For a check replica it is the crop of the image of
+// the whole task the behaviour makes: a colluder checks its partner's
+// forgery with the same forgery.
 func (p *Peer) image(ctx context.Context, g *work.Grant, b Behavior) (img Image, claim int64, copied bool, err error) {
+	img, claim, copied, err = p.whole(ctx, g, b)
+	if err != nil || g.Crop.Empty() {
+		return img, claim, copied, err
+	}
+	px, err := credits.Decode(img.PNG, g.Manifest.TileRect(g.Task.Tile).Size())
+	if err != nil {
+		return Image{}, 0, false, err
+	}
+	img, err = newImage(px.SubImage(g.Crop.Sub(g.Manifest.TileRect(g.Task.Tile).Min)))
+	return img, claim / 16, copied, err
+}
+
+// whole is image for the whole task.
+func (p *Peer) whole(ctx context.Context, g *work.Grant, b Behavior) (img Image, claim int64, copied bool, err error) {
 	switch {
 	case b.Copy:
 		data, err := p.results.await(ctx, g.Task)
