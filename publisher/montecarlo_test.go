@@ -28,10 +28,29 @@ func mcSwarm(volunteers, publishers, jobs, frames int) simConfig {
 // accepted one from a new peer is crop-checked: cheaters get no wrong
 // frame through and earn nothing.
 func TestMonteCarloNewSwarm(t *testing.T) {
+	runClean(t, mcSwarm(100, 2, 2, 60))
+}
+
+// Once cheaters are established — they played honest until then — an
+// unreplicated result of theirs is checked by another volunteer's crop
+// (a check replica): no wrong frame gets through and they earn nothing
+// for it. (Checked only at random — 3 % by the publisher, 5 % by a
+// second render — 19 of these 240 frames were wrong and 17 % of the CU
+// was paid for work not done.)
+func TestMonteCarloEstablishedCheaters(t *testing.T) {
+	cfg := mcSwarm(100, 2, 2, 60)
+	cfg.History, cfg.Patient = 21, true
+	if s := runClean(t, cfg); s.Checks == 0 {
+		t.Error("no check replica was rendered: the test proves nothing")
+	}
+}
+
+// runClean runs a swarm with cheaters and checks that every frame was
+// accepted, none of them wrong, and no CU paid for work not done.
+func runClean(t *testing.T, cfg simConfig) simStats {
 	if testing.Short() {
 		t.Skip("simulation; skipped with -short")
 	}
-	cfg := mcSwarm(100, 2, 2, 60)
 	s := newSimWorld(t, cfg).run()
 	t.Logf("\n%s", s)
 	if s.Accepted < s.Frames {
@@ -43,34 +62,7 @@ func TestMonteCarloNewSwarm(t *testing.T) {
 	if s.UnearnedCU != 0 {
 		t.Errorf("%.1f CU paid for work not done", s.UnearnedCU)
 	}
-}
-
-// Once cheaters are established — they played honest until then — an
-// unreplicated result of theirs is checked by another volunteer's crop
-// (a check replica): no wrong frame gets through and they earn nothing
-// for it. (Checked only at random — 3 % by the publisher, 5 % by a
-// second render — 19 of these 240 frames were wrong and 17 % of the CU
-// was paid for work not done.)
-func TestMonteCarloEstablishedCheaters(t *testing.T) {
-	if testing.Short() {
-		t.Skip("simulation; skipped with -short")
-	}
-	cfg := mcSwarm(100, 2, 2, 60)
-	cfg.History, cfg.Patient = 21, true
-	s := newSimWorld(t, cfg).run()
-	t.Logf("\n%s", s)
-	if s.Accepted < s.Frames {
-		t.Fatalf("%d of %d frames accepted", s.Accepted, s.Frames)
-	}
-	if s.Wrong != 0 {
-		t.Errorf("%d wrong frames of established cheaters accepted", s.Wrong)
-	}
-	if s.UnearnedCU != 0 {
-		t.Errorf("%.1f CU paid for work not done", s.UnearnedCU)
-	}
-	if s.Checks == 0 {
-		t.Error("no check replica was rendered: the test proves nothing")
-	}
+	return s
 }
 
 // The Monte Carlo figures (go test -run '^$' -bench MonteCarlo
