@@ -191,9 +191,10 @@ type simVol struct {
 	speed   float64
 	online  bool
 	picker  *scheduler.Picker
-	lease   *simLease
-	asking  bool // an ask event is queued
-	gen     int  // bumps when the volunteer leaves: its queued events lapse
+	lease   *simLease              // rendering
+	waiting map[*simLease]struct{} // committed, waiting to deliver (at most simMaxCommitted)
+	asking  bool                   // an ask event is queued
+	gen     int                    // bumps when the volunteer leaves: its queued events lapse
 }
 
 type simLease struct {
@@ -425,7 +426,7 @@ func (w *simWorld) newPub(i int, dir string) *simPub {
 
 func (w *simWorld) newVol(kind simKind) *simVol {
 	_, id := roletest.Identity(w.tb)
-	v := &simVol{w: w, id: id, kind: kind, speed: 1}
+	v := &simVol{w: w, id: id, kind: kind, speed: 1, waiting: map[*simLease]struct{}{}}
 	if w.cfg.Speed != nil {
 		v.speed = w.cfg.Speed(w.rng)
 	}
@@ -554,7 +555,7 @@ func (w *simWorld) tick() {
 		}
 		online++
 		speed += v.speed
-		if l := v.lease; l != nil && l.state != 2 {
+		for _, l := range v.leases() {
 			done := 0.99 * math.Min(1, float64(now.Sub(l.start))/float64(max(1, l.dur)))
 			if l.state == 1 {
 				done = 1
@@ -563,11 +564,14 @@ func (w *simWorld) tick() {
 			_, err := l.j.pub.p.Renew(w.ctx, v.id, l.g.Ref, done)
 			w.stats.PublisherTime += time.Since(t0)
 			if err != nil {
-				v.drop()
+				v.lose(l)
 			}
 		}
 	}
 	w.busyTime += speed * tickEvery.Seconds()
+	if os.Getenv("RS_SIM_BUSY") != "" && now.Sub(w.start)%(2*time.Minute) < tickEvery {
+		w.traceBusy(now, online)
+	}
 	for _, sp := range w.pubs {
 		t0 := time.Now()
 		for _, j := range sp.jobs {
@@ -588,6 +592,28 @@ func (w *simWorld) tick() {
 		}
 	}
 	w.after(tickEvery, w.tick)
+}
+
+// traceBusy writes to stderr, every two minutes of a run with RS_SIM_BUSY
+// set, how many volunteers render and how many frames are left: where a
+// run's makespan goes.
+func (w *simWorld) traceBusy(now time.Time, online int) {
+	busy, left := 0, 0
+	for _, v := range w.vols {
+		if v.online && v.lease != nil && v.lease.state == 0 {
+			busy++
+		}
+	}
+	for _, j := range w.jobs {
+		if j.done.IsZero() {
+			pj, _ := j.pub.p.job(j.id)
+			pj.mu.Lock()
+			pr := pj.coord.Progress()
+			pj.mu.Unlock()
+			left += pr.Total - pr.Verified - pr.Failed
+		}
+	}
+	fmt.Fprintf(os.Stderr, "t=%v online=%d rendering=%d frames-left=%d jobs-done=%d\n", now.Sub(w.start), online, busy, left, w.doneJobs())
 }
 
 // Volunteers.
@@ -731,7 +757,7 @@ func (v *simVol) finishRender(l *simLease) {
 	reveal, err := p.Commit(w.ctx, v.id, l.g.Ref, job.Commit(l.g.Salt, credits.Digest(img)))
 	w.stats.PublisherTime += time.Since(t0)
 	if err != nil {
-		v.drop()
+		v.lose(l)
 		return
 	}
 	l.state = 1
@@ -739,8 +765,35 @@ func (v *simVol) finishRender(l *simLease) {
 		v.deliver(l)
 		return
 	}
+	// Like a real volunteer, it renders its next task while this result
+	// waits for its task's other replicas.
 	l.j.waiting[l.g.Lease] = l
+	v.waiting[l] = struct{}{}
+	if len(v.waiting) < simMaxCommitted {
+		v.lease = nil
+		v.ask(0)
+	}
 	w.reveal(l.j)
+}
+
+// simMaxCommitted is how many committed results a volunteer keeps waiting
+// to deliver while it renders on (volunteer.maxCommitted).
+const simMaxCommitted = 8
+
+// leases returns the volunteer's open leases: the one rendering and the
+// committed ones.
+func (v *simVol) leases() []*simLease {
+	var out []*simLease
+	if v.lease != nil && v.lease.state != 2 {
+		out = append(out, v.lease)
+	}
+	for l := range v.waiting {
+		if l != v.lease {
+			out = append(out, l)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].g.Lease < out[b].g.Lease })
+	return out
 }
 
 // reveal delivers the waiting results of a job the publisher now lets
@@ -768,8 +821,7 @@ func (w *simWorld) reveal(j *simJob) {
 		pj.mu.Unlock()
 		switch {
 		case err != nil:
-			delete(j.waiting, id)
-			l.v.drop()
+			l.v.lose(l)
 		case ok:
 			delete(j.waiting, id)
 			l.v.deliver(l)
@@ -793,7 +845,11 @@ func (v *simVol) deliver(l *simLease) {
 	if err == nil {
 		w.byPubCount(l.j.pub.idx)
 	}
-	v.lease, l.state = nil, 2
+	l.state = 2
+	delete(v.waiting, l)
+	if v.lease == l || v.lease != nil && v.lease.state == 1 && len(v.waiting) < simMaxCommitted {
+		v.lease = nil
+	}
 	v.ask(0)
 	if err == nil {
 		w.verify(l.j)
@@ -812,23 +868,23 @@ func (w *simWorld) byPubCount(i int) {
 	w.byPub[i]++
 }
 
-// drop abandons the volunteer's lease (lost, or refused).
-func (v *simVol) drop() {
-	if l := v.lease; l != nil {
-		l.state = 2
-		delete(l.j.waiting, l.g.Lease)
+// lose abandons one of the volunteer's leases (lost, or refused).
+func (v *simVol) lose(l *simLease) {
+	l.state = 2
+	delete(l.j.waiting, l.g.Lease)
+	delete(v.waiting, l)
+	if v.lease == l || v.lease != nil && v.lease.state == 1 && len(v.waiting) < simMaxCommitted {
+		v.lease = nil
+		v.ask(time.Second)
 	}
-	v.lease = nil
-	v.ask(time.Second)
 }
 
 // leave takes the volunteer offline without a word (its leases lapse);
 // it comes back later, perhaps as someone new.
 func (v *simVol) leave() {
 	w := v.w
-	if l := v.lease; l != nil {
-		l.state = 2
-		delete(l.j.waiting, l.g.Lease)
+	for _, l := range v.leases() {
+		v.lose(l)
 	}
 	v.lease, v.online, v.asking = nil, false, false
 	v.gen++
