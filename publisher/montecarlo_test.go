@@ -160,6 +160,7 @@ func BenchmarkScale(b *testing.B) {
 		s := newSimWorld(b, scaleSwarm(10_000, 100, 2000)).run()
 		b.Logf("\n%s", s)
 		b.ReportMetric(float64(s.Makespan)/float64(max(1, s.Bound)), "makespan/bound")
+		b.ReportMetric(float64(s.Makespan)/float64(max(1, s.BoundDone)), "makespan/bound-done")
 		b.ReportMetric(float64(s.PublisherTime.Microseconds())/float64(max(1, s.Accepted)), "publisher-µs/frame")
 		b.ReportMetric(s.FairnessJain, "fairness")
 	}

@@ -111,6 +111,8 @@ type simStats struct {
 	Makespan                        time.Duration
 	Bound                           time.Duration // total work ÷ mean capacity, or the longest chain
 	Work                            time.Duration // renders needed at least, at speed 1
+	Rendered                        time.Duration // renders done, verification and renders abandoned included, at speed 1
+	BoundDone                       time.Duration // Rendered ÷ mean capacity, or the longest chain: the scheduling's own bound
 	PublisherTime                   time.Duration // wall time spent in publisher code
 	Events                          int
 	FairnessJain                    float64 // Jain's index of publishers' shares while all had work
@@ -124,8 +126,9 @@ func (s simStats) String() string {
 	fmt.Fprintf(&b, "volunteer renders %.1f (%.3f per accepted frame; %d of them check crops), deliveries %d, publisher crop renders %d (%.3f per accepted frame, 1/16 of a frame each)\n",
 		s.Renders, s.Renders/float64(max(1, s.Accepted)), s.Checks, s.Deliveries, s.CropChecks, float64(s.CropChecks)/float64(max(1, s.Accepted)))
 	fmt.Fprintf(&b, "CU paid %.0f, unearned %.1f (%.3f%%), strikes %d\n", s.PaidCU, s.UnearnedCU, 100*s.UnearnedCU/math.Max(1, s.PaidCU), s.Caught)
-	fmt.Fprintf(&b, "makespan %v, bound %v (ratio %.3f); publisher time %v (%.0f µs per accepted frame); %d events",
+	fmt.Fprintf(&b, "makespan %v, bound %v (ratio %.3f), bound of the renders done %v (ratio %.3f); publisher time %v (%.0f µs per accepted frame); %d events",
 		s.Makespan.Round(time.Second), s.Bound.Round(time.Second), float64(s.Makespan)/float64(max(1, s.Bound)),
+		s.BoundDone.Round(time.Second), float64(s.Makespan)/float64(max(1, s.BoundDone)),
 		s.PublisherTime.Round(time.Millisecond), float64(s.PublisherTime.Microseconds())/float64(max(1, s.Accepted)), s.Events)
 	if s.FairnessJain > 0 {
 		fmt.Fprintf(&b, "; fairness (Jain) %.3f", s.FairnessJain)
@@ -743,6 +746,7 @@ func (v *simVol) finishRender(l *simLease) {
 	if l.honest {
 		w.stats.Renders += simShare(area)
 	}
+	w.stats.Rendered += time.Duration(float64(l.dur) * v.speed)
 	if !l.g.Crop.Empty() {
 		w.stats.Checks++
 	}
@@ -870,6 +874,9 @@ func (w *simWorld) byPubCount(i int) {
 
 // lose abandons one of the volunteer's leases (lost, or refused).
 func (v *simVol) lose(l *simLease) {
+	if l.state == 0 { // the render so far is lost
+		v.w.stats.Rendered += time.Duration(float64(min(v.w.clock.Now().Sub(l.start), l.dur)) * v.speed)
+	}
 	l.state = 2
 	delete(l.j.waiting, l.g.Lease)
 	delete(v.waiting, l)
@@ -975,12 +982,14 @@ func (w *simWorld) finish() {
 	if secs := s.Makespan.Seconds(); secs > 0 && w.busyTime > 0 {
 		capacity := w.busyTime / secs // mean speed online
 		s.Bound = time.Duration(float64(s.Work) / capacity)
+		s.BoundDone = time.Duration(float64(s.Rendered) / capacity)
 	}
 	var longest time.Duration
 	for _, j := range w.jobs {
 		longest = max(longest, j.published.Sub(w.start)+j.cost) // a frame on a speed-1 machine
 	}
 	s.Bound = max(s.Bound, longest)
+	s.BoundDone = max(s.BoundDone, longest)
 	if len(w.byPub) > 1 {
 		var sum, sq float64
 		for _, n := range w.byPub {

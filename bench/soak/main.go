@@ -73,6 +73,9 @@ func soak(ctx context.Context, n int, killShare float64, frames int, res string,
 		return fmt.Errorf("run from the repository's root: %w", err)
 	}
 
+	// Each node measures its speed as it starts: with a hundred of them on
+	// a few cores that takes a while.
+	benchproc.StartTimeout = time.Minute + time.Duration(n)*3*time.Second
 	start := time.Now()
 	pub, err := benchproc.StartNode(ctx, bin, dir, "publisher", nil, "--no-volunteer")
 	if err != nil {
@@ -87,7 +90,7 @@ func soak(ctx context.Context, n int, killShare float64, frames int, res string,
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var firstErr error
-	sem := make(chan struct{}, 8) // nodes starting at once
+	sem := make(chan struct{}, 4) // nodes starting at once
 	for i := range vols {
 		wg.Go(func() {
 			sem <- struct{}{}

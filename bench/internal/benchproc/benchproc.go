@@ -101,6 +101,11 @@ type Node struct {
 	ID        gui.ID
 }
 
+// StartTimeout bounds how long StartNode waits for a node to answer (it
+// measures the machine's speed first, which takes longer when many nodes
+// share the cores).
+var StartTimeout = 60 * time.Second
+
 // StartNode starts a node on 127.0.0.1 with a fresh home under dir (env
 // added to its environment) and waits (bounded) until its API answers.
 func StartNode(ctx context.Context, bin, dir, name string, env []string, extra ...string) (*Node, error) {
@@ -129,7 +134,7 @@ func StartNode(ctx context.Context, bin, dir, name string, env []string, extra .
 	}
 	n := &Node{Bin: bin, Home: home, cmd: cmd, done: make(chan error, 1), LogPath: logPath}
 	go func() { n.done <- cmd.Wait() }()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(StartTimeout)
 	for {
 		out, _, err := n.CLI(ctx, 15*time.Second, "id", "--json")
 		if err == nil {
@@ -150,7 +155,7 @@ func StartNode(ctx context.Context, bin, dir, name string, env []string, extra .
 		}
 		if time.Now().After(deadline) {
 			n.Stop()
-			return nil, fmt.Errorf("node %s did not answer within 60s: %s", name, n.LogTail())
+			return nil, fmt.Errorf("node %s did not answer within %v: %s", name, StartTimeout, n.LogTail())
 		}
 	}
 }
