@@ -33,7 +33,17 @@ const stallLimit = 10 * time.Minute
 
 // Lease hands a volunteer one replica of one task, or tells it when to ask
 // again.
-func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers map[string]string) (work.LeaseAnswer, error) {
+func (p *Publisher) Lease(ctx context.Context, from peer.ID, id cid.Cid, renderers map[string]string) (work.LeaseAnswer, error) {
+	return p.lease(from, id, renderers, false)
+}
+
+// Backup is Lease for a volunteer that no job had work for: a straggler's
+// task to race, when this job has nothing else (scheduler.LeaseBackup).
+func (p *Publisher) Backup(ctx context.Context, from peer.ID, id cid.Cid, renderers map[string]string) (work.LeaseAnswer, error) {
+	return p.lease(from, id, renderers, true)
+}
+
+func (p *Publisher) lease(from peer.ID, id cid.Cid, renderers map[string]string, backup bool) (work.LeaseAnswer, error) {
 	defer phase.Default.Since("publisher.lease", phase.Now())
 	j, err := p.job(id)
 	if err != nil {
@@ -53,7 +63,11 @@ func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers
 	}
 	prefix := p.prefix(from)
 	j.mu.Lock()
-	l, err := j.coord.Lease(now, from, prefix)
+	lease := j.coord.Lease
+	if backup {
+		lease = j.coord.LeaseBackup
+	}
+	l, err := lease(now, from, prefix)
 	if err != nil {
 		j.mu.Unlock()
 	}
@@ -82,7 +96,7 @@ func (p *Publisher) Lease(_ context.Context, from peer.ID, id cid.Cid, renderers
 	if err := p.persist(saved); err != nil {
 		return work.LeaseAnswer{}, err
 	}
-	p.log.Info("leased", "task", l.Task.String(), "peer", from, "check", !l.Crop.Empty())
+	p.log.Info("leased", "task", l.Task.String(), "peer", from, "check", !l.Crop.Empty(), "backup", backup)
 	return work.LeaseAnswer{Grant: &work.Grant{
 		Ref: work.Ref{Job: id, Lease: l.ID}, Task: l.Task, Salt: l.Salt, Expires: l.Expires,
 		Manifest: j.m, Signed: j.signed, Crop: l.Crop,

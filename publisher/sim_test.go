@@ -654,25 +654,42 @@ func (v *simVol) ask(d time.Duration) {
 func (v *simVol) work() {
 	w := v.w
 	now := w.clock.Now()
+	var none []*simJob
 	for _, o := range v.picker.Order(now) {
 		j := w.jobs[o.Job]
 		if j == nil || !j.done.IsZero() {
 			continue
 		}
-		t0 := time.Now()
-		a, err := j.pub.p.Lease(w.ctx, v.id, o.Job, map[string]string{builtin.Name: w.info.Version})
-		w.stats.PublisherTime += time.Since(t0)
-		if err != nil {
-			w.tb.Fatalf("lease: %v", err)
+		if v.take(j, j.pub.p.Lease) {
+			return
 		}
-		if a.Grant == nil {
-			v.picker.Snooze(o.Job, now.Add(a.Retry))
-			continue
+		none = append(none, j)
+	}
+	// No job had work: race a straggler's task, as a real volunteer does.
+	for _, j := range none {
+		if v.take(j, j.pub.p.Backup) {
+			return
 		}
-		v.start(j, a.Grant)
-		return
 	}
 	v.ask(2 * time.Second)
+}
+
+// take asks j's publisher for a lease with ask (Lease or Backup) and
+// starts working on a grant.
+func (v *simVol) take(j *simJob, ask func(context.Context, peer.ID, cid.Cid, map[string]string) (work.LeaseAnswer, error)) bool {
+	w := v.w
+	t0 := time.Now()
+	a, err := ask(w.ctx, v.id, j.id, map[string]string{builtin.Name: w.info.Version})
+	w.stats.PublisherTime += time.Since(t0)
+	if err != nil {
+		w.tb.Fatalf("lease: %v", err)
+	}
+	if a.Grant == nil {
+		v.picker.Snooze(j.id, w.clock.Now().Add(a.Retry))
+		return false
+	}
+	v.start(j, a.Grant)
+	return true
 }
 
 // start works on a granted lease.

@@ -44,6 +44,8 @@ const (
 	DefaultMaxActive    = 4
 	// DefaultMinCommitWait is Config.MinCommitWait when it is 0.
 	DefaultMinCommitWait = time.Minute
+	// DefaultBackupAfter is Config.BackupAfter when it is 0.
+	DefaultBackupAfter = time.Minute
 	// DefaultCheckWait is Config.CheckWait when it is 0.
 	DefaultCheckWait = time.Minute
 	// DefaultDeliverWindow is Config.DeliverWindow when it is 0.
@@ -102,6 +104,11 @@ type Config struct {
 	// the result is committed, so nobody knows the crop before. nil, or an
 	// empty rectangle: no check replica.
 	Check func(job.Task) image.Rectangle
+	// BackupAfter: LeaseBackup backs up a task whose only replica has run,
+	// uncommitted, at least this long and a quarter of RenderTime (a render
+	// on the reference machine). 0 means DefaultBackupAfter; negative, no
+	// backups.
+	BackupAfter time.Duration
 	// CheckWait is how long a task waits for another peer to take its check
 	// replica; then the publisher checks the result itself
 	// (TaskResults.SelfCheck). 0 means DefaultCheckWait.
@@ -227,6 +234,7 @@ func (cfg *Config) normalize() ([]job.Task, [][]int, error) {
 	cfg.MinCommitWait = cmp.Or(cfg.MinCommitWait, DefaultMinCommitWait)
 	cfg.DeliverWindow = cmp.Or(cfg.DeliverWindow, DefaultDeliverWindow)
 	cfg.CheckWait = cmp.Or(cfg.CheckWait, DefaultCheckWait)
+	cfg.BackupAfter = cmp.Or(cfg.BackupAfter, DefaultBackupAfter)
 	tasks := slices.Clone(cfg.Tasks)
 	slices.SortFunc(tasks, func(a, b job.Task) int {
 		return cmp.Or(cmp.Compare(a.Frame, b.Frame), cmp.Compare(a.Tile, b.Tile))

@@ -150,6 +150,10 @@ type task struct {
 	// selfCheck: no other peer took the task's check replica within
 	// CheckWait; the publisher checks the result itself.
 	selfCheck bool
+	// racing: a backup replica was leased beside the task's only replica,
+	// a straggler's (LeaseBackup); the first of them to commit keeps the
+	// task and the other is withdrawn.
+	racing bool
 	// reproduced: the publisher rendered the task itself after new peers
 	// reported it failing, and it did not fail.
 	reproduced bool
@@ -307,6 +311,21 @@ func New(cfg Config) (*Coordinator, error) {
 // unknown. See the package documentation for the work order, replica
 // placement and adaptive replication.
 func (c *Coordinator) Lease(now time.Time, p peer.ID, prefix string) (Lease, error) {
+	return c.lease(now, p, prefix, false)
+}
+
+// LeaseBackup is Lease for a peer that has nothing else to do, in this job
+// or any other: when the job has no task to lease to it, it gets a backup
+// replica of a straggler — the task whose only replica, not yet committed,
+// was leased longest ago, at least BackupAfter ago. The backup races that
+// replica: the first of them to commit keeps the task, and the other is
+// withdrawn without a failure. So a job's last frames do not wait for its
+// slowest volunteers while fast ones idle.
+func (c *Coordinator) LeaseBackup(now time.Time, p peer.ID, prefix string) (Lease, error) {
+	return c.lease(now, p, prefix, true)
+}
+
+func (c *Coordinator) lease(now time.Time, p peer.ID, prefix string, backup bool) (Lease, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := checkPeer(p); err != nil {
@@ -332,10 +351,57 @@ func (c *Coordinator) Lease(now time.Time, p peer.ID, prefix string) (Lease, err
 	if err != nil {
 		return Lease{}, err
 	}
-	if i < 0 {
+	if i >= 0 {
+		return c.issue(now, i, p, prefix)
+	}
+	if !backup {
 		return Lease{}, ErrNoWork
 	}
-	return c.issue(now, i, p, prefix)
+	if i = c.straggler(now, p); i < 0 {
+		return Lease{}, ErrNoWork
+	}
+	t := c.tasks[i]
+	t.want, t.racing = t.want+1, true
+	l, err := c.issue(now, i, p, prefix)
+	if err != nil {
+		t.want, t.racing = t.want-1, false
+	}
+	return l, err
+}
+
+// straggler returns the task to back up for p (LeaseBackup), or -1.
+func (c *Coordinator) straggler(now time.Time, p peer.ID) int {
+	if c.cfg.BackupAfter < 0 || c.cfg.RenderTime <= 0 {
+		return -1 // the publisher does not know yet how long a render takes
+	}
+	after := max(c.cfg.BackupAfter, c.cfg.RenderTime/4)
+	best, oldest := -1, now.Add(-after)
+	established := c.established(p)
+	for r := range c.active {
+		t := c.tasks[r.task]
+		if r.state != stLeased || r.Issued.After(oldest) || !r.Crop.Empty() ||
+			t.racing || t.active != 1 || len(t.delivered) > 0 || t.want != 1 || t.triedBy(p) ||
+			t.needEstablished && !established {
+			continue
+		}
+		best, oldest = r.task, r.Issued
+	}
+	return best
+}
+
+// endRace withdraws, when r is the first of a raced task's replicas to
+// commit, the replica it raced: its peer is not charged.
+func (c *Coordinator) endRace(now time.Time, t *task, r *replica) {
+	if !t.racing {
+		return
+	}
+	t.racing = false
+	t.want--
+	for _, o := range t.replicas {
+		if o != r && o.state == stLeased {
+			c.close(now, o, stReleased, 0)
+		}
+	}
 }
 
 // established reports whether p is past its probation (Standing).
@@ -680,6 +746,10 @@ func (t *task) checkOut() bool {
 // Its task's committed replicas may deliver once none is leased any more.
 func (c *Coordinator) close(now time.Time, r *replica, st replicaState, points int) {
 	was := r.state
+	if t := c.tasks[r.task]; t.racing && was == stLeased {
+		t.racing = false // the other replica runs on alone
+		t.want--
+	}
 	r.state = st
 	c.deactivate(r, was)
 	c.touch(r.task)

@@ -68,6 +68,7 @@ type taskSnap struct {
 	ConsistentRefs  int   `json:"crf,omitempty"`
 	Crop            *rect `json:"crop,omitempty"`
 	SelfCheck       bool  `json:"sc,omitempty"`
+	Racing          bool  `json:"race,omitempty"`
 	Checkers        []int `json:"chk,omitempty"` // of Agreeing, those that rendered only Crop
 }
 
@@ -190,7 +191,7 @@ func (c *Coordinator) Snapshot() ([]byte, error) {
 // pristine reports whether a task is as in a fresh job.
 func (c *Coordinator) pristine(t *task) bool {
 	return t.status == tsOpen && len(t.replicas) == 0 && t.want == c.cfg.Replicas && t.quorum == c.cfg.Replicas &&
-		!t.needEstablished && !t.reproduced && t.firstRender == 0 && t.refutes == 0 && t.crop.Empty() && !t.selfCheck
+		!t.needEstablished && !t.reproduced && t.firstRender == 0 && t.refutes == 0 && t.crop.Empty() && !t.selfCheck && !t.racing
 }
 
 // snapTask encodes task i, naming peers through intern.
@@ -201,7 +202,7 @@ func (c *Coordinator) snapTask(i int, intern func(peer.ID) int) taskSnap {
 		ts.Want, ts.Quorum = t.want, t.quorum
 		ts.FirstRender, ts.NeedEstablished, ts.Reproduced = int64(t.firstRender), t.needEstablished, t.reproduced
 		ts.Refutes, ts.ConsistentRefs = t.refutes, t.consistentRefutes
-		ts.SelfCheck = t.selfCheck
+		ts.SelfCheck, ts.Racing = t.selfCheck, t.racing
 	}
 	if t.status == tsAccepted {
 		ts.Result = newResSnap(t.result)
@@ -433,7 +434,7 @@ func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 	t.want, t.quorum = ts.Want, ts.Quorum
 	t.firstRender, t.needEstablished, t.reproduced = time.Duration(ts.FirstRender), ts.NeedEstablished, ts.Reproduced
 	t.refutes, t.consistentRefutes = ts.Refutes, ts.ConsistentRefs
-	t.selfCheck = ts.SelfCheck
+	t.selfCheck, t.racing = ts.SelfCheck, ts.Racing
 	if !t.crop.Empty() {
 		c.checking[c.index[t.t]] = c.clock // waits CheckWait again from the restore
 	}

@@ -24,16 +24,20 @@ var errLeaseLost = errors.New("lease lost")
 // not answer quickly is left alone for a while (backOff).
 const leaseTimeout = 10 * time.Second
 
-// workOn asks o's publisher for a lease and, if granted, renders it and
-// starts delivering it in the background.
-func (v *Volunteer) workOn(ctx context.Context, o Offer) error {
+// workOn asks o's publisher for a lease (a backup one: see work.Client.Backup)
+// and, if granted, renders it and starts delivering it in the background.
+func (v *Volunteer) workOn(ctx context.Context, o Offer, backup bool) error {
 	if v.gate(v.clock.Now()) != "" {
 		return errNoWork // paused, or not now: no new leases
 	}
 	pub := o.Manifest.Publisher
 	lctx, cancel := context.WithTimeout(ctx, leaseTimeout)
 	asked := phase.Now()
-	a, err := v.cfg.Publishers.Lease(lctx, pub, o.ID, offered(v.cfg.Versions, v.Settings()))
+	lease := v.cfg.Publishers.Lease
+	if backup {
+		lease = v.cfg.Publishers.Backup
+	}
+	a, err := lease(lctx, pub, o.ID, offered(v.cfg.Versions, v.Settings()))
 	cancel()
 	phase.Default.Since("volunteer.lease", asked)
 	if err != nil {

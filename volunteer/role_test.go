@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,13 +39,27 @@ type call struct {
 // publisher is a fake publisher: it grants its leases in order, then has
 // no work; it records every call.
 type publisher struct {
-	mu     sync.Mutex
-	grants []*work.Grant
-	calls  chan call
+	mu      sync.Mutex
+	grants  []*work.Grant
+	backups []*work.Grant // granted to Backup; with none, Backup is not recorded
+	calls   chan call
 }
 
 func newPublisher(grants ...*work.Grant) *publisher {
 	return &publisher{grants: grants, calls: make(chan call, 1000)}
+}
+
+// Backup grants the backups in order, then has no straggler to offer.
+func (p *publisher) Backup(_ context.Context, _ peer.ID, id cid.Cid, _ map[string]string) (work.LeaseAnswer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.backups) == 0 {
+		return work.LeaseAnswer{Retry: work.RetryNoWork}, nil
+	}
+	p.calls <- call{op: "backup", ref: work.Ref{Job: id}}
+	g := p.backups[0]
+	p.backups = p.backups[1:]
+	return work.LeaseAnswer{Grant: g}, nil
 }
 
 func (p *publisher) Lease(_ context.Context, _ peer.ID, id cid.Cid, _ map[string]string) (work.LeaseAnswer, error) {
@@ -436,5 +451,47 @@ func TestOfferBookBoundedPerPublisher(t *testing.T) {
 	}
 	if n := len(book.candidates(now)); n != work.MaxOffersPerPublisher+1 {
 		t.Errorf("%d candidates, want %d", n, work.MaxOffersPerPublisher+1)
+	}
+}
+
+// A volunteer that no job has work for asks for a backup lease (a
+// straggler's task to race) rather than idle, and renders and delivers it.
+func TestIdleVolunteerTakesABackup(t *testing.T) {
+	swarm := roletest.NewSwarm(t)
+	info, err := builtin.New().Probe(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOffer(t, swarm, info.Version)
+	pub := newPublisher()
+	pub.backups = []*work.Grant{o.grant("b1", 2)}
+	news := gossip{in: make(chan p2p.Message, 4)}
+	key, self := roletest.Identity(t)
+	ledger, _ := roletest.Ledger(t, self)
+	v, err := New(Config{
+		Key: key, Publishers: pub, Gossip: news, Assets: swarm.Store(), Ledger: ledger,
+		Backends: map[string]render.Backend{builtin.Name: builtin.New()},
+		Versions: map[string]string{builtin.Name: info.Version},
+		WorkDir:  t.TempDir(), Clock: clock.NewFake(time.Unix(1_800_000_000, 0)), Logger: (&roletest.Log{}).Logger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); v.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	news.in <- p2p.Message{From: o.pub, Data: o.announced}
+	var ops []string
+	for len(ops) < 4 {
+		c := pub.next(t)
+		if c.op == "renew" {
+			continue
+		}
+		ops = append(ops, c.op+" "+c.ref.Lease)
+	}
+	if want := "lease ,backup ,commit b1,deliver b1"; strings.Join(ops, ",") != want {
+		t.Fatalf("calls %q, want %q", strings.Join(ops, ","), want)
 	}
 }

@@ -27,6 +27,7 @@ import (
 // client, one call per operation (work.Client).
 type Publishers interface {
 	Lease(ctx context.Context, pub peer.ID, jobID cid.Cid, renderers map[string]string) (work.LeaseAnswer, error)
+	Backup(ctx context.Context, pub peer.ID, jobID cid.Cid, renderers map[string]string) (work.LeaseAnswer, error)
 	Renew(ctx context.Context, pub peer.ID, ref work.Ref, progress float64) (time.Time, error)
 	Commit(ctx context.Context, pub peer.ID, ref work.Ref, c job.Commitment) (reveal bool, err error)
 	Await(ctx context.Context, pub peer.ID, ref work.Ref) (reveal bool, err error)
@@ -185,19 +186,14 @@ func (v *Volunteer) work(ctx context.Context) {
 		if !v.waitOpen(ctx) {
 			return
 		}
-		worked := false
-		for _, o := range v.offers.candidates(v.clock.Now()) {
-			err := v.workOn(ctx, o)
-			if ctx.Err() != nil {
-				return
-			}
-			if err == nil {
-				worked = true
-				break
-			}
-			if !errors.Is(err, errNoWork) {
-				v.log.Warn("taskFailed", "job", o.ID, "err", err)
-			}
+		worked, none := v.pass(ctx, v.offers.candidates(v.clock.Now()), false)
+		if !worked && len(none) > 0 {
+			// No job had work: rather than idle, race a straggler's task
+			// (the first of the two to commit keeps it).
+			worked, _ = v.pass(ctx, none, true)
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		if worked {
 			idle.Reset(0)
@@ -205,6 +201,26 @@ func (v *Volunteer) work(ctx context.Context) {
 			idle.Reset(idleRetry)
 		}
 	}
+}
+
+// pass asks the offers in order until one grants a lease and it is
+// rendered (worked); none are the offers that had no work.
+func (v *Volunteer) pass(ctx context.Context, offers []Offer, backup bool) (worked bool, none []Offer) {
+	for _, o := range offers {
+		err := v.workOn(ctx, o, backup)
+		if ctx.Err() != nil {
+			return false, nil
+		}
+		if err == nil {
+			return true, nil
+		}
+		if errors.Is(err, errNoWork) {
+			none = append(none, o)
+		} else {
+			v.log.Warn("taskFailed", "job", o.ID, "err", err)
+		}
+	}
+	return false, none
 }
 
 // Offers lists the jobs others announced lately, oldest first.

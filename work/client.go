@@ -43,7 +43,18 @@ func Refused(err error) bool {
 // version). A grant is checked before it is returned: its manifest is
 // signed by pub, is the job asked for, and holds the task.
 func (c *Client) Lease(ctx context.Context, pub peer.ID, jobID cid.Cid, renderers map[string]string) (LeaseAnswer, error) {
-	resp, err := c.call(ctx, pub, Request{Op: OpLease, Job: jobID.String(), Renderers: renderers})
+	return c.lease(ctx, pub, jobID, renderers, false)
+}
+
+// Backup asks for a lease when no job had work for this volunteer: it may
+// be a backup replica of a straggler's task, which the first of the two to
+// commit keeps (the other lease is withdrawn).
+func (c *Client) Backup(ctx context.Context, pub peer.ID, jobID cid.Cid, renderers map[string]string) (LeaseAnswer, error) {
+	return c.lease(ctx, pub, jobID, renderers, true)
+}
+
+func (c *Client) lease(ctx context.Context, pub peer.ID, jobID cid.Cid, renderers map[string]string, backup bool) (LeaseAnswer, error) {
+	resp, err := c.call(ctx, pub, Request{Op: OpLease, Job: jobID.String(), Renderers: renderers, Backup: backup})
 	if err != nil {
 		return LeaseAnswer{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"image"
 	"io"
 	"strings"
 	"testing"
@@ -70,6 +71,10 @@ func (r *recorder) Lease(_ context.Context, _ peer.ID, id cid.Cid, _ map[string]
 	r.note("lease", Ref{Job: id})
 	return LeaseAnswer{Grant: r.grant, Retry: r.retry}, nil
 }
+func (r *recorder) Backup(_ context.Context, _ peer.ID, id cid.Cid, _ map[string]string) (LeaseAnswer, error) {
+	r.note("backup", Ref{Job: id})
+	return LeaseAnswer{Grant: r.grant, Retry: r.retry}, nil
+}
 func (r *recorder) Renew(_ context.Context, _ peer.ID, ref Ref, _ float64) (time.Time, error) {
 	r.note("renew", ref)
 	return r.expiry, nil
@@ -129,6 +134,17 @@ func TestClientAndServer(t *testing.T) {
 	if err != nil || a.Grant == nil || a.Grant.Lease != "l1" || a.Grant.Task.Frame != 3 || a.Grant.Manifest.Width != m.Width {
 		t.Fatalf("grant: %+v, %v", a.Grant, err)
 	}
+	// A backup lease, of a check replica: the crop crosses the wire, and
+	// one outside the task's tile is refused.
+	srv.grant.Crop = image.Rect(1, 2, 5, 4)
+	if b, err := c.Backup(ctx, pub, id, nil); err != nil || b.Grant == nil || b.Grant.Crop != srv.grant.Crop {
+		t.Fatalf("backup: %+v, %v; want the grant with crop %v", b.Grant, err, srv.grant.Crop)
+	}
+	srv.grant.Crop = image.Rect(0, 0, m.Width+1, 1)
+	if _, err := c.Backup(ctx, pub, id, nil); err == nil || !strings.Contains(err.Error(), "not inside the tile") {
+		t.Fatalf("a crop outside the frame: %v", err)
+	}
+	srv.grant.Crop = image.Rectangle{}
 	ref := a.Grant.Ref
 	if exp, err := c.Renew(ctx, pub, ref, 0.5); err != nil || !exp.Equal(srv.expiry) {
 		t.Fatalf("renew: %v, %v", exp, err)
@@ -151,7 +167,7 @@ func TestClientAndServer(t *testing.T) {
 	if err := c.Fail(ctx, pub, ref, "crashed"); !Refused(err) || !strings.Contains(err.Error(), "no such lease") {
 		t.Fatalf("fail answered with an error: %v; want a refusal", err)
 	}
-	want := "lease ,lease ,renew l1,commit l1,await l1,deliver l1,deliver l1,release l1,fail l1"
+	want := "lease ,lease ,backup ,backup ,renew l1,commit l1,await l1,deliver l1,deliver l1,release l1,fail l1"
 	if got := strings.Join(srv.calls, ","); got != want {
 		t.Fatalf("server saw %s\nwant %s", got, want)
 	}

@@ -20,6 +20,9 @@ import (
 // as a refusal.
 type Server interface {
 	Lease(ctx context.Context, from peer.ID, jobID cid.Cid, renderers map[string]string) (LeaseAnswer, error)
+	// Backup is Lease for a volunteer no job had work for: it may get a
+	// backup replica of a straggler's task.
+	Backup(ctx context.Context, from peer.ID, jobID cid.Cid, renderers map[string]string) (LeaseAnswer, error)
 	Renew(ctx context.Context, from peer.ID, ref Ref, progress float64) (time.Time, error)
 	// Commit and Await answer whether the lease's result should be
 	// delivered now.
@@ -74,7 +77,11 @@ func serve(ctx context.Context, s Server, from peer.ID, req Request, body Body) 
 	}
 	switch req.Op {
 	case OpLease:
-		a, err := s.Lease(ctx, from, ref.Job, req.Renderers)
+		lease := s.Lease
+		if req.Backup {
+			lease = s.Backup
+		}
+		a, err := lease(ctx, from, ref.Job, req.Renderers)
 		if err != nil {
 			return Response{}, err
 		}

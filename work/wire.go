@@ -80,6 +80,7 @@ type Request struct {
 	CU        int64             `json:"cu,omitempty"`       // claimed milli-CU of the render (deliver)
 	Reason    string            `json:"reason,omitempty"`   // why a render failed
 	Progress  float64           `json:"progress,omitempty"` // renew: fraction of the work done, 0..1
+	Backup    bool              `json:"backup,omitempty"`   // lease: no job had work; a straggler's task to race is welcome
 	Receipt   json.RawMessage   `json:"receipt,omitempty"`
 }
 

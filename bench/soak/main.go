@@ -8,7 +8,7 @@
 // (resident, sampled), the job's time, and whether every fetched frame
 // equals `renderswarm render` of the same frame, pixel for pixel.
 //
-//	go run ./bench/soak [-n 100] [-kill 0.2] [-frames 60] [-resolution 160x90] [-samples 16]
+//	go run ./bench/soak [-n 100] [-kill 0.2] [-frames 60] [-resolution 160x90] [-samples 16] [-timeout 30m]
 package main
 
 import (
@@ -39,16 +39,17 @@ func main() {
 	res := flag.String("resolution", "160x90", "frame size")
 	samples := flag.Int("samples", 16, "samples per pixel")
 	keep := flag.Bool("keep", false, "keep the homes and logs")
+	timeout := flag.Duration("timeout", 0, "how long the job may take (default: 5 s a frame plus 5 minutes)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := soak(ctx, *n, *killShare, *frames, *res, *samples, *keep); err != nil {
+	if err := soak(ctx, *n, *killShare, *frames, *res, *samples, *keep, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
 }
 
-func soak(ctx context.Context, n int, killShare float64, frames int, res string, samples int, keep bool) error {
+func soak(ctx context.Context, n int, killShare float64, frames int, res string, samples int, keep bool, jobTimeout time.Duration) error {
 	if n < 3 {
 		return fmt.Errorf("-n %d: want a publisher and at least two volunteers", n)
 	}
@@ -146,7 +147,11 @@ func soak(ctx context.Context, n int, killShare float64, frames int, res string,
 	id, published := st.ID, time.Now()
 	kills := int(killShare * float64(n-1))
 	killed := false
-	deadline := published.Add(time.Duration(frames)*5*time.Second + 5*time.Minute)
+	limit := time.Duration(frames)*5*time.Second + 5*time.Minute
+	if jobTimeout > 0 {
+		limit = jobTimeout
+	}
+	deadline := published.Add(limit)
 	for st.State != "completed" {
 		if st.State == "failed" || st.State == "canceled" {
 			return fmt.Errorf("job %s %s", id, st.State)

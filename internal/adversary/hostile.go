@@ -118,6 +118,11 @@ func (h *HostilePublisher) record(f func(*HostileCalls)) {
 	h.changed = make(chan struct{})
 }
 
+// Backup answers like Lease.
+func (h *HostilePublisher) Backup(ctx context.Context, from peer.ID, id cid.Cid, renderers map[string]string) (work.LeaseAnswer, error) {
+	return h.Lease(ctx, from, id, renderers)
+}
+
 // Lease grants the first task to anyone, every time.
 func (h *HostilePublisher) Lease(_ context.Context, from peer.ID, id cid.Cid, _ map[string]string) (work.LeaseAnswer, error) {
 	if !id.Equals(h.id) {
