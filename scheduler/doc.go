@@ -58,6 +58,18 @@
 // on its own result and the publisher checks it itself
 // (TaskResults.SelfCheck).
 //
+// # Backups of stragglers
+//
+// A volunteer that no job had work for asks with LeaseBackup. When the job
+// has nothing to lease to it either, it gets a backup replica of the task
+// whose only replica, not yet committed, was leased longest ago — at least
+// BackupAfter and a quarter of RenderTime ago. The two race: the first to
+// commit keeps the task (its result is then verified like any other) and
+// the other lease is withdrawn without a failure charged. Only one backup
+// of a task is out at a time, never of a check replica or of a replicated
+// task, so a job's last frames do not wait for its slowest machines while
+// fast ones idle.
+//
 // # Verification hand-off
 //
 // The volunteer commits to job.Commit(salt, digest) (Commit) before it
