@@ -215,7 +215,8 @@ def watch_scene(scene):
                 path = frame_path(scene, f)
                 write_atomic(path, n.frame_image(job, f))
                 v.fetched.add(f)
-                v.outputs[f] = [path]
+                # Its extras may have been written first, on a slow tick.
+                v.outputs[f] = [path] + [o for o in v.outputs.get(f, []) if o != path]
             v.fetched_all = len(todo) <= FETCH_PER_TICK
             if v.extras and len(v.extras_done) < len(verified):
                 done = v.status.get("state") == "completed"
