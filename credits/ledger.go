@@ -2,6 +2,7 @@ package credits
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -150,20 +151,61 @@ func (l *Ledger) PendingFor(volunteer peer.ID) ([]SignedReceipt, error) {
 // this node issued, after verifying both signatures. Recording it again is
 // a no-op.
 func (l *Ledger) RecordCountersigned(s SignedReceipt) error {
-	r, err := s.Verify()
-	if err != nil {
-		return err
-	}
-	if !s.Countersigned() {
-		return fmt.Errorf("recording receipt %d for %s: %w", r.Seq, r.Volunteer, ErrNotCountersigned)
-	}
-	if r.Publisher != l.self {
-		return fmt.Errorf("recording receipt from %s: %w as publisher", r.Publisher, ErrNotParty)
+	return l.RecordCountersignedAll([]SignedReceipt{s})[0]
+}
+
+// RecordCountersignedAll is RecordCountersigned for many receipts in one
+// transaction (one durable write): errs[i] is receipt i's outcome. If the
+// transaction itself fails, every receipt gets that error.
+func (l *Ledger) RecordCountersignedAll(list []SignedReceipt) (errs []error) {
+	errs = make([]error, len(list))
+	rs := make([]Receipt, len(list))
+	for i, s := range list {
+		rs[i], errs[i] = l.checkCountersigned(s)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	tx, err := l.db.Begin()
+	if err != nil {
+		for i := range errs {
+			errs[i] = cmp.Or(errs[i], fmt.Errorf("recording receipts: %w", err))
+		}
+		return errs
+	}
+	defer tx.Rollback()
+	for i, s := range list {
+		if errs[i] == nil {
+			errs[i] = recordCountersigned(tx, rs[i], s)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		for i := range errs {
+			errs[i] = cmp.Or(errs[i], fmt.Errorf("recording receipts: %w", err))
+		}
+	}
+	return errs
+}
+
+// checkCountersigned verifies a receipt's signatures and that this node
+// issued it.
+func (l *Ledger) checkCountersigned(s SignedReceipt) (Receipt, error) {
+	r, err := s.Verify()
+	if err != nil {
+		return r, err
+	}
+	if !s.Countersigned() {
+		return r, fmt.Errorf("recording receipt %d for %s: %w", r.Seq, r.Volunteer, ErrNotCountersigned)
+	}
+	if r.Publisher != l.self {
+		return r, fmt.Errorf("recording receipt from %s: %w as publisher", r.Publisher, ErrNotParty)
+	}
+	return r, nil
+}
+
+// recordCountersigned stores one checked receipt's countersignature.
+func recordCountersigned(tx *sql.Tx, r Receipt, s SignedReceipt) error {
 	var stored, counter []byte
-	err = l.db.QueryRow(`SELECT receipt, countersig FROM credits_receipts WHERE publisher = ? AND volunteer = ? AND seq = ?`,
+	err := tx.QueryRow(`SELECT receipt, countersig FROM credits_receipts WHERE publisher = ? AND volunteer = ? AND seq = ?`,
 		r.Publisher.String(), r.Volunteer.String(), int64(r.Seq)).Scan(&stored, &counter)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -175,7 +217,7 @@ func (l *Ledger) RecordCountersigned(s SignedReceipt) error {
 	case counter != nil:
 		return nil
 	}
-	if _, err := l.db.Exec(`UPDATE credits_receipts SET countersig = ? WHERE publisher = ? AND volunteer = ? AND seq = ?`,
+	if _, err := tx.Exec(`UPDATE credits_receipts SET countersig = ? WHERE publisher = ? AND volunteer = ? AND seq = ?`,
 		s.Countersig, r.Publisher.String(), r.Volunteer.String(), int64(r.Seq)); err != nil {
 		return fmt.Errorf("recording receipt %d for %s: %w", r.Seq, r.Volunteer, err)
 	}

@@ -371,6 +371,31 @@ func TestRecordCountersignedRefuses(t *testing.T) {
 	}
 }
 
+// RecordCountersignedAll records a volunteer's countersignatures in one
+// transaction, each with its own outcome: good ones are recorded, a
+// forged or unknown one is refused alone.
+func TestRecordCountersignedAll(t *testing.T) {
+	pub, vol := newParty(t, 1), newParty(t, 2)
+	var good []SignedReceipt
+	for i := range 3 {
+		cs, err := vol.l.Accept(mustIssue(t, pub, vol.id, i, 100, t0.Add(time.Duration(i)*time.Minute)), vol.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		good = append(good, cs)
+	}
+	neverIssued, _ := signAs(t, pub.key, vol.id, 9, 9, 100, 900).Countersign(vol.key)
+	errs := pub.l.RecordCountersignedAll([]SignedReceipt{good[0], neverIssued, good[1], good[2], good[0]})
+	for i, want := range []error{nil, ErrUnknownReceipt, nil, nil, nil} {
+		if !errors.Is(errs[i], want) {
+			t.Errorf("receipt %d: %v, want %v", i, errs[i], want)
+		}
+	}
+	if p, _ := pub.l.PendingFor(vol.id); len(p) != 0 {
+		t.Fatalf("%d receipts still pending", len(p))
+	}
+}
+
 // IssueAll issues a pass's receipts in one transaction: chains continue
 // across volunteers, a task already paid is skipped, and a bad payment
 // issues none of them.

@@ -1,12 +1,14 @@
 package publisher
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"image"
 	"io"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -313,31 +315,40 @@ func (p *Publisher) Receipts(_ context.Context, from peer.ID) ([]credits.SignedR
 	return p.cfg.Ledger.PendingFor(from)
 }
 
-// Countersign stores a receipt the volunteer countersigned (its signatures
-// were verified at the wire edge). A receipt this ledger lost, or holds
-// differently after a restore from an older copy, is adopted: the
-// volunteer's copy carries this node's own signature.
-func (p *Publisher) Countersign(_ context.Context, from peer.ID, sr credits.SignedReceipt) error {
-	r, err := credits.UnmarshalReceipt(sr.Receipt)
-	if err != nil {
-		return err
+// Countersign stores receipts the volunteer countersigned (their
+// signatures were verified at the wire edge), in one transaction. A
+// receipt this ledger lost, or holds differently after a restore from an
+// older copy, is adopted: the volunteer's copy carries this node's own
+// signature. The error names the first receipt not recorded; those stay
+// pending, and the volunteer is asked for them again.
+func (p *Publisher) Countersign(_ context.Context, from peer.ID, srs ...credits.SignedReceipt) error {
+	rs := make([]credits.Receipt, len(srs))
+	for i, sr := range srs {
+		r, err := credits.UnmarshalReceipt(sr.Receipt)
+		if err != nil {
+			return err
+		}
+		if r.Volunteer != from || r.Publisher != p.self {
+			return fmt.Errorf("receipt %d is not between %s and this node", r.Seq, from)
+		}
+		rs[i] = r
 	}
-	if r.Volunteer != from || r.Publisher != p.self {
-		return fmt.Errorf("receipt %d is not between %s and this node", r.Seq, from)
-	}
-	err = p.cfg.Ledger.RecordCountersigned(sr)
-	if err == nil {
+	errs := p.cfg.Ledger.RecordCountersignedAll(srs)
+	if slices.Contains(errs, nil) {
 		failpoint.Hit(failpoint.CountersignRecorded)
 	}
-	if errors.Is(err, credits.ErrChainConflict) || errors.Is(err, credits.ErrUnknownReceipt) {
-		n, aerr := p.cfg.Ledger.Adopt(p.clock.Now(), p.cfg.Key, sr)
-		if aerr != nil {
-			return aerr
+	var first error
+	for i, err := range errs {
+		if errors.Is(err, credits.ErrChainConflict) || errors.Is(err, credits.ErrUnknownReceipt) {
+			n, aerr := p.cfg.Ledger.Adopt(p.clock.Now(), p.cfg.Key, srs[i])
+			if aerr == nil {
+				p.log.Warn("receiptAdopted", "peer", from, "seq", rs[i].Seq, "reissued", n)
+			}
+			err = aerr
 		}
-		p.log.Warn("receiptAdopted", "peer", from, "seq", r.Seq, "reissued", n)
-		return nil
+		first = cmp.Or(first, err)
 	}
-	return err
+	return first
 }
 
 // checkResult is the publisher's first look at a delivered image

@@ -8,6 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/internal/failpoint"
 	"github.com/renderswarm/renderswarm/internal/phase"
 	"github.com/renderswarm/renderswarm/work"
@@ -107,20 +108,19 @@ func (v *Volunteer) collectReceiptsLoop(ctx context.Context) {
 }
 
 // collectReceipts fetches a publisher's pending receipts for this
-// volunteer, checks and countersigns each, and sends it back. A receipt
+// volunteer, checks and countersigns each, and sends them back in one
+// request (one transaction at the publisher). A receipt
 // that conflicts with what this node holds (the publisher lost receipts in
 // a crash and issued their numbers again) is answered with the copies held,
 // which the publisher adopts; it does not stop the others.
 func (v *Volunteer) collectReceipts(ctx context.Context, pub peer.ID) error {
 	list, err := v.cfg.Publishers.Receipts(ctx, pub)
+	var signed []credits.SignedReceipt
 	for _, sr := range list {
-		signed, aerr := v.cfg.Ledger.Accept(sr, v.cfg.Key)
+		s, aerr := v.cfg.Ledger.Accept(sr, v.cfg.Key)
 		if aerr == nil {
 			failpoint.Hit(failpoint.ReceiptAccepted)
-			if err := v.cfg.Publishers.Countersign(ctx, pub, signed); err != nil {
-				return err
-			}
-			failpoint.Hit(failpoint.ReceiptCountersigned)
+			signed = append(signed, s)
 			continue
 		}
 		r, _ := sr.Verify()
@@ -134,6 +134,12 @@ func (v *Volunteer) collectReceipts(ctx context.Context, pub peer.ID) error {
 				v.log.Warn("receiptNotRepaired", "publisher", pub, "err", err)
 			}
 		}
+	}
+	if len(signed) > 0 {
+		if err := v.cfg.Publishers.Countersign(ctx, pub, signed...); err != nil {
+			return err
+		}
+		failpoint.Hit(failpoint.ReceiptCountersigned)
 	}
 	return err
 }

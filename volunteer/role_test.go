@@ -109,7 +109,7 @@ func (p *publisher) Receipts(context.Context, peer.ID) ([]credits.SignedReceipt,
 	return nil, nil
 }
 
-func (p *publisher) Countersign(context.Context, peer.ID, credits.SignedReceipt) error { return nil }
+func (p *publisher) Countersign(context.Context, peer.ID, ...credits.SignedReceipt) error { return nil }
 
 // next waits (bounded) for the publisher's next call.
 func (p *publisher) next(t *testing.T) call {

@@ -35,7 +35,7 @@ type Publishers interface {
 	Fail(ctx context.Context, pub peer.ID, ref work.Ref, reason string) error
 	Release(ctx context.Context, pub peer.ID, ref work.Ref) error
 	Receipts(ctx context.Context, pub peer.ID) ([]credits.SignedReceipt, error)
-	Countersign(ctx context.Context, pub peer.ID, sr credits.SignedReceipt) error
+	Countersign(ctx context.Context, pub peer.ID, srs ...credits.SignedReceipt) error
 }
 
 var _ Publishers = (*work.Client)(nil)

@@ -154,13 +154,25 @@ func (c *Client) Receipts(ctx context.Context, pub peer.ID) ([]credits.SignedRec
 	return out, nil
 }
 
-// Countersign returns a countersigned receipt to its publisher.
-func (c *Client) Countersign(ctx context.Context, pub peer.ID, sr credits.SignedReceipt) error {
-	b, err := sr.Marshal()
-	if err != nil {
-		return err
+// Countersign returns countersigned receipts to their publisher, at most
+// MaxReceiptsPerAnswer in one request. A refusal names the first receipt
+// not recorded; the publisher keeps the others it could not record pending.
+func (c *Client) Countersign(ctx context.Context, pub peer.ID, srs ...credits.SignedReceipt) error {
+	if len(srs) == 0 || len(srs) > MaxReceiptsPerAnswer {
+		return fmt.Errorf("countersigning %d receipts: 1 to %d at once", len(srs), MaxReceiptsPerAnswer)
 	}
-	_, err = c.call(ctx, pub, Request{Op: OpCountersign, Receipt: b})
+	req := Request{Op: OpCountersign}
+	for _, sr := range srs {
+		b, err := sr.Marshal()
+		if err != nil {
+			return err
+		}
+		req.Receipts = append(req.Receipts, b)
+	}
+	if len(req.Receipts) == 1 {
+		req.Receipt, req.Receipts = req.Receipts[0], nil
+	}
+	_, err := c.call(ctx, pub, req)
 	return err
 }
 

@@ -110,7 +110,7 @@ func (r *recorder) Release(_ context.Context, _ peer.ID, ref Ref) error {
 func (r *recorder) Receipts(context.Context, peer.ID) ([]credits.SignedReceipt, error) {
 	return nil, nil
 }
-func (r *recorder) Countersign(context.Context, peer.ID, credits.SignedReceipt) error { return nil }
+func (r *recorder) Countersign(context.Context, peer.ID, ...credits.SignedReceipt) error { return nil }
 
 // The typed client and server agree on every operation, a result's bytes
 // cross only when the publisher accepts the delivery, the client refuses a

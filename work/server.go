@@ -36,7 +36,9 @@ type Server interface {
 	// Receipts returns the receipts issued to from and not countersigned
 	// yet; at most MaxReceiptsPerAnswer are sent.
 	Receipts(ctx context.Context, from peer.ID) ([]credits.SignedReceipt, error)
-	Countersign(ctx context.Context, from peer.ID, r credits.SignedReceipt) error
+	// Countersign records receipts from countersigned (at most
+	// MaxReceiptsPerAnswer); an error names the first it could not.
+	Countersign(ctx context.Context, from peer.ID, rs ...credits.SignedReceipt) error
 }
 
 // errUnexpectedBody refuses a body sent with an operation that has none.
@@ -124,11 +126,18 @@ func serve(ctx context.Context, s Server, from peer.ID, req Request, body Body) 
 		}
 		return resp, nil
 	case OpCountersign:
-		_, sr, err := credits.OpenReceipt(req.Receipt)
-		if err != nil {
-			return Response{}, err
+		var srs []credits.SignedReceipt
+		for _, b := range append(req.Receipts, req.Receipt) {
+			if len(b) == 0 {
+				continue
+			}
+			_, sr, err := credits.OpenReceipt(b)
+			if err != nil {
+				return Response{}, err
+			}
+			srs = append(srs, sr)
 		}
-		return Response{}, s.Countersign(ctx, from, sr)
+		return Response{}, s.Countersign(ctx, from, srs...)
 	}
 	return Response{}, fmt.Errorf("operation %q not served", req.Op)
 }

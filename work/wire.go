@@ -82,6 +82,7 @@ type Request struct {
 	Progress  float64           `json:"progress,omitempty"` // renew: fraction of the work done, 0..1
 	Backup    bool              `json:"backup,omitempty"`   // lease: no job had work; a straggler's task to race is welcome
 	Receipt   json.RawMessage   `json:"receipt,omitempty"`
+	Receipts  []json.RawMessage `json:"receipts,omitempty"` // countersign: several at once
 }
 
 // LeaseGrant answers OpLease.
@@ -154,7 +155,10 @@ func DecodeRequest(data []byte) (Request, error) {
 	case OpReceipts:
 		return r, nil
 	case OpCountersign:
-		return r, need(len(r.Receipt) > 0, "receipt")
+		if len(r.Receipts) > MaxReceiptsPerAnswer {
+			return r, fmt.Errorf("work request: %d receipts, at most %d at once", len(r.Receipts), MaxReceiptsPerAnswer)
+		}
+		return r, need(len(r.Receipt) > 0 != (len(r.Receipts) > 0), "one receipt, or receipts")
 	}
 	return r, fmt.Errorf("work request: unknown op %q", r.Op)
 }

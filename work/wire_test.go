@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,6 +113,7 @@ func TestWorkMessages(t *testing.T) {
 		{Op: OpRenew, Job: jobID.String(), Lease: "l1"},
 		{Op: OpReceipts},
 		{Op: OpCountersign, Receipt: json.RawMessage(`{"seq":1}`)},
+		{Op: OpCountersign, Receipts: []json.RawMessage{json.RawMessage(`{"seq":1}`), json.RawMessage(`{"seq":2}`)}},
 	}
 	for _, r := range ok {
 		got, err := DecodeRequest(mustEncode(r))
@@ -130,6 +132,10 @@ func TestWorkMessages(t *testing.T) {
 		"await no lease":    {Op: OpAwait, Job: jobID.String()},
 		"release no job":    {Op: OpRelease, Lease: "l1"},
 		"negative CU":       {Op: OpDeliver, Job: jobID.String(), Lease: "l1", CU: -1},
+		"countersign none":  {Op: OpCountersign},
+		"countersign both": {Op: OpCountersign, Receipt: json.RawMessage(`{"seq":1}`),
+			Receipts: []json.RawMessage{json.RawMessage(`{"seq":2}`)}},
+		"countersign too many": {Op: OpCountersign, Receipts: slices.Repeat([]json.RawMessage{json.RawMessage(`{}`)}, MaxReceiptsPerAnswer+1)},
 	}
 	for name, r := range bad {
 		if _, err := DecodeRequest(mustEncode(r)); err == nil {

@@ -186,7 +186,7 @@ func (h *HostilePublisher) Receipts(context.Context, peer.ID) ([]credits.SignedR
 	return nil, nil
 }
 
-func (h *HostilePublisher) Countersign(context.Context, peer.ID, credits.SignedReceipt) error {
+func (h *HostilePublisher) Countersign(context.Context, peer.ID, ...credits.SignedReceipt) error {
 	return nil
 }
 
