@@ -161,6 +161,29 @@ func (s stuck) Render(ctx context.Context, _ render.Task, progress func(render.P
 	return render.Result{}, context.Cause(ctx)
 }
 
+// startVolunteer runs a volunteer of its own identity until the test
+// ends: it hears news, works for pub, renders with backend (of version)
+// and keeps time by clk.
+func startVolunteer(t *testing.T, pub *publisher, news gossip, swarm *roletest.Swarm, backend render.Backend, version string, clk clock.Clock) *Volunteer {
+	t.Helper()
+	key, self := roletest.Identity(t)
+	ledger, _ := roletest.Ledger(t, self)
+	v, err := New(Config{
+		Key: key, Publishers: pub, Gossip: news, Assets: swarm.Store(), Ledger: ledger,
+		Backends: map[string]render.Backend{builtin.Name: backend},
+		Versions: map[string]string{builtin.Name: version},
+		WorkDir:  t.TempDir(), Clock: clk, Logger: (&roletest.Log{}).Logger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); v.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return v
+}
+
 // offer is a job of a fake publisher, its scene in the swarm.
 type offer struct {
 	key       crypto.PrivKey
@@ -225,22 +248,8 @@ func TestHeartbeatPauseAndResume(t *testing.T) {
 	pub := newPublisher(o.grant("l1", 1))
 	news := gossip{in: make(chan p2p.Message, 4)}
 	rendering := make(chan struct{}, 1)
-	key, self := roletest.Identity(t)
-	ledger, _ := roletest.Ledger(t, self)
 	fake := clock.NewFake(time.Unix(1_800_000_000, 0))
-	v, err := New(Config{
-		Key: key, Publishers: pub, Gossip: news, Assets: swarm.Store(), Ledger: ledger,
-		Backends: map[string]render.Backend{builtin.Name: stuck{builtin.New(), rendering}},
-		Versions: map[string]string{builtin.Name: info.Version},
-		WorkDir:  t.TempDir(), Clock: fake, Logger: (&roletest.Log{}).Logger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); v.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	v := startVolunteer(t, pub, news, swarm, stuck{builtin.New(), rendering}, info.Version, fake)
 
 	news.in <- p2p.Message{From: o.pub, Data: o.announced}
 	if c := pub.next(t); c.op != "lease" || c.ref.Job != o.id {
@@ -339,22 +348,8 @@ func TestUnseededSceneDoesNotFreezeTheVolunteer(t *testing.T) {
 	o := newOffer(t, roletest.NewSwarm(t), info.Version) // its scene is in another swarm
 	pub := newPublisher(o.grant("l1", 1))
 	news := gossip{in: make(chan p2p.Message, 4)}
-	key, self := roletest.Identity(t)
-	ledger, _ := roletest.Ledger(t, self)
 	fake := clock.NewFake(time.Unix(1_800_000_000, 0))
-	v, err := New(Config{
-		Key: key, Publishers: pub, Gossip: news, Assets: swarm.Store(), Ledger: ledger,
-		Backends: map[string]render.Backend{builtin.Name: builtin.New()},
-		Versions: map[string]string{builtin.Name: info.Version},
-		WorkDir:  t.TempDir(), Clock: fake, Logger: (&roletest.Log{}).Logger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); v.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	v := startVolunteer(t, pub, news, swarm, builtin.New(), info.Version, fake)
 
 	news.in <- p2p.Message{From: o.pub, Data: o.announced}
 	if c := pub.next(t); c.op != "lease" {
@@ -466,21 +461,7 @@ func TestIdleVolunteerTakesABackup(t *testing.T) {
 	pub := newPublisher()
 	pub.backups = []*work.Grant{o.grant("b1", 2)}
 	news := gossip{in: make(chan p2p.Message, 4)}
-	key, self := roletest.Identity(t)
-	ledger, _ := roletest.Ledger(t, self)
-	v, err := New(Config{
-		Key: key, Publishers: pub, Gossip: news, Assets: swarm.Store(), Ledger: ledger,
-		Backends: map[string]render.Backend{builtin.Name: builtin.New()},
-		Versions: map[string]string{builtin.Name: info.Version},
-		WorkDir:  t.TempDir(), Clock: clock.NewFake(time.Unix(1_800_000_000, 0)), Logger: (&roletest.Log{}).Logger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); v.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	startVolunteer(t, pub, news, swarm, builtin.New(), info.Version, clock.NewFake(time.Unix(1_800_000_000, 0)))
 
 	news.in <- p2p.Message{From: o.pub, Data: o.announced}
 	var ops []string
