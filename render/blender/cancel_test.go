@@ -200,7 +200,7 @@ func TestMemoryLimit(t *testing.T) {
 	}
 	tileDone := regexp.MustCompile(`Rendered [1-9][0-9]*/[0-9]+ Tiles`)
 	huge := func(limit int64) (sampled bool, err error) {
-		task.Width, task.Height, task.MemoryLimit = 4096, 4096, limit
+		task.Width, task.Height, task.MemoryLimit = 8192, 8192, limit
 		task.OutputDir = t.TempDir()
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 		defer cancel()
@@ -211,7 +211,7 @@ func TestMemoryLimit(t *testing.T) {
 				cancel()
 			}
 		})
-		t.Logf("4096x4096 under %d MiB: finished a tile %v after %v: %v", limit>>20, sampled, time.Since(start).Round(time.Millisecond), err)
+		t.Logf("8192x8192 under %d MiB: finished a tile %v after %v: %v", limit>>20, sampled, time.Since(start).Round(time.Millisecond), err)
 		if names, _ := os.ReadDir(task.OutputDir); len(names) != 0 {
 			t.Errorf("failed render left %v", names)
 		}
@@ -219,10 +219,10 @@ func TestMemoryLimit(t *testing.T) {
 	}
 	sampled, err := huge(1100 << 20)
 	if sampled || err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("4096x4096 under 1.1 GiB: finished a tile %v, err %v; want it to fail before", sampled, err)
+		t.Errorf("8192x8192 under 1.1 GiB: finished a tile %v, err %v; want it to fail before", sampled, err)
 	}
 	if sampled, err := huge(8 << 30); !sampled {
-		t.Errorf("control: 4096x4096 under 8 GiB never finished a tile (%v): the test proves nothing", err)
+		t.Errorf("control: 8192x8192 under 8 GiB never finished a tile (%v): the test proves nothing", err)
 	}
 }
 
