@@ -15,18 +15,18 @@ func TestLeaseAsksThrottledOnlyWithoutWork(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	idle, busy := peer.ID("idle"), peer.ID("busy")
 	for i := range leaseBurst {
-		if ok, _ := l.ask(idle, now); !ok {
+		if ok, _ := l.Take(idle, now); !ok {
 			t.Fatalf("ask %d of an idle peer refused within the burst", i+1)
 		}
 	}
-	if ok, _ := l.ask(idle, now); ok {
+	if ok, _ := l.Take(idle, now); ok {
 		t.Fatalf("ask %d of an idle peer at the same instant allowed", leaseBurst+1)
 	}
-	if ok, _ := l.ask(idle, now.Add(time.Second/leaseRate)); !ok {
+	if ok, _ := l.Take(idle, now.Add(time.Second/leaseRate)); !ok {
 		t.Fatal("an idle peer still refused once a token came back")
 	}
 	for i := range 10 * leaseBurst {
-		ok, refund := l.ask(busy, now.Add(time.Duration(i)*time.Millisecond))
+		ok, refund := l.Take(busy, now.Add(time.Duration(i)*time.Millisecond))
 		if !ok {
 			t.Fatalf("ask %d of a peer granted work each time refused", i+1)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/renderswarm/renderswarm/assets"
 	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/internal/clock"
+	"github.com/renderswarm/renderswarm/internal/peerrate"
 	"github.com/renderswarm/renderswarm/job"
 	"github.com/renderswarm/renderswarm/render"
 	"github.com/renderswarm/renderswarm/scheduler"
@@ -79,7 +80,7 @@ type Publisher struct {
 	standing *standings
 	pairs    *pairs
 
-	limits *limiter // lease requests per peer
+	limits *peerrate.Buckets // lease requests per peer (newLimiter)
 
 	mu      sync.Mutex
 	active  map[cid.Cid]*pubJob
@@ -362,7 +363,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			for _, j := range p.list() {
 				p.expire(j)
 			}
-			p.limits.prune(p.clock.Now())
+			p.limits.Prune(p.clock.Now())
 		}
 	}
 }

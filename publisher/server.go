@@ -58,7 +58,7 @@ func (p *Publisher) lease(from peer.ID, id cid.Cid, renderers map[string]string,
 		return work.LeaseAnswer{}, fmt.Errorf("job needs %s %s", j.m.Renderer.Name, j.m.Renderer.Version)
 	}
 	now := p.clock.Now()
-	ok, refund := p.limits.ask(from, now)
+	ok, refund := p.limits.Take(from, now)
 	if !ok {
 		phase.Default.Observe("publisher.lease.throttled", 0)
 		return work.LeaseAnswer{Retry: work.RetryNoWork}, nil
