@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/internal/roletest"
@@ -103,22 +102,8 @@ func TestExtraOutputIsBoundByTheCommitment(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, err := tb.p.Status(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Done() {
-			if st.Counts.Verified != 1 {
-				t.Fatalf("job ended %s with %+v", st.State, st.Counts)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job not done in 30s: %+v", st.Counts)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if st := tb.waitDone(id); st.Counts.Verified != 1 {
+		t.Fatalf("job ended %s with %+v", st.State, st.Counts)
 	}
 	out := t.TempDir()
 	got, err := tb.p.Fetch(id, out)
@@ -156,25 +141,12 @@ func TestExtraOutputChangedBeforeCommitIsReported(t *testing.T) {
 	if err := b.deliverErr(gb, bundle(t, pb, tampered)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, err := tb.p.Status(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Done() {
-			found := false
-			for _, e := range st.Errors {
-				found = found || (e.Task.Frame == 1 && strings.Contains(e.Reason, "exr differs") && (e.Peer == b.id || e.Peer == a.id))
-			}
-			if !found {
-				t.Fatalf("the job ended %s without saying the replicas' EXRs differ: %+v", st.State, st.Errors)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job not done in 30s: %+v", st.Counts)
-		}
-		time.Sleep(10 * time.Millisecond)
+	st = tb.waitDone(id)
+	found := false
+	for _, e := range st.Errors {
+		found = found || (e.Task.Frame == 1 && strings.Contains(e.Reason, "exr differs") && (e.Peer == b.id || e.Peer == a.id))
+	}
+	if !found {
+		t.Fatalf("the job ended %s without saying the replicas' EXRs differ: %+v", st.State, st.Errors)
 	}
 }

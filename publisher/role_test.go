@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -59,6 +60,25 @@ type testbed struct {
 	swarm *roletest.Swarm
 	log   *roletest.Log
 	scene string
+}
+
+// waitDone waits (at most 30 s) for job id to end and returns its status.
+func (tb *testbed) waitDone(id cid.Cid) Status {
+	tb.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := tb.p.Status(id)
+		if err != nil {
+			tb.t.Fatal(err)
+		}
+		if st.Done() {
+			return st
+		}
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("job not done in 30s: %+v", st.Counts)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // newTestbed starts a publisher whose renderer is wrap(builtin), or the
