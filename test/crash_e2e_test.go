@@ -148,15 +148,10 @@ func waitBooksSettled(t *testing.T, pub *proc, vs []*proc) {
 			}
 		}
 		var problems []string
-		seen := map[string]bool{}
+		p.noReceiptTwice(t)
 		for _, r := range p.Receipts {
-			key := r.Counterpart + " " + r.Task
-			if seen[key] {
-				t.Fatalf("two receipts for %s", key)
-			}
-			seen[key] = true
 			if !r.Countersigned {
-				problems = append(problems, "receipt for "+key+" not countersigned")
+				problems = append(problems, "receipt for "+r.Counterpart+" "+r.Task+" not countersigned")
 			}
 		}
 		if len(p.Receipts) == 0 {

@@ -73,6 +73,20 @@ type creditsReport struct {
 	}
 }
 
+// noReceiptTwice fails the test when r holds two receipts for one task
+// and counterpart.
+func (r creditsReport) noReceiptTwice(t *testing.T) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, e := range r.Receipts {
+		key := e.Counterpart + " " + e.Task
+		if seen[key] {
+			t.Fatalf("two receipts for %s", key)
+		}
+		seen[key] = true
+	}
+}
+
 func creditsOf(t *testing.T, home string) creditsReport {
 	t.Helper()
 	var r creditsReport
@@ -95,14 +109,7 @@ func waitCredits(t *testing.T, pub *proc, vs []*proc) {
 			earned += creditsOf(t, v.home).Earned
 		}
 		if p.Spent > 0 && earned > 0 && abs(earned-p.Spent) < 0.01 {
-			seen := map[string]bool{}
-			for _, r := range p.Receipts {
-				key := r.Counterpart + " " + r.Task
-				if seen[key] {
-					t.Fatalf("two receipts for %s", key)
-				}
-				seen[key] = true
-			}
+			p.noReceiptTwice(t)
 			return
 		}
 		if time.Now().After(deadline) {
