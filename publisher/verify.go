@@ -265,6 +265,9 @@ func splitChecks(tr scheduler.TaskResults) (whole, checks []int) {
 // If it cannot render, the task gets a replica of the whole task from an
 // established peer.
 func (p *Publisher) decideChecked(ctx context.Context, j *pubJob, tr scheduler.TaskResults, imgs []image.Image, prof credits.Profile, whole, checks []int) (job.Decision, error) {
+	if len(whole) == 0 {
+		return job.Decision{Verdict: job.NeedReplica, Canonical: -1}, nil // only checks left: render the task again
+	}
 	sub := scheduler.TaskResults{Task: tr.Task, MaxResults: max(1, tr.MaxResults-len(checks))}
 	sub.Quorum = max(1, tr.Quorum-len(checks))
 	if len(whole) > 1 {
@@ -274,9 +277,6 @@ func (p *Publisher) decideChecked(ctx context.Context, j *pubJob, tr scheduler.T
 	for _, i := range whole {
 		sub.Results = append(sub.Results, tr.Results[i])
 		subImgs = append(subImgs, imgs[i])
-	}
-	if len(whole) == 0 {
-		return job.Decision{Verdict: job.NeedReplica, Canonical: -1}, nil // only checks left: render the task again
 	}
 	d, cmp, err := credits.DecideImages(prof, subImgs, sub.Quorum, sub.MaxResults)
 	if err != nil {
@@ -330,7 +330,7 @@ func (p *Publisher) decideChecked(ctx context.Context, j *pubJob, tr scheduler.T
 		}
 	}
 	for _, k := range wrong {
-		if c, err := credits.Compare(prof, mine, imgs[k]); tr.Results[k].Crop != crop || err != nil || !c.Match {
+		if c, err := credits.Compare(prof, mine, imgs[k]); err != nil || !c.Match {
 			refuted = append(refuted, k)
 		}
 	}

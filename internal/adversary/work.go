@@ -154,12 +154,14 @@ func (p *Peer) image(ctx context.Context, g *work.Grant, b Behavior) (img Image,
 	if err != nil || g.Crop.Empty() {
 		return img, claim, copied, err
 	}
-	px, err := credits.Decode(img.PNG, g.Manifest.TileRect(g.Task.Tile).Size())
+	tile := g.Manifest.TileRect(g.Task.Tile)
+	px, err := credits.Decode(img.PNG, tile.Size())
 	if err != nil {
 		return Image{}, 0, false, err
 	}
-	img, err = newImage(px.SubImage(g.Crop.Sub(g.Manifest.TileRect(g.Task.Tile).Min)))
-	return img, claim / 16, copied, err
+	img, err = newImage(px.SubImage(g.Crop.Sub(tile.Min)))
+	share := float64(g.Crop.Dx()*g.Crop.Dy()) / float64(tile.Dx()*tile.Dy())
+	return img, int64(float64(claim) * share), copied, err
 }
 
 // whole is image for the whole task.
