@@ -168,27 +168,6 @@ type task struct {
 	credited bool
 }
 
-// nextCrop is the crop of the task's next replica: a check replica's once
-// a replica of the whole task holds a commitment and no check replica is
-// out or in; otherwise none (the whole task).
-func (t *task) nextCrop() image.Rectangle {
-	if t.crop.Empty() {
-		return image.Rectangle{}
-	}
-	whole := false
-	for _, r := range t.replicas {
-		held := r.state == stCommitted || r.state == stDelivered
-		if !r.Crop.Empty() && (held || r.state == stLeased) {
-			return image.Rectangle{}
-		}
-		whole = whole || r.Crop.Empty() && held
-	}
-	if !whole {
-		return image.Rectangle{}
-	}
-	return t.crop
-}
-
 func (t *task) needsReplica() bool {
 	return t.status == tsOpen && t.active+len(t.delivered) < t.want
 }
@@ -314,17 +293,6 @@ func (c *Coordinator) Lease(now time.Time, p peer.ID, prefix string) (Lease, err
 	return c.lease(now, p, prefix, false)
 }
 
-// LeaseBackup is Lease for a peer that has nothing else to do, in this job
-// or any other: when the job has no task to lease to it, it gets a backup
-// replica of a straggler — the task whose only replica, not yet committed,
-// was leased longest ago, at least BackupAfter ago. The backup races that
-// replica: the first of them to commit keeps the task, and the other is
-// withdrawn without a failure. So a job's last frames do not wait for its
-// slowest volunteers while fast ones idle.
-func (c *Coordinator) LeaseBackup(now time.Time, p peer.ID, prefix string) (Lease, error) {
-	return c.lease(now, p, prefix, true)
-}
-
 func (c *Coordinator) lease(now time.Time, p peer.ID, prefix string, backup bool) (Lease, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -367,41 +335,6 @@ func (c *Coordinator) lease(now time.Time, p peer.ID, prefix string, backup bool
 		t.want, t.racing = t.want-1, false
 	}
 	return l, err
-}
-
-// straggler returns the task to back up for p (LeaseBackup), or -1.
-func (c *Coordinator) straggler(now time.Time, p peer.ID) int {
-	if c.cfg.BackupAfter < 0 || c.cfg.RenderTime <= 0 {
-		return -1 // the publisher does not know yet how long a render takes
-	}
-	after := max(c.cfg.BackupAfter, c.cfg.RenderTime/4)
-	best, oldest := -1, now.Add(-after)
-	established := c.established(p)
-	for r := range c.active {
-		t := c.tasks[r.task]
-		if r.state != stLeased || r.Issued.After(oldest) || !r.Crop.Empty() ||
-			t.racing || t.active != 1 || len(t.delivered) > 0 || t.want != 1 || t.triedBy(p) ||
-			t.needEstablished && !established {
-			continue
-		}
-		best, oldest = r.task, r.Issued
-	}
-	return best
-}
-
-// endRace withdraws, when r is the first of a raced task's replicas to
-// commit, the replica it raced: its peer is not charged.
-func (c *Coordinator) endRace(now time.Time, t *task, r *replica) {
-	if !t.racing {
-		return
-	}
-	t.racing = false
-	t.want--
-	for _, o := range t.replicas {
-		if o != r && o.state == stLeased {
-			c.close(now, o, stReleased, 0)
-		}
-	}
 }
 
 // established reports whether p is past its probation (Standing).
@@ -705,41 +638,6 @@ func (c *Coordinator) tick(now time.Time) {
 		}
 		c.watch(r)
 	}
-}
-
-// checkWaits gives the publisher the check of every task whose check
-// replica nobody took within CheckWait (no other peer asked for work): its
-// result is accepted on its own, once the publisher crop-checked it.
-func (c *Coordinator) checkWaits(now time.Time) {
-	c.nextCheck = now.Add(time.Second)
-	for i, since := range c.checking {
-		t := c.tasks[i]
-		switch {
-		case t.status != tsOpen || t.crop.Empty():
-			delete(c.checking, i)
-		case t.checkOut() || t.nextCrop().Empty():
-			c.checking[i] = now // a check is under way, or the task waits for a render of the whole
-		case now.Sub(since) >= c.cfg.CheckWait:
-			delete(c.checking, i)
-			c.touch(i)
-			t.crop, t.selfCheck = image.Rectangle{}, true
-			t.want, t.quorum = max(1, t.active+len(t.delivered)), 1
-			if len(t.delivered) >= t.want {
-				c.pending[i] = struct{}{}
-			}
-		}
-	}
-}
-
-// checkOut reports whether a check replica of the task is leased,
-// committed or delivered.
-func (t *task) checkOut() bool {
-	for _, r := range t.replicas {
-		if !r.Crop.Empty() && (r.active() || r.state == stDelivered) {
-			return true
-		}
-	}
-	return false
 }
 
 // close ends an active replica without a result and requeues its task.
