@@ -115,9 +115,26 @@ func (s *Store) insertRow(ih metainfo.Hash, info *metainfo.Info, infoBytes []byt
 // but always after every recorded use, so LRU order is strict.
 const nextUse = `max(?, (SELECT coalesce(max(last_used), 0) + 1 FROM assets))`
 
+// touchEvery: a use within this long of the last one recorded is not
+// written again. Least-recently-used order is kept to the minute, without
+// a durable write for every use (a publisher renders from its scene for
+// every check, a volunteer for every task).
+const touchEvery = time.Minute
+
 // touch records a use, for least-recently-used collection: of the asset
 // and, for a listing, of the units it uses.
 func (s *Store) touch(ih metainfo.Hash) {
+	now := time.Now()
+	s.touchMu.Lock()
+	if last, ok := s.touched[ih]; ok && now.Sub(last) < touchEvery {
+		s.touchMu.Unlock()
+		return
+	}
+	if s.touched == nil || len(s.touched) >= 4096 {
+		s.touched = map[metainfo.Hash]time.Time{}
+	}
+	s.touched[ih] = now
+	s.touchMu.Unlock()
 	if _, err := s.cfg.DB.Exec(`UPDATE assets SET last_used = `+nextUse+`
 		WHERE infohash = ? OR infohash IN (SELECT unit FROM asset_refs WHERE listing = ?)`,
 		time.Now().UnixMilli(), ih[:], ih[:]); err != nil {

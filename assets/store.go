@@ -109,6 +109,9 @@ type Store struct {
 	gcMu sync.Mutex            // serialises collection with commits and holds
 	held map[metainfo.Hash]int // assets in use (Hold), never collected; under gcMu
 
+	touchMu sync.Mutex
+	touched map[metainfo.Hash]time.Time // when each asset's use was last recorded (touch)
+
 	stallTimeout time.Duration // tests shorten it
 	restarts     atomic.Int64  // stalled downloads restarted
 	quota        atomic.Int64  // CacheQuota, changed live by SetCacheQuota

@@ -230,19 +230,55 @@ func recordCountersigned(tx *sql.Tx, r Receipt, s SignedReceipt) error {
 // identity), stores it and returns it to send back. Accepting a receipt
 // already held returns the stored countersigned copy.
 func (l *Ledger) Accept(s SignedReceipt, key crypto.PrivKey) (SignedReceipt, error) {
-	r, err := s.verifyPublisher()
+	out, errs := l.AcceptAll(key, s)
+	return out[0], errs[0]
+}
+
+// AcceptAll is Accept for a publisher's receipts at once: each is checked,
+// countersigned and stored (or refused) on its own, all in one
+// transaction. The copies to send back are in out, in list's order.
+func (l *Ledger) AcceptAll(key crypto.PrivKey, list ...SignedReceipt) (out []SignedReceipt, errs []error) {
+	out, errs = make([]SignedReceipt, len(list)), make([]error, len(list))
+	rs := make([]Receipt, len(list))
+	for i, s := range list {
+		r, err := s.verifyPublisher()
+		switch {
+		case err != nil:
+			errs[i] = err
+		case r.Volunteer != l.self:
+			errs[i] = fmt.Errorf("accepting receipt for %s: %w as volunteer", r.Volunteer, ErrNotParty)
+		default:
+			s.Countersig = nil
+			rs[i] = r
+			out[i], errs[i] = s.countersignChecked(r, key)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tx, err := l.db.Begin()
 	if err != nil {
-		return SignedReceipt{}, err
+		for i := range errs {
+			errs[i] = cmp.Or(errs[i], fmt.Errorf("storing receipt: %w", err))
+		}
+		return out, errs
 	}
-	if r.Volunteer != l.self {
-		return SignedReceipt{}, fmt.Errorf("accepting receipt for %s: %w as volunteer", r.Volunteer, ErrNotParty)
+	defer tx.Rollback()
+	for i := range list {
+		if errs[i] == nil {
+			out[i], errs[i] = storeTx(tx, rs[i], out[i])
+		}
 	}
-	s.Countersig = nil
-	cs, err := s.Countersign(key)
-	if err != nil {
-		return SignedReceipt{}, err
+	if err := tx.Commit(); err != nil {
+		for i := range errs {
+			errs[i] = cmp.Or(errs[i], fmt.Errorf("storing receipt: %w", err))
+		}
 	}
-	return l.store(r, cs)
+	for i := range errs {
+		if errs[i] != nil {
+			out[i] = SignedReceipt{}
+		}
+	}
+	return out, errs
 }
 
 // Learn stores a countersigned receipt between two other peers that this
@@ -274,6 +310,17 @@ func (l *Ledger) store(r Receipt, s SignedReceipt) (SignedReceipt, error) {
 		return SignedReceipt{}, fmt.Errorf("storing receipt: %w", err)
 	}
 	defer tx.Rollback()
+	if s, err = storeTx(tx, r, s); err != nil {
+		return SignedReceipt{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return SignedReceipt{}, fmt.Errorf("storing receipt: %w", err)
+	}
+	return s, nil
+}
+
+// storeTx is store's work within tx. It writes nothing when it fails.
+func storeTx(tx *sql.Tx, r Receipt, s SignedReceipt) (SignedReceipt, error) {
 	held, err := heldCopy(tx, r, s)
 	if err != nil || held != nil {
 		if held != nil {
@@ -285,9 +332,6 @@ func (l *Ledger) store(r Receipt, s SignedReceipt) (SignedReceipt, error) {
 		return SignedReceipt{}, err
 	}
 	if err := insert(tx, r, s); err != nil {
-		return SignedReceipt{}, fmt.Errorf("storing receipt: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
 		return SignedReceipt{}, fmt.Errorf("storing receipt: %w", err)
 	}
 	return s, nil

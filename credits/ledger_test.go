@@ -1,6 +1,7 @@
 package credits
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
 	"path/filepath"
@@ -393,6 +394,36 @@ func TestRecordCountersignedAll(t *testing.T) {
 	}
 	if p, _ := pub.l.PendingFor(vol.id); len(p) != 0 {
 		t.Fatalf("%d receipts still pending", len(p))
+	}
+}
+
+// AcceptAll countersigns and stores a publisher's receipts in one
+// transaction: the good ones in chain order, one for another volunteer and
+// one whose chain goes back refused alone, a repeat answered with the copy
+// held.
+func TestAcceptAll(t *testing.T) {
+	pub, vol := newParty(t, 1), newParty(t, 2)
+	_, other := key(t, 3)
+	var good []SignedReceipt
+	for i := range 3 {
+		good = append(good, mustIssue(t, pub, vol.id, i, 100, t0.Add(time.Duration(i)*time.Minute)))
+	}
+	forOther := mustIssue(t, pub, other, 5, 100, t0)
+	goesBack := signAs(t, pub.key, vol.id, 4, 6, 100, 250) // total below receipt 3's
+	out, errs := vol.l.AcceptAll(vol.key, good[0], forOther, good[1], good[2], goesBack, good[0])
+	for i, want := range []error{nil, ErrNotParty, nil, nil, ErrChainConflict, nil} {
+		if !errors.Is(errs[i], want) {
+			t.Errorf("receipt %d: %v, want %v", i, errs[i], want)
+		}
+		if (want == nil) != out[i].Countersigned() {
+			t.Errorf("receipt %d: countersigned %v with error %v", i, out[i].Countersigned(), errs[i])
+		}
+	}
+	if !bytes.Equal(out[5].Countersig, out[0].Countersig) {
+		t.Error("a repeat was not answered with the copy held")
+	}
+	if got := pub.l.RecordCountersignedAll([]SignedReceipt{out[0], out[2], out[3]}); got[0] != nil || got[1] != nil || got[2] != nil {
+		t.Fatalf("the publisher refused the countersigned copies: %v", got)
 	}
 }
 

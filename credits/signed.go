@@ -64,6 +64,12 @@ func (s SignedReceipt) Countersign(priv crypto.PrivKey) (SignedReceipt, error) {
 	if err != nil {
 		return SignedReceipt{}, err
 	}
+	return s.countersignChecked(r, priv)
+}
+
+// countersignChecked is Countersign of a receipt r whose publisher's
+// signature has been verified.
+func (s SignedReceipt) countersignChecked(r Receipt, priv crypto.PrivKey) (SignedReceipt, error) {
 	if err := checkKey(priv, r.Volunteer); err != nil {
 		return SignedReceipt{}, fmt.Errorf("countersigning receipt: %w", err)
 	}

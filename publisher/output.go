@@ -134,8 +134,14 @@ func writeFileAtomic(dst string, data []byte) error {
 	return os.Rename(tmp, dst)
 }
 
-// resultFile is the one PNG inside a result asset.
+// resultFile is the one PNG inside a result asset, or, until the sharer
+// has added it to the asset store, in its lease's directory.
 func (p *Publisher) resultFile(result cid.Cid) (string, error) {
+	if f, ok := p.unshared(result); ok {
+		if _, err := os.Stat(f); err == nil {
+			return f, nil
+		}
+	}
 	dir, err := p.cfg.Assets.Path(result)
 	if err != nil {
 		return "", err

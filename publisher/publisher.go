@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -82,6 +83,11 @@ type Publisher struct {
 
 	limits *peerrate.Buckets // lease requests per peer (newLimiter)
 
+	// cropRenders holds a token per crop being rendered, across jobs: one
+	// per core, however many tasks are verified at once.
+	cropRenders chan struct{}
+	shares      *sharer // accepted results to add to the asset store
+
 	mu      sync.Mutex
 	active  map[cid.Cid]*pubJob
 	added   chan struct{} // signalled when a job is published: Run starts its verifier
@@ -118,7 +124,10 @@ func New(ctx context.Context, cfg Config) (*Publisher, error) {
 		pairs:    &pairs{store: store, n: map[[2]string]int{}},
 		limits:   newLimiter(),
 		active:   map[cid.Cid]*pubJob{},
-		added:    make(chan struct{}, 1),
+
+		cropRenders: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		shares:      newSharer(),
+		added:       make(chan struct{}, 1),
 	}
 	if err := p.load(); err != nil {
 		return nil, err
@@ -247,6 +256,9 @@ func (p *Publisher) load() error {
 		if err := p.jobs.w.wait(p.save(j), p.clock.Now()); err != nil { // an older snapshot becomes rows
 			return err
 		}
+		if err := p.shareLeftovers(j); err != nil {
+			return err
+		}
 		p.log.Info("jobRestored", "job", s.ID, "state", coord.State(), "price", s.Price, "tasks", len(s.Rows))
 	}
 	return nil
@@ -344,6 +356,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		}
 	}
 	startVerifiers()
+	wg.Go(func() { p.shareQueued(ctx) })
 	for {
 		select {
 		case <-ctx.Done():

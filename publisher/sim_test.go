@@ -618,8 +618,8 @@ func (w *simWorld) traceBusy(now time.Time, online int) {
 	fmt.Fprintf(os.Stderr, "t=%v online=%d rendering=%d frames-left=%d jobs-done=%d\n", now.Sub(w.start), online, busy, left, w.doneJobs())
 }
 
-// verify runs the publisher's verification pass on a job, as its verifier
-// does when woken.
+// verify runs the publisher's verification on a job's pending tasks, one
+// after another, as its verifier does when woken.
 func (w *simWorld) verify(j *simJob) {
 	p := j.pub.p
 	pj, err := p.job(j.id)
@@ -628,7 +628,14 @@ func (w *simWorld) verify(j *simJob) {
 	}
 	t0 := time.Now()
 	p.reproduce(w.ctx, pj)
-	p.verifyPending(w.ctx, pj)
+	if prof, err := credits.ProfileFor(pj.m.Profile); err == nil {
+		pj.mu.Lock()
+		pending := pj.coord.Pending()
+		pj.mu.Unlock()
+		for _, tr := range pending {
+			p.verifyTask(w.ctx, pj, tr, prof)
+		}
+	}
 	p.credit(pj)
 	w.stats.PublisherTime += time.Since(t0)
 	w.reveal(j)

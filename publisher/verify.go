@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -50,47 +49,98 @@ import (
 //  4. The decision is applied (Coordinator.Resolve) and persisted; losers
 //     of a 2-of-3 and refuted peers get a strike in the ledger (probation
 //     at this publisher, for every job); the peers that met are noted;
-//     the accepted result is shared, pinned.
+//     the accepted result is queued for sharing, pinned (share.go).
 //  5. Every accepted, uncredited task gets a receipt per agreeing peer:
 //     its capped claim, at most the job's median claim; a check replica's
 //     at most its crop's share of that (payCheck).
 //
 // Tasks that new peers report failing are rendered here before they may
-// fail (reproduce). There is one verifier per job; a pass gives each
-// pending task to one of verifiers() workers, so each is decided exactly
-// once.
+// fail (reproduce). There is one verifier per job. It hands each pending
+// task to one of verifiers(m) workers as soon as one is free, never a
+// task another worker holds, so each is decided exactly once; a slow
+// task (a crop render waiting its turn) holds back no other.
 
 // verifyRetry is how soon a verifier tries again after a result it could
 // not read or a receipt it could not issue.
 const verifyRetry = 10 * time.Second
 
+// creditEvery is how often a busy verifier issues the receipts of the
+// tasks it accepted meanwhile.
+const creditEvery = time.Second
+
+// verified is what a worker reports of a task it verified.
+type verified struct {
+	task    job.Task
+	settled bool // false: it could not be decided now; try again
+}
+
 // verifier decides a job's tasks as their results come in: at start (for
 // results delivered just before a restart) and at every delivery. It
 // returns when ctx ends, or when the job is done and fully credited.
 func (p *Publisher) verifier(ctx context.Context, j *pubJob) {
+	prof, err := credits.ProfileFor(j.m.Profile)
+	if err != nil {
+		p.log.Error("unknownProfile", "job", j.id, "profile", j.m.Profile)
+		return // nothing will change that
+	}
 	retry := p.clock.NewTimer(verifyRetry)
-	retry.Stop() // armed only when a pass leaves work to retry
+	retry.Stop() // armed only when a task or a receipt is to be retried
+	workers := verifiers(j.m)
+	results := make(chan verified, workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// held: the tasks workers verify now. parked: tasks verified since the
+	// last delivery or retry that are still pending (waiting for a check,
+	// or to be tried again): they are looked at again only then.
+	held, parked := map[job.Task]bool{}, map[job.Task]bool{}
+	unsettled, credited := false, true
+	var lastCredit time.Time
 	for {
-		settled, credited := false, false
 		if p.calibrate(ctx, j) {
 			p.reproduce(ctx, j)
-			settled = p.verifyPending(ctx, j)
-			credited = p.credit(j)
-		}
-		if settled && credited && j.done() {
-			return
+			j.mu.Lock()
+			pending := j.coord.Pending()
+			j.mu.Unlock()
+			for _, tr := range pending {
+				if len(held) >= workers || ctx.Err() != nil {
+					break
+				}
+				if held[tr.Task] || parked[tr.Task] {
+					continue
+				}
+				held[tr.Task] = true
+				wg.Go(func() { results <- verified{tr.Task, p.verifyTask(ctx, j, tr, prof)} })
+			}
+			// Receipts are issued in batches: when the workers are idle,
+			// or every creditEvery while they are not.
+			if now := p.clock.Now(); len(held) == 0 || now.Sub(lastCredit) >= creditEvery {
+				credited, lastCredit = p.credit(j), now
+			}
+			if len(held) == 0 && !unsettled && credited && j.done() {
+				return
+			}
 		}
 		var again <-chan time.Time
-		if !settled || !credited {
+		if unsettled || !credited {
 			retry.Reset(verifyRetry)
 			again = retry.C()
 		}
 		select {
 		case <-ctx.Done():
+			for len(held) > 0 {
+				delete(held, (<-results).task)
+			}
 			return
+		case v := <-results:
+			delete(held, v.task)
+			parked[v.task] = true
+			unsettled = unsettled || !v.settled
+			continue
 		case <-j.delivered:
 		case <-again:
+			unsettled = false
 		}
+		clear(parked)
 	}
 }
 
@@ -100,45 +150,29 @@ func (j *pubJob) done() bool {
 	return j.coord.Done()
 }
 
-// verifyPending decides every task whose replicas are all in, up to
-// verifiers of them at once: each task by one of them, so each is decided
-// once. It reports false when some task could not be decided now and
-// should be tried again.
-func (p *Publisher) verifyPending(ctx context.Context, j *pubJob) (settled bool) {
-	prof, err := credits.ProfileFor(j.m.Profile)
-	if err != nil {
-		p.log.Error("unknownProfile", "job", j.id, "profile", j.m.Profile)
-		return true // nothing will change that
-	}
-	j.mu.Lock()
-	pending := j.coord.Pending()
-	j.mu.Unlock()
-	var unsettled atomic.Bool
-	work := make(chan scheduler.TaskResults)
-	var wg sync.WaitGroup
-	for range min(verifiers(), len(pending)) {
-		wg.Go(func() {
-			for tr := range work {
-				if !p.verifyTask(ctx, j, tr, prof) {
-					unsettled.Store(true)
-				}
-			}
-		})
-	}
-	for _, tr := range pending {
-		if ctx.Err() != nil {
-			unsettled.Store(true)
-			break
-		}
-		work <- tr
-	}
-	close(work)
-	wg.Wait()
-	return !unsettled.Load()
-}
+// Verifying a task mostly waits: for the durable write of its decision
+// (shared, through group commit, with the other tasks decided meanwhile),
+// for the result's entry in the asset store, for a crop render's turn
+// (cropRenders). A publisher with one verifier per core decides a few
+// dozen tasks a second; several per core let the waits overlap. Each
+// verifier holds a task's decoded results, so their number is bounded by
+// verifyMemory as well.
+const (
+	maxVerifiers = 16
+	verifyMemory = 256 << 20
+	// decodedBytes is the memory a decoded result takes per pixel, at most
+	// (RGBA, 32 bits a channel).
+	decodedBytes = 16
+)
 
-// verifiers is how many tasks of a job are verified at once: one per core.
-func verifiers() int { return runtime.GOMAXPROCS(0) }
+// verifiers is how many tasks of a job are verified at once: one per core,
+// and more when the job's tiles are small enough for verifyMemory.
+func verifiers(m job.Manifest) int {
+	cores := runtime.GOMAXPROCS(0)
+	tile := m.TileRect(0).Size()
+	perTask := max(m.Replicas, 2) * max(tile.X*tile.Y, 1) * decodedBytes
+	return max(cores, min(maxVerifiers, verifyMemory/perTask))
+}
 
 // verifyTask decides one task whose replicas are all in. It reports false
 // when the task could not be decided now and should be tried again.
@@ -393,10 +427,6 @@ func (p *Publisher) checkDue(agreeing []peer.ID, random bool) bool {
 func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskResults, d job.Decision) error {
 	if d.Verdict == job.Accept {
 		p.compareExtras(j, tr, wholeOf(tr, d.Agreeing))
-		canonical := tr.Results[d.Canonical]
-		if err := p.share(ctx, j, canonical.Lease, tr.Task, canonical.Result.CID); err != nil {
-			return err
-		}
 	}
 	err := p.update(j, func() error {
 		if err := j.coord.Resolve(tr.Task, d); err != nil {
@@ -427,9 +457,13 @@ func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskRes
 	switch d.Verdict {
 	case job.Accept:
 		strike(d.Losers, credits.LostVote)
+		canonical := tr.Results[d.Canonical]
 		for _, r := range tr.Results {
-			p.forget(j, r.Lease)
+			if r.Lease != canonical.Lease {
+				p.forget(j, r.Lease)
+			}
 		}
+		p.queueShare(shareItem{j: j, lease: canonical.Lease, task: tr.Task, cid: canonical.Result.CID})
 	case job.Refute:
 		strike(d.Agreeing, credits.Refuted)
 		for _, i := range d.Agreeing {
@@ -582,6 +616,12 @@ func (p *Publisher) renderCrop(ctx context.Context, j *pubJob, t job.Task, c ima
 	sceneDir, err := p.cfg.Assets.Path(m.Scene.Asset)
 	if err != nil {
 		return nil, err
+	}
+	select {
+	case p.cropRenders <- struct{}{}:
+		defer func() { <-p.cropRenders }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 	out, err := os.MkdirTemp(p.cfg.WorkDir, "crop-")
 	if err != nil {

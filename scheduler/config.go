@@ -38,6 +38,10 @@ const (
 	DefaultPickWindow = 16
 	// DefaultReplicaGap is Config.ReplicaGap when it is 0.
 	DefaultReplicaGap = 10 * time.Second
+	// MinReplicaGap is the shortest gap a job of quick tasks gets (see
+	// Config.ReplicaGap): still far longer than two requests sent back to
+	// back are apart.
+	MinReplicaGap = time.Second
 	// DefaultMaxActiveNew and DefaultMaxActive are Config.MaxActiveNew and
 	// Config.MaxActive when they are 0.
 	DefaultMaxActiveNew = 1
@@ -127,7 +131,11 @@ type Config struct {
 	PickWindow int
 	// ReplicaGap keeps the replicas of one task apart in time: while other
 	// work exists, a task is not leased within ReplicaGap of its latest
-	// replica. 0 means DefaultReplicaGap; negative, no gap.
+	// replica. 0 means DefaultReplicaGap; negative, no gap. A job whose
+	// tasks take less than the gap (RenderTime) gets RenderTime, at least
+	// MinReplicaGap: a gap longer than a render would hold every finished
+	// replica back from its reveal while the first replicas of the whole
+	// job are handed out.
 	ReplicaGap time.Duration
 	// MaxActiveNew and MaxActive bound the leases one peer holds at once in
 	// the job: a new peer (Standing.New) and an established one. 0 means

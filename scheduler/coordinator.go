@@ -379,6 +379,7 @@ func (c *Coordinator) pick(now time.Time, p peer.ID, prefix string) (int, error)
 	}
 	spread := prefix != "" && c.otherPrefixSeen(now, prefix)
 	established := c.established(p)
+	gap := c.replicaGap()
 	var good, recent []int
 	onPrefix, looked := -1, 0
 scan:
@@ -395,7 +396,7 @@ scan:
 			if looked++; looked >= spreadWindow && (len(good) > 0 || len(recent) > 0) {
 				break scan
 			}
-		case c.cfg.ReplicaGap > 0 && len(t.replicas) > 0 && now.Sub(t.lastIssued()) < c.cfg.ReplicaGap:
+		case gap > 0 && len(t.replicas) > 0 && now.Sub(t.lastIssued()) < gap:
 			if len(recent) < c.cfg.PickWindow {
 				recent = append(recent, i)
 			}
@@ -413,6 +414,16 @@ scan:
 		}
 	}
 	return onPrefix, nil
+}
+
+// replicaGap is the job's ReplicaGap, shortened to RenderTime (at least
+// MinReplicaGap) for a job of quick tasks.
+func (c *Coordinator) replicaGap() time.Duration {
+	gap := c.cfg.ReplicaGap
+	if gap > 0 && c.cfg.RenderTime > 0 {
+		gap = min(gap, max(c.cfg.RenderTime, MinReplicaGap))
+	}
+	return gap
 }
 
 // draw returns a uniform integer in [0, n) read from the configured Rand.

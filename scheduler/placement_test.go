@@ -62,6 +62,30 @@ func TestSybilPairNeverGetsBothReplicas(t *testing.T) {
 	}
 }
 
+// A job of quick tasks keeps a task's replicas apart by its render time,
+// at least MinReplicaGap, rather than DefaultReplicaGap: its second
+// replicas are leased a second later, so that the first ones are revealed
+// while the job runs, not after every task had its first. Two identities
+// asking back to back still never meet.
+func TestQuickTasksShortenTheReplicaGap(t *testing.T) {
+	cfg := testConfig(200, 2)
+	cfg.PickWindow, cfg.ReplicaGap = 0, 0 // the defaults
+	cfg.RenderTime = 50 * time.Millisecond
+	if n := sybilMeetings(t, cfg); n != 0 {
+		t.Fatalf("the pair held both replicas of %d tasks", n)
+	}
+	ps := testPeers(t, 2)
+	cfg.PickWindow = 1 // strict order: the second lease goes to the first task unless the gap holds it back
+	c := newCoord(t, cfg)
+	first := mustLease(t, c, t0, ps[0], "")
+	if l := mustLease(t, c, t0.Add(MinReplicaGap/2), ps[1], ""); l.Task == first.Task {
+		t.Fatalf("task %v leased again within half of MinReplicaGap", first.Task)
+	}
+	if l := mustLease(t, c, t0.Add(MinReplicaGap), ps[1], ""); l.Task != first.Task {
+		t.Fatalf("after MinReplicaGap the second replica went to %v, not to the first task %v", l.Task, first.Task)
+	}
+}
+
 // A new peer holds one lease of a job at a time, an established one a few.
 func TestLeaseCapPerPeer(t *testing.T) {
 	ps := testPeers(t, 2)

@@ -108,19 +108,20 @@ func (v *Volunteer) collectReceiptsLoop(ctx context.Context) {
 }
 
 // collectReceipts fetches a publisher's pending receipts for this
-// volunteer, checks and countersigns each, and sends them back in one
-// request (one transaction at the publisher). A receipt
+// volunteer, checks, countersigns and stores them (one transaction), and
+// sends them back in one request (one transaction at the publisher). A receipt
 // that conflicts with what this node holds (the publisher lost receipts in
 // a crash and issued their numbers again) is answered with the copies held,
 // which the publisher adopts; it does not stop the others.
 func (v *Volunteer) collectReceipts(ctx context.Context, pub peer.ID) error {
 	list, err := v.cfg.Publishers.Receipts(ctx, pub)
 	var signed []credits.SignedReceipt
-	for _, sr := range list {
-		s, aerr := v.cfg.Ledger.Accept(sr, v.cfg.Key)
+	accepted, aerrs := v.cfg.Ledger.AcceptAll(v.cfg.Key, list...) // one transaction
+	for i, sr := range list {
+		aerr := aerrs[i]
 		if aerr == nil {
 			failpoint.Hit(failpoint.ReceiptAccepted)
-			signed = append(signed, s)
+			signed = append(signed, accepted[i])
 			continue
 		}
 		r, _ := sr.Verify()

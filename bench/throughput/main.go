@@ -151,19 +151,26 @@ func measure(ctx context.Context, bin, dir, scene string, n, cpus, warmFrames, s
 		var prof chan error
 		if steady && profile != "" {
 			prof = make(chan error, 1)
-			go func() { prof <- profiles(ctx, debug["publisher"], filepath.Join(profile, fmt.Sprintf("n%d", n))) }()
+			go func() { prof <- profiles(ctx, debug, filepath.Join(profile, fmt.Sprintf("n%d", n))) }()
 		}
-		took, mid, err := runJob(ctx, g, scene, i*warmFrames+1, frames, res)
+		took, mid, tl, err := runJob(ctx, g, debug["publisher"], scene, i*warmFrames+1, frames, res)
 		if err != nil {
 			return fmt.Errorf("%s job: %w", label, err)
 		}
-		cpu := cpuTime(g.Pub.Pid()) - cpu0
+		// The publisher's work for the job ends after its last frame is
+		// verified: receipts, and the sharing of the last results.
+		cpu := settledCPU(ctx, g.Pub.Pid()) - cpu0
 		pub := phases(debug["publisher"])
 		results := pub["publisher.deliver.record"].Count
 		perFrame := float64(results) / float64(frames)
 		fmt.Printf("  %-10s %6.1f frames/s  %6.1f results/s (%.1f/s from 10 %% to 90 %% of frames verified)  publisher CPU %5.2f ms/result (%.0f%% of a core)  %d results in %.1fs\n",
 			label, float64(frames)/took.Seconds(), float64(results)/took.Seconds(), perFrame*mid,
 			cpu.Seconds()*1000/float64(max(results, 1)), 100*cpu.Seconds()/took.Seconds(), results, took.Seconds())
+		fmt.Printf("  timeline   published in %.1fs, first frame verified at %.1fs, 10 %% at %.1fs, 90 %% at %.1fs, all at %.1fs\n",
+			tl.published.Seconds(), tl.first.Seconds(), tl.p10.Seconds(), tl.p90.Seconds(), took.Seconds())
+		fmt.Printf("  per second %v frames verified\n", tl.perSecond)
+		fmt.Printf("  per second %v leases\n", tl.leased)
+		fmt.Printf("  per second %v results delivered\n", tl.delivered)
 		if steady || i == 0 {
 			var vols []map[string]phase.Summary
 			for name, addr := range debug {
@@ -182,34 +189,70 @@ func measure(ctx context.Context, bin, dir, scene string, n, cpus, warmFrames, s
 	return nil
 }
 
+// timeline is when a job reached its milestones, from the start of its
+// publication.
+type timeline struct {
+	published, first, p10, p90 time.Duration
+	perSecond                  []int // frames verified in each second of the job
+	leased, delivered          []int // leases granted and results delivered in each second
+}
+
 // runJob publishes a job of frames from first on (every job's frames
 // differ, so that every job is new) and waits until every frame is
-// verified. It returns the time that took and the rate of verified frames
-// in mid-job, between 10 % and 90 % of them verified.
-func runJob(ctx context.Context, g *benchproc.Grid, scene string, first, frames int, res string) (time.Duration, float64, error) {
+// verified. It returns the time that took, the rate of verified frames
+// in mid-job (between 10 % and 90 % of them verified) and its timeline.
+func runJob(ctx context.Context, g *benchproc.Grid, debugAddr, scene string, first, frames int, res string) (time.Duration, float64, timeline, error) {
+	var tl timeline
 	spec := fmt.Sprintf("%d-%d", first, first+frames-1)
 	start := time.Now()
 	out, _, err := g.Pub.CLI(ctx, 2*time.Minute, "publish", scene, "--frames", spec, "--resolution", res,
 		"--samples", "1", "--replicas", "2", "--json")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, tl, err
 	}
 	var st gui.JobStatus
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		return 0, 0, fmt.Errorf("publish --json printed %q: %v", out, err)
+		return 0, 0, tl, fmt.Errorf("publish --json printed %q: %v", out, err)
 	}
+	tl.published = time.Since(start)
 	var t10, t90 time.Time
+	seen, leased, delivered := 0, 0, 0
 	var n10, n90 int
 	id := st.ID
 	deadline := start.Add(time.Duration(frames)*time.Second + 2*time.Minute)
+	// Polled over the node's API rather than with `renderswarm status`:
+	// starting a process four times a second would take CPU from the
+	// nodes measured.
+	api, err := gui.Dial(ctx, g.Pub.Home)
+	if err != nil {
+		return 0, 0, tl, err
+	}
 	for {
-		if out, _, err := g.Pub.CLI(ctx, 15*time.Second, "status", id, "--json"); err == nil {
-			json.Unmarshal([]byte(out), &st)
+		if s, err := api.Status(ctx, id); err == nil {
+			st = s
 		}
-		if v := st.Frames.Verified; t10.IsZero() && v >= frames/10 {
-			t10, n10 = time.Now(), v
-		} else if v := st.Frames.Verified; t90.IsZero() && v >= frames*9/10 {
-			t90, n90 = time.Now(), v
+		v := st.Frames.Verified
+		sec := int(time.Since(start) / time.Second)
+		for len(tl.perSecond) <= sec {
+			tl.perSecond = append(tl.perSecond, 0)
+		}
+		tl.perSecond[sec] += v - seen
+		seen = v
+		ph := phases(debugAddr)
+		for len(tl.leased) <= sec {
+			tl.leased, tl.delivered = append(tl.leased, 0), append(tl.delivered, 0)
+		}
+		l, d := int(ph["publisher.lease"].Count), int(ph["publisher.deliver.record"].Count)
+		tl.leased[sec] += l - leased
+		tl.delivered[sec] += d - delivered
+		leased, delivered = l, d
+		if tl.first == 0 && v > 0 {
+			tl.first = time.Since(start)
+		}
+		if t10.IsZero() && v >= frames/10 {
+			t10, n10, tl.p10 = time.Now(), v, time.Since(start)
+		} else if t90.IsZero() && v >= frames*9/10 {
+			t90, n90, tl.p90 = time.Now(), v, time.Since(start)
 		}
 		switch {
 		case st.State == "completed":
@@ -217,16 +260,35 @@ func runJob(ctx context.Context, g *benchproc.Grid, scene string, first, frames 
 			if !t90.IsZero() && t90.After(t10) {
 				mid = float64(n90-n10) / t90.Sub(t10).Seconds()
 			}
-			return time.Since(start), mid, nil
+			return time.Since(start), mid, tl, nil
 		case st.State == "failed" || st.State == "canceled":
-			return 0, 0, fmt.Errorf("job %s %s", id, st.State)
+			return 0, 0, tl, fmt.Errorf("job %s %s", id, st.State)
 		case ctx.Err() != nil:
-			return 0, 0, ctx.Err()
+			return 0, 0, tl, ctx.Err()
 		case time.Now().After(deadline):
-			return 0, 0, fmt.Errorf("job %s not completed after %v: %+v", id, time.Since(start).Round(time.Second), st.Frames)
+			return 0, 0, tl, fmt.Errorf("job %s not completed after %v: %+v", id, time.Since(start).Round(time.Second), st.Frames)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// settledCPU waits, at most 30 s, until a process is idle (under 2 % of a
+// core over 500 ms) and returns the CPU it has used.
+func settledCPU(ctx context.Context, pid int) time.Duration {
+	last := cpuTime(pid)
+	for range 60 {
+		select {
+		case <-ctx.Done():
+			return last
+		case <-time.After(500 * time.Millisecond):
+		}
+		now := cpuTime(pid)
+		if now-last < 10*time.Millisecond {
+			return now
+		}
+		last = now
+	}
+	return last
 }
 
 // cpuTime is the CPU a process has used (user and system), from /proc.
@@ -295,34 +357,57 @@ func printPhases(pub map[string]phase.Summary, vols []map[string]phase.Summary) 
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
 
-// profiles writes a 20-second CPU profile of the publisher, then its
-// block and mutex profiles, into dir.
-func profiles(ctx context.Context, addr, dir string) error {
+// profiles writes 20-second CPU profiles of the publisher and of one
+// volunteer (together the volunteers use more of the machine than the
+// publisher does), then the publisher's block and mutex profiles, into dir.
+func profiles(ctx context.Context, debug debugAddrs, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	vol := ""
+	for name := range debug {
+		if name != "publisher" && (vol == "" || name < vol) {
+			vol = name
+		}
+	}
+	volCPU := make(chan error, 1)
+	go func() {
+		volCPU <- fetchProfile(ctx, debug[vol], "/debug/pprof/profile?seconds=20", filepath.Join(dir, "volunteer-cpu.pprof"))
+	}()
 	for _, p := range []struct{ path, file string }{
 		{"/debug/pprof/profile?seconds=20", "cpu.pprof"},
 		{"/debug/pprof/block", "block.pprof"},
 		{"/debug/pprof/mutex", "mutex.pprof"},
 	} {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+p.path, nil)
-		r, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		f, err := os.Create(filepath.Join(dir, p.file))
-		if err != nil {
-			r.Body.Close()
-			return err
-		}
-		_, err = io.Copy(f, r.Body)
-		r.Body.Close()
-		f.Close()
-		if err != nil {
+		if err := fetchProfile(ctx, debug["publisher"], p.path, filepath.Join(dir, p.file)); err != nil {
 			return err
 		}
 	}
-	fmt.Println("  publisher profiles in", dir, "(go tool pprof -top FILE)")
+	if err := <-volCPU; err != nil {
+		return err
+	}
+	fmt.Println("  profiles in", dir, "(go tool pprof -top FILE): the publisher's, and volunteer-cpu.pprof of", vol)
 	return nil
+}
+
+// fetchProfile writes what addr serves at path into file.
+func fetchProfile(ctx context.Context, addr, path, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return err
+	}
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer r.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -22,12 +22,14 @@ import (
 
 // Open opens (creating if needed) the database at file with WAL journaling,
 // foreign keys and a busy timeout, so that concurrent writers wait instead of
-// failing. Every commit is durable when it returns (synchronous=FULL: the
+// failing. Transactions take the write lock when they begin (BEGIN
+// IMMEDIATE): one that read first and wrote after another's commit would
+// otherwise fail at once with "database is locked", busy timeout or not. Every commit is durable when it returns (synchronous=FULL: the
 // WAL is synced at each commit): a receipt or countersignature that leaves
 // the node after its write survives a power loss. Writers that commit often
 // batch their changes into fewer transactions instead of weakening this.
 func Open(file string) (*sql.DB, error) {
-	dsn := "file:" + file + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	dsn := "file:" + file + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
 	d, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening database %s: %w", file, err)

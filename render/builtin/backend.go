@@ -245,6 +245,20 @@ func checkMemory(t render.Task, tris int) error {
 	return nil
 }
 
+// encoder reuses its compressor's buffers from one image to the next:
+// setting one up costs more than compressing a small tile. The bytes are
+// png.Encode's.
+var encoder = png.Encoder{BufferPool: &encoderPool{}}
+
+type encoderPool struct{ p sync.Pool }
+
+func (e *encoderPool) Get() *png.EncoderBuffer {
+	b, _ := e.p.Get().(*png.EncoderBuffer)
+	return b
+}
+
+func (e *encoderPool) Put(b *png.EncoderBuffer) { e.p.Put(b) }
+
 // writePNG writes img to a temporary file next to out and renames it, so
 // out is either absent or complete.
 func writePNG(out string, img image.Image) error {
@@ -252,7 +266,7 @@ func writePNG(out string, img image.Image) error {
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", out, err)
 	}
-	err = png.Encode(f, img)
+	err = encoder.Encode(f, img)
 	if err == nil {
 		err = f.Chmod(0o644) // CreateTemp makes it private
 	}
