@@ -26,6 +26,8 @@ type Fetched struct {
 // tiles, with their extra outputs as frame_NNNN.EXT, and lists the frames
 // not verified yet.
 func (p *Publisher) Fetch(id cid.Cid, dir string) (Fetched, error) {
+	p.shares.reading.RLock()
+	defer p.shares.reading.RUnlock()
 	j, err := p.job(id)
 	if err != nil {
 		return Fetched{}, err
@@ -64,6 +66,8 @@ func (p *Publisher) Fetch(id cid.Cid, dir string) (Fetched, error) {
 // FrameImage is a verified frame of a job as PNG; thumb scales it down to
 // at most imaging.ThumbSize pixels on its longer side.
 func (p *Publisher) FrameImage(id cid.Cid, frame int, thumb bool) ([]byte, error) {
+	p.shares.reading.RLock()
+	defer p.shares.reading.RUnlock()
 	j, err := p.job(id)
 	if err != nil {
 		return nil, err

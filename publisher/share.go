@@ -41,6 +41,11 @@ func (it shareItem) file(p *Publisher) string {
 const shareRetry = 10 * time.Second
 
 type sharer struct {
+	// reading is held by whoever reads results (Fetch, FrameImage) while
+	// it does, and by the sharer while it removes a shared result's lease
+	// directory: a result read where it waited does not vanish mid-read.
+	reading sync.RWMutex
+
 	mu      sync.Mutex
 	queue   []shareItem
 	waiting map[cid.Cid]string // result CID → its PNG, until shared
@@ -49,6 +54,15 @@ type sharer struct {
 
 func newSharer() *sharer {
 	return &sharer{waiting: map[cid.Cid]string{}, wake: make(chan struct{}, 1)}
+}
+
+// expectShare makes a result about to be accepted readable where it
+// waits (unshared) before its decision is visible to Fetch.
+func (p *Publisher) expectShare(it shareItem) {
+	s := p.shares
+	s.mu.Lock()
+	s.waiting[it.cid] = it.file(p)
+	s.mu.Unlock()
 }
 
 // queueShare queues an accepted result for sharing.
@@ -107,12 +121,14 @@ func (p *Publisher) shareQueued(ctx context.Context) {
 				failed = append(failed, it)
 				continue
 			}
+			s.reading.Lock()
 			s.mu.Lock()
 			if s.waiting[it.cid] == it.file(p) {
 				delete(s.waiting, it.cid)
 			}
 			s.mu.Unlock()
 			p.forget(it.j, it.lease)
+			s.reading.Unlock()
 		}
 		if len(failed) > 0 {
 			s.mu.Lock()

@@ -425,8 +425,15 @@ func (p *Publisher) checkDue(agreeing []peer.ID, random bool) bool {
 // resolve applies a decision, records what it says of the peers, shares
 // an accepted result and prices its claims.
 func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskResults, d job.Decision) error {
+	var shared shareItem
 	if d.Verdict == job.Accept {
 		p.compareExtras(j, tr, wholeOf(tr, d.Agreeing))
+		canonical := tr.Results[d.Canonical]
+		shared = shareItem{j: j, lease: canonical.Lease, task: tr.Task, cid: canonical.Result.CID}
+		// Readable where it waits from the moment it is accepted. Should
+		// the decision fail, the entry points at an undecided result,
+		// which no accepted task names.
+		p.expectShare(shared)
 	}
 	err := p.update(j, func() error {
 		if err := j.coord.Resolve(tr.Task, d); err != nil {
@@ -457,13 +464,12 @@ func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskRes
 	switch d.Verdict {
 	case job.Accept:
 		strike(d.Losers, credits.LostVote)
-		canonical := tr.Results[d.Canonical]
 		for _, r := range tr.Results {
-			if r.Lease != canonical.Lease {
+			if r.Lease != shared.lease {
 				p.forget(j, r.Lease)
 			}
 		}
-		p.queueShare(shareItem{j: j, lease: canonical.Lease, task: tr.Task, cid: canonical.Result.CID})
+		p.queueShare(shared)
 	case job.Refute:
 		strike(d.Agreeing, credits.Refuted)
 		for _, i := range d.Agreeing {
