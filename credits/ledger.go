@@ -163,27 +163,37 @@ func (l *Ledger) RecordCountersignedAll(list []SignedReceipt) (errs []error) {
 	for i, s := range list {
 		rs[i], errs[i] = l.checkCountersigned(s)
 	}
+	l.batch("recording receipts", errs, func(tx *sql.Tx, i int) error {
+		return recordCountersigned(tx, rs[i], list[i])
+	})
+	return errs
+}
+
+// batch runs f in one transaction, under l.mu, for every receipt i whose
+// errs[i] is still nil, and records its outcome there. If the transaction
+// itself fails, every receipt gets that error.
+func (l *Ledger) batch(what string, errs []error, f func(tx *sql.Tx, i int) error) {
+	fail := func(err error) {
+		for i := range errs {
+			errs[i] = cmp.Or(errs[i], fmt.Errorf("%s: %w", what, err))
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	tx, err := l.db.Begin()
 	if err != nil {
-		for i := range errs {
-			errs[i] = cmp.Or(errs[i], fmt.Errorf("recording receipts: %w", err))
-		}
-		return errs
+		fail(err)
+		return
 	}
 	defer tx.Rollback()
-	for i, s := range list {
+	for i := range errs {
 		if errs[i] == nil {
-			errs[i] = recordCountersigned(tx, rs[i], s)
+			errs[i] = f(tx, i)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		for i := range errs {
-			errs[i] = cmp.Or(errs[i], fmt.Errorf("recording receipts: %w", err))
-		}
+		fail(err)
 	}
-	return errs
 }
 
 // checkCountersigned verifies a receipt's signatures and that this node
@@ -253,26 +263,10 @@ func (l *Ledger) AcceptAll(key crypto.PrivKey, list ...SignedReceipt) (out []Sig
 			out[i], errs[i] = s.countersignChecked(r, key)
 		}
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	tx, err := l.db.Begin()
-	if err != nil {
-		for i := range errs {
-			errs[i] = cmp.Or(errs[i], fmt.Errorf("storing receipt: %w", err))
-		}
-		return out, errs
-	}
-	defer tx.Rollback()
-	for i := range list {
-		if errs[i] == nil {
-			out[i], errs[i] = storeTx(tx, rs[i], out[i])
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		for i := range errs {
-			errs[i] = cmp.Or(errs[i], fmt.Errorf("storing receipt: %w", err))
-		}
-	}
+	l.batch("storing receipt", errs, func(tx *sql.Tx, i int) (err error) {
+		out[i], err = storeTx(tx, rs[i], out[i])
+		return err
+	})
 	for i := range errs {
 		if errs[i] != nil {
 			out[i] = SignedReceipt{}

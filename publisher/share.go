@@ -10,7 +10,6 @@ import (
 
 	"github.com/ipfs/go-cid"
 
-	"github.com/renderswarm/renderswarm/internal/clock"
 	"github.com/renderswarm/renderswarm/job"
 )
 
@@ -91,12 +90,9 @@ func (p *Publisher) unshared(result cid.Cid) (string, bool) {
 // share it tries again after shareRetry.
 func (p *Publisher) shareQueued(ctx context.Context) {
 	s := p.shares
-	var retry clock.Timer
-	defer func() {
-		if retry != nil {
-			retry.Stop()
-		}
-	}()
+	retry := p.clock.NewTimer(shareRetry)
+	retry.Stop() // armed only when a result is to be tried again
+	defer retry.Stop()
 	var again <-chan time.Time
 	for {
 		select {
@@ -137,11 +133,7 @@ func (p *Publisher) shareQueued(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			if retry == nil {
-				retry = p.clock.NewTimer(shareRetry)
-			} else {
-				retry.Reset(shareRetry)
-			}
+			retry.Reset(shareRetry)
 			again = retry.C()
 		}
 	}
