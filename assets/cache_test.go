@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/renderswarm/renderswarm/assets/assetstest"
+	"github.com/renderswarm/renderswarm/job"
 )
 
 func cids(t *testing.T, s *Store) []cid.Cid {
@@ -151,5 +152,49 @@ func TestHeldAssetSurvivesCollection(t *testing.T) {
 	})
 	if _, err := b.s.Hold(in.CID); err == nil {
 		t.Fatal("Hold of a collected asset succeeded")
+	}
+}
+
+// A use is written at most once a minute per asset: rendering from a scene
+// for every task does not cost a durable write each time. The order of
+// uses a minute apart is kept.
+func TestUsesRecordedOnceAMinute(t *testing.T) {
+	n := startNode(t, assetstest.NewMem(), nil)
+	var x, y Info
+	for i, in := range []*Info{&x, &y} {
+		p := filepath.Join(t.TempDir(), fmt.Sprintf("u%d.bin", i))
+		randomFile(t, p, 1<<10)
+		var err error
+		if *in, err = n.s.Add(ctxFor(t, 10*time.Second), []string{p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lastUsed := func(in Info) int64 {
+		t.Helper()
+		ih, err := job.InfoHash(in.CID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v int64
+		if err := n.s.cfg.DB.QueryRow(`SELECT last_used FROM assets WHERE infohash = ?`, ih[:]).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	use := func(in Info) {
+		t.Helper()
+		if _, err := n.s.Path(in.CID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	use(x)
+	use(y)
+	if lastUsed(y) <= lastUsed(x) {
+		t.Fatal("y, used last, is not the most recently used")
+	}
+	before := lastUsed(x)
+	use(x) // within the minute: not written
+	if lastUsed(x) != before {
+		t.Fatal("a second use within a minute was written")
 	}
 }
