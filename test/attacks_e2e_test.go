@@ -213,13 +213,14 @@ func TestAttackAcrossProcesses(t *testing.T) {
 	}
 
 	// Four inflating identities in one process (Sybils come cheap), in
-	// pairs that ask for work back to back. The honest volunteers' users
+	// pairs that ask for work back to back, each taking a second a task
+	// so that the restart falls mid-job. The honest volunteers' users
 	// pause them until the inflaters have had frames decided before and
 	// after a restart of the publisher — killed, not stopped: a publisher
 	// that shuts down cleanly refuses the deliveries that arrive meanwhile
 	// (its asset store stops first), which is another bug than the one
 	// this test plays.
-	inflater := startAdversaryProc(t, "inflater", 4, pub.tcpAddr(), "-tandem", "2")
+	inflater := startAdversaryProc(t, "inflater", 4, pub.tcpAddr(), "-tandem", "2", "-pace", "1s")
 	waitVolunteers(t, pub, 6, "builtin")
 	for _, h := range honest {
 		setPaused(t, h.home, true)

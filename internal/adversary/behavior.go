@@ -3,6 +3,7 @@ package adversary
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/renderswarm/renderswarm/credits"
 )
@@ -51,6 +52,9 @@ type Behavior struct {
 	Squat bool
 	// MaxLeases bounds the leases one Work call takes; 0: no bound.
 	MaxLeases int
+	// Pace is how long each task takes at least, as on a slow machine:
+	// the image is committed no sooner.
+	Pace time.Duration
 }
 
 // Behaviors are the named behaviours, as rsadversary's --behavior takes

@@ -106,6 +106,7 @@ func (p *Peer) workOn(ctx, lctx context.Context, lost context.CancelCauseFunc, p
 		p.note(func(s *Stats) { s.Failed = append(s.Failed, g.Task) })
 		return
 	}
+	started := time.Now()
 	img, claim, copied, err := p.image(lctx, g, b)
 	if err != nil {
 		if lctx.Err() == nil {
@@ -119,6 +120,10 @@ func (p *Peer) workOn(ctx, lctx context.Context, lost context.CancelCauseFunc, p
 	}
 	if b.Claim > 0 {
 		claim = b.Claim
+	}
+	if !sleep(lctx, time.Until(started.Add(b.Pace))) {
+		lost(nil)
+		return
 	}
 	revealed, err := p.wire.commit(lctx, pub, g, img)
 	if err != nil {

@@ -43,6 +43,7 @@ func run() error {
 	name := flag.String("behavior", "honest", "what the peers do: honest, copier, lazy, colluder, inflater, staller, saboteur, squatter")
 	identities := flag.Int("identities", 1, "how many identities to run (colluders share one ring)")
 	tandem := flag.Int("tandem", 0, "identities per group that asks for work back to back (0: each asks alone)")
+	pace := flag.Duration("pace", 0, "how long each task takes at least, as on a slow machine")
 	debug := flag.Bool("debug", false, "log at debug level")
 	flag.Var(&bootstrap, "bootstrap", "multiaddr of a peer to bootstrap from, with /p2p/ (repeatable)")
 	flag.Parse()
@@ -54,6 +55,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	b.Pace = *pace
 	if *name == "colluder" {
 		b.Ring = adversary.NewRing()
 	}
