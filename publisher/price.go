@@ -10,6 +10,7 @@ import (
 	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/job"
 	"github.com/renderswarm/renderswarm/render"
+	"github.com/renderswarm/renderswarm/scheduler"
 )
 
 // The publisher prices its tasks itself (DESIGN.md §6): its verifier's
@@ -29,16 +30,13 @@ func crop(r image.Rectangle) image.Rectangle {
 	return image.Rect(x0, y0, x0+w, y0+h)
 }
 
-// slowFactor is how much slower than the reference machine a volunteer
-// may be and still be waited for: the other replicas of a task get a
-// render of the publisher's price at that speed to commit after the first
-// one did (scheduler.Config.RenderTime).
-const slowFactor = 4
-
-// slowRender is a task priced at price milli-CU rendered slowFactor times
-// slower than on the reference machine.
+// slowRender is a task priced at price milli-CU rendered
+// scheduler.SlowFactor times slower than on the reference machine: a
+// volunteer that slow is still waited for, the other replicas of a task
+// getting that long to commit after the first one did
+// (scheduler.Config.RenderTime).
 func slowRender(price int64) time.Duration {
-	return time.Duration(price) * time.Millisecond * slowFactor
+	return time.Duration(price) * time.Millisecond * scheduler.SlowFactor
 }
 
 // price renders the calibration crop of m's first task from the scene at

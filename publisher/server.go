@@ -156,6 +156,7 @@ func (p *Publisher) Renew(_ context.Context, from peer.ID, ref work.Ref, done fl
 	if err != nil {
 		return time.Time{}, err
 	}
+	j.coord.Report(now, ref.Lease, from, done)
 	j.progress[ref.Lease] = pr
 	return exp, nil
 }

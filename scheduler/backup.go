@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -10,33 +12,125 @@ import (
 
 // LeaseBackup is Lease for a peer that has nothing else to do, in this job
 // or any other: when the job has no task to lease to it, it gets a backup
-// replica of a straggler — the task whose only replica, not yet committed,
-// was leased longest ago, at least BackupAfter ago. The backup races that
-// replica: the first of them to commit keeps the task, and the other is
-// withdrawn without a failure. So a job's last frames do not wait for its
-// slowest volunteers while fast ones idle.
+// of a straggler — a replica of a whole task, not yet committed and the
+// only one of its task still out, that this peer is expected to commit
+// well before (finishBy); of those, the one expected last. The backup
+// races the straggler: the first of them to commit keeps the task, and the
+// other is withdrawn without a failure. A peer expected to commit well
+// before both racers replaces the slower one. So a job's last frames do
+// not wait for its slowest volunteers while fast ones idle.
 func (c *Coordinator) LeaseBackup(now time.Time, p peer.ID, prefix string) (Lease, error) {
 	return c.lease(now, p, prefix, true)
 }
 
-// straggler returns the task to back up for p (LeaseBackup), or -1.
-func (c *Coordinator) straggler(now time.Time, p peer.ID) int {
+// straggler returns the replica for p on prefix to race (LeaseBackup) and,
+// when its task races already, the slower racer p replaces; nil when none.
+// A task replicated for verification is backed up only by an established
+// peer, and not on the prefix of its other replicas when spreading can
+// succeed: a backup must not be an easier way than a lease to hold two
+// results of one task.
+func (c *Coordinator) straggler(now time.Time, p peer.ID, prefix string) (slow, drop *replica) {
 	if c.cfg.BackupAfter < 0 || c.cfg.RenderTime <= 0 {
-		return -1 // the publisher does not know yet how long a render takes
+		return nil, nil // the publisher does not know yet how long a render takes
 	}
-	after := max(c.cfg.BackupAfter, c.cfg.RenderTime/4)
-	best, oldest := -1, now.Add(-after)
+	mine := c.renderFor(p)
+	beat := now.Add(mine + mine/4) // p's commitment, with a margin
 	established := c.established(p)
-	for r := range c.active {
-		t := c.tasks[r.task]
-		if r.state != stLeased || r.Issued.After(oldest) || !r.Crop.Empty() ||
-			t.racing || t.active != 1 || len(t.delivered) > 0 || t.want != 1 || t.triedBy(p) ||
-			t.needEstablished && !established {
+	spread := prefix != "" && c.otherPrefixSeen(now, prefix)
+	for _, e := range c.raceables(now) {
+		if !e.due.After(beat) {
+			break // nor any after it
+		}
+		slower, faster, due, ok := c.raceable(now, e.r)
+		if !ok || !due.After(beat) {
 			continue
 		}
-		best, oldest = r.task, r.Issued
+		t := c.tasks[slower.task]
+		if t.triedBy(p) || t.needEstablished && !established ||
+			t.want > 1+b2i(t.racing) && (!established || spread && t.onPrefix(prefix)) {
+			continue
+		}
+		if faster != nil {
+			return faster, slower
+		}
+		return slower, nil
 	}
-	return best
+	return nil, nil
+}
+
+// raceEvery is how often the list of replicas a backup may race is made
+// anew: every idle volunteer asks every few seconds, and a job may have
+// thousands of replicas out.
+const raceEvery = time.Second
+
+// race is a replica a backup may race, with when its task is expected to
+// commit.
+type race struct {
+	r   *replica
+	due time.Time
+}
+
+// raceables lists the replicas a backup may race, whoever asks, latest due
+// first, as of at most raceEvery ago: straggler checks each again.
+func (c *Coordinator) raceables(now time.Time) []race {
+	if !c.racesAt.IsZero() && now.Sub(c.racesAt) < raceEvery && !now.Before(c.racesAt) {
+		return c.races
+	}
+	c.races, c.racesAt = c.races[:0], now
+	for r := range c.active {
+		if slower, _, due, ok := c.raceable(now, r); ok && slower == r {
+			c.races = append(c.races, race{r, due})
+		}
+	}
+	slices.SortFunc(c.races, func(a, b race) int {
+		return cmp.Or(b.due.Compare(a.due), cmp.Compare(a.r.ID, b.r.ID))
+	})
+	return c.races
+}
+
+// raceable reports whether a backup may race r's task, whoever asks, and
+// how: r is leased, of the whole task, the task wants no other replica
+// and r is its only one out or, when it races already, one of its two
+// racers; slower is the racer to replace (r alone: r), faster the other
+// one (nil: none), due when the task is expected to commit. A replica
+// nothing is known of is raced only once it ran BackupAfter and the
+// reference machine's render.
+func (c *Coordinator) raceable(now time.Time, r *replica) (slower, faster *replica, due time.Time, ok bool) {
+	t := c.tasks[r.task]
+	if r.state != stLeased || !r.Crop.Empty() || t.status != tsOpen || t.needsReplica() {
+		return nil, nil, time.Time{}, false
+	}
+	var other *replica
+	for _, o := range t.replicas {
+		if o != r && o.state == stLeased {
+			if other != nil || !t.racing {
+				return nil, nil, time.Time{}, false // not a race of two
+			}
+			other = o
+		}
+	}
+	due, known := c.finishBy(now, r)
+	if !known && now.Sub(r.Issued) < max(c.cfg.BackupAfter, c.cfg.RenderTime/SlowFactor) {
+		return nil, nil, time.Time{}, false // nothing says it is slow yet
+	}
+	if other == nil {
+		return r, nil, due, true
+	}
+	odue, oknown := c.finishBy(now, other)
+	if !oknown && now.Sub(other.Issued) < max(c.cfg.BackupAfter, c.cfg.RenderTime/SlowFactor) {
+		return nil, nil, time.Time{}, false
+	}
+	if odue.After(due) || odue.Equal(due) && other.ID > r.ID {
+		r, other, due, odue = other, r, odue, due
+	}
+	return r, other, odue, true // the race ends with the first to commit
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // endRace withdraws, when r is the first of a raced task's replicas to
@@ -52,4 +146,71 @@ func (c *Coordinator) endRace(now time.Time, t *task, r *replica) {
 			c.close(now, o, stReleased, 0)
 		}
 	}
+}
+
+// Report records how far the render of leased replica leaseID has got
+// (0–1), as p's renewals report it: LeaseBackup estimates from it when the
+// replica will commit. It is soft state, not snapshotted; a report that
+// does not grow is ignored.
+func (c *Coordinator) Report(now time.Time, leaseID string, p peer.ID, done float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, err := c.lookup(leaseID, p)
+	if err != nil || r.state != stLeased || !(done > float64(r.done)) || done > 1 || now.Before(r.Issued) {
+		return
+	}
+	r.done, r.doneAt = float32(done), now
+}
+
+// minProgress is the least reported progress an estimate extrapolates
+// from: below it, a render's fetch and start-up dominate.
+const minProgress = 0.05
+
+// finishBy estimates when leased replica r will commit: from the progress
+// its peer reported, else from that peer's pace on this job's earlier
+// tasks. known is false when neither says; then due is a slow machine's
+// render (RenderTime) after the lease or, past that, a reference render
+// from now.
+func (c *Coordinator) finishBy(now time.Time, r *replica) (due time.Time, known bool) {
+	if r.done >= minProgress {
+		return r.Issued.Add(time.Duration(float64(r.doneAt.Sub(r.Issued)) / float64(r.done))), true
+	}
+	if pace, ok := c.pace[r.Peer]; ok {
+		return r.Issued.Add(time.Duration(pace * float64(c.cfg.RenderTime))), true
+	}
+	return maxTime(r.Issued.Add(c.cfg.RenderTime), now.Add(c.cfg.RenderTime/SlowFactor)), false
+}
+
+// renderFor is how long p is expected to take on a whole task of this
+// job: its pace on earlier tasks, else the mean pace of the job's peers,
+// else the reference machine's render (RenderTime ÷ SlowFactor).
+func (c *Coordinator) renderFor(p peer.ID) time.Duration {
+	pace, ok := c.pace[p]
+	switch {
+	case ok:
+	case len(c.pace) > 0:
+		pace = c.paceSum / float64(len(c.pace))
+	default:
+		pace = 1.0 / SlowFactor
+	}
+	return time.Duration(pace * float64(c.cfg.RenderTime))
+}
+
+// notePace records how long r, a replica of a whole task, took from its
+// lease to its commitment, in RenderTimes: a moving average per peer.
+func (c *Coordinator) notePace(now time.Time, r *replica) {
+	if c.cfg.RenderTime <= 0 || !r.Crop.Empty() || now.Before(r.Issued) {
+		return
+	}
+	if c.pace == nil {
+		c.pace = map[peer.ID]float64{}
+	}
+	took := float64(now.Sub(r.Issued)) / float64(c.cfg.RenderTime)
+	old, ok := c.pace[r.Peer]
+	pace := took
+	if ok {
+		pace = (old + took) / 2
+	}
+	c.pace[r.Peer] = pace
+	c.paceSum += pace - old
 }

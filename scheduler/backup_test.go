@@ -91,3 +91,105 @@ func TestBackupLapsesAlone(t *testing.T) {
 		t.Fatalf("a new replica went out after the straggler delivered: %v", err)
 	}
 }
+
+// The second replica of a task replicated for verification is backed up
+// like a lone one, by an established peer only; the first of the backup
+// and the straggler to commit keeps its place beside the first replica.
+func TestBackupOfAReplicatedTask(t *testing.T) {
+	ps := testPeers(t, 4)
+	cfg := backupConfig()
+	cfg.Replicas = 2
+	newcomer := ps[3]
+	cfg.Standing = func(p peer.ID) Standing {
+		if p == newcomer {
+			return Standing{}
+		}
+		return Standing{Verified: 100, Jobs: 10, ConsecutiveValid: 1000}
+	}
+	c := newCoord(t, cfg)
+	first := mustLease(t, c, t0, ps[0], "")
+	slow := mustLease(t, c, t0, ps[1], "")
+	deliver(t, c, t0.Add(time.Minute), first, "frame")
+	if _, err := c.LeaseBackup(t0.Add(2*time.Minute), newcomer, ""); !errors.Is(err, ErrNoWork) {
+		t.Fatalf("a new peer backed up a replicated task: %v", err)
+	}
+	backup, err := c.LeaseBackup(t0.Add(2*time.Minute), ps[2], "")
+	if err != nil || backup.Task != slow.Task {
+		t.Fatalf("backup of the second replica: %+v, %v", backup, err)
+	}
+	deliver(t, c, t0.Add(3*time.Minute), backup, "frame")
+	if _, err := c.Renew(t0.Add(3*time.Minute), slow.ID, ps[1]); !errors.Is(err, ErrLeaseClosed) {
+		t.Fatalf("the straggler's lease after its backup committed: %v", err)
+	}
+	if p := c.Pending(); len(p) != 1 || len(p[0].Results) != 2 {
+		t.Fatalf("pending %+v, want the task with the first replica's and the backup's results", p)
+	}
+}
+
+// Backups go by pace: a peer as slow as the straggler is expected to be
+// does not race it, a fast one does, and a faster one still replaces the
+// slower of the two racers. Pace is learnt from the peers' earlier
+// commitments in the job and from the progress their renewals report.
+func TestBackupsGoByPace(t *testing.T) {
+	ps := testPeers(t, 4)
+	straggler, slowPeer, fastPeer, fastest := ps[0], ps[1], ps[2], ps[3]
+	cfg := backupConfig() // a slow machine's render: 4 minutes
+	cfg.Tasks = tasksOf(cfg.Job, 4, 1)
+	c := newCoord(t, cfg)
+	s := mustLease(t, c, t0, straggler, "")
+	w := mustLease(t, c, t0, slowPeer, "")
+	f := mustLease(t, c, t0, fastPeer, "")
+	x := mustLease(t, c, t0, fastest, "")
+	deliver(t, c, t0.Add(30*time.Second), x, "x") // a sixteenth of a slow render
+	deliver(t, c, t0.Add(time.Minute), f, "f")    // a quarter
+	deliver(t, c, t0.Add(4*time.Minute), w, "w")  // a slow machine
+
+	now := t0.Add(5 * time.Minute)
+	// Nothing known of the straggler: it might commit within a reference
+	// render (a minute), before the slow peer could.
+	if _, err := c.LeaseBackup(now, slowPeer, ""); !errors.Is(err, ErrNoWork) {
+		t.Fatalf("a slow peer raced a straggler that might be about to commit: %v", err)
+	}
+	c.Report(now, s.ID, straggler, 0.1)  // due at 50 minutes
+	c.Report(now, s.ID, straggler, 0.05) // not progress: ignored
+	now = now.Add(raceEvery)             // the candidates are looked at anew
+	w2, err := c.LeaseBackup(now, slowPeer, "")
+	if err != nil || w2.Task != s.Task {
+		t.Fatalf("a slow peer, 4 minutes a render, did not race a render due in 35: %+v, %v", w2, err)
+	}
+	// The race is due in 4 minutes now: a peer taking a minute beats it,
+	// and replaces the straggler, the slower racer.
+	fl, err := c.LeaseBackup(now, fastPeer, "")
+	if err != nil || fl.Task != s.Task {
+		t.Fatalf("a fast peer did not join the race: %+v, %v", fl, err)
+	}
+	if _, err := c.Renew(now, s.ID, straggler); !errors.Is(err, ErrLeaseClosed) {
+		t.Fatalf("the slowest racer was not withdrawn: %v", err)
+	}
+	// Due in a minute now: the fastest peer, 15 s a render, replaces the
+	// slow peer.
+	now = now.Add(raceEvery)
+	xl, err := c.LeaseBackup(now, fastest, "")
+	if err != nil || xl.Task != s.Task {
+		t.Fatalf("the fastest peer did not join the race: %+v, %v", xl, err)
+	}
+	if _, err := c.Renew(now, w2.ID, slowPeer); !errors.Is(err, ErrLeaseClosed) {
+		t.Fatalf("the slower racer was not withdrawn: %v", err)
+	}
+	if _, err := c.Renew(now, fl.ID, fastPeer); err != nil {
+		t.Fatalf("the faster racer was withdrawn: %v", err)
+	}
+	deliver(t, c, now.Add(15*time.Second), xl, "s")
+	if _, err := c.Renew(now.Add(15*time.Second), fl.ID, fastPeer); !errors.Is(err, ErrLeaseClosed) {
+		t.Fatalf("the race went on after a commitment: %v", err)
+	}
+	c.mu.Lock()
+	pts := c.points[straggler] + c.points[slowPeer] + c.points[fastPeer]
+	c.mu.Unlock()
+	if pts != 0 {
+		t.Errorf("withdrawn racers were charged %d failure points", pts)
+	}
+	if p := c.Pending(); len(p) != 4 {
+		t.Fatalf("%d tasks pending, want all 4", len(p))
+	}
+}

@@ -48,6 +48,9 @@ const (
 	DefaultMaxActive    = 4
 	// DefaultMinCommitWait is Config.MinCommitWait when it is 0.
 	DefaultMinCommitWait = time.Minute
+	// SlowFactor is how much slower than the reference machine the slow
+	// volunteer of Config.RenderTime is.
+	SlowFactor = 4
 	// DefaultBackupAfter is Config.BackupAfter when it is 0.
 	DefaultBackupAfter = time.Minute
 	// DefaultCheckWait is Config.CheckWait when it is 0.
@@ -108,10 +111,10 @@ type Config struct {
 	// the result is committed, so nobody knows the crop before. nil, or an
 	// empty rectangle: no check replica.
 	Check func(job.Task) image.Rectangle
-	// BackupAfter: LeaseBackup backs up a task whose only replica has run,
-	// uncommitted, at least this long and a quarter of RenderTime (a render
-	// on the reference machine). 0 means DefaultBackupAfter; negative, no
-	// backups.
+	// BackupAfter: LeaseBackup backs up a replica that has run,
+	// uncommitted, at least this long (and, when nothing tells how fast
+	// its peer is, as long as the reference machine's render, RenderTime ÷
+	// SlowFactor). 0 means DefaultBackupAfter; negative, no backups.
 	BackupAfter time.Duration
 	// CheckWait is how long a task waits for another peer to take its check
 	// replica; then the publisher checks the result itself
@@ -147,7 +150,8 @@ type Config struct {
 	// its lease ends. 0 means DefaultMinCommitWait; negative, no deadline.
 	MinCommitWait time.Duration
 	// RenderTime is how long the publisher expects a task to take on a slow
-	// volunteer (its own measure of the task, not a volunteer's): the
+	// volunteer, SlowFactor times slower than the reference machine (its
+	// own measure of the task, not a volunteer's): the
 	// other replicas of a task get at least this long to commit after the
 	// first one did, so that a cheater committing junk at once cannot run
 	// honest renderers out of time. Zero: only the first render's time

@@ -101,6 +101,10 @@ type replica struct {
 	commitBy   time.Time // leased: commit by then, once another replica has (zero: no deadline yet)
 	deliverBy  time.Time // committed: deliver by then, once its task lets it (zero: not yet)
 	revealed   bool      // committed: told to deliver
+	// done is the render's progress its peer last reported, at doneAt
+	// (leased; soft state, for LeaseBackup).
+	done   float32
+	doneAt time.Time
 }
 
 // deadline is when an active replica ends unless renewed, committed or
@@ -240,6 +244,13 @@ type Coordinator struct {
 	canceled    bool
 	accepted    int
 	failed      int
+	// pace is each peer's render time of a whole task of this job, in
+	// RenderTimes (a moving average, soft state); paceSum sums it.
+	pace    map[peer.ID]float64
+	paceSum float64
+	// races lists the replicas LeaseBackup may race, as of racesAt.
+	races   []race
+	racesAt time.Time
 }
 
 // New returns a coordinator for a job with no work done yet.
@@ -320,17 +331,21 @@ func (c *Coordinator) lease(now time.Time, p peer.ID, prefix string, backup bool
 		return Lease{}, err
 	}
 	if i >= 0 {
-		return c.issue(now, i, p, prefix)
+		return c.issue(now, i, p, prefix, c.tasks[i].nextCrop())
 	}
 	if !backup {
 		return Lease{}, ErrNoWork
 	}
-	if i = c.straggler(now, p); i < 0 {
+	slow, drop := c.straggler(now, p, prefix)
+	if slow == nil {
 		return Lease{}, ErrNoWork
 	}
-	t := c.tasks[i]
+	if drop != nil {
+		c.close(now, drop, stReleased, 0) // the race goes on without it
+	}
+	t := c.tasks[slow.task]
 	t.want, t.racing = t.want+1, true
-	l, err := c.issue(now, i, p, prefix)
+	l, err := c.issue(now, slow.task, p, prefix, slow.Crop)
 	if err != nil {
 		t.want, t.racing = t.want-1, false
 	}
@@ -471,9 +486,10 @@ func (c *Coordinator) otherPrefixSeen(now time.Time, prefix string) bool {
 	return false
 }
 
-// issue leases task i to p. It reads randomness before changing any state,
-// so a failing Rand leaves the coordinator as it was.
-func (c *Coordinator) issue(now time.Time, i int, p peer.ID, prefix string) (Lease, error) {
+// issue leases task i to p, of crop (empty: the whole task). It reads
+// randomness before changing any state, so a failing Rand leaves the
+// coordinator as it was.
+func (c *Coordinator) issue(now time.Time, i int, p peer.ID, prefix string, crop image.Rectangle) (Lease, error) {
 	t := c.tasks[i]
 	// Under adaptive replication a new volunteer's task is replicated at
 	// once; an established volunteer's waits for the coin, flipped when it
@@ -495,7 +511,7 @@ func (c *Coordinator) issue(now time.Time, i int, p peer.ID, prefix string) (Lea
 			Salt:    salt,
 			Issued:  now,
 			Expires: now.Add(c.cfg.LeaseTTL),
-			Crop:    t.nextCrop(),
+			Crop:    crop,
 		},
 		task:   i,
 		prefix: prefix,

@@ -30,6 +30,7 @@ func (c *Coordinator) Commit(now time.Time, leaseID string, p peer.ID, commitmen
 	switch r.state {
 	case stLeased:
 		c.endRace(now, c.tasks[r.task], r)
+		c.notePace(now, r)
 		if err := c.adaptiveCoin(now, r); err != nil {
 			return false, fmt.Errorf("lease %s: %w", leaseID, err)
 		}
