@@ -43,6 +43,21 @@ func pieceLengthFor(total int64) int64 {
 // for files; empty directories are not kept. Nothing is created when a path
 // does not exist.
 func (s *Store) Add(ctx context.Context, paths []string) (Info, error) {
+	return s.add(ctx, paths, s.announce)
+}
+
+// AddLater is Add, announcing the asset later: after what Add and Get
+// announce, a few a second while assets are being added and faster once
+// they are not (laterEvery). An announcement is a DHT lookup and a record
+// stored on the closest peers; a publisher taking in hundreds of results a
+// second would spend its cores and its volunteers' on them while nobody
+// looks for the results yet. Beyond maxLater waiting, the periodic
+// reannouncement of every asset catches up.
+func (s *Store) AddLater(ctx context.Context, paths []string) (Info, error) {
+	return s.add(ctx, paths, s.announceLater)
+}
+
+func (s *Store) add(ctx context.Context, paths []string, announce func(cid.Cid)) (Info, error) {
 	if len(paths) == 0 {
 		return Info{}, errors.New("adding asset: no paths")
 	}
@@ -82,7 +97,7 @@ func (s *Store) Add(ctx context.Context, paths []string) (Info, error) {
 	}
 	committed = true
 	c := job.AssetCID(ih)
-	s.announce(c)
+	announce(c)
 	r, err := s.row(ih)
 	if err != nil {
 		return Info{}, fmt.Errorf("adding asset: %w", err)

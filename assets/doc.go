@@ -24,7 +24,9 @@
 //   - Discovery. Peers come only from Providers.FindProviders. A downloader
 //     provides the CID as soon as it starts (like a tracker announce, so
 //     leechers trade pieces with one another), re-queries providers while it
-//     downloads, and re-adds peers when progress stalls.
+//     downloads, and re-adds peers when progress stalls. Add announces at
+//     once; AddLater (a publisher's results) after that, at a bounded rate,
+//     and every stored asset is announced again every reprovideInterval.
 //   - Layout. Dir/data/<infohash-hex>/ holds one complete asset, whose
 //     contents are exactly the torrent's file paths (the torrent name is only
 //     a label). Content is written once and made read-only. Downloads happen

@@ -22,6 +22,13 @@ const (
 	reprovideInterval = 12 * time.Hour
 	gcInterval        = 10 * time.Minute
 	provideTimeout    = 2 * time.Minute
+	// AddLater's announcements go out one every laterEvery while it adds
+	// assets, laterBurst every laterEvery once it added none for
+	// laterQuiet; at most maxLater wait.
+	laterEvery = 200 * time.Millisecond
+	laterBurst = 10
+	laterQuiet = time.Second
+	maxLater   = 100_000
 )
 
 // clientConfig is the torrent client configuration: BitTorrent over libp2p
@@ -202,6 +209,8 @@ func (s *Store) provideLoop(ctx context.Context) {
 	s.reprovideAll(ctx)
 	t := time.NewTicker(reprovideInterval)
 	defer t.Stop()
+	later := time.NewTicker(laterEvery)
+	defer later.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -210,6 +219,13 @@ func (s *Store) provideLoop(ctx context.Context) {
 			s.provide(ctx, c)
 		case <-t.C:
 			s.reprovideAll(ctx)
+		case <-later.C:
+			if len(s.provideCh) > 0 {
+				continue // Add's and Get's announcements first
+			}
+			for _, c := range s.nextLater(laterBurst) {
+				s.provide(ctx, c)
+			}
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,6 +106,10 @@ type Store struct {
 	ready     chan struct{} // closed when Run has started the client
 	provideCh chan cid.Cid  // announcements for Run's provider loop
 	gcCh      chan struct{}
+
+	laterMu   sync.Mutex
+	later     []cid.Cid // AddLater's announcements, oldest first
+	laterLast time.Time // when AddLater last queued one
 
 	gcMu sync.Mutex            // serialises collection with commits and holds
 	held map[metainfo.Hash]int // assets in use (Hold), never collected; under gcMu
@@ -237,6 +242,35 @@ func (s *Store) announce(c cid.Cid) {
 	default:
 		s.log.Warn("provideQueueFull", "cid", c)
 	}
+}
+
+// announceLater queues c for the provider loop's later announcements.
+func (s *Store) announceLater(c cid.Cid) {
+	s.laterMu.Lock()
+	defer s.laterMu.Unlock()
+	s.laterLast = time.Now()
+	if len(s.later) >= maxLater {
+		s.log.Debug("provideLaterFull", "cid", c)
+		return
+	}
+	s.later = append(s.later, c)
+}
+
+// nextLater takes up to n of the later announcements: one while AddLater
+// queued one within laterQuiet, n once it did not.
+func (s *Store) nextLater(n int) []cid.Cid {
+	s.laterMu.Lock()
+	defer s.laterMu.Unlock()
+	if time.Since(s.laterLast) < laterQuiet {
+		n = 1
+	}
+	n = min(n, len(s.later))
+	out := slices.Clone(s.later[:n])
+	s.later = s.later[n:]
+	if len(s.later) == 0 {
+		s.later = nil // let the array go
+	}
+	return out
 }
 
 func (s *Store) requestGC() {

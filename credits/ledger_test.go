@@ -348,6 +348,9 @@ func TestRecordCountersignedRefuses(t *testing.T) {
 	equivocation, _ := signAs(t, pub.key, vol.id, 1, 9, 100, 100).Countersign(vol.key)
 	byStranger := cs
 	byStranger.Countersig, _ = evilKey.Sign(countersignMessage(cs.Receipt, cs.Signature))
+	forged := SignedReceipt{Receipt: cs.Receipt} // the volunteer countersigns a signature the publisher never made
+	forged.Signature, _ = evilKey.Sign(publisherMessage(cs.Receipt))
+	forged.Countersig, _ = vol.key.Sign(countersignMessage(forged.Receipt, forged.Signature))
 	for _, tc := range []struct {
 		name string
 		s    SignedReceipt
@@ -357,6 +360,7 @@ func TestRecordCountersignedRefuses(t *testing.T) {
 		{"never issued", neverIssued, ErrUnknownReceipt},
 		{"different receipt with the same seq", equivocation, ErrChainConflict},
 		{"countersigned by someone else", byStranger, job.ErrBadSignature},
+		{"publisher signature forged", forged, job.ErrBadSignature},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := pub.l.RecordCountersigned(tc.s); !errors.Is(err, tc.want) {

@@ -33,6 +33,10 @@ import (
 // asset's files.
 type Assets interface {
 	Add(ctx context.Context, paths []string) (assets.Info, error)
+	// AddLater is Add, announcing the asset on the DHT later, at a
+	// bounded rate: for results, which nobody looks for while the job
+	// runs (the publisher serves them itself).
+	AddLater(ctx context.Context, paths []string) (assets.Info, error)
 	// Identify returns the CID Add would give the files under root as an
 	// asset named name, without storing or sharing anything.
 	Identify(root, name string) (cid.Cid, error)

@@ -88,6 +88,7 @@ func (p *Publisher) lease(from peer.ID, id cid.Cid, renderers map[string]string,
 		return work.LeaseAnswer{}, err
 	}
 	refund()
+	slots := j.coord.Slots(from)
 	saved := p.save(j)
 	if j.firstLease.IsZero() {
 		j.firstLease = now
@@ -101,7 +102,7 @@ func (p *Publisher) lease(from peer.ID, id cid.Cid, renderers map[string]string,
 	p.log.Info("leased", "task", l.Task.String(), "peer", from, "check", !l.Crop.Empty(), "backup", backup)
 	return work.LeaseAnswer{Grant: &work.Grant{
 		Ref: work.Ref{Job: id, Lease: l.ID}, Task: l.Task, Salt: l.Salt, Expires: l.Expires,
-		Manifest: j.m, Signed: j.signed, Crop: l.Crop,
+		Manifest: j.m, Signed: j.signed, Crop: l.Crop, Slots: slots,
 	}}, nil
 }
 

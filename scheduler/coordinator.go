@@ -357,14 +357,27 @@ func (c *Coordinator) established(p peer.ID) bool {
 	return c.cfg.Standing != nil && !c.cfg.Standing(p).New()
 }
 
+// Slots is how many leases of the job p may hold uncommitted at once
+// (MaxActive or MaxActiveNew); 0 means no bound.
+func (c *Coordinator) Slots(p peer.ID) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return max(c.capOf(p), 0)
+}
+
+// capOf is p's bound on uncommitted leases; 0 or less: none.
+func (c *Coordinator) capOf(p peer.ID) int {
+	if c.established(p) {
+		return c.cfg.MaxActive
+	}
+	return c.cfg.MaxActiveNew
+}
+
 // atCap reports whether p holds as many leases not yet committed as it
 // may. A committed lease no longer counts: its work is done, and it must
 // deliver within DeliverWindow once its task lets it.
 func (c *Coordinator) atCap(p peer.ID) bool {
-	limit := c.cfg.MaxActiveNew
-	if c.established(p) {
-		limit = c.cfg.MaxActive
-	}
+	limit := c.capOf(p)
 	return limit > 0 && c.holding[p] >= limit
 }
 

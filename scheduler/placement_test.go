@@ -86,7 +86,8 @@ func TestQuickTasksShortenTheReplicaGap(t *testing.T) {
 	}
 }
 
-// A new peer holds one lease of a job at a time, an established one a few.
+// A new peer holds one lease of a job at a time, an established one a few,
+// and each is told how many (Slots).
 func TestLeaseCapPerPeer(t *testing.T) {
 	ps := testPeers(t, 2)
 	newcomer, veteran := ps[0], ps[1]
@@ -99,6 +100,9 @@ func TestLeaseCapPerPeer(t *testing.T) {
 		return Standing{}
 	}
 	c := newCoord(t, cfg)
+	if n, m := c.Slots(newcomer), c.Slots(veteran); n != DefaultMaxActiveNew || m != DefaultMaxActive {
+		t.Fatalf("slots told: %d to a new peer, %d to an established one; want %d and %d", n, m, DefaultMaxActiveNew, DefaultMaxActive)
+	}
 	l := mustLease(t, c, t0, newcomer, "")
 	if _, err := c.Lease(t0, newcomer, ""); !errors.Is(err, ErrBusy) {
 		t.Fatalf("a new peer's second lease: %v, want ErrBusy", err)

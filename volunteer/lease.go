@@ -61,8 +61,12 @@ func (v *Volunteer) workOn(ctx context.Context, o Offer, backup bool) error {
 		defer heartbeat.Stop()
 		v.keepAlive(wctx, heartbeat, pub, g, lost)
 	}()
-	r, err := v.render(wctx, g)
+	later := v.commitLater(g)
+	r, err := v.render(wctx, g, !later)
 	if err != nil {
+		if later {
+			v.committedLater(g)
+		}
 		if errors.Is(context.Cause(wctx), errHandedBack) {
 			err = errHandedBack
 		}
@@ -80,10 +84,15 @@ func (v *Volunteer) workOn(ctx context.Context, o Offer, backup bool) error {
 	// Deliver in the background while the next task renders: waiting for
 	// the task's other replicas, and the publisher's check of this one,
 	// overlap the rendering of the next. At most maxCommitted results wait
-	// so, and maxDelivering upload at once.
+	// so, and maxDelivering upload at once. A volunteer the publisher lets
+	// hold more than one uncommitted lease commits in the background too
+	// (commitLater): the next lease overlaps the commitment's round trip.
 	select {
 	case v.committed <- struct{}{}:
 	case <-ctx.Done():
+		if later {
+			v.committedLater(g)
+		}
 		lost(nil)
 		os.RemoveAll(r.dir)
 		v.handBack(ctx, pub, g, ctx.Err())
@@ -96,7 +105,14 @@ func (v *Volunteer) workOn(ctx context.Context, o Offer, backup bool) error {
 		defer func() { <-v.committed }()
 		defer lost(nil)
 		defer os.RemoveAll(r.dir)
-		err := v.deliver(wctx, pub, g, r)
+		var err error
+		if !r.committed {
+			err = v.commitTo(wctx, g, &r)
+			v.committedLater(g)
+		}
+		if err == nil {
+			err = v.deliver(wctx, pub, g, r)
+		}
 		if err != nil {
 			v.log.Warn("deliveryFailed", "task", g.Task.String(), "err", err)
 			v.handBack(ctx, pub, g, err)
@@ -171,5 +187,28 @@ func (v *Volunteer) patiently(ctx context.Context, pub peer.ID, op string, call 
 			return ctx.Err()
 		case <-t.C():
 		}
+	}
+}
+
+// commitLater reports whether the volunteer may commit to g's result in
+// the background, and if so counts it: the publisher lets it hold
+// g.Slots uncommitted leases of the job, and fewer than g.Slots-1 of its
+// commitments are on their way, so that the next lease fits beside them.
+func (v *Volunteer) commitLater(g *work.Grant) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if g.Slots < 2 || v.committing[g.Job] >= g.Slots-1 {
+		return false
+	}
+	v.committing[g.Job]++
+	return true
+}
+
+// committedLater ends a background commitment commitLater counted.
+func (v *Volunteer) committedLater(g *work.Grant) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.committing[g.Job]--; v.committing[g.Job] <= 0 {
+		delete(v.committing, g.Job)
 	}
 }

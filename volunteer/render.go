@@ -22,15 +22,18 @@ import (
 
 // rendered is a rendered and committed task waiting to be delivered.
 type rendered struct {
-	dir      string // scratch directory holding the image; removed after delivery
-	path     string // the image
-	claim    int64  // milli-CU claimed for the render
-	thumb    []byte // a small PNG of the image, for the web app
-	revealed bool   // the publisher said to deliver at once
+	dir       string         // scratch directory holding the image; removed after delivery
+	path      string         // the image
+	claim     int64          // milli-CU claimed for the render
+	thumb     []byte         // a small PNG of the image, for the web app
+	commit    job.Commitment // to the pixels (and extra passes)
+	committed bool           // the publisher has the commitment
+	revealed  bool           // the publisher said to deliver at once
 }
 
-// render fetches the scene, renders the task and commits to the pixels.
-func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err error) {
+// render fetches the scene, renders the task and, when commitNow is set,
+// commits to the pixels; otherwise the caller commits (commit).
+func (v *Volunteer) render(ctx context.Context, g *work.Grant, commitNow bool) (r rendered, err error) {
 	m := g.Manifest
 	b, ok := v.cfg.Backends[m.Renderer.Name]
 	if !ok {
@@ -103,29 +106,40 @@ func (v *Volunteer) render(ctx context.Context, g *work.Grant) (r rendered, err 
 			return r, err
 		}
 	}
-	commit := job.Commit(g.Salt, job.ResultDigest(credits.Digest(img), extras))
-	pub := m.Publisher
-	var reveal bool
-	committing := phase.Now()
-	if err := v.patiently(ctx, pub, "commit", func(ctx context.Context) error {
-		reveal, err = v.cfg.Publishers.Commit(ctx, pub, g.Ref, commit)
-		return err
-	}); err != nil {
-		return r, fmt.Errorf("committing: %w", err)
-	}
-	phase.Default.Since("volunteer.commit", committing)
-	v.setPhase(g.Lease, Committed, 1)
-	thumb, err := imaging.Thumbnail(png, imaging.PreviewSize)
-	if err != nil {
-		thumb = nil // the web app shows no preview; the result is fine
-	}
-	path := res.Path
-	if len(extras) > 0 {
-		if path, err = writeBundle(out, png, extras); err != nil {
+	r = rendered{dir: out, path: res.Path, claim: claim, commit: job.Commit(g.Salt, job.ResultDigest(credits.Digest(img), extras))}
+	if commitNow {
+		if err := v.commitTo(ctx, g, &r); err != nil {
 			return r, err
 		}
 	}
-	return rendered{dir: out, path: path, claim: claim, thumb: thumb, revealed: reveal}, nil
+	if r.thumb, err = imaging.Thumbnail(png, imaging.PreviewSize); err != nil {
+		r.thumb = nil // the web app shows no preview; the result is fine
+	}
+	if len(extras) > 0 {
+		if r.path, err = writeBundle(out, png, extras); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// commitTo sends the publisher r's commitment and notes whether to deliver
+// at once.
+func (v *Volunteer) commitTo(ctx context.Context, g *work.Grant, r *rendered) error {
+	pub := g.Manifest.Publisher
+	committing := phase.Now()
+	var reveal bool
+	if err := v.patiently(ctx, pub, "commit", func(ctx context.Context) error {
+		var err error
+		reveal, err = v.cfg.Publishers.Commit(ctx, pub, g.Ref, r.commit)
+		return err
+	}); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	phase.Default.Since("volunteer.commit", committing)
+	v.setPhase(g.Lease, Committed, 1)
+	r.committed, r.revealed = true, reveal
+	return nil
 }
 
 // The scene fetch is bounded: findScene to find the scene and learn its

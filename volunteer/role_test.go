@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,7 @@ type publisher struct {
 	grants  []*work.Grant
 	backups []*work.Grant // granted to Backup; with none, Backup is not recorded
 	calls   chan call
+	held    chan struct{} // when set, Commit answers once it is closed
 }
 
 func newPublisher(grants ...*work.Grant) *publisher {
@@ -79,8 +81,15 @@ func (p *publisher) Renew(_ context.Context, _ peer.ID, ref work.Ref, progress f
 	return time.Time{}, nil
 }
 
-func (p *publisher) Commit(_ context.Context, _ peer.ID, ref work.Ref, _ job.Commitment) (bool, error) {
+func (p *publisher) Commit(ctx context.Context, _ peer.ID, ref work.Ref, _ job.Commitment) (bool, error) {
 	p.calls <- call{op: "commit", ref: ref}
+	if p.held != nil {
+		select {
+		case <-p.held:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
 	return true, nil
 }
 
@@ -474,5 +483,51 @@ func TestIdleVolunteerTakesABackup(t *testing.T) {
 	}
 	if want := "lease ,backup ,commit b1,deliver b1"; strings.Join(ops, ",") != want {
 		t.Fatalf("calls %q, want %q", strings.Join(ops, ","), want)
+	}
+}
+
+// A volunteer the publisher lets hold two uncommitted leases asks for its
+// next task while its commitment to the last one is on its way; the
+// commitment is still made, and the result delivered, once answered.
+func TestCommitsOverlapTheNextLeaseWithSlots(t *testing.T) {
+	swarm := roletest.NewSwarm(t)
+	info, err := builtin.New().Probe(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOffer(t, swarm, info.Version)
+	g1, g2 := o.grant("l1", 1), o.grant("l2", 2)
+	g1.Slots, g2.Slots = 2, 2
+	pub := newPublisher(g1, g2)
+	pub.held = make(chan struct{})
+	news := gossip{in: make(chan p2p.Message, 4)}
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	startVolunteer(t, pub, news, swarm, builtin.New(), info.Version, clk)
+
+	news.in <- p2p.Message{From: o.pub, Data: o.announced}
+	var ops []string
+	deadline := time.Now().Add(10 * time.Second)
+	for len(ops) < 4 && time.Now().Before(deadline) {
+		select {
+		case c := <-pub.calls:
+			if c.op != "renew" {
+				ops = append(ops, c.op+" "+c.ref.Lease)
+			}
+		case <-time.After(20 * time.Millisecond):
+			clk.Advance(time.Millisecond) // the work loop's next pass is due at once
+		}
+	}
+	// l1's commitment is unanswered: the second lease came meanwhile, and
+	// l2 was committed at once (one slot stays for a lease).
+	slices.Sort(ops)
+	if want := "commit l1,commit l2,lease ,lease "; strings.Join(ops, ",") != want {
+		t.Fatalf("calls %q while l1's commitment was unanswered, want %q", strings.Join(ops, ","), want)
+	}
+	close(pub.held)
+	delivered := map[string]bool{}
+	for len(delivered) < 2 {
+		if c := pub.next(t); c.op == "deliver" {
+			delivered[c.ref.Lease] = true
+		}
 	}
 }

@@ -95,10 +95,11 @@ type Volunteer struct {
 	delivering chan struct{}  // a slot per result being uploaded
 	inFlight   sync.WaitGroup // background deliveries and heartbeats
 
-	mu       sync.Mutex
-	renders  map[string]*active // by lease ID
-	rendered int                // tasks delivered since start
-	preview  []byte             // thumbnail of the last delivered render
+	mu         sync.Mutex
+	committing map[cid.Cid]int    // background commitments on their way, per job (commitLater)
+	renders    map[string]*active // by lease ID
+	rendered   int                // tasks delivered since start
+	preview    []byte             // thumbnail of the last delivered render
 }
 
 // Results in the background: at most maxCommitted committed and waiting
@@ -131,6 +132,7 @@ func New(cfg Config) (*Volunteer, error) {
 		committed:  make(chan struct{}, maxCommitted),
 		delivering: make(chan struct{}, maxDelivering),
 		renders:    map[string]*active{},
+		committing: map[cid.Cid]int{},
 	}, nil
 }
 

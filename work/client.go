@@ -84,7 +84,7 @@ func (c *Client) lease(ctx context.Context, pub peer.ID, jobID cid.Cid, renderer
 	return LeaseAnswer{Grant: &Grant{
 		Ref:  Ref{Job: jobID, Lease: g.Lease},
 		Task: g.Task, Salt: g.Salt, Expires: time.Unix(g.Expires, 0),
-		Manifest: m, Signed: g.Manifest, Crop: crop,
+		Manifest: m, Signed: g.Manifest, Crop: crop, Slots: g.Slots,
 	}}, nil
 }
 

@@ -91,7 +91,7 @@ func serve(ctx context.Context, s Server, from peer.ID, req Request, body Body) 
 			return Response{Retry: int64(max(a.Retry.Round(time.Second), time.Second) / time.Second)}, nil
 		}
 		g := a.Grant
-		lg := &LeaseGrant{Lease: g.Lease, Task: g.Task, Salt: g.Salt, Expires: g.Expires.Unix(), Manifest: g.Signed}
+		lg := &LeaseGrant{Lease: g.Lease, Task: g.Task, Salt: g.Salt, Expires: g.Expires.Unix(), Manifest: g.Signed, Slots: min(g.Slots, maxSlots)}
 		if c := g.Crop; !c.Empty() {
 			lg.Crop = &[4]int{c.Min.X, c.Min.Y, c.Max.X, c.Max.Y}
 		}

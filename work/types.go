@@ -31,6 +31,11 @@ type Grant struct {
 	// extra passes. The publisher compares them with the same pixels of
 	// another peer's result.
 	Crop image.Rectangle
+	// Slots is how many leases of the job the volunteer may hold
+	// uncommitted at once (0: the publisher did not say; take it as 1). A
+	// volunteer with more than one may lease its next task while its
+	// commitment to this one is on its way.
+	Slots int
 }
 
 // LeaseAnswer is a publisher's answer to a lease request: a grant, or how

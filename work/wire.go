@@ -85,6 +85,9 @@ type Request struct {
 	Receipts  []json.RawMessage `json:"receipts,omitempty"` // countersign: several at once
 }
 
+// maxSlots bounds LeaseGrant.Slots.
+const maxSlots = 64
+
 // LeaseGrant answers OpLease.
 type LeaseGrant struct {
 	Lease    string          `json:"lease"`
@@ -95,6 +98,9 @@ type LeaseGrant struct {
 	// Crop, for a check replica: render only these pixels (x0, y0, x1, y1
 	// in the frame, inside the task's tile) and deliver them alone.
 	Crop *[4]int `json:"crop,omitempty"`
+	// Slots: how many leases of the job the volunteer may hold
+	// uncommitted (Grant.Slots).
+	Slots int `json:"slots,omitempty"`
 }
 
 // Response answers a Request.
@@ -172,6 +178,9 @@ func DecodeResponse(data []byte) (Response, error) {
 	if g := r.Grant; g != nil {
 		if g.Lease == "" || !g.Task.Job.Defined() {
 			return r, errors.New("work response: incomplete lease")
+		}
+		if g.Slots < 0 || g.Slots > maxSlots {
+			return r, fmt.Errorf("work response: %d slots, at most %d", g.Slots, maxSlots)
 		}
 		if _, sm, err := job.OpenManifest(g.Manifest); err != nil {
 			return r, fmt.Errorf("work response: %w", err)

@@ -147,6 +147,13 @@ func TestWorkMessages(t *testing.T) {
 	if _, err := DecodeResponse(mustEncode(grant)); err != nil {
 		t.Fatalf("valid grant: %v", err)
 	}
+	for _, slots := range []int{-1, maxSlots + 1} {
+		g := *grant.Grant
+		g.Slots = slots
+		if _, err := DecodeResponse(mustEncode(Response{Grant: &g})); err == nil {
+			t.Errorf("a grant of %d slots was accepted", slots)
+		}
+	}
 	other, _, _ := signedManifest(t)
 	grant.Grant.Manifest = other
 	if _, err := DecodeResponse(mustEncode(grant)); err == nil {

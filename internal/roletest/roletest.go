@@ -91,6 +91,11 @@ type Store struct {
 // Store returns a new empty store of the swarm.
 func (s *Swarm) Store() *Store { return &Store{swarm: s, have: map[cid.Cid]bool{}} }
 
+// AddLater is Add: the fake swarm has no announcements to put off.
+func (st *Store) AddLater(ctx context.Context, paths []string) (assets.Info, error) {
+	return st.Add(ctx, paths)
+}
+
 // Add stores files and directories as one asset, like assets.Store.Add: a
 // single directory becomes the asset root; otherwise each path appears
 // under its base name. Its CID is a hash of the names and contents.
