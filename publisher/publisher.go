@@ -158,6 +158,8 @@ type pubJob struct {
 	progress   map[string]progress            // per open lease, from heartbeats (in memory)
 	errors     []TaskError                    // latest renders reported failed, newest last (in memory)
 	unsaved    []claimRow                     // claims and meetings to write with the next change
+
+	idle idlers // told lately there was no work for them (when to ask again)
 }
 
 // progress is a lease's latest heartbeat.

@@ -81,7 +81,7 @@ func (p *Publisher) lease(from peer.ID, id cid.Cid, renderers map[string]string,
 		return work.LeaseAnswer{Retry: work.RetryNoWork}, nil
 	case errors.Is(err, scheduler.ErrNoWork), errors.Is(err, scheduler.ErrPaused):
 		phase.Default.Observe("publisher.lease.nowork", 0)
-		return work.LeaseAnswer{Retry: work.RetryNoWork}, nil
+		return work.LeaseAnswer{Retry: j.idle.retry(from, now)}, nil
 	case errors.Is(err, scheduler.ErrBlocked):
 		return work.LeaseAnswer{Retry: work.RetryBlocked}, nil
 	case err != nil:
