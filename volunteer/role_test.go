@@ -364,9 +364,11 @@ func TestUnseededSceneDoesNotFreezeTheVolunteer(t *testing.T) {
 	if c := pub.next(t); c.op != "lease" {
 		t.Fatalf("first call %+v, want a lease", c)
 	}
-	// Fetching: the fetch deadline, the heartbeat, the gate's enforcer and
-	// the receipt collector wait on the clock.
-	if !fake.BlockUntil(4, 10*time.Second) {
+	// Fetching: the fetch deadline, the heartbeat, the gate's enforcer, the
+	// receipt collector and the work loop's first idle timer (due at once,
+	// fired by the first Advance) wait on the clock. Four of them are there
+	// before the fetch starts.
+	if !fake.BlockUntil(5, 10*time.Second) {
 		t.Fatalf("the fetch did not start: %d timers", fake.Waiters())
 	}
 	for i := 0; i < int(findScene/work.RenewEvery)-1; i++ {
