@@ -111,10 +111,11 @@ type Config struct {
 	// the result is committed, so nobody knows the crop before. nil, or an
 	// empty rectangle: no check replica.
 	Check func(job.Task) image.Rectangle
-	// BackupAfter: LeaseBackup backs up a replica that has run,
-	// uncommitted, at least this long (and, when nothing tells how fast
-	// its peer is, as long as the reference machine's render, RenderTime ÷
-	// SlowFactor). 0 means DefaultBackupAfter; negative, no backups.
+	// BackupAfter: LeaseBackup races a replica nothing is known of (no
+	// progress reported, its peer's pace unknown) only once it ran this
+	// long and the reference machine's render (RenderTime ÷ SlowFactor);
+	// one whose progress or pace says it is late, at once. 0 means
+	// DefaultBackupAfter; negative, no backups.
 	BackupAfter time.Duration
 	// CheckWait is how long a task waits for another peer to take its check
 	// replica; then the publisher checks the result itself
