@@ -121,14 +121,8 @@ func TestHeldAssetSurvivesCollection(t *testing.T) {
 	}
 	mem := assetstest.NewMem()
 	a, b := startNode(t, mem, nil), startNode(t, mem, nil)
-	var in, other Info
-	for i, info := range []*Info{&in, &other} {
-		p := filepath.Join(t.TempDir(), fmt.Sprintf("scene%d.bin", i))
-		randomFile(t, p, 1<<20)
-		var err error
-		if *info, err = a.s.Add(ctxFor(t, 10*time.Second), []string{p}); err != nil {
-			t.Fatal(err)
-		}
+	in, other := addRandom(t, a.s, "scene0.bin", 1<<20), addRandom(t, a.s, "scene1.bin", 1<<20)
+	for _, info := range []Info{in, other} {
 		if _, err := b.s.Get(ctxFor(t, 20*time.Second), info.CID, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -160,15 +154,7 @@ func TestHeldAssetSurvivesCollection(t *testing.T) {
 // uses a minute apart is kept.
 func TestUsesRecordedOnceAMinute(t *testing.T) {
 	n := startNode(t, assetstest.NewMem(), nil)
-	var x, y Info
-	for i, in := range []*Info{&x, &y} {
-		p := filepath.Join(t.TempDir(), fmt.Sprintf("u%d.bin", i))
-		randomFile(t, p, 1<<10)
-		var err error
-		if *in, err = n.s.Add(ctxFor(t, 10*time.Second), []string{p}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	x, y := addRandom(t, n.s, "u0.bin", 1<<10), addRandom(t, n.s, "u1.bin", 1<<10)
 	lastUsed := func(in Info) int64 {
 		t.Helper()
 		ih, err := job.InfoHash(in.CID)

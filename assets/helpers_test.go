@@ -95,6 +95,18 @@ func randomFile(t *testing.T, path string, size int) {
 	}
 }
 
+// addRandom adds a file of size random bytes named name to s.
+func addRandom(t *testing.T, s *Store, name string, size int) Info {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	randomFile(t, p, size)
+	info, err := s.Add(ctxFor(t, 10*time.Second), []string{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
 // makeTree writes nested dirs, a multi-MiB file and many small files.
 func makeTree(t *testing.T, root string) {
 	t.Helper()

@@ -109,15 +109,12 @@ func (c *Coordinator) raceable(now time.Time, r *replica) (slower, faster *repli
 			other = o
 		}
 	}
-	due, known := c.finishBy(now, r)
-	if !known && now.Sub(r.Issued) < max(c.cfg.BackupAfter, c.cfg.RenderTime/SlowFactor) {
-		return nil, nil, time.Time{}, false // nothing says it is slow yet
+	due, ok = c.estimate(now, r)
+	if !ok || other == nil {
+		return r, nil, due, ok
 	}
-	if other == nil {
-		return r, nil, due, true
-	}
-	odue, oknown := c.finishBy(now, other)
-	if !oknown && now.Sub(other.Issued) < max(c.cfg.BackupAfter, c.cfg.RenderTime/SlowFactor) {
+	odue, ok := c.estimate(now, other)
+	if !ok {
 		return nil, nil, time.Time{}, false
 	}
 	if odue.After(due) || odue.Equal(due) && other.ID > r.ID {
@@ -160,6 +157,14 @@ func (c *Coordinator) Report(now time.Time, leaseID string, p peer.ID, done floa
 		return
 	}
 	r.done, r.doneAt = float32(done), now
+}
+
+// estimate is finishBy for a replica a backup may race: ok is false for
+// one nothing is known of that has not yet run BackupAfter and the
+// reference machine's render (nothing says it is slow yet).
+func (c *Coordinator) estimate(now time.Time, r *replica) (due time.Time, ok bool) {
+	due, known := c.finishBy(now, r)
+	return due, known || now.Sub(r.Issued) >= max(c.cfg.BackupAfter, c.cfg.RenderTime/SlowFactor)
 }
 
 // minProgress is the least reported progress an estimate extrapolates

@@ -32,7 +32,7 @@ type rendered struct {
 }
 
 // render fetches the scene, renders the task and, when commitNow is set,
-// commits to the pixels; otherwise the caller commits (commit).
+// commits to the pixels; otherwise the caller commits (commitTo).
 func (v *Volunteer) render(ctx context.Context, g *work.Grant, commitNow bool) (r rendered, err error) {
 	m := g.Manifest
 	b, ok := v.cfg.Backends[m.Renderer.Name]

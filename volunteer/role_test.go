@@ -193,6 +193,17 @@ func startVolunteer(t *testing.T, pub *publisher, news gossip, swarm *roletest.S
 	return v
 }
 
+// builtinInfo is the built-in renderer's name and version, as a volunteer
+// offers it.
+func builtinInfo(t *testing.T) render.Info {
+	t.Helper()
+	info, err := builtin.New().Probe(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
 // offer is a job of a fake publisher, its scene in the swarm.
 type offer struct {
 	key       crypto.PrivKey
@@ -249,10 +260,7 @@ func (o offer) grant(lease string, frame int) *work.Grant {
 // however long it waits; resumed, it asks again.
 func TestHeartbeatPauseAndResume(t *testing.T) {
 	swarm := roletest.NewSwarm(t)
-	info, err := builtin.New().Probe(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := builtinInfo(t)
 	o := newOffer(t, swarm, info.Version)
 	pub := newPublisher(o.grant("l1", 1))
 	news := gossip{in: make(chan p2p.Message, 4)}
@@ -350,10 +358,7 @@ func TestOlderAnnouncementIgnored(t *testing.T) {
 // lease is handed back as failed and the publisher left alone for a while.
 func TestUnseededSceneDoesNotFreezeTheVolunteer(t *testing.T) {
 	swarm := roletest.NewSwarm(t)
-	info, err := builtin.New().Probe(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := builtinInfo(t)
 	o := newOffer(t, roletest.NewSwarm(t), info.Version) // its scene is in another swarm
 	pub := newPublisher(o.grant("l1", 1))
 	news := gossip{in: make(chan p2p.Message, 4)}
@@ -464,10 +469,7 @@ func TestOfferBookBoundedPerPublisher(t *testing.T) {
 // straggler's task to race) rather than idle, and renders and delivers it.
 func TestIdleVolunteerTakesABackup(t *testing.T) {
 	swarm := roletest.NewSwarm(t)
-	info, err := builtin.New().Probe(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := builtinInfo(t)
 	o := newOffer(t, swarm, info.Version)
 	pub := newPublisher()
 	pub.backups = []*work.Grant{o.grant("b1", 2)}
@@ -493,10 +495,7 @@ func TestIdleVolunteerTakesABackup(t *testing.T) {
 // commitment is still made, and the result delivered, once answered.
 func TestCommitsOverlapTheNextLeaseWithSlots(t *testing.T) {
 	swarm := roletest.NewSwarm(t)
-	info, err := builtin.New().Probe(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := builtinInfo(t)
 	o := newOffer(t, swarm, info.Version)
 	g1, g2 := o.grant("l1", 1), o.grant("l2", 2)
 	g1.Slots, g2.Slots = 2, 2
