@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -140,13 +141,14 @@ func (tb *testbed) publish(frames string, replicas int) job.Manifest {
 // honestly with the built-in renderer and delivers through the swarm.
 type volunteer struct {
 	tb    *testbed
+	key   crypto.PrivKey
 	id    peer.ID
 	store *roletest.Store
 }
 
 func (tb *testbed) volunteer() *volunteer {
-	_, id := roletest.Identity(tb.t)
-	return &volunteer{tb: tb, id: id, store: tb.swarm.Store()}
+	key, id := roletest.Identity(tb.t)
+	return &volunteer{tb: tb, key: key, id: id, store: tb.swarm.Store()}
 }
 
 func (v *volunteer) lease(m job.Manifest) work.LeaseAnswer {

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"testing"
 	"time"
 
@@ -155,8 +156,9 @@ type simWorld struct {
 	delivered map[simKey]bool // result of (task, peer) was an honest render
 	sybilHeld map[job.Task]map[peer.ID]bool
 	truth     map[job.Task]job.PixelDigest
-	busyTime  float64 // volunteer-seconds online, times speed
-	byPub     []int   // renders delivered per publisher while all had work
+	busyTime  float64     // volunteer-seconds online, times speed
+	trail     []*simLease // every lease, with RS_SIM_TAIL set
+	byPub     []int       // renders delivered per publisher while all had work
 }
 
 type simKey struct {
@@ -528,7 +530,29 @@ func (w *simWorld) run() simStats {
 		}
 	}
 	w.finish()
+	if os.Getenv("RS_SIM_TAIL") != "" {
+		w.traceTail()
+	}
 	return w.stats
+}
+
+// traceTail writes to stderr, for a run with RS_SIM_TAIL set, the leases
+// that rendered during its last three minutes, by when their render would
+// end (a raced one's after the run): what its makespan waited for.
+func (w *simWorld) traceTail() {
+	end := w.clock.Now()
+	var late []*simLease
+	for _, l := range w.trail {
+		if !l.start.Add(l.dur).Before(end.Add(-3 * time.Minute)) {
+			late = append(late, l)
+		}
+	}
+	sort.Slice(late, func(a, b int) bool { return late[a].start.Add(late[a].dur).Before(late[b].start.Add(late[b].dur)) })
+	for _, l := range late {
+		id := l.j.id.String()
+		fmt.Fprintf(os.Stderr, "tail: job …%s frame %d speed %.2f crop %v from %v for %v\n", id[len(id)-6:], l.g.Task.Frame, l.v.speed,
+			!l.g.Crop.Empty(), l.start.Sub(w.start).Round(time.Second), l.dur.Round(time.Second))
+	}
 }
 
 func (w *simWorld) doneJobs() int {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"image"
+	"os"
 	"sort"
 	"time"
 
@@ -101,6 +102,9 @@ func (v *simVol) start(j *simJob, g *work.Grant) {
 		full = time.Duration(float64(full) * simShare(g.Crop))
 	}
 	l.dur = full
+	if os.Getenv("RS_SIM_TAIL") != "" {
+		w.trail = append(w.trail, l)
+	}
 	cheat := false
 	switch v.kind {
 	case simLazy:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -27,10 +28,53 @@ type Caller interface {
 
 // Client speaks the work protocol to publishers. Its methods are safe for
 // concurrent use.
-type Client struct{ net Caller }
+type Client struct {
+	net Caller
+
+	mu     sync.Mutex
+	opened map[string]openedManifest // by the signed manifest's exact bytes
+}
+
+// openedManifest is a signed manifest OpenManifest accepted.
+type openedManifest struct {
+	m  job.Manifest
+	sm job.SignedManifest
+}
+
+// maxOpened bounds the signed manifests a client remembers having
+// verified: every grant carries its job's, and a volunteer works on a few
+// jobs at a time.
+const maxOpened = 16
 
 // NewClient returns a client sending through net.
-func NewClient(net Caller) *Client { return &Client{net: net} }
+func NewClient(net Caller) *Client { return &Client{net: net, opened: map[string]openedManifest{}} }
+
+// openManifest is job.OpenManifest, once per distinct signed manifest:
+// the same bytes verified before are the same manifest. Decoding and
+// verifying it again for every lease was a tenth of a volunteer's CPU on
+// small tasks.
+func (c *Client) openManifest(b []byte) (job.Manifest, job.SignedManifest, error) {
+	c.mu.Lock()
+	o, ok := c.opened[string(b)]
+	c.mu.Unlock()
+	if ok {
+		return o.m, o.sm, nil
+	}
+	m, sm, err := job.OpenManifest(b)
+	if err != nil {
+		return m, sm, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.opened) >= maxOpened {
+		for k := range c.opened { // any one: jobs come and go
+			delete(c.opened, k)
+			break
+		}
+	}
+	c.opened[string(b)] = openedManifest{m, sm}
+	return m, sm, nil
+}
 
 // Refused reports whether err is a publisher's answer (it refused the
 // request) rather than a failure to reach it.
@@ -62,7 +106,7 @@ func (c *Client) lease(ctx context.Context, pub peer.ID, jobID cid.Cid, renderer
 	if g == nil {
 		return LeaseAnswer{Retry: time.Duration(max(resp.Retry, 1)) * time.Second}, nil
 	}
-	m, sm, err := job.OpenManifest(g.Manifest)
+	m, sm, err := c.openManifest(g.Manifest)
 	if err != nil {
 		return LeaseAnswer{}, fmt.Errorf("lease from %s: %w", pub, err)
 	}
@@ -189,7 +233,7 @@ func (c *Client) send(ctx context.Context, pub peer.ID, req Request, body io.Rea
 	if err != nil {
 		return Response{}, err
 	}
-	return DecodeResponse(resp)
+	return decodeResponse(resp, c.openManifest)
 }
 
 // maxReason bounds a failure reason on the wire.

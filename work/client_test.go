@@ -197,3 +197,42 @@ func TestClientAndServer(t *testing.T) {
 		})
 	}
 }
+
+// A client verifies each distinct signed manifest once: the same bytes
+// again are granted without another verification, and a grant whose
+// manifest differs from the remembered one by a byte of its signature is
+// refused, before and after the genuine one was remembered.
+func TestClientRemembersOnlyVerifiedManifests(t *testing.T) {
+	mb, pub, _ := signedManifest(t)
+	_, sm, _ := job.OpenManifest(mb)
+	id := sm.ID()
+	srv := &recorder{}
+	c := NewClient(&loopback{from: "volunteer", s: srv})
+	ctx := context.Background()
+	var tampered job.SignedManifest = sm
+	tampered.Signature = bytes.Clone(sm.Signature)
+	tampered.Signature[0] ^= 1
+	forged, err := tampered.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant := func(signed []byte) error {
+		srv.grant = &Grant{Ref: Ref{Job: id, Lease: "l"}, Task: job.Task{Job: id, Frame: 1}, Signed: signed}
+		a, err := c.Lease(ctx, pub, id, nil)
+		if err == nil && a.Grant == nil {
+			t.Fatal("no grant and no error")
+		}
+		return err
+	}
+	for i := range 3 {
+		if err := grant(forged); !errors.Is(err, job.ErrBadSignature) {
+			t.Fatalf("round %d: a grant with a forged manifest signature: %v; want ErrBadSignature", i, err)
+		}
+		if err := grant(mb); err != nil {
+			t.Fatalf("round %d: the genuine grant: %v", i, err)
+		}
+	}
+	if len(c.opened) != 1 {
+		t.Fatalf("the client remembers %d manifests; want the one genuine", len(c.opened))
+	}
+}

@@ -131,7 +131,7 @@ func serve(ctx context.Context, s Server, from peer.ID, req Request, body Body) 
 			if len(b) == 0 {
 				continue
 			}
-			_, sr, err := credits.OpenReceipt(b)
+			sr, err := credits.OpenReturned(b) // the ledger checks what it issued
 			if err != nil {
 				return Response{}, err
 			}

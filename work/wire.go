@@ -171,6 +171,12 @@ func DecodeRequest(data []byte) (Request, error) {
 
 // DecodeResponse parses and checks a response.
 func DecodeResponse(data []byte) (Response, error) {
+	return decodeResponse(data, job.OpenManifest)
+}
+
+// decodeResponse is DecodeResponse opening a grant's signed manifest
+// with open (job.OpenManifest, or a client's cache of what it opened).
+func decodeResponse(data []byte, open func([]byte) (job.Manifest, job.SignedManifest, error)) (Response, error) {
 	var r Response
 	if err := decodeStrict(data, MaxWorkMessage, &r); err != nil {
 		return r, fmt.Errorf("work response: %w", err)
@@ -182,7 +188,7 @@ func DecodeResponse(data []byte) (Response, error) {
 		if g.Slots < 0 || g.Slots > maxSlots {
 			return r, fmt.Errorf("work response: %d slots, at most %d", g.Slots, maxSlots)
 		}
-		if _, sm, err := job.OpenManifest(g.Manifest); err != nil {
+		if _, sm, err := open(g.Manifest); err != nil {
 			return r, fmt.Errorf("work response: %w", err)
 		} else if !sm.ID().Equals(g.Task.Job) {
 			return r, errors.New("work response: lease for another job than its manifest")

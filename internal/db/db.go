@@ -1,5 +1,6 @@
 // Package db opens a node's embedded SQLite database (pure Go, WAL) and
-// applies the schema migrations each component embeds.
+// applies the schema migrations each component embeds. Its connections
+// keep the statements they ran prepared (stmts.go).
 //
 // Every component that persists state owns its tables and ships its own
 // numbered migrations; Migrate records per component which ones ran, so
@@ -17,7 +18,7 @@ import (
 	"strconv"
 	"strings"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 )
 
 // Open opens (creating if needed) the database at file with WAL journaling,
@@ -30,10 +31,12 @@ import (
 // batch their changes into fewer transactions instead of weakening this.
 func Open(file string) (*sql.DB, error) {
 	dsn := "file:" + file + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
-	d, err := sql.Open("sqlite", dsn)
+	c, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening database %s: %w", file, err)
 	}
+	d := sql.OpenDB(connector{c})
+	d.SetMaxIdleConns(maxIdle)
 	if err := d.Ping(); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("opening database %s: %w", file, err)
