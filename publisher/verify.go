@@ -512,6 +512,19 @@ func (p *Publisher) renderCrop(ctx context.Context, j *pubJob, t job.Task, c ima
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	if ir, ok := b.(render.ImageRenderer); ok {
+		rt := render.TaskFor(m, t, sceneDir, "", 0)
+		rt.Border = &render.Rect{X0: c.Min.X, Y0: c.Min.Y, X1: c.Max.X, Y1: c.Max.Y}
+		rt.Extras = nil // a crop is checked on its PNG's pixels only
+		img, err := ir.RenderImage(ctx, rt)
+		if err != nil {
+			return nil, err
+		}
+		if img.Bounds().Size() != c.Size() {
+			return nil, fmt.Errorf("%w: the crop rendered is %v, want %v", credits.ErrWrongSize, img.Bounds().Size(), c.Size())
+		}
+		return credits.NRGBA(img), nil
+	}
 	out, err := os.MkdirTemp(p.cfg.WorkDir, "crop-")
 	if err != nil {
 		return nil, err

@@ -25,6 +25,15 @@ var (
 	ErrUnavailable = errors.New("renderer unavailable")
 )
 
+// ImageRenderer is a Backend that can also render a task into memory,
+// with the same pixels Render would write (OutputDir unused; no extras): a
+// publisher checks a crop of almost every result with it, and writing,
+// reading and removing a file and a directory each time cost more than
+// rendering a small crop.
+type ImageRenderer interface {
+	RenderImage(ctx context.Context, t Task) (image.Image, error)
+}
+
 // Backend renders frames of scenes of one renderer family. Implementations
 // are safe for concurrent use.
 type Backend interface {

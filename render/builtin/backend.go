@@ -33,7 +33,10 @@ type Renderer struct {
 	scenes sceneCache // the latest scenes loaded
 }
 
-var _ render.Backend = (*Renderer)(nil)
+var (
+	_ render.Backend       = (*Renderer)(nil)
+	_ render.ImageRenderer = (*Renderer)(nil)
+)
 
 // New returns the builtin backend.
 func New() *Renderer { return &Renderer{} }
@@ -176,39 +179,13 @@ func (r *Renderer) Render(ctx context.Context, t render.Task, progress func(rend
 	if err := t.Validate(); err != nil {
 		return render.Result{}, err
 	}
-	if err := ctx.Err(); err != nil {
-		return render.Result{}, err
-	}
-	if err := checkMemory(t, 0); err != nil {
-		return render.Result{}, err
-	}
 	if progress == nil {
 		progress = func(render.Progress) {}
 	}
-	progress(render.Progress{Message: "loading scene"})
-	sc, err := r.scenes.load(t)
+	img, cpu, err := r.render(ctx, t, progress)
 	if err != nil {
 		return render.Result{}, err
 	}
-	if err := checkMemory(t, sc.triangles()); err != nil {
-		return render.Result{}, err
-	}
-	if t.Samples == 0 {
-		t.Samples = sc.samples
-	}
-	if t.Threads == 0 {
-		t.Threads = runtime.NumCPU()
-	}
-	start := time.Now()
-	img, err := renderImage(ctx, sc.at(t.Frame, t.Width, t.Height), t, progress)
-	if err != nil {
-		return render.Result{}, err
-	}
-	// The tracer's threads take 16×16 tiles until none is left, flat out:
-	// its CPU time is the wall time times the threads it ran.
-	reg := t.Region()
-	tiles := ((reg.Dx() + tileSize - 1) / tileSize) * ((reg.Dy() + tileSize - 1) / tileSize)
-	cpu := time.Since(start) * time.Duration(min(t.Threads, tiles))
 	name := fmt.Sprintf("frame_%04d.png", t.Frame)
 	if b := t.Border; b != nil {
 		name = fmt.Sprintf("frame_%04d_%d_%d_%d_%d.png", t.Frame, b.X0, b.Y0, b.X1, b.Y1)
@@ -220,6 +197,56 @@ func (r *Renderer) Render(ctx context.Context, t render.Task, progress func(rend
 	progress(render.Progress{Fraction: 1, Message: "done"})
 	b := img.Bounds()
 	return render.Result{Path: out, Width: b.Dx(), Height: b.Dy(), CPU: cpu}, nil
+}
+
+// RenderImage is Render into memory (render.ImageRenderer): the image
+// Render would write, decoded. t.OutputDir is not used, and t may ask for
+// no extras.
+func (r *Renderer) RenderImage(ctx context.Context, t render.Task) (image.Image, error) {
+	if len(t.Extras) > 0 {
+		return nil, fmt.Errorf("%w: extras are files, rendered only by Render", render.ErrUnsupported)
+	}
+	t.OutputDir = "-" // written nowhere
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	img, _, err := r.render(ctx, t, func(render.Progress) {})
+	return img, err
+}
+
+// render renders validated task t, returning the image and the CPU time
+// the tracer spent.
+func (r *Renderer) render(ctx context.Context, t render.Task, progress func(render.Progress)) (*image.RGBA, time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	if err := checkMemory(t, 0); err != nil {
+		return nil, 0, err
+	}
+	progress(render.Progress{Message: "loading scene"})
+	sc, err := r.scenes.load(t)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := checkMemory(t, sc.triangles()); err != nil {
+		return nil, 0, err
+	}
+	if t.Samples == 0 {
+		t.Samples = sc.samples
+	}
+	if t.Threads == 0 {
+		t.Threads = runtime.NumCPU()
+	}
+	start := time.Now()
+	img, err := renderImage(ctx, sc.at(t.Frame, t.Width, t.Height), t, progress)
+	if err != nil {
+		return nil, 0, err
+	}
+	// The tracer's threads take 16×16 tiles until none is left, flat out:
+	// its CPU time is the wall time times the threads it ran.
+	reg := t.Region()
+	tiles := ((reg.Dx() + tileSize - 1) / tileSize) * ((reg.Dy() + tileSize - 1) / tileSize)
+	return img, time.Since(start) * time.Duration(min(t.Threads, tiles)), nil
 }
 
 // Memory a render holds, about: the image (RGBA, 4 bytes a pixel) twice

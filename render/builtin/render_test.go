@@ -199,3 +199,36 @@ func TestMemoryLimit(t *testing.T) {
 		t.Errorf("16x12 under 64 MiB (the least a job may set): %v", err)
 	}
 }
+
+// RenderImage gives, for a whole frame and for a crop, exactly the pixels
+// Render writes (the publisher checks crops with it), and refuses what it
+// cannot hold in memory.
+func TestRenderImageIsRenderWithoutFiles(t *testing.T) {
+	for name, border := range map[string]*render.Rect{"frame": nil, "crop": {X0: 17, Y0: 9, X1: 33, Y1: 19}} {
+		t.Run(name, func(t *testing.T) {
+			task := fixtureTask(t, 5)
+			task.Border = border
+			want := renderRGBA(t, task)
+			task.OutputDir = ""
+			img, err := New().RenderImage(t.Context(), task)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := image.NewRGBA(img.Bounds())
+			draw.Draw(got, got.Bounds(), img, img.Bounds().Min, draw.Src)
+			if got.Bounds() != want.Bounds() || pixelDigest(got) != pixelDigest(want) {
+				t.Fatalf("in memory %v %s, written %v %s", got.Bounds(), pixelDigest(got), want.Bounds(), pixelDigest(want))
+			}
+		})
+	}
+	task := fixtureTask(t, 5)
+	task.Extras = []string{"depth"}
+	if _, err := New().RenderImage(t.Context(), task); !errors.Is(err, render.ErrUnsupported) {
+		t.Errorf("extras in memory: %v, want ErrUnsupported", err)
+	}
+	task = fixtureTask(t, 5)
+	task.Width = 0
+	if _, err := New().RenderImage(t.Context(), task); !errors.Is(err, render.ErrTaskInvalid) {
+		t.Errorf("a frame 0 pixels wide: %v, want ErrTaskInvalid", err)
+	}
+}
