@@ -91,6 +91,7 @@ type Publisher struct {
 	// per core, however many tasks are verified at once.
 	cropRenders chan struct{}
 	shares      *sharer // accepted results to add to the asset store
+	decoded     decoded // delivered results as decoded at delivery, until decided
 
 	mu      sync.Mutex
 	active  map[cid.Cid]*pubJob

@@ -2,10 +2,14 @@ package publisher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 
 	"github.com/ipfs/go-cid"
 
@@ -45,7 +49,11 @@ func resultBound(m job.Manifest, t job.Task) int64 {
 // the CID it will have when shared.
 func (p *Publisher) keep(j *pubJob, lease string, t job.Task, data []byte, extras map[string][]byte) (cid.Cid, error) {
 	dir := p.leaseDir(j, lease)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	err := os.Mkdir(dir, 0o700)
+	if errors.Is(err, fs.ErrNotExist) { // the job's first result
+		err = os.MkdirAll(dir, 0o700)
+	}
+	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return cid.Undef, err
 	}
 	if err := writeFileAtomic(filepath.Join(dir, resultName(t)), data); err != nil {
@@ -66,6 +74,9 @@ func (p *Publisher) keep(j *pubJob, lease string, t job.Task, data []byte, extra
 
 // pendingImage decodes a delivered, undecided result of the lease.
 func (p *Publisher) pendingImage(j *pubJob, d scheduler.Delivery, t job.Task) (image.Image, error) {
+	if img, ok := p.decoded.get(decodedKey{j.id, d.Lease}); ok {
+		return img, nil
+	}
 	data, err := os.ReadFile(filepath.Join(p.leaseDir(j, d.Lease), resultName(t)))
 	if err != nil {
 		return nil, err
@@ -101,6 +112,72 @@ func (p *Publisher) share(ctx context.Context, j *pubJob, lease string, t job.Ta
 // forget removes the waiting results of leases.
 func (p *Publisher) forget(j *pubJob, leases ...string) {
 	for _, l := range leases {
+		p.decoded.drop(decodedKey{j.id, l})
 		os.RemoveAll(p.leaseDir(j, l))
+	}
+}
+
+// decodedKey names a delivered result: its job and lease.
+type decodedKey struct {
+	job   cid.Cid
+	lease string
+}
+
+// decoded keeps the latest delivered results as Deliver decoded them,
+// until their task is decided: reading and decoding each again to verify
+// it was 3 % of a busy publisher's CPU. It holds at most maxDecodedPixels,
+// dropping the oldest; a result not held is read from its file.
+type decoded struct {
+	mu     sync.Mutex
+	imgs   map[decodedKey]image.Image
+	order  []decodedKey // oldest first; may name results dropped since
+	pixels int
+}
+
+// maxDecodedPixels bounds what decoded holds: 64 MiB of 8-bit RGBA.
+const maxDecodedPixels = 16 << 20
+
+func pixelsOf(img image.Image) int { return img.Bounds().Dx() * img.Bounds().Dy() }
+
+func (c *decoded) put(k decodedKey, img image.Image) {
+	n := pixelsOf(img)
+	if n > maxDecodedPixels {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.imgs == nil {
+		c.imgs = map[decodedKey]image.Image{}
+	}
+	c.dropLocked(k)
+	for c.pixels+n > maxDecodedPixels && len(c.order) > 0 {
+		c.dropLocked(c.order[0])
+		c.order = c.order[1:]
+	}
+	c.imgs[k] = img
+	c.pixels += n
+	c.order = append(c.order, k)
+	if len(c.order) > 2*len(c.imgs)+64 { // forget the names of dropped ones
+		c.order = slices.DeleteFunc(c.order, func(k decodedKey) bool { _, ok := c.imgs[k]; return !ok })
+	}
+}
+
+func (c *decoded) get(k decodedKey) (image.Image, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	img, ok := c.imgs[k]
+	return img, ok
+}
+
+func (c *decoded) drop(k decodedKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropLocked(k)
+}
+
+func (c *decoded) dropLocked(k decodedKey) {
+	if img, ok := c.imgs[k]; ok {
+		c.pixels -= pixelsOf(img)
+		delete(c.imgs, k)
 	}
 }

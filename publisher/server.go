@@ -292,6 +292,9 @@ func (p *Publisher) Deliver(_ context.Context, from peer.ID, d work.Delivery, bo
 	start = lap("publisher.deliver.keep", start)
 	defer lap("publisher.deliver.record", start)
 	claim := min(d.CU, credits.MaxMilliCU) // capped when paid: the price may come later
+	// Held for the verifier, which may see the delivery as soon as the
+	// update below is done.
+	p.decoded.put(decodedKey{j.id, d.Lease}, img)
 	err = p.update(j, func() error {
 		if err := j.coord.Deliver(p.clock.Now(), d.Lease, from, scheduler.Result{CID: c, Digest: digest}); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/renderswarm/renderswarm/internal/imaging"
 	"github.com/renderswarm/renderswarm/work"
 )
 
@@ -86,7 +87,18 @@ func (v *Volunteer) Activity() Activity {
 func (v *Volunteer) Preview() (png []byte, ok bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.preview, v.preview != nil
+	if v.preview == nil {
+		return nil, false
+	}
+	if !v.previewSmall { // made when asked for: most renders are never shown
+		small, err := imaging.Thumbnail(v.preview, imaging.PreviewSize)
+		if err != nil {
+			v.preview = nil // the web app shows no preview; the result was fine
+			return nil, false
+		}
+		v.preview, v.previewSmall = small, true
+	}
+	return v.preview, true
 }
 
 // Working reports whether the volunteer holds a lease of job id now.
@@ -156,6 +168,6 @@ func (v *Volunteer) untrack(lease string, delivered bool, preview []byte) {
 		v.rendered++
 	}
 	if preview != nil {
-		v.preview = preview
+		v.preview, v.previewSmall = preview, false
 	}
 }

@@ -49,7 +49,7 @@ func (v *Volunteer) deliver(ctx context.Context, pub peer.ID, g *work.Grant, r r
 	v.setPhase(g.Lease, Delivering, 1)
 	// The publisher will owe a receipt once it takes the result: noted
 	// before delivering, so that a crash right after still asks for it.
-	if err := v.cfg.Ledger.Owe(pub, v.clock.Now()); err != nil {
+	if err := v.owe(pub); err != nil {
 		return fmt.Errorf("noting the delivery: %w", err)
 	}
 	d := work.Delivery{Ref: g.Ref, CU: r.claim}
@@ -74,6 +74,31 @@ func (v *Volunteer) deliver(ctx context.Context, pub peer.ID, g *work.Grant, r r
 	v.log.Info("taskDelivered", "task", g.Task.String())
 	return nil
 }
+
+// owe notes durably that pub will owe a receipt (credits.Ledger.Owe), at
+// most once every oweEvery per publisher: the note keeps the publisher
+// asked for owedFor, and writing it at every delivery was a durable write
+// per task.
+func (v *Volunteer) owe(pub peer.ID) error {
+	now := v.clock.Now()
+	v.mu.Lock()
+	last, ok := v.owedAt[pub]
+	v.mu.Unlock()
+	if ok && now.Sub(last) < oweEvery && !now.Before(last) {
+		return nil
+	}
+	if err := v.cfg.Ledger.Owe(pub, now); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.owedAt[pub] = now
+	v.mu.Unlock()
+	return nil
+}
+
+// oweEvery is how often a volunteer renews its note that a publisher owes
+// it receipts while delivering to it.
+const oweEvery = time.Minute
 
 // Receipt collection: publishers delivered to within owedFor are asked for
 // receipts every receiptsEvery.

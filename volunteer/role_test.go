@@ -1,8 +1,10 @@
 package volunteer
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image/png"
 	"io"
 	"path/filepath"
 	"slices"
@@ -503,7 +505,10 @@ func TestCommitsOverlapTheNextLeaseWithSlots(t *testing.T) {
 	pub.held = make(chan struct{})
 	news := gossip{in: make(chan p2p.Message, 4)}
 	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
-	startVolunteer(t, pub, news, swarm, builtin.New(), info.Version, clk)
+	v := startVolunteer(t, pub, news, swarm, builtin.New(), info.Version, clk)
+	if _, ok := v.Preview(); ok {
+		t.Fatal("a preview before anything was delivered")
+	}
 
 	news.in <- p2p.Message{From: o.pub, Data: o.announced}
 	var ops []string
@@ -530,5 +535,20 @@ func TestCommitsOverlapTheNextLeaseWithSlots(t *testing.T) {
 		if c := pub.next(t); c.op == "deliver" {
 			delivered[c.ref.Lease] = true
 		}
+	}
+	// The web app's preview is the last delivered frame.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if b, ok := v.Preview(); ok {
+			img, err := png.Decode(bytes.NewReader(b))
+			if err != nil || img.Bounds().Dx() != 32 || img.Bounds().Dy() != 18 {
+				t.Fatalf("preview: %v, %v; want the 32x18 frame", img.Bounds(), err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no preview after two deliveries")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

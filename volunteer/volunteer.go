@@ -95,11 +95,13 @@ type Volunteer struct {
 	delivering chan struct{}  // a slot per result being uploaded
 	inFlight   sync.WaitGroup // background deliveries and heartbeats
 
-	mu         sync.Mutex
-	committing map[cid.Cid]int    // background commitments on their way, per job (commitLater)
-	renders    map[string]*active // by lease ID
-	rendered   int                // tasks delivered since start
-	preview    []byte             // thumbnail of the last delivered render
+	mu           sync.Mutex
+	committing   map[cid.Cid]int       // background commitments on their way, per job (commitLater)
+	owedAt       map[peer.ID]time.Time // when the ledger last noted each publisher owes receipts (owe)
+	renders      map[string]*active    // by lease ID
+	rendered     int                   // tasks delivered since start
+	preview      []byte                // the last delivered render's PNG, or its thumbnail once previewSmall
+	previewSmall bool
 }
 
 // Results in the background: at most maxCommitted committed and waiting
@@ -133,6 +135,7 @@ func New(cfg Config) (*Volunteer, error) {
 		delivering: make(chan struct{}, maxDelivering),
 		renders:    map[string]*active{},
 		committing: map[cid.Cid]int{},
+		owedAt:     map[peer.ID]time.Time{},
 	}, nil
 }
 
