@@ -43,7 +43,7 @@ func pieceLengthFor(total int64) int64 {
 // for files; empty directories are not kept. Nothing is created when a path
 // does not exist.
 func (s *Store) Add(ctx context.Context, paths []string) (Info, error) {
-	return s.add(ctx, paths, s.announce)
+	return s.add(ctx, paths, s.announce, false)
 }
 
 // AddLater is Add, announcing the asset later: after what Add and Get
@@ -52,12 +52,14 @@ func (s *Store) Add(ctx context.Context, paths []string) (Info, error) {
 // stored on the closest peers; a publisher taking in hundreds of results a
 // second would spend its cores and its volunteers' on them while nobody
 // looks for the results yet. Beyond maxLater waiting, the periodic
-// reannouncement of every asset catches up.
+// reannouncement of every asset catches up. The store hard-links the files
+// rather than copying them where it can (one file system): the caller must
+// not change them afterwards, only remove them.
 func (s *Store) AddLater(ctx context.Context, paths []string) (Info, error) {
-	return s.add(ctx, paths, s.announceLater)
+	return s.add(ctx, paths, s.announceLater, true)
 }
 
-func (s *Store) add(ctx context.Context, paths []string, announce func(cid.Cid)) (Info, error) {
+func (s *Store) add(ctx context.Context, paths []string, announce func(cid.Cid), link bool) (Info, error) {
 	if len(paths) == 0 {
 		return Info{}, errors.New("adding asset: no paths")
 	}
@@ -79,7 +81,7 @@ func (s *Store) add(ctx context.Context, paths []string, announce func(cid.Cid))
 		}
 	}()
 	for _, e := range entries {
-		if err := copyTree(ctx, e.src, filepath.Join(tmp, e.dst)); err != nil {
+		if err := copyTree(ctx, e.src, filepath.Join(tmp, e.dst), link); err != nil {
 			return Info{}, fmt.Errorf("adding %s: %w", e.src, err)
 		}
 	}
@@ -137,8 +139,9 @@ func layout(paths []string) ([]entry, string, error) {
 	return out, name, nil
 }
 
-// copyTree copies a regular file or a directory tree from src to dst.
-func copyTree(ctx context.Context, src, dst string) error {
+// copyTree copies a regular file or a directory tree from src to dst, or
+// with link hard-links its files where it can.
+func copyTree(ctx context.Context, src, dst string, link bool) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -161,6 +164,9 @@ func copyTree(ctx context.Context, src, dst string) error {
 		case st.IsDir():
 			return os.MkdirAll(target, 0o755)
 		case st.Mode().IsRegular():
+			if link && d.Type()&fs.ModeSymlink == 0 && os.Link(p, target) == nil {
+				return nil
+			}
 			return fsutil.CopyFile(p, target)
 		default:
 			return fmt.Errorf("%s: not a regular file or directory", p)

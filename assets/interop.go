@@ -120,7 +120,7 @@ func (s *Store) AddTorrent(ctx context.Context, torrentFile []byte, dataDir stri
 		if len(info.Files) > 0 {
 			src = filepath.Join(root, rel)
 		}
-		if err := copyTree(ctx, src, filepath.Join(tmp, rel)); err != nil {
+		if err := copyTree(ctx, src, filepath.Join(tmp, rel), false); err != nil {
 			return fail(fmt.Errorf("the torrent's file %s: %w", filepath.ToSlash(rel), unwrapPathErr(err)))
 		}
 	}

@@ -2,6 +2,7 @@ package assets
 
 import (
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,7 +14,9 @@ import (
 )
 
 // Another node finds and fetches an asset added with AddLater once the
-// provider loop has announced it.
+// provider loop has announced it. AddLater links the file into the store:
+// removing the added file (as a publisher removes a shared result) leaves
+// the asset whole.
 func TestAddLaterIsFoundOnceAnnounced(t *testing.T) {
 	mem := assetstest.NewMem()
 	a, b := startNode(t, mem, nil), startNode(t, mem, nil)
@@ -21,6 +24,9 @@ func TestAddLaterIsFoundOnceAnnounced(t *testing.T) {
 	randomFile(t, src, 5000)
 	added, err := a.s.AddLater(ctxFor(t, 30*time.Second), []string{src})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(src); err != nil {
 		t.Fatal(err)
 	}
 	got, err := b.s.Get(ctxFor(t, 30*time.Second), added.CID, nil)

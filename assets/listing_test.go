@@ -93,7 +93,7 @@ func TestListingVersionFetchesOnlyChangedFiles(t *testing.T) {
 // sameTreeCopy copies the regular files of src to dst.
 func sameTreeCopy(t *testing.T, src, dst string) {
 	t.Helper()
-	if err := copyTree(t.Context(), src, dst); err != nil {
+	if err := copyTree(t.Context(), src, dst, false); err != nil {
 		t.Fatal(err)
 	}
 }

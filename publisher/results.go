@@ -109,11 +109,20 @@ func (p *Publisher) share(ctx context.Context, j *pubJob, lease string, t job.Ta
 	return nil
 }
 
-// forget removes the waiting results of leases.
-func (p *Publisher) forget(j *pubJob, leases ...string) {
+// forget removes the waiting results of task t's leases: the files
+// named by t, then the directory, or else (a file left by a crash) the
+// whole directory.
+func (p *Publisher) forget(j *pubJob, t job.Task, leases ...string) {
 	for _, l := range leases {
 		p.decoded.drop(decodedKey{j.id, l})
-		os.RemoveAll(p.leaseDir(j, l))
+		dir := p.leaseDir(j, l)
+		os.Remove(filepath.Join(dir, resultName(t)))
+		for _, ext := range j.m.Extras() {
+			os.Remove(filepath.Join(dir, extraName(t, ext)))
+		}
+		if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			os.RemoveAll(dir)
+		}
 	}
 }
 

@@ -308,7 +308,7 @@ func (p *Publisher) Deliver(_ context.Context, from peer.ID, d work.Delivery, bo
 		return nil
 	})
 	if err != nil {
-		p.forget(j, d.Lease)
+		p.forget(j, task, d.Lease)
 		return err
 	}
 	j.wake()

@@ -123,7 +123,7 @@ func (p *Publisher) shareQueued(ctx context.Context) {
 				delete(s.waiting, it.cid)
 			}
 			s.mu.Unlock()
-			p.forget(it.j, it.lease)
+			p.forget(it.j, it.task, it.lease)
 			s.reading.Unlock()
 		}
 		if len(failed) > 0 {
@@ -172,7 +172,7 @@ func (p *Publisher) shareLeftovers(j *pubJob) error {
 		case c.Equals(res.CID):
 			p.queueShare(shareItem{j: j, lease: l.Name(), task: t, cid: c})
 		default:
-			p.forget(j, l.Name())
+			p.forget(j, t, l.Name())
 		}
 	}
 	return nil

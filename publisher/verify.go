@@ -99,7 +99,7 @@ func (p *Publisher) images(j *pubJob, tr scheduler.TaskResults) (imgs []image.Im
 		if err := p.update(j, func() error { return j.coord.Reject(tr.Task, d.Lease) }); err != nil {
 			p.log.Error("resultNotDropped", "task", tr.Task.String(), "err", err)
 		}
-		p.forget(j, d.Lease)
+		p.forget(j, tr.Task, d.Lease)
 		ok = false
 	}
 	return imgs, ok
@@ -349,18 +349,18 @@ func (p *Publisher) resolve(ctx context.Context, j *pubJob, tr scheduler.TaskRes
 		strike(d.Losers, credits.LostVote)
 		for _, r := range tr.Results {
 			if r.Lease != shared.lease {
-				p.forget(j, r.Lease)
+				p.forget(j, tr.Task, r.Lease)
 			}
 		}
 		p.queueShare(shared)
 	case job.Refute:
 		strike(d.Agreeing, credits.Refuted)
 		for _, i := range d.Agreeing {
-			p.forget(j, tr.Results[i].Lease)
+			p.forget(j, tr.Task, tr.Results[i].Lease)
 		}
 	case job.GiveUp:
 		for _, r := range tr.Results {
-			p.forget(j, r.Lease)
+			p.forget(j, tr.Task, r.Lease)
 		}
 	}
 	return nil
