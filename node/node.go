@@ -175,8 +175,10 @@ func open(ctx context.Context, cfg Config) (_ *node, err error) {
 		return nil, err
 	}
 	if !cfg.NoVolunteer {
+		client := work.NewClient(n.net)
+		client.SetSpeed(speed)
 		n.vol, err = volunteer.New(volunteer.Config{
-			Key: key, Publishers: work.NewClient(n.net), Gossip: n.net, Assets: n.store, Ledger: n.ledger,
+			Key: key, Publishers: client, Gossip: n.net, Assets: n.store, Ledger: n.ledger,
 			Backends: guardBackends(wrapBackends(backends, cfg.volunteerRenderer), n.sandbox,
 				func() int64 { return memoryCap(n.settings.get()) }),
 			Versions: versions, Settings: volunteerSettings(settings, n.sandbox),

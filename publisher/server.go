@@ -36,16 +36,19 @@ const stallLimit = 10 * time.Minute
 // Lease hands a volunteer one replica of one task, or tells it when to ask
 // again.
 func (p *Publisher) Lease(ctx context.Context, from peer.ID, id cid.Cid, renderers map[string]string) (work.LeaseAnswer, error) {
-	return p.lease(from, id, renderers, false)
+	return p.lease(from, id, renderers, false, work.SpeedOf(ctx))
 }
 
 // Backup is Lease for a volunteer that no job had work for: a straggler's
 // task to race, when this job has nothing else (scheduler.LeaseBackup).
 func (p *Publisher) Backup(ctx context.Context, from peer.ID, id cid.Cid, renderers map[string]string) (work.LeaseAnswer, error) {
-	return p.lease(from, id, renderers, true)
+	return p.lease(from, id, renderers, true, work.SpeedOf(ctx))
 }
 
-func (p *Publisher) lease(from peer.ID, id cid.Cid, renderers map[string]string, backup bool) (work.LeaseAnswer, error) {
+// lease leases for Lease and Backup; speed is what the volunteer says its
+// speed is (0: nothing said), which the coordinator goes by until it
+// knows the volunteer's pace on the job (scheduler.Coordinator.NoteSpeed).
+func (p *Publisher) lease(from peer.ID, id cid.Cid, renderers map[string]string, backup bool, speed float64) (work.LeaseAnswer, error) {
 	defer phase.Default.Since("publisher.lease", phase.Now())
 	j, err := p.job(id)
 	if err != nil {
@@ -56,6 +59,9 @@ func (p *Publisher) lease(from peer.ID, id cid.Cid, renderers map[string]string,
 	}
 	if v := renderers[j.m.Renderer.Name]; v != j.m.Renderer.Version {
 		return work.LeaseAnswer{}, fmt.Errorf("job needs %s %s", j.m.Renderer.Name, j.m.Renderer.Version)
+	}
+	if speed > 0 {
+		j.coord.NoteSpeed(from, speed)
 	}
 	now := p.clock.Now()
 	ok, refund := p.limits.Take(from, now)

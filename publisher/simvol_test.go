@@ -79,7 +79,8 @@ func (v *simVol) work() {
 func (v *simVol) take(j *simJob, ask func(context.Context, peer.ID, cid.Cid, map[string]string) (work.LeaseAnswer, error)) bool {
 	w := v.w
 	t0 := time.Now()
-	a, err := ask(w.ctx, v.id, j.id, map[string]string{builtin.Name: w.info.Version})
+	// Like a real volunteer, it says its speed (work.Request.Speed).
+	a, err := ask(work.WithSpeed(w.ctx, v.speed), v.id, j.id, map[string]string{builtin.Name: w.info.Version})
 	w.stats.PublisherTime += time.Since(t0)
 	if err != nil {
 		w.tb.Fatalf("lease: %v", err)

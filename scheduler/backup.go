@@ -191,8 +191,11 @@ func (c *Coordinator) finishBy(now time.Time, r *replica) (due time.Time, known 
 // else the reference machine's render (RenderTime ÷ SlowFactor).
 func (c *Coordinator) renderFor(p peer.ID) time.Duration {
 	pace, ok := c.pace[p]
+	speed, said := c.speeds[p]
 	switch {
 	case ok:
+	case said:
+		pace = 1 / (SlowFactor * speed)
 	case len(c.pace) > 0:
 		pace = c.paceSum / float64(len(c.pace))
 	default:

@@ -251,6 +251,13 @@ type Coordinator struct {
 	// races lists the replicas LeaseBackup may race, as of racesAt.
 	races   []race
 	racesAt time.Time
+	// speeds is what peers say their speed is (NoteSpeed), soft state.
+	speeds map[peer.ID]float64
+	// drainFor is how long the job's whole-task work is expected to take
+	// its peers (drainOK: known), as of drainAt.
+	drainFor time.Duration
+	drainOK  bool
+	drainAt  time.Time
 }
 
 // New returns a coordinator for a job with no work done yet.
@@ -331,7 +338,11 @@ func (c *Coordinator) lease(now time.Time, p peer.ID, prefix string, backup bool
 		return Lease{}, err
 	}
 	if i >= 0 {
-		return c.issue(now, i, p, prefix, c.tasks[i].nextCrop())
+		crop := c.tasks[i].nextCrop()
+		if crop.Empty() && c.leaveToFaster(now, p) {
+			return Lease{}, ErrNoWork
+		}
+		return c.issue(now, i, p, prefix, crop)
 	}
 	if !backup {
 		return Lease{}, ErrNoWork

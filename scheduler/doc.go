@@ -77,6 +77,14 @@
 // established peer on another prefix. So a job's last frames do not wait
 // for its slowest machines while fast ones idle.
 //
+// Nor are the last frames given to slow machines in the first place: once
+// the job drains, a volunteer whose render of a whole task would take half
+// as long again as the job's peers need to finish all its whole-task work
+// without it gets no task here (leaveToFaster), only check crops. Its
+// render time comes from its pace on the job, else from the speed it says
+// it has (NoteSpeed: the one it measured for the compute units it claims),
+// else from the job's mean pace.
+//
 // # Verification hand-off
 //
 // The volunteer commits to job.Commit(salt, digest) (Commit) before it

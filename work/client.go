@@ -29,7 +29,8 @@ type Caller interface {
 // Client speaks the work protocol to publishers. Its methods are safe for
 // concurrent use.
 type Client struct {
-	net Caller
+	net   Caller
+	speed float64 // sent with lease requests (SetSpeed)
 
 	mu     sync.Mutex
 	opened map[string]openedManifest // by the signed manifest's exact bytes
@@ -48,6 +49,12 @@ const maxOpened = 16
 
 // NewClient returns a client sending through net.
 func NewClient(net Caller) *Client { return &Client{net: net, opened: map[string]openedManifest{}} }
+
+// SetSpeed sets the speed relative to the reference machine that the
+// client tells publishers with every lease request (this machine's, as it
+// measured it for the compute units it claims): a publisher leaves the last
+// tasks of a job to faster machines. Call it before the client is used.
+func (c *Client) SetSpeed(speed float64) { c.speed = speed }
 
 // openManifest is job.OpenManifest, once per distinct signed manifest:
 // the same bytes verified before are the same manifest. Decoding and
@@ -98,7 +105,7 @@ func (c *Client) Backup(ctx context.Context, pub peer.ID, jobID cid.Cid, rendere
 }
 
 func (c *Client) lease(ctx context.Context, pub peer.ID, jobID cid.Cid, renderers map[string]string, backup bool) (LeaseAnswer, error) {
-	resp, err := c.call(ctx, pub, Request{Op: OpLease, Job: jobID.String(), Renderers: renderers, Backup: backup})
+	resp, err := c.call(ctx, pub, Request{Op: OpLease, Job: jobID.String(), Renderers: renderers, Backup: backup, Speed: c.speed})
 	if err != nil {
 		return LeaseAnswer{}, err
 	}

@@ -63,12 +63,14 @@ type recorder struct {
 	retry     time.Duration
 	expiry    time.Time
 	delivered []byte
+	speed     float64 // the last lease request's
 }
 
 func (r *recorder) note(op string, ref Ref) { r.calls = append(r.calls, op+" "+ref.Lease) }
 
-func (r *recorder) Lease(_ context.Context, _ peer.ID, id cid.Cid, _ map[string]string) (LeaseAnswer, error) {
+func (r *recorder) Lease(ctx context.Context, _ peer.ID, id cid.Cid, _ map[string]string) (LeaseAnswer, error) {
 	r.note("lease", Ref{Job: id})
+	r.speed = SpeedOf(ctx)
 	return LeaseAnswer{Grant: r.grant, Retry: r.retry}, nil
 }
 func (r *recorder) Backup(_ context.Context, _ peer.ID, id cid.Cid, _ map[string]string) (LeaseAnswer, error) {
@@ -130,9 +132,13 @@ func TestClientAndServer(t *testing.T) {
 		t.Fatalf("no work: %+v, %v; want retry 5s", a, err)
 	}
 	srv.grant = &Grant{Ref: Ref{Job: id, Lease: "l1"}, Task: job.Task{Job: id, Frame: 3}, Expires: srv.expiry, Signed: mb}
+	c.SetSpeed(1.5)
 	a, err = c.Lease(ctx, pub, id, nil)
 	if err != nil || a.Grant == nil || a.Grant.Lease != "l1" || a.Grant.Task.Frame != 3 || a.Grant.Manifest.Width != m.Width {
 		t.Fatalf("grant: %+v, %v", a.Grant, err)
+	}
+	if srv.speed != 1.5 {
+		t.Fatalf("the publisher heard speed %v, want the client's 1.5", srv.speed)
 	}
 	// A backup lease, of a check replica: the crop crosses the wire, and
 	// one outside the task's tile is refused.

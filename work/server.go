@@ -83,7 +83,7 @@ func serve(ctx context.Context, s Server, from peer.ID, req Request, body Body) 
 		if req.Backup {
 			lease = s.Backup
 		}
-		a, err := lease(ctx, from, ref.Job, req.Renderers)
+		a, err := lease(WithSpeed(ctx, req.Speed), from, ref.Job, req.Renderers)
 		if err != nil {
 			return Response{}, err
 		}
@@ -140,4 +140,22 @@ func serve(ctx context.Context, s Server, from peer.ID, req Request, body Body) 
 		return Response{}, s.Countersign(ctx, from, srs...)
 	}
 	return Response{}, fmt.Errorf("operation %q not served", req.Op)
+}
+
+type speedKey struct{}
+
+// WithSpeed returns ctx carrying the speed a volunteer asking for a lease
+// says it has (Request.Speed; 0: not said), for the Server's Lease and
+// Backup to read with SpeedOf.
+func WithSpeed(ctx context.Context, speed float64) context.Context {
+	if speed <= 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, speedKey{}, speed)
+}
+
+// SpeedOf is the speed WithSpeed put in ctx, or 0.
+func SpeedOf(ctx context.Context) float64 {
+	s, _ := ctx.Value(speedKey{}).(float64)
+	return s
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/job"
 	"github.com/renderswarm/renderswarm/p2p"
 )
@@ -81,6 +82,7 @@ type Request struct {
 	Reason    string            `json:"reason,omitempty"`   // why a render failed
 	Progress  float64           `json:"progress,omitempty"` // renew: fraction of the work done, 0..1
 	Backup    bool              `json:"backup,omitempty"`   // lease: no job had work; a straggler's task to race is welcome
+	Speed     float64           `json:"speed,omitempty"`    // lease: the volunteer's speed relative to the reference machine, as it measured it
 	Receipt   json.RawMessage   `json:"receipt,omitempty"`
 	Receipts  []json.RawMessage `json:"receipts,omitempty"` // countersign: several at once
 }
@@ -137,6 +139,9 @@ func DecodeRequest(data []byte) (Request, error) {
 	case OpLease:
 		if len(r.Renderers) > 32 {
 			return r, errors.New("work request: too many renderers")
+		}
+		if !(r.Speed >= 0 && r.Speed <= credits.MaxSpeed) {
+			return r, fmt.Errorf("work request: speed %v outside 0..%v", r.Speed, credits.MaxSpeed)
 		}
 		return r, nil
 	case OpCommit:

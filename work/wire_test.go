@@ -105,6 +105,7 @@ func TestWorkMessages(t *testing.T) {
 	commit[0] = 1
 	ok := []Request{
 		{Op: OpLease, Job: jobID.String(), Renderers: map[string]string{"builtin": "1"}},
+		{Op: OpLease, Job: jobID.String(), Renderers: map[string]string{"builtin": "1"}, Speed: 1.7},
 		{Op: OpCommit, Job: jobID.String(), Lease: "l1", Commit: &commit},
 		{Op: OpDeliver, Job: jobID.String(), Lease: "l1", CU: 1500},
 		{Op: OpAwait, Job: jobID.String(), Lease: "l1"},
@@ -132,6 +133,8 @@ func TestWorkMessages(t *testing.T) {
 		"await no lease":    {Op: OpAwait, Job: jobID.String()},
 		"release no job":    {Op: OpRelease, Lease: "l1"},
 		"negative CU":       {Op: OpDeliver, Job: jobID.String(), Lease: "l1", CU: -1},
+		"negative speed":    {Op: OpLease, Job: jobID.String(), Speed: -1},
+		"absurd speed":      {Op: OpLease, Job: jobID.String(), Speed: 1e6},
 		"countersign none":  {Op: OpCountersign},
 		"countersign both": {Op: OpCountersign, Receipt: json.RawMessage(`{"seq":1}`),
 			Receipts: []json.RawMessage{json.RawMessage(`{"seq":2}`)}},

@@ -1,0 +1,62 @@
+package scheduler
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// tailConfig is an adaptive job of frames one-minute frames (four on a slow
+// machine) for established volunteers.
+func tailConfig(frames int) Config {
+	cfg := testConfig(frames, 1)
+	cfg.Standing = func(peer.ID) Standing { return Standing{Verified: 100, Jobs: 10, ConsecutiveValid: 1000} }
+	cfg.RenderTime = 4 * time.Minute
+	cfg.MaxLease = 3 * time.Hour
+	return cfg
+}
+
+// Once a job drains, a volunteer that says it is four times slower than
+// the reference machine is left without its last frames: the eight twice
+// as fast that render it now finish them all in 45 s, before it would
+// finish one. A volunteer that said nothing, and a slow one while the job
+// has plenty left, get a frame.
+func TestLastTasksGoToFasterPeers(t *testing.T) {
+	ps := testPeers(t, 11)
+	fast, slow, quiet := ps[:8], ps[8], ps[9]
+	c := newCoord(t, tailConfig(12))
+	for _, p := range fast {
+		c.NoteSpeed(p, 2)
+		mustLease(t, c, t0, p, "")
+	}
+	c.NoteSpeed(slow, 0.25)
+	later := t0.Add(2 * time.Second)
+	if l, err := c.Lease(later, slow, ""); !errors.Is(err, ErrNoWork) {
+		t.Fatalf("the slow volunteer at the job's end: %+v, %v; want ErrNoWork", l, err)
+	}
+	if _, err := c.Lease(later, quiet, ""); err != nil {
+		t.Fatalf("a volunteer that said no speed: %v; want a frame", err)
+	}
+	if _, err := c.LeaseBackup(later, slow, ""); !errors.Is(err, ErrNoWork) {
+		t.Fatalf("the slow volunteer asking for a backup: %v; want ErrNoWork", err)
+	}
+
+	long := newCoord(t, tailConfig(200))
+	for _, p := range fast {
+		long.NoteSpeed(p, 2)
+		mustLease(t, long, t0, p, "")
+	}
+	long.NoteSpeed(slow, 0.25)
+	if _, err := long.Lease(later, slow, ""); err != nil {
+		t.Fatalf("the slow volunteer while 192 frames wait: %v; want a frame", err)
+	}
+	// Claims out of range are ignored.
+	for _, s := range []float64{0, -1, 1e9} {
+		long.NoteSpeed(quiet, s)
+	}
+	if _, said := long.speeds[quiet]; said {
+		t.Errorf("an out-of-range speed was kept: %v", long.speeds[quiet])
+	}
+}
