@@ -339,8 +339,8 @@ func (c *Coordinator) lease(now time.Time, p peer.ID, prefix string, backup bool
 	}
 	if i >= 0 {
 		crop := c.tasks[i].nextCrop()
-		if crop.Empty() && c.leaveToFaster(now, p) {
-			return Lease{}, ErrNoWork
+		if crop.Empty() && len(c.tasks[i].replicas) == 0 && c.leaveToFaster(now, p) {
+			return Lease{}, ErrNoWork // a task nobody has tried: any faster peer may take it
 		}
 		return c.issue(now, i, p, prefix, crop)
 	}

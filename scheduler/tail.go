@@ -12,9 +12,10 @@ import (
 // ends the job late, or is raced by a backup (LeaseBackup) that throws
 // the slow render away. So once the job drains, a peer whose render of a
 // whole task would take longer than the job's peers need to finish all
-// its whole-task work without it is told there is no work here: it
-// renders for a job with a longer queue. Check crops (a sixteenth of a
-// task) still go to it.
+// its whole-task work without it gets none of the tasks nobody has tried
+// yet: it renders for a job with a longer queue. Check crops (a sixteenth
+// of a task) and the further replicas of a task still go to it: the
+// faster peers may have tried that task already.
 
 // tailMargin is how much longer than the job's drain a peer's render must
 // be expected to take before it is left without a whole task.

@@ -22,7 +22,8 @@ func tailConfig(frames int) Config {
 // the reference machine is left without its last frames: the eight twice
 // as fast that render it now finish them all in 45 s, before it would
 // finish one. A volunteer that said nothing, and a slow one while the job
-// has plenty left, get a frame.
+// has plenty left, get a frame, and so does a slow one for a task the fast
+// ones have tried.
 func TestLastTasksGoToFasterPeers(t *testing.T) {
 	ps := testPeers(t, 11)
 	fast, slow, quiet := ps[:8], ps[8], ps[9]
@@ -51,6 +52,17 @@ func TestLastTasksGoToFasterPeers(t *testing.T) {
 	long.NoteSpeed(slow, 0.25)
 	if _, err := long.Lease(later, slow, ""); err != nil {
 		t.Fatalf("the slow volunteer while 192 frames wait: %v; want a frame", err)
+	}
+	// The second replica of a task the fast one holds goes to the slow
+	// one all the same: the fast one may not render it twice.
+	cfg := tailConfig(1)
+	cfg.Replicas = 2
+	pair := newCoord(t, cfg)
+	pair.NoteSpeed(fast[0], 2)
+	pair.NoteSpeed(slow, 0.25)
+	first := mustLease(t, pair, t0, fast[0], "")
+	if l, err := pair.Lease(later, slow, ""); err != nil || l.Task != first.Task {
+		t.Fatalf("the slow volunteer and a task's second replica: %+v, %v; want %s", l, err, first.Task)
 	}
 	// Claims out of range are ignored.
 	for _, s := range []float64{0, -1, 1e9} {

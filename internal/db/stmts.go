@@ -19,7 +19,7 @@ const maxStmts = 128
 
 // maxIdle is how many open connections the pool keeps between uses: each
 // has its statements prepared, and opening one costs more than a query.
-const maxIdle = 8
+const maxIdle = 4
 
 // connector wraps the SQLite driver's connector so that its connections
 // keep their statements.
