@@ -36,7 +36,6 @@ func Open(file string) (*sql.DB, error) {
 		return nil, fmt.Errorf("opening database %s: %w", file, err)
 	}
 	d := sql.OpenDB(connector{c})
-	d.SetMaxIdleConns(maxIdle)
 	if err := d.Ping(); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("opening database %s: %w", file, err)

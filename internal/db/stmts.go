@@ -17,10 +17,6 @@ import (
 // new ones are prepared and finalized at each use, as without the cache.
 const maxStmts = 128
 
-// maxIdle is how many open connections the pool keeps between uses: each
-// has its statements prepared, and opening one costs more than a query.
-const maxIdle = 4
-
 // connector wraps the SQLite driver's connector so that its connections
 // keep their statements.
 type connector struct{ inner driver.Connector }
