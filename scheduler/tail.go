@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"math"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -86,7 +87,7 @@ func (c *Coordinator) leaveToFaster(now time.Time, p peer.ID) bool {
 // claiming more: it is raced like any other once late, and its measured
 // pace replaces the claim at its first commitment.
 func (c *Coordinator) NoteSpeed(p peer.ID, speed float64) {
-	if !(speed > 0) || speed > maxSpeed {
+	if !(speed > 0) || math.IsInf(speed, 1) { // the wire bounds it further (work.Request.Speed)
 		return
 	}
 	c.mu.Lock()
@@ -96,6 +97,3 @@ func (c *Coordinator) NoteSpeed(p peer.ID, speed float64) {
 	}
 	c.speeds[p] = speed
 }
-
-// maxSpeed bounds a claimed speed.
-const maxSpeed = 64

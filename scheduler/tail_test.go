@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -65,7 +66,7 @@ func TestLastTasksGoToFasterPeers(t *testing.T) {
 		t.Fatalf("the slow volunteer and a task's second replica: %+v, %v; want %s", l, err, first.Task)
 	}
 	// Claims out of range are ignored.
-	for _, s := range []float64{0, -1, 1e9} {
+	for _, s := range []float64{0, -1, math.NaN(), math.Inf(1)} {
 		long.NoteSpeed(quiet, s)
 	}
 	if _, said := long.speeds[quiet]; said {

@@ -117,7 +117,7 @@ func (v *Volunteer) workOn(ctx context.Context, o Offer, backup bool) error {
 			v.log.Warn("deliveryFailed", "task", g.Task.String(), "err", err)
 			v.handBack(ctx, pub, g, err)
 		}
-		v.untrack(g.Lease, err == nil, r.thumb)
+		v.untrack(g.Lease, err == nil, r.preview)
 	}()
 	return nil
 }

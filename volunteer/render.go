@@ -25,7 +25,7 @@ type rendered struct {
 	dir       string         // scratch directory holding the image; removed after delivery
 	path      string         // the image
 	claim     int64          // milli-CU claimed for the render
-	thumb     []byte         // the PNG, for the web app's preview
+	preview   []byte         // the PNG, for the web app's preview (made small when large)
 	commit    job.Commitment // to the pixels (and extra passes)
 	committed bool           // the publisher has the commitment
 	revealed  bool           // the publisher said to deliver at once
@@ -112,10 +112,10 @@ func (v *Volunteer) render(ctx context.Context, g *work.Grant, commitNow bool) (
 			return r, err
 		}
 	}
-	r.thumb = png // made small when the web app asks for it (Preview)
+	r.preview = png // made small when the web app asks for it (Preview)
 	if len(png) > maxRawPreview {
-		if r.thumb, err = imaging.Thumbnail(png, imaging.PreviewSize); err != nil {
-			r.thumb = nil // the web app shows no preview; the result is fine
+		if r.preview, err = imaging.Thumbnail(png, imaging.PreviewSize); err != nil {
+			r.preview = nil // the web app shows no preview; the result is fine
 		}
 	}
 	if len(extras) > 0 {

@@ -240,7 +240,7 @@ func (c *Client) send(ctx context.Context, pub peer.ID, req Request, body io.Rea
 	if err != nil {
 		return Response{}, err
 	}
-	return decodeResponse(resp, c.openManifest)
+	return decodeResponse(resp, nil) // a grant's manifest: opened by lease, once
 }
 
 // maxReason bounds a failure reason on the wire.

@@ -1,24 +1,33 @@
 package db
 
 import (
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
 )
 
-// A query run again inside its own open rows, in one transaction (so on
-// one connection), gets its own statement: the kept one is busy. Each
-// row it reads is the one it asked for.
-func TestKeptStatementNestedInItsOwnRows(t *testing.T) {
+// withTable opens a new database holding table t (k INTEGER PRIMARY KEY,
+// v of type typ), closed when the test ends.
+func withTable(t *testing.T, typ string) *sql.DB {
+	t.Helper()
 	d, err := Open(filepath.Join(t.TempDir(), "node.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
-	if _, err := d.Exec(`CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+	t.Cleanup(func() { d.Close() })
+	if _, err := d.Exec(`CREATE TABLE t (k INTEGER PRIMARY KEY, v ` + typ + `)`); err != nil {
 		t.Fatal(err)
 	}
+	return d
+}
+
+// A query run again inside its own open rows, in one transaction (so on
+// one connection), gets its own statement: the kept one is busy. Each
+// row it reads is the one it asked for.
+func TestKeptStatementNestedInItsOwnRows(t *testing.T) {
+	d := withTable(t, "TEXT")
 	for k := range 5 {
 		if _, err := d.Exec(`INSERT INTO t (k, v) VALUES (?, ?)`, k, fmt.Sprint("v", k)); err != nil {
 			t.Fatal(err)
@@ -61,14 +70,7 @@ func TestKeptStatementNestedInItsOwnRows(t *testing.T) {
 // ones, give the same answers as unprepared ones; a wrong one reports
 // its error every time.
 func TestKeptStatementsAnswerAsUnprepared(t *testing.T) {
-	d, err := Open(filepath.Join(t.TempDir(), "node.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	if _, err := d.Exec(`CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)`); err != nil {
-		t.Fatal(err)
-	}
+	d := withTable(t, "INTEGER")
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for w := range 8 {
