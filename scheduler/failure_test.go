@@ -65,6 +65,9 @@ func TestNewPeersCannotFailATask(t *testing.T) {
 	cfg := testConfig(2, 2)
 	cfg.Depends = map[job.Task][]job.Task{frameTask(2): {frameTask(1)}}
 	c := newCoord(t, cfg)
+	if got := c.Suspects(); len(got) != 0 { // asked before, as the publisher does after every delivery
+		t.Fatalf("suspects %v in a fresh job", got)
+	}
 	for _, v := range p[:4] {
 		l := mustLease(t, c, t0, v, "")
 		if l.Task != frameTask(1) {

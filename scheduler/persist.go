@@ -41,8 +41,12 @@ type taskRow struct {
 	Task  taskSnap  `json:"t"`
 }
 
-// touch notes that task i changed since the last Changes.
-func (c *Coordinator) touch(i int) { c.dirty[i] = struct{}{} }
+// touch notes that task i changed since the last Changes (and for
+// Uncredited and Suspects).
+func (c *Coordinator) touch(i int) {
+	c.dirty[i] = struct{}{}
+	c.watched[i] = struct{}{}
+}
 
 // Changes returns the header and the rows of the tasks changed since the
 // previous call (every task changed by a restore from a Snapshot

@@ -280,16 +280,8 @@ func (t *task) failures() (trusted, all int) {
 func (c *Coordinator) Suspects() []job.Task {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []job.Task
-	for _, t := range c.tasks {
-		if t.status != tsOpen || t.reproduced {
-			continue
-		}
-		if _, all := t.failures(); all >= c.cfg.MaxRenderFailures {
-			out = append(out, t.t)
-		}
-	}
-	return out
+	c.sortWatched()
+	return c.inOrder(c.suspects)
 }
 
 // Reproduced records the publisher's own attempt at a Suspect: failed

@@ -267,11 +267,52 @@ func (c *Coordinator) Credited(tk job.Task) bool {
 func (c *Coordinator) Uncredited() []job.Task {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []job.Task
-	for _, t := range c.tasks {
+	c.sortWatched()
+	return c.inOrder(c.uncredited)
+}
+
+// sortWatched files the tasks touched since the last call (every task,
+// the first time) under uncredited and suspects.
+func (c *Coordinator) sortWatched() {
+	file := func(i int) {
+		t := c.tasks[i]
 		if t.status == tsAccepted && !t.credited {
-			out = append(out, t.t)
+			c.uncredited[i] = struct{}{}
+		} else {
+			delete(c.uncredited, i)
 		}
+		if _, all := t.failures(); t.status == tsOpen && !t.reproduced && all >= c.cfg.MaxRenderFailures {
+			c.suspects[i] = struct{}{}
+		} else {
+			delete(c.suspects, i)
+		}
+	}
+	if c.rescan {
+		for i := range c.tasks {
+			file(i)
+		}
+		c.rescan = false
+	} else {
+		for i := range c.watched {
+			file(i)
+		}
+	}
+	clear(c.watched)
+}
+
+// inOrder returns the tasks of set in work order.
+func (c *Coordinator) inOrder(set map[int]struct{}) []job.Task {
+	if len(set) == 0 {
+		return nil
+	}
+	idx := make([]int, 0, len(set))
+	for i := range set {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	out := make([]job.Task, len(idx))
+	for k, i := range idx {
+		out[k] = c.tasks[i].t
 	}
 	return out
 }

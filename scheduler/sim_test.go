@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,6 +44,7 @@ type simulation struct {
 	seen     map[job.Task]map[peer.ID]bool
 	tasks    int
 	replicas int
+	scans    int // uncredited and suspect tasks the scans found
 }
 
 func honestResult(tk job.Task) Result { return result(fmt.Sprintf("task %d/%d", tk.Frame, tk.Tile)) }
@@ -106,6 +108,48 @@ func (s *simulation) step(tb testing.TB) {
 			tb.Fatalf("Resolve: %v", err)
 		}
 	}
+	// What the publisher's verifier asks after every delivery, kept as
+	// tasks change, is what a scan of every task finds.
+	s.checkScans(tb)
+	for k, tk := range s.c.Uncredited() {
+		if k%2 == 0 {
+			if err := s.c.MarkCredited(tk); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	for k, tk := range s.c.Suspects() {
+		if k%2 == 0 {
+			if err := s.c.Reproduced(tk, false); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	s.checkScans(tb)
+}
+
+// checkScans compares Uncredited and Suspects with a scan of every task.
+func (s *simulation) checkScans(tb testing.TB) {
+	tb.Helper()
+	c := s.c
+	var unc, sus []job.Task
+	c.mu.Lock()
+	for _, t := range c.tasks {
+		if t.status == tsAccepted && !t.credited {
+			unc = append(unc, t.t)
+		}
+		if _, all := t.failures(); t.status == tsOpen && !t.reproduced && all >= c.cfg.MaxRenderFailures {
+			sus = append(sus, t.t)
+		}
+	}
+	c.mu.Unlock()
+	if got := c.Uncredited(); !slices.Equal(got, unc) {
+		tb.Fatalf("Uncredited %v, a scan finds %v", got, unc)
+	}
+	if got := c.Suspects(); !slices.Equal(got, sus) {
+		tb.Fatalf("Suspects %v, a scan finds %v", got, sus)
+	}
+	s.scans += len(unc) + len(sus)
 }
 
 func (s *simulation) ask(tb testing.TB, v *volunteer) {
@@ -246,6 +290,9 @@ func TestSimulation(t *testing.T) {
 			if n := s.c.Progress(); n.Verified != tasks {
 				t.Fatalf("progress %+v: every task should be verified", n)
 			}
+			if s.scans == 0 {
+				t.Fatal("no task was ever uncredited or suspect: the scans were not compared")
+			}
 			if s.leases > tt.maxLeases {
 				t.Fatalf("%d leases for %d tasks, want at most %d", s.leases, tasks, tt.maxLeases)
 			}
@@ -343,4 +390,32 @@ func BenchmarkLeaseLargeJob(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "leases/s")
+}
+
+// BenchmarkVerifierScansLargeJob measures what a publisher's verifier asks
+// its job's coordinator on every wake (a delivery: hundreds a second): the
+// tasks to reproduce and the tasks to credit, in a job of 100,000 tasks
+// half of them accepted and credited.
+func BenchmarkVerifierScansLargeJob(b *testing.B) {
+	const tasks = 100_000
+	j := testJob("large")
+	ps := testPeers(b, 2)
+	c := newCoord(b, strict(Config{Job: j, Tasks: tasksOf(j, tasks, 1), Replicas: 2, LeaseTTL: time.Hour, Rand: seeded(4)}))
+	for range tasks / 2 {
+		l0 := mustLease(b, c, t0, ps[0], "")
+		l1 := mustLease(b, c, t0, ps[1], "")
+		deliver(b, c, t0, l0, "same")
+		deliver(b, c, t0, l1, "same")
+	}
+	for _, tr := range c.Pending() {
+		if err := c.Resolve(tr.Task, job.Decision{Verdict: job.Accept, Canonical: 0, Agreeing: []int{0, 1}}); err != nil {
+			b.Fatal(err)
+		}
+		c.MarkCredited(tr.Task)
+	}
+	for b.Loop() {
+		if len(c.Suspects())+len(c.Uncredited()) != 0 {
+			b.Fatal("a suspect or an uncredited task")
+		}
+	}
 }
