@@ -32,6 +32,7 @@ type btListener struct {
 	conns   chan net.Conn
 	tracker *http.Server
 	http    *chanListener
+	warm    func(metainfo.Hash) // opens the asset a handshake names (open.go)
 	wg      sync.WaitGroup
 	done    chan struct{}
 }
@@ -41,7 +42,7 @@ func listenBT(addr string, s *Store) (*btListener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("BitTorrent listener: %w", err)
 	}
-	b := &btListener{ln: ln, conns: make(chan net.Conn), done: make(chan struct{})}
+	b := &btListener{ln: ln, conns: make(chan net.Conn), done: make(chan struct{}), warm: s.warm}
 	b.http = &chanListener{addr: ln.Addr(), conns: make(chan net.Conn), done: b.done}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /announce", s.announceHandler)
@@ -71,12 +72,15 @@ func (b *btListener) sniff(c net.Conn) {
 		c.Close()
 		return
 	}
+	var conn net.Conn = bufferedConn{c, br}
 	to := b.conns
 	if string(head) == "GET " {
 		to = b.http.conns
+	} else {
+		conn = newWarmConn(conn, b.warm)
 	}
 	select {
-	case to <- bufferedConn{c, br}:
+	case to <- conn:
 	case <-b.done:
 		c.Close()
 	}
@@ -143,7 +147,7 @@ func (s *Store) announceHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	var ih metainfo.Hash
 	copy(ih[:], raw)
-	if s.seeding(ih) == nil {
+	if s.warm(ih); s.seeding(ih) == nil {
 		fail("unknown torrent")
 		return
 	}

@@ -82,6 +82,7 @@ func (s *Store) remove(ih metainfo.Hash) error {
 	s.mu.Lock()
 	t := s.torrents[ih]
 	delete(s.torrents, ih)
+	delete(s.used, ih)
 	s.mu.Unlock()
 	if t != nil {
 		t.Drop()

@@ -83,7 +83,7 @@ func (s *Store) Run(ctx context.Context) error {
 		cl.Close()
 		return fmt.Errorf("assets: listening on %s: %w", ProtocolID, err)
 	}
-	cl.AddListener(streamListener{ln, s.book, s.cfg.PeerRequests})
+	cl.AddListener(streamListener{ln, s.book, s.cfg.PeerRequests, s.warm})
 	cl.AddDialer(streamDialer{s.cfg.Host, s.book, s.cfg.PeerRequests})
 	var bt *btListener
 	if s.cfg.BTListen != "" {
@@ -135,9 +135,10 @@ func (s *Store) Run(ctx context.Context) error {
 	}
 }
 
-// reseed adds every complete asset of the index to the client; entries whose
-// data vanished are dropped from the index. Leftover data directories that
-// the index does not know are removed.
+// reseed opens the most recently used complete assets of the index in the
+// client (the others open when a peer asks: open.go); entries whose data
+// vanished are dropped from the index. Leftover data directories that the
+// index does not know are removed. It returns how many assets are stored.
 func (s *Store) reseed(cl *torrent.Client) int {
 	rows, err := s.allRows()
 	if err != nil {
@@ -146,7 +147,7 @@ func (s *Store) reseed(cl *torrent.Client) int {
 	}
 	known := make(map[string]bool, len(rows))
 	n := 0
-	for _, r := range rows {
+	for i, r := range rows { // least recently used first
 		known[r.ih.HexString()] = true
 		if _, err := os.Stat(s.dataDir(r.ih)); err != nil {
 			s.log.Warn("assetDataMissing", "cid", r.CID, "err", err)
@@ -155,11 +156,13 @@ func (s *Store) reseed(cl *torrent.Client) int {
 			}
 			continue
 		}
-		if err := s.seed(cl, r.ih, r.infoBytes); err != nil {
-			s.log.Warn("assetNotSeeded", "cid", r.CID, "err", err)
+		n++
+		if len(rows)-i > s.maxOpen {
 			continue
 		}
-		n++
+		if err := s.seed(cl, r.ih, r.infoBytes); err != nil {
+			s.log.Warn("assetNotSeeded", "cid", r.CID, "err", err)
+		}
 	}
 	entries, err := os.ReadDir(filepath.Join(s.cfg.Dir, "data"))
 	if err != nil {
@@ -199,7 +202,10 @@ func (s *Store) seed(cl *torrent.Client, ih metainfo.Hash, infoBytes []byte) err
 	}
 	s.mu.Lock()
 	s.torrents[ih] = t
+	s.useSeq++
+	s.used[ih] = s.useSeq
 	s.mu.Unlock()
+	s.closeIdle()
 	return nil
 }
 

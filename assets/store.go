@@ -126,7 +126,10 @@ type Store struct {
 	bt       *btListener     // the plain BitTorrent listener, if on
 	closed   bool
 	fetches  map[metainfo.Hash]*fetch
-	torrents map[metainfo.Hash]*torrent.Torrent // complete, seeding
+	torrents map[metainfo.Hash]*torrent.Torrent // complete and open in the client (open.go)
+	used     map[metainfo.Hash]uint64           // when each open asset was last used, in useSeq
+	useSeq   uint64
+	maxOpen  int // maxOpen; tests lower it
 }
 
 // New validates cfg and migrates the store's tables. It starts nothing;
@@ -181,6 +184,8 @@ func New(cfg Config) (*Store, error) {
 		fetches:      make(map[metainfo.Hash]*fetch),
 		held:         make(map[metainfo.Hash]int),
 		torrents:     make(map[metainfo.Hash]*torrent.Torrent),
+		used:         make(map[metainfo.Hash]uint64),
+		maxOpen:      maxOpen,
 	}
 	s.quota.Store(cfg.CacheQuota)
 	return s, nil
@@ -338,7 +343,7 @@ type Stats struct {
 	Uploaded   int64 `json:"uploaded"`   // torrent payload bytes sent to peers
 	Downloaded int64 `json:"downloaded"` // payload bytes received (including wasted)
 	Wasted     int64 `json:"wasted"`     // received chunks that were not needed
-	Seeding    int   `json:"seeding"`    // complete assets being seeded
+	Seeding    int   `json:"seeding"`    // complete assets offered to peers (stored)
 	Fetching   int   `json:"fetching"`   // downloads in progress
 }
 
@@ -346,11 +351,12 @@ type Stats struct {
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	cl := s.client
-	st := Stats{Seeding: len(s.torrents), Fetching: len(s.fetches)}
+	st := Stats{Fetching: len(s.fetches)}
 	s.mu.Unlock()
 	if cl == nil {
 		return st
 	}
+	s.cfg.DB.QueryRow(`SELECT count(*) FROM assets`).Scan(&st.Seeding)
 	cs := cl.Stats()
 	st.Uploaded = cs.BytesWrittenData.Int64()
 	st.Downloaded = cs.BytesReadData.Int64()

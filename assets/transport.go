@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -106,6 +107,7 @@ type streamListener struct {
 	net.Listener
 	book *addrBook
 	reqq int
+	warm func(metainfo.Hash) // opens the asset a handshake names (open.go)
 }
 
 var _ torrent.Listener = streamListener{}
@@ -121,6 +123,6 @@ func (l streamListener) Accept() (net.Conn, error) {
 			c.Close() // gostream always gives a peer ID; never expected
 			continue
 		}
-		return withReqqCap(peerConn{c, l.book.addr(id)}, l.reqq), nil
+		return withReqqCap(peerConn{newWarmConn(c, l.warm), l.book.addr(id)}, l.reqq), nil
 	}
 }
