@@ -112,10 +112,15 @@ type simStats struct {
 	Work                            time.Duration // renders needed at least, at speed 1
 	Rendered                        time.Duration // renders done, verification and renders abandoned included, at speed 1
 	BoundDone                       time.Duration // Rendered ÷ mean capacity, or the longest chain: the scheduling's own bound
+	Kept                            time.Duration // renders delivered and used (frames, their replicas, check crops), at speed 1
+	BoundKept                       time.Duration // Kept ÷ mean capacity, or the longest chain: the bound with the verification's work
 	PublisherTime                   time.Duration // wall time spent in publisher code
 	Events                          int
-	FairnessJain                    float64 // Jain's index of publishers' shares while all had work
-	JobTimes                        []time.Duration
+	// FairnessJain is Jain's index of the capacity (volunteers' speed)
+	// rendering for each publisher that had tasks nobody had tried yet,
+	// sampled every tick while two or more had; 1 is an equal share each.
+	FairnessJain float64
+	JobTimes     []time.Duration
 }
 
 func (s simStats) String() string {
@@ -125,8 +130,9 @@ func (s simStats) String() string {
 	fmt.Fprintf(&b, "volunteer renders %.1f (%.3f per accepted frame; %d of them check crops), deliveries %d, publisher crop renders %d (%.3f per accepted frame, 1/16 of a frame each)\n",
 		s.Renders, s.Renders/float64(max(1, s.Accepted)), s.Checks, s.Deliveries, s.CropChecks, float64(s.CropChecks)/float64(max(1, s.Accepted)))
 	fmt.Fprintf(&b, "CU paid %.0f, unearned %.1f (%.3f%%), strikes %d\n", s.PaidCU, s.UnearnedCU, 100*s.UnearnedCU/math.Max(1, s.PaidCU), s.Caught)
-	fmt.Fprintf(&b, "makespan %v, bound %v (ratio %.3f), bound of the renders done %v (ratio %.3f); publisher time %v (%.0f µs per accepted frame); %d events",
+	fmt.Fprintf(&b, "makespan %v, bound %v (ratio %.3f), bound of the renders kept %v (ratio %.3f), of all renders done %v (ratio %.3f); publisher time %v (%.0f µs per accepted frame); %d events",
 		s.Makespan.Round(time.Second), s.Bound.Round(time.Second), float64(s.Makespan)/float64(max(1, s.Bound)),
+		s.BoundKept.Round(time.Second), float64(s.Makespan)/float64(max(1, s.BoundKept)),
 		s.BoundDone.Round(time.Second), float64(s.Makespan)/float64(max(1, s.BoundDone)),
 		s.PublisherTime.Round(time.Millisecond), float64(s.PublisherTime.Microseconds())/float64(max(1, s.Accepted)), s.Events)
 	if s.FairnessJain > 0 {
@@ -158,7 +164,8 @@ type simWorld struct {
 	truth     map[job.Task]job.PixelDigest
 	busyTime  float64     // volunteer-seconds online, times speed
 	trail     []*simLease // every lease, with RS_SIM_TAIL set
-	byPub     []int       // renders delivered per publisher while all had work
+	fairSum   float64     // Jain's index summed over the ticks sampled
+	fairN     int         // ticks sampled
 }
 
 type simKey struct {
@@ -211,6 +218,9 @@ type simLease struct {
 	dur    time.Duration
 	state  int // 0 rendering, 1 committed, 2 gone
 	copied bool
+	backup bool      // taken with LeaseBackup
+	ended  time.Time // delivered or lost (RS_SIM_TAIL)
+	lost   bool
 }
 
 // simBackend renders the truth: the publisher's crop checks and
@@ -543,15 +553,22 @@ func (w *simWorld) traceTail() {
 	end := w.clock.Now()
 	var late []*simLease
 	for _, l := range w.trail {
-		if !l.start.Add(l.dur).Before(end.Add(-3 * time.Minute)) {
+		if os.Getenv("RS_SIM_TAIL") == "all" || !l.start.Add(l.dur).Before(end.Add(-3*time.Minute)) {
 			late = append(late, l)
 		}
 	}
 	sort.Slice(late, func(a, b int) bool { return late[a].start.Add(late[a].dur).Before(late[b].start.Add(late[b].dur)) })
 	for _, l := range late {
 		id := l.j.id.String()
-		fmt.Fprintf(os.Stderr, "tail: job …%s frame %d speed %.2f crop %v from %v for %v\n", id[len(id)-6:], l.g.Task.Frame, l.v.speed,
-			!l.g.Crop.Empty(), l.start.Sub(w.start).Round(time.Second), l.dur.Round(time.Second))
+		end := "open"
+		if !l.ended.IsZero() {
+			end = fmt.Sprintf("%v", l.ended.Sub(w.start).Round(time.Second))
+			if l.lost {
+				end += " lost"
+			}
+		}
+		fmt.Fprintf(os.Stderr, "tail: job …%s frame %d speed %.2f crop %v backup %v from %v for %v ended %s\n", id[len(id)-6:], l.g.Task.Frame, l.v.speed,
+			!l.g.Crop.Empty(), l.backup, l.start.Sub(w.start).Round(time.Second), l.dur.Round(time.Second), end)
 	}
 }
 
@@ -594,6 +611,7 @@ func (w *simWorld) tick() {
 		}
 	}
 	w.busyTime += speed * tickEvery.Seconds()
+	w.sampleFairness()
 	if os.Getenv("RS_SIM_BUSY") != "" && now.Sub(w.start)%(2*time.Minute) < tickEvery {
 		w.traceBusy(now, online)
 	}
@@ -617,6 +635,47 @@ func (w *simWorld) tick() {
 		}
 	}
 	w.after(tickEvery, w.tick)
+}
+
+// sampleFairness adds Jain's index of the capacity rendering for each
+// publisher that has tasks nobody has tried yet: publishers who could use
+// more volunteers, and so should get equal shares when their priority is
+// equal.
+func (w *simWorld) sampleFairness() {
+	var waiting []int
+	for _, sp := range w.pubs {
+		for _, j := range sp.jobs {
+			if !j.done.IsZero() {
+				continue
+			}
+			pj, _ := sp.p.job(j.id)
+			pj.mu.Lock()
+			queued := pj.coord.Progress().Queued
+			pj.mu.Unlock()
+			if queued > 0 {
+				waiting = append(waiting, sp.idx)
+				break
+			}
+		}
+	}
+	if len(waiting) < 2 {
+		return
+	}
+	share := make([]float64, len(w.pubs))
+	for _, v := range w.vols {
+		if v.online && v.lease != nil && v.lease.state == 0 {
+			share[v.lease.j.pub.idx] += v.speed
+		}
+	}
+	var sum, sq float64
+	for _, i := range waiting {
+		sum += share[i]
+		sq += share[i] * share[i]
+	}
+	if sq > 0 {
+		w.fairSum += sum * sum / (float64(len(waiting)) * sq)
+		w.fairN++
+	}
 }
 
 // traceBusy writes to stderr, every two minutes of a run with RS_SIM_BUSY
@@ -726,6 +785,7 @@ func (w *simWorld) finish() {
 		capacity := w.busyTime / secs // mean speed online
 		s.Bound = time.Duration(float64(s.Work) / capacity)
 		s.BoundDone = time.Duration(float64(s.Rendered) / capacity)
+		s.BoundKept = time.Duration(float64(s.Kept) / capacity)
 	}
 	var longest time.Duration
 	for _, j := range w.jobs {
@@ -733,15 +793,9 @@ func (w *simWorld) finish() {
 	}
 	s.Bound = max(s.Bound, longest)
 	s.BoundDone = max(s.BoundDone, longest)
-	if len(w.byPub) > 1 {
-		var sum, sq float64
-		for _, n := range w.byPub {
-			sum += float64(n)
-			sq += float64(n) * float64(n)
-		}
-		if sq > 0 {
-			s.FairnessJain = sum * sum / (float64(len(w.byPub)) * sq)
-		}
+	s.BoundKept = max(s.BoundKept, longest)
+	if w.fairN > 0 {
+		s.FairnessJain = w.fairSum / float64(w.fairN)
 	}
 	slices.Sort(s.JobTimes)
 }

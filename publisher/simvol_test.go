@@ -60,14 +60,14 @@ func (v *simVol) work() {
 		if j == nil || !j.done.IsZero() {
 			continue
 		}
-		if v.take(j, j.pub.p.Lease) {
+		if v.take(j, j.pub.p.Lease, false) {
 			return
 		}
 		none = append(none, j)
 	}
 	// No job had work: race a straggler's task, as a real volunteer does.
 	for _, j := range none {
-		if v.take(j, j.pub.p.Backup) {
+		if v.take(j, j.pub.p.Backup, true) {
 			return
 		}
 	}
@@ -76,7 +76,7 @@ func (v *simVol) work() {
 
 // take asks j's publisher for a lease with ask (Lease or Backup) and
 // starts working on a grant.
-func (v *simVol) take(j *simJob, ask func(context.Context, peer.ID, cid.Cid, map[string]string) (work.LeaseAnswer, error)) bool {
+func (v *simVol) take(j *simJob, ask func(context.Context, peer.ID, cid.Cid, map[string]string) (work.LeaseAnswer, error), backup bool) bool {
 	w := v.w
 	t0 := time.Now()
 	// Like a real volunteer, it says its speed (work.Request.Speed).
@@ -90,6 +90,7 @@ func (v *simVol) take(j *simJob, ask func(context.Context, peer.ID, cid.Cid, map
 		return false
 	}
 	v.start(j, a.Grant)
+	v.lease.backup = backup
 	return true
 }
 
@@ -268,9 +269,9 @@ func (v *simVol) deliver(l *simLease) {
 	w.stats.PublisherTime += time.Since(t0)
 	w.stats.Deliveries++
 	if err == nil {
-		w.byPubCount(l.j.pub.idx)
+		w.stats.Kept += time.Duration(float64(l.dur) * v.speed)
 	}
-	l.state = 2
+	l.state, l.ended = 2, w.clock.Now()
 	delete(v.waiting, l)
 	if v.lease == l || v.lease != nil && v.lease.state == 1 && len(v.waiting) < simMaxCommitted {
 		v.lease = nil
@@ -281,24 +282,12 @@ func (v *simVol) deliver(l *simLease) {
 	}
 }
 
-func (w *simWorld) byPubCount(i int) {
-	if w.byPub == nil {
-		w.byPub = make([]int, len(w.pubs))
-	}
-	for _, sp := range w.pubs {
-		if sp.left == 0 && len(sp.jobs) == w.cfg.JobsPerPublisher {
-			return // some publisher has nothing left: no longer contended
-		}
-	}
-	w.byPub[i]++
-}
-
 // lose abandons one of the volunteer's leases (lost, or refused).
 func (v *simVol) lose(l *simLease) {
 	if l.state == 0 { // the render so far is lost
 		v.w.stats.Rendered += time.Duration(float64(min(v.w.clock.Now().Sub(l.start), l.dur)) * v.speed)
 	}
-	l.state = 2
+	l.state, l.ended, l.lost = 2, v.w.clock.Now(), true
 	delete(l.j.waiting, l.g.Lease)
 	delete(v.waiting, l)
 	if v.lease == l || v.lease != nil && v.lease.state == 1 && len(v.waiting) < simMaxCommitted {
