@@ -93,6 +93,15 @@ func TestConcurrentDeliveriesDecidedOnce(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	pj, err := tb.p.job(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pj.mu.Lock()
+	if n := len(pj.claims); n != 0 {
+		t.Errorf("the publisher still holds the claims of %d credited tasks in memory", n)
+	}
+	pj.mu.Unlock()
 	for f := 1; f <= frames; f++ {
 		task := job.Task{Job: id, Frame: f}
 		if n := tb.log.Count("taskDecided", "task="+task.String()); n != 1 {

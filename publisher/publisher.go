@@ -258,6 +258,9 @@ func (p *Publisher) load() error {
 					j.costs.Pay(byPeer[v])
 				}
 			}
+			if coord.Credited(t) {
+				delete(j.claims, t) // paid, and priced above
+			}
 		}
 		p.active[sm.ID()] = j
 		if err := p.jobs.w.wait(p.save(j), p.clock.Now()); err != nil { // an older snapshot becomes rows

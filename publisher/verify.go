@@ -440,6 +440,7 @@ func (p *Publisher) credit(j *pubJob) bool {
 	failpoint.Hit(failpoint.ReceiptIssued)
 	for _, t := range tasks {
 		j.coord.MarkCredited(t)
+		delete(j.claims, t) // paid: a job of 100,000 tasks would hold them all
 	}
 	saved := p.save(j)
 	j.mu.Unlock()
