@@ -3,6 +3,7 @@ package assets
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"net"
 	"slices"
 
@@ -98,7 +99,7 @@ func (s *Store) closeIdle() {
 		all = append(all, open{ih, t, s.used[ih]})
 	}
 	s.mu.Unlock()
-	slices.SortFunc(all, func(a, b open) int { return int64Cmp(a.use, b.use) })
+	slices.SortFunc(all, func(a, b open) int { return cmp.Compare(a.use, b.use) })
 	drop := len(all) - limit
 	for _, o := range all {
 		if drop == 0 {
@@ -118,16 +119,6 @@ func (s *Store) closeIdle() {
 		}
 		s.mu.Unlock()
 	}
-}
-
-func int64Cmp(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // warmConn opens the asset a peer's handshake asks for before the torrent
