@@ -1,12 +1,60 @@
 package credits
 
 import (
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
 
 	"github.com/renderswarm/renderswarm/internal/db"
 )
+
+// issued returns a ledger of publisher key 1 that issued n receipts to
+// volunteer key 2.
+func issued(b *testing.B, n int) (*Ledger, *sql.DB) {
+	k, self := key(b, 1)
+	_, vol := key(b, 2)
+	d, err := db.Open(filepath.Join(b.TempDir(), "node.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.Close() })
+	l, err := NewLedger(d, self)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for done := 0; done < n; {
+		var pays []Payment
+		for ; done < n && len(pays) < 1000; done++ {
+			pays = append(pays, Payment{Volunteer: vol, Task: testTask(done), Result: testResult("r"), CU: 1000})
+		}
+		if _, err := l.IssueAll(t0, k, pays); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return l, d
+}
+
+// BenchmarkPendingForAfter measures listing a volunteer's receipts still
+// to countersign (it asks every few seconds) when it already countersigned
+// n and 10 are pending: the cost must not grow with n (go test -run '^$'
+// -bench PendingFor ./credits).
+func BenchmarkPendingForAfter(b *testing.B) {
+	for _, n := range []int{100, 10_000, 50_000} {
+		b.Run(fmt.Sprintf("receipts=%d", n), func(b *testing.B) {
+			l, d := issued(b, n+10)
+			if _, err := d.Exec(`UPDATE credits_receipts SET countersig = x'00' WHERE seq <= ?`, n); err != nil {
+				b.Fatal(err)
+			}
+			_, vol := key(b, 2)
+			for b.Loop() {
+				if got, err := l.PendingFor(vol); err != nil || len(got) != 10 {
+					b.Fatalf("%d pending, %v; want 10", len(got), err)
+				}
+			}
+		})
+	}
+}
 
 // BenchmarkIssueAfter measures issuing one receipt (one transaction) to a
 // volunteer that already holds n receipts from this publisher: a long job
@@ -15,26 +63,9 @@ import (
 func BenchmarkIssueAfter(b *testing.B) {
 	for _, n := range []int{100, 10_000, 50_000} {
 		b.Run(fmt.Sprintf("receipts=%d", n), func(b *testing.B) {
-			k, self := key(b, 1)
+			l, _ := issued(b, n)
+			k, _ := key(b, 1)
 			_, vol := key(b, 2)
-			d, err := db.Open(filepath.Join(b.TempDir(), "node.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer d.Close()
-			l, err := NewLedger(d, self)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for done := 0; done < n; {
-				var pays []Payment
-				for ; done < n && len(pays) < 1000; done++ {
-					pays = append(pays, Payment{Volunteer: vol, Task: testTask(done), Result: testResult("r"), CU: 1000})
-				}
-				if _, err := l.IssueAll(t0, k, pays); err != nil {
-					b.Fatal(err)
-				}
-			}
 			b.ResetTimer()
 			for i := range b.N {
 				if _, err := l.Issue(t0, k, vol, testTask(n+i), testResult("r"), 1000); err != nil {

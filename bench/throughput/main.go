@@ -14,7 +14,7 @@
 // result, and then the p50/p99 of every phase of the work protocol, read
 // from the nodes' /debug/phases (debugEnv).
 //
-//	go run ./bench/throughput [-n 3,15] [-frames 0] [-cpus 1] [-cpuprofile DIR] [-bin FILE]
+//	go run ./bench/throughput [-n 3,15] [-frames 0] [-steady 0] [-cpus 1] [-cpuprofile DIR [-profile-after D]] [-bin FILE]
 package main
 
 import (
@@ -47,6 +47,7 @@ func main() {
 	cpus := flag.Int("cpus", 1, "cores each volunteer renders with")
 	res := flag.String("resolution", "32x18", "frame size")
 	profile := flag.String("cpuprofile", "", "write a 20 s CPU and a block profile of the publisher during the steady job into DIR")
+	flag.DurationVar(&profileAfter, "profile-after", 0, "start the profiles this long into the steady job (a long job's end)")
 	keep := flag.Bool("keep", false, "keep the nodes' homes and logs")
 	binFlag := flag.String("bin", "", "the renderswarm binary to measure (default: built from this tree)")
 	flag.Parse()
@@ -105,6 +106,9 @@ func fail(err error) {
 
 // debugEnv names the address a node serves /debug/ on (node.DebugEnv).
 const debugEnv = "RENDERSWARM_DEBUG_ADDR"
+
+// profileAfter delays the steady job's profiles (-profile-after).
+var profileAfter time.Duration
 
 // debugAddrs gives every node a free loopback port for its debug server.
 type debugAddrs map[string]string
@@ -363,6 +367,11 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float6
 func profiles(ctx context.Context, debug debugAddrs, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
+	}
+	select {
+	case <-time.After(profileAfter):
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	vol := ""
 	for name := range debug {
