@@ -19,7 +19,7 @@ import (
 var t0 = time.Unix(1_795_000_000, 0)
 
 // openLedger opens (creating) the database file and the ledger of self.
-func openLedger(t *testing.T, file string, self peer.ID) (*Ledger, *sql.DB) {
+func openLedger(t testing.TB, file string, self peer.ID) (*Ledger, *sql.DB) {
 	t.Helper()
 	d, err := db.Open(file)
 	if err != nil {

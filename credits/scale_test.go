@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
-
-	"github.com/renderswarm/renderswarm/internal/db"
 )
 
 // issued returns a ledger of publisher key 1 that issued n receipts to
@@ -14,15 +12,7 @@ import (
 func issued(b *testing.B, n int) (*Ledger, *sql.DB) {
 	k, self := key(b, 1)
 	_, vol := key(b, 2)
-	d, err := db.Open(filepath.Join(b.TempDir(), "node.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { d.Close() })
-	l, err := NewLedger(d, self)
-	if err != nil {
-		b.Fatal(err)
-	}
+	l, d := openLedger(b, filepath.Join(b.TempDir(), "node.db"), self)
 	for done := 0; done < n; {
 		var pays []Payment
 		for ; done < n && len(pays) < 1000; done++ {

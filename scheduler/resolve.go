@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"image"
+	"maps"
 	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -305,14 +306,9 @@ func (c *Coordinator) inOrder(set map[int]struct{}) []job.Task {
 	if len(set) == 0 {
 		return nil
 	}
-	idx := make([]int, 0, len(set))
-	for i := range set {
-		idx = append(idx, i)
-	}
-	slices.Sort(idx)
-	out := make([]job.Task, len(idx))
-	for k, i := range idx {
-		out[k] = c.tasks[i].t
+	out := make([]job.Task, 0, len(set))
+	for _, i := range slices.Sorted(maps.Keys(set)) {
+		out = append(out, c.tasks[i].t)
 	}
 	return out
 }
