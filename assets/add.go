@@ -1,6 +1,7 @@
 package assets
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"errors"
@@ -196,8 +197,19 @@ func buildInfo(root, name string, pieceLength int64) (*metainfo.Info, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := finishInfo(info, pieceLength, func(fi metainfo.FileInfo) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(root, filepath.Join(fi.Path...)))
+	}); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// finishInfo orders info's files, sets its piece length (pieceLength, or
+// by size when 0) and hashes its pieces from the files open returns.
+func finishInfo(info *metainfo.Info, pieceLength int64, open func(metainfo.FileInfo) (io.ReadCloser, error)) error {
 	if len(info.Files) == 0 {
-		return nil, errors.New("no files to add")
+		return errors.New("no files to add")
 	}
 	// Empty files go last: anacrolix v1.61 file storage fails writes that
 	// span a zero-length file (EINVAL, then it stops downloading).
@@ -212,16 +224,10 @@ func buildInfo(root, name string, pieceLength int64) (*metainfo.Info, error) {
 	if pieceLength == 0 {
 		info.PieceLength = pieceLengthFor(info.TotalLength())
 	}
-	err = info.GeneratePieces(func(fi metainfo.FileInfo) (io.ReadCloser, error) {
-		return os.Open(filepath.Join(root, filepath.Join(fi.Path...)))
-	})
-	if err != nil {
-		return nil, fmt.Errorf("hashing: %w", err)
+	if err := generatePieces(info, open); err != nil {
+		return fmt.Errorf("hashing: %w", err)
 	}
-	if err := validateInfo(info); err != nil {
-		return nil, err
-	}
-	return info, nil
+	return validateInfo(info)
 }
 
 // Identify returns the CID Add would give the files under root as an asset
@@ -236,6 +242,27 @@ func (s *Store) Identify(root, name string) (cid.Cid, error) {
 	infoBytes, err := bencode.Marshal(info)
 	if err != nil {
 		return cid.Undef, fmt.Errorf("identifying %s: encoding info: %w", root, err)
+	}
+	return job.AssetCID(sha1.Sum(infoBytes)), nil
+}
+
+// IdentifyFile is Identify of a folder holding one file, name, with
+// contents data, computed from data: a publisher names every result it
+// receives, and reading each back from disk was a dozen system calls.
+func (s *Store) IdentifyFile(name string, data []byte) (cid.Cid, error) {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+		return cid.Undef, fmt.Errorf("identifying %q: not a file name", name)
+	}
+	info := &metainfo.Info{Name: name, Files: []metainfo.FileInfo{{Length: int64(len(data)), Path: []string{name}}}}
+	err := finishInfo(info, s.cfg.PieceLength, func(metainfo.FileInfo) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	})
+	if err != nil {
+		return cid.Undef, fmt.Errorf("identifying %s: %w", name, err)
+	}
+	infoBytes, err := bencode.Marshal(info)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("identifying %s: encoding info: %w", name, err)
 	}
 	return job.AssetCID(sha1.Sum(infoBytes)), nil
 }

@@ -40,6 +40,9 @@ type Assets interface {
 	// Identify returns the CID Add would give the files under root as an
 	// asset named name, without storing or sharing anything.
 	Identify(root, name string) (cid.Cid, error)
+	// IdentifyFile is Identify of a folder holding only the file name,
+	// with contents data.
+	IdentifyFile(name string, data []byte) (cid.Cid, error)
 	Path(c cid.Cid) (string, error)
 }
 

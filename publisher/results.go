@@ -64,7 +64,12 @@ func (p *Publisher) keep(j *pubJob, lease string, t job.Task, data []byte, extra
 		os.RemoveAll(dir)
 		return cid.Undef, err
 	}
-	c, err := p.cfg.Assets.Identify(dir, resultAssetName(dir, t, extras))
+	var c cid.Cid
+	if len(extras) == 0 {
+		c, err = p.cfg.Assets.IdentifyFile(resultName(t), data)
+	} else {
+		c, err = p.cfg.Assets.Identify(dir, resultAssetName(dir, t, extras))
+	}
 	if err != nil {
 		os.RemoveAll(dir)
 		return cid.Undef, err

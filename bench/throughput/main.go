@@ -46,7 +46,7 @@ func main() {
 	steadyFrames := flag.Int("steady", 0, "frames of the steady job (0: four times -frames)")
 	cpus := flag.Int("cpus", 1, "cores each volunteer renders with")
 	res := flag.String("resolution", "32x18", "frame size")
-	profile := flag.String("cpuprofile", "", "write a 20 s CPU and a block profile of the publisher during the steady job into DIR")
+	profile := flag.String("cpuprofile", "", "write 20 s CPU and allocation profiles and a block profile of the publisher during the steady job into DIR")
 	flag.DurationVar(&profileAfter, "profile-after", 0, "start the profiles this long into the steady job (a long job's end)")
 	keep := flag.Bool("keep", false, "keep the nodes' homes and logs")
 	binFlag := flag.String("bin", "", "the renderswarm binary to measure (default: built from this tree)")
@@ -363,7 +363,8 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float6
 
 // profiles writes 20-second CPU profiles of the publisher and of one
 // volunteer (together the volunteers use more of the machine than the
-// publisher does), then the publisher's block and mutex profiles, into dir.
+// publisher does) and the publisher's allocations over the same 20 s, then
+// the publisher's block and mutex profiles, into dir.
 func profiles(ctx context.Context, debug debugAddrs, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -379,9 +380,12 @@ func profiles(ctx context.Context, debug debugAddrs, dir string) error {
 			vol = name
 		}
 	}
-	volCPU := make(chan error, 1)
+	volCPU, allocs := make(chan error, 1), make(chan error, 1)
 	go func() {
 		volCPU <- fetchProfile(ctx, debug[vol], "/debug/pprof/profile?seconds=20", filepath.Join(dir, "volunteer-cpu.pprof"))
+	}()
+	go func() {
+		allocs <- fetchProfile(ctx, debug["publisher"], "/debug/pprof/allocs?seconds=20", filepath.Join(dir, "allocs.pprof"))
 	}()
 	for _, p := range []struct{ path, file string }{
 		{"/debug/pprof/profile?seconds=20", "cpu.pprof"},
@@ -392,10 +396,12 @@ func profiles(ctx context.Context, debug debugAddrs, dir string) error {
 			return err
 		}
 	}
-	if err := <-volCPU; err != nil {
-		return err
+	for _, ch := range []chan error{volCPU, allocs} {
+		if err := <-ch; err != nil {
+			return err
+		}
 	}
-	fmt.Println("  profiles in", dir, "(go tool pprof -top FILE): the publisher's, and volunteer-cpu.pprof of", vol)
+	fmt.Println("  profiles in", dir, "(go tool pprof -top FILE): the publisher's (allocs.pprof: what it allocated in those 20 s), and volunteer-cpu.pprof of", vol)
 	return nil
 }
 

@@ -159,6 +159,17 @@ func (st *Store) Identify(root, _ string) (cid.Cid, error) {
 	return c, err
 }
 
+// IdentifyFile is Identify of a folder holding only the file name, with
+// contents data.
+func (st *Store) IdentifyFile(name string, data []byte) (cid.Cid, error) {
+	h := sha1.New()
+	fmt.Fprintf(h, "%s\x00", name)
+	h.Write(data)
+	var ih [20]byte
+	copy(ih[:], h.Sum(nil))
+	return job.AssetCID(ih), nil
+}
+
 type entry struct{ rel, src string }
 
 // walk lists the files under root, named relative to it under prefix.
