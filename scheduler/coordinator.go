@@ -258,14 +258,16 @@ type Coordinator struct {
 	drainFor time.Duration
 	drainOK  bool
 	drainAt  time.Time
-	// The tasks Uncredited and Suspects return, kept as tasks change
-	// (sorted out of watched, the tasks touched since, or of every task
-	// while rescan is set): the publisher asks on every delivery, and a
-	// scan of a 100,000-task job took most of a millisecond.
+	// The tasks Uncredited and Suspects return, and the open tasks
+	// Progress counts as rendering, kept as tasks change (sorted out of
+	// watched, the tasks touched since, or of every task while rescan is
+	// set): the publisher asks on every delivery, the web app every
+	// second, and a scan of a 100,000-task job took most of a millisecond.
 	watched    map[int]struct{}
 	rescan     bool
 	uncredited map[int]struct{}
 	suspects   map[int]struct{}
+	rendering  map[int]struct{}
 }
 
 // New returns a coordinator for a job with no work done yet.
@@ -292,6 +294,7 @@ func New(cfg Config) (*Coordinator, error) {
 		rescan:     true,
 		uncredited: make(map[int]struct{}),
 		suspects:   make(map[int]struct{}),
+		rendering:  make(map[int]struct{}),
 	}
 	if c.rand == nil {
 		c.rand = rand.Reader

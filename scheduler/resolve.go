@@ -287,6 +287,11 @@ func (c *Coordinator) sortWatched() {
 		} else {
 			delete(c.suspects, i)
 		}
+		if t.status == tsOpen && (t.active > 0 || len(t.delivered) > 0) {
+			c.rendering[i] = struct{}{}
+		} else {
+			delete(c.rendering, i)
+		}
 	}
 	if c.rescan {
 		for i := range c.tasks {

@@ -128,13 +128,25 @@ func (s *simulation) step(tb testing.TB) {
 	s.checkScans(tb)
 }
 
-// checkScans compares Uncredited and Suspects with a scan of every task.
+// checkScans compares Uncredited, Suspects and Progress with a scan of
+// every task.
 func (s *simulation) checkScans(tb testing.TB) {
 	tb.Helper()
 	c := s.c
 	var unc, sus []job.Task
+	want := Counts{Total: len(c.tasks)}
 	c.mu.Lock()
 	for _, t := range c.tasks {
+		switch {
+		case t.status == tsAccepted:
+			want.Verified++
+		case t.status == tsFailed:
+			want.Failed++
+		case t.active > 0 || len(t.delivered) > 0:
+			want.Rendering++
+		default:
+			want.Queued++
+		}
 		if t.status == tsAccepted && !t.credited {
 			unc = append(unc, t.t)
 		}
@@ -148,6 +160,9 @@ func (s *simulation) checkScans(tb testing.TB) {
 	}
 	if got := c.Suspects(); !slices.Equal(got, sus) {
 		tb.Fatalf("Suspects %v, a scan finds %v", got, sus)
+	}
+	if got := c.Progress(); got != want {
+		tb.Fatalf("Progress %+v, a scan finds %+v", got, want)
 	}
 	s.scans += len(unc) + len(sus)
 }
@@ -416,6 +431,9 @@ func BenchmarkVerifierScansLargeJob(b *testing.B) {
 	for b.Loop() {
 		if len(c.Suspects())+len(c.Uncredited()) != 0 {
 			b.Fatal("a suspect or an uncredited task")
+		}
+		if n := c.Progress(); n.Verified != tasks/2 || n.Queued != tasks/2 {
+			b.Fatalf("progress %+v", n)
 		}
 	}
 }

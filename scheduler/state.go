@@ -38,17 +38,9 @@ var ErrCannotResume = errors.New("a canceled job cannot be resumed")
 func (c *Coordinator) Progress() Counts {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := Counts{Total: len(c.tasks), Verified: c.accepted, Failed: c.failed}
-	for _, t := range c.tasks {
-		if t.status != tsOpen {
-			continue
-		}
-		if t.active > 0 || len(t.delivered) > 0 {
-			n.Rendering++
-		} else {
-			n.Queued++
-		}
-	}
+	c.sortWatched()
+	n := Counts{Total: len(c.tasks), Verified: c.accepted, Failed: c.failed, Rendering: len(c.rendering)}
+	n.Queued = n.Total - n.Verified - n.Failed - n.Rendering
 	return n
 }
 
