@@ -11,6 +11,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 
 	"github.com/renderswarm/renderswarm/internal/db"
+	"github.com/renderswarm/renderswarm/job"
 )
 
 // BenchmarkInsertRow measures recording one asset in an index that already
@@ -56,5 +57,47 @@ func BenchmarkInsertRow(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkPathLookup measures Path of a stored asset in an index of
+// 50,000: a publisher asks it for the scene of every crop it renders, a
+// volunteer for the scene of every task.
+func BenchmarkPathLookup(b *testing.B) {
+	d, err := db.Open(filepath.Join(b.TempDir(), "node.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	if err := db.Migrate(context.Background(), d, "assets", migrations, "migrations"); err != nil {
+		b.Fatal(err)
+	}
+	s := &Store{cfg: Config{DB: d, Dir: b.TempDir()}}
+	tx, err := d.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var scene metainfo.Hash
+	for i := range 50_000 {
+		var k [8]byte
+		binary.BigEndian.PutUint64(k[:], uint64(i))
+		h := metainfo.Hash(sha1.Sum(k[:]))
+		info := []byte("d")
+		if i == 25_000 {
+			scene, info = h, make([]byte, 20<<10) // a scene of a thousand pieces
+		}
+		if _, err := tx.Exec(`INSERT INTO assets (`+rowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			h[:], "a", 1, 1, 0, i, i, info, kindPlain); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	c := job.AssetCID(scene)
+	for b.Loop() {
+		if _, err := s.Path(c); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

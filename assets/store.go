@@ -292,7 +292,7 @@ func (s *Store) Path(c cid.Cid) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.row(ih); err != nil {
+	if err := s.indexed(ih); err != nil {
 		return "", fmt.Errorf("asset %s: %w", c, err)
 	}
 	s.touch(ih)
