@@ -239,11 +239,11 @@ func (s *Store) Identify(root, name string) (cid.Cid, error) {
 	if err != nil {
 		return cid.Undef, fmt.Errorf("identifying %s: %w", root, err)
 	}
-	infoBytes, err := bencode.Marshal(info)
+	ih, _, err := infoHash(info)
 	if err != nil {
-		return cid.Undef, fmt.Errorf("identifying %s: encoding info: %w", root, err)
+		return cid.Undef, fmt.Errorf("identifying %s: %w", root, err)
 	}
-	return job.AssetCID(sha1.Sum(infoBytes)), nil
+	return job.AssetCID(ih), nil
 }
 
 // IdentifyFile is Identify of a folder holding one file, name, with
@@ -260,9 +260,9 @@ func (s *Store) IdentifyFile(name string, data []byte) (cid.Cid, error) {
 	if err != nil {
 		return cid.Undef, fmt.Errorf("identifying %s: %w", name, err)
 	}
-	infoBytes, err := bencode.Marshal(info)
+	ih, _, err := infoHash(info)
 	if err != nil {
-		return cid.Undef, fmt.Errorf("identifying %s: encoding info: %w", name, err)
+		return cid.Undef, fmt.Errorf("identifying %s: %w", name, err)
 	}
-	return job.AssetCID(sha1.Sum(infoBytes)), nil
+	return job.AssetCID(ih), nil
 }

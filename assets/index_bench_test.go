@@ -3,6 +3,7 @@ package assets
 import (
 	"context"
 	"crypto/sha1"
+	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
@@ -22,14 +23,7 @@ func BenchmarkInsertRow(b *testing.B) {
 	info := &metainfo.Info{Name: "frame_0001.png", Length: 1 << 10, PieceLength: 1 << 18, Pieces: make([]byte, 20)}
 	for _, n := range []int{1_000, 50_000} {
 		b.Run(fmt.Sprintf("assets=%d", n), func(b *testing.B) {
-			d, err := db.Open(filepath.Join(b.TempDir(), "node.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer d.Close()
-			if err := db.Migrate(context.Background(), d, "assets", migrations, "migrations"); err != nil {
-				b.Fatal(err)
-			}
+			d := openIndex(b)
 			s := &Store{cfg: Config{DB: d}}
 			ih := func(i int) metainfo.Hash {
 				var k [8]byte
@@ -64,14 +58,7 @@ func BenchmarkInsertRow(b *testing.B) {
 // 50,000: a publisher asks it for the scene of every crop it renders, a
 // volunteer for the scene of every task.
 func BenchmarkPathLookup(b *testing.B) {
-	d, err := db.Open(filepath.Join(b.TempDir(), "node.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	if err := db.Migrate(context.Background(), d, "assets", migrations, "migrations"); err != nil {
-		b.Fatal(err)
-	}
+	d := openIndex(b)
 	s := &Store{cfg: Config{DB: d, Dir: b.TempDir()}}
 	tx, err := d.Begin()
 	if err != nil {
@@ -100,4 +87,17 @@ func BenchmarkPathLookup(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// openIndex opens an empty asset index, closed when b ends.
+func openIndex(b *testing.B) *sql.DB {
+	d, err := db.Open(filepath.Join(b.TempDir(), "node.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.Close() })
+	if err := db.Migrate(context.Background(), d, "assets", migrations, "migrations"); err != nil {
+		b.Fatal(err)
+	}
+	return d
 }
