@@ -79,6 +79,7 @@ func TestProbeUnavailable(t *testing.T) {
 }
 
 func TestInspectFixture(t *testing.T) {
+	needPOVRay(t) // the fixture includes colors.inc, from POV-Ray's library
 	si, err := New().Inspect(t.Context(), "testdata/anim.ini")
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +153,7 @@ object { Thing }
 }
 
 func TestInspectIncludeAndImageMap(t *testing.T) {
+	needPOVRay(t) // the scene includes colors.inc, from POV-Ray's library
 	dir := includeScene(t)
 	si, err := New().Inspect(t.Context(), filepath.Join(dir, "main.pov"))
 	if err != nil {
