@@ -84,12 +84,15 @@ func TestConcurrentDeliveriesDecidedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Done() && st.Counts.Verified == frames && receiptsOf(t, tb, vs) == frames*replicas {
+		// A worker logs its decision after applying it: wait for the
+		// logs too before counting them.
+		if st.Done() && st.Counts.Verified == frames && receiptsOf(t, tb, vs) == frames*replicas &&
+			tb.log.Count("taskDecided") >= frames {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 30s: job %s %+v, %d receipts; want %d frames verified, %d receipts",
-				st.State, st.Counts, receiptsOf(t, tb, vs), frames, frames*replicas)
+			t.Fatalf("after 30s: job %s %+v, %d receipts, %d decisions logged; want %d frames verified, %d receipts",
+				st.State, st.Counts, receiptsOf(t, tb, vs), tb.log.Count("taskDecided"), frames, frames*replicas)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
