@@ -250,8 +250,8 @@ func (s *Store) Identify(root, name string) (cid.Cid, error) {
 // contents data, computed from data: a publisher names every result it
 // receives, and reading each back from disk was a dozen system calls.
 func (s *Store) IdentifyFile(name string, data []byte) (cid.Cid, error) {
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
-		return cid.Undef, fmt.Errorf("identifying %q: not a file name", name)
+	if err := checkComponent(name); err != nil {
+		return cid.Undef, fmt.Errorf("identifying %q: %w", name, err)
 	}
 	info := &metainfo.Info{Name: name, Files: []metainfo.FileInfo{{Length: int64(len(data)), Path: []string{name}}}}
 	err := finishInfo(info, s.cfg.PieceLength, func(metainfo.FileInfo) (io.ReadCloser, error) {

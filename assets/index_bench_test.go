@@ -25,28 +25,10 @@ func BenchmarkInsertRow(b *testing.B) {
 		b.Run(fmt.Sprintf("assets=%d", n), func(b *testing.B) {
 			d := openIndex(b)
 			s := &Store{cfg: Config{DB: d}}
-			ih := func(i int) metainfo.Hash {
-				var k [8]byte
-				binary.BigEndian.PutUint64(k[:], uint64(i))
-				return sha1.Sum(k[:])
-			}
-			tx, err := d.Begin()
-			if err != nil {
-				b.Fatal(err)
-			}
-			for i := range n {
-				h := ih(i)
-				if _, err := tx.Exec(`INSERT INTO assets (`+rowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-					h[:], info.Name, info.Length, 1, i%2, i, i, []byte("d"), kindPlain); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := tx.Commit(); err != nil {
-				b.Fatal(err)
-			}
+			fillIndex(b, d, n, func(int) []byte { return []byte("d") })
 			b.ResetTimer()
 			for i := range b.N {
-				if err := s.insertRow(ih(n+i), info, []byte("d"), true, kindPlain); err != nil {
+				if err := s.insertRow(benchHash(n+i), info, []byte("d"), true, kindPlain); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -60,28 +42,14 @@ func BenchmarkInsertRow(b *testing.B) {
 func BenchmarkPathLookup(b *testing.B) {
 	d := openIndex(b)
 	s := &Store{cfg: Config{DB: d, Dir: b.TempDir()}}
-	tx, err := d.Begin()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var scene metainfo.Hash
-	for i := range 50_000 {
-		var k [8]byte
-		binary.BigEndian.PutUint64(k[:], uint64(i))
-		h := metainfo.Hash(sha1.Sum(k[:]))
-		info := []byte("d")
-		if i == 25_000 {
-			scene, info = h, make([]byte, 20<<10) // a scene of a thousand pieces
+	const scene = 25_000
+	fillIndex(b, d, 50_000, func(i int) []byte {
+		if i == scene {
+			return make([]byte, 20<<10) // the info of a scene of a thousand pieces
 		}
-		if _, err := tx.Exec(`INSERT INTO assets (`+rowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			h[:], "a", 1, 1, 0, i, i, info, kindPlain); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		b.Fatal(err)
-	}
-	c := job.AssetCID(scene)
+		return []byte("d")
+	})
+	c := job.AssetCID(benchHash(scene))
 	for b.Loop() {
 		if _, err := s.Path(c); err != nil {
 			b.Fatal(err)
@@ -100,4 +68,30 @@ func openIndex(b *testing.B) *sql.DB {
 		b.Fatal(err)
 	}
 	return d
+}
+
+// benchHash is the infohash of fillIndex's asset i.
+func benchHash(i int) metainfo.Hash {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], uint64(i))
+	return sha1.Sum(k[:])
+}
+
+// fillIndex records n assets (benchHash(0) to benchHash(n-1), half of them
+// pinned, with the info infoOf gives) in one transaction.
+func fillIndex(b *testing.B, d *sql.DB, n int, infoOf func(i int) []byte) {
+	tx, err := d.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		h := benchHash(i)
+		if _, err := tx.Exec(`INSERT INTO assets (`+rowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			h[:], "a", 1, 1, i%2, i, i, infoOf(i), kindPlain); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
 }

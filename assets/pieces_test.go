@@ -65,6 +65,9 @@ func TestGeneratePiecesMatchesAnacrolix(t *testing.T) {
 	}
 }
 
+// BenchmarkIdentifySmallResult measures naming a 600-byte result from its
+// folder, as the publisher names a result with extras (go test -run '^$'
+// -bench IdentifySmall ./assets).
 func BenchmarkIdentifySmallResult(b *testing.B) {
 	dir := b.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "frame_0001_tile00.png"), make([]byte, 600), 0o644); err != nil {

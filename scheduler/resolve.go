@@ -277,21 +277,10 @@ func (c *Coordinator) Uncredited() []job.Task {
 func (c *Coordinator) sortWatched() {
 	file := func(i int) {
 		t := c.tasks[i]
-		if t.status == tsAccepted && !t.credited {
-			c.uncredited[i] = struct{}{}
-		} else {
-			delete(c.uncredited, i)
-		}
-		if _, all := t.failures(); t.status == tsOpen && !t.reproduced && all >= c.cfg.MaxRenderFailures {
-			c.suspects[i] = struct{}{}
-		} else {
-			delete(c.suspects, i)
-		}
-		if t.status == tsOpen && (t.active > 0 || len(t.delivered) > 0) {
-			c.rendering[i] = struct{}{}
-		} else {
-			delete(c.rendering, i)
-		}
+		_, all := t.failures()
+		fileIf(c.uncredited, i, t.status == tsAccepted && !t.credited)
+		fileIf(c.suspects, i, t.status == tsOpen && !t.reproduced && all >= c.cfg.MaxRenderFailures)
+		fileIf(c.rendering, i, t.status == tsOpen && (t.active > 0 || len(t.delivered) > 0))
 	}
 	if c.rescan {
 		for i := range c.tasks {
@@ -304,6 +293,15 @@ func (c *Coordinator) sortWatched() {
 		}
 	}
 	clear(c.watched)
+}
+
+// fileIf puts task i in set when in is true, and takes it out otherwise.
+func fileIf(set map[int]struct{}, i int, in bool) {
+	if in {
+		set[i] = struct{}{}
+	} else {
+		delete(set, i)
+	}
 }
 
 // inOrder returns the tasks of set in work order.

@@ -12,7 +12,7 @@ import (
 
 // withTable opens a new database holding table t (k INTEGER PRIMARY KEY,
 // v of type typ), closed when the test ends.
-func withTable(t *testing.T, typ string) *sql.DB {
+func withTable(t testing.TB, typ string) *sql.DB {
 	t.Helper()
 	d, err := Open(filepath.Join(t.TempDir(), "node.db"))
 	if err != nil {
@@ -123,14 +123,7 @@ func TestKeptStatementsAnswerAsUnprepared(t *testing.T) {
 // rate then fell from 205 to 178 results/s: the publisher's group write
 // queued behind the others' writes).
 func BenchmarkContendedWrites(b *testing.B) {
-	d, err := Open(filepath.Join(b.TempDir(), "node.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	if _, err := d.Exec(`CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)`); err != nil {
-		b.Fatal(err)
-	}
+	d := withTable(b, "BLOB")
 	var mu sync.Mutex
 	var worst time.Duration
 	var next atomic.Int64

@@ -13,6 +13,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -163,11 +164,8 @@ func (st *Store) Identify(root, _ string) (cid.Cid, error) {
 // contents data.
 func (st *Store) IdentifyFile(name string, data []byte) (cid.Cid, error) {
 	h := sha1.New()
-	fmt.Fprintf(h, "%s\x00", name)
-	h.Write(data)
-	var ih [20]byte
-	copy(ih[:], h.Sum(nil))
-	return job.AssetCID(ih), nil
+	hashEntry(h, name, bytes.NewReader(data))
+	return cidOf(h), nil
 }
 
 type entry struct{ rel, src string }
@@ -196,17 +194,27 @@ func identify(entries []entry) (cid.Cid, int64, error) {
 		if err != nil {
 			return cid.Undef, 0, err
 		}
-		fmt.Fprintf(h, "%s\x00", e.rel)
-		n, err := io.Copy(h, f)
+		n, err := hashEntry(h, e.rel, f)
 		f.Close()
 		if err != nil {
 			return cid.Undef, 0, err
 		}
 		size += n
 	}
+	return cidOf(h), size, nil
+}
+
+// hashEntry adds one file, its name then its contents, to h.
+func hashEntry(h hash.Hash, name string, r io.Reader) (int64, error) {
+	fmt.Fprintf(h, "%s\x00", name)
+	return io.Copy(h, r)
+}
+
+// cidOf is the asset CID of what h hashed.
+func cidOf(h hash.Hash) cid.Cid {
 	var ih [20]byte
 	copy(ih[:], h.Sum(nil))
-	return job.AssetCID(ih), size, nil
+	return job.AssetCID(ih)
 }
 
 // Get "downloads" an asset: it waits until some store of the swarm has
