@@ -26,16 +26,31 @@ type Balance struct {
 
 // Balance returns this node's account.
 func (l *Ledger) Balance() (Balance, error) {
-	const q = `SELECT coalesce(sum(t), 0) FROM (SELECT max(total) AS t FROM credits_receipts WHERE %s = ? GROUP BY %s)`
 	var b Balance
-	if err := l.db.QueryRow(fmt.Sprintf(q, "volunteer", "publisher"), l.self.String()).Scan(&b.Earned); err != nil {
+	if err := l.db.QueryRow(latestTotals("volunteer", "publisher"), l.self.String()).Scan(&b.Earned); err != nil {
 		return Balance{}, fmt.Errorf("reading balance: %w", err)
 	}
-	if err := l.db.QueryRow(fmt.Sprintf(q, "publisher", "volunteer"), l.self.String()).Scan(&b.Spent); err != nil {
+	if err := l.db.QueryRow(latestTotals("publisher", "volunteer"), l.self.String()).Scan(&b.Spent); err != nil {
 		return Balance{}, fmt.Errorf("reading balance: %w", err)
 	}
 	b.Balance = b.Earned - b.Spent
 	return b, nil
+}
+
+// latestTotals is the query summing, over the pairs whose column self is
+// the node (?1), the Total of each pair's latest receipt: Totals never go
+// back along a chain (checkChain), so the latest is the largest. It walks
+// the index from one counterpart to the next (the primary key for a
+// publisher, credits_receipts_earned for a volunteer) instead of reading
+// every receipt: two index lookups per counterpart.
+func latestTotals(self, other string) string {
+	return fmt.Sprintf(`WITH RECURSIVE pair(peer) AS (
+		SELECT (SELECT min(%[2]s) FROM credits_receipts WHERE %[1]s = ?1)
+		UNION ALL
+		SELECT (SELECT min(%[2]s) FROM credits_receipts WHERE %[1]s = ?1 AND %[2]s > peer) FROM pair WHERE peer IS NOT NULL
+	)
+	SELECT coalesce(sum((SELECT total FROM credits_receipts WHERE %[1]s = ?1 AND %[2]s = peer ORDER BY seq DESC LIMIT 1)), 0)
+	FROM pair WHERE peer IS NOT NULL`, self, other)
 }
 
 // Role is this node's part in a receipt.

@@ -65,3 +65,31 @@ func BenchmarkIssueAfter(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBalanceAfter measures reading the node's balance (the web app
+// and the status command show it every second) when its ledger holds n
+// receipts, as their publisher and as their volunteer: the cost must not
+// grow with n (go test -run '^$' -bench BalanceAfter ./credits).
+func BenchmarkBalanceAfter(b *testing.B) {
+	for _, n := range []int{100, 10_000, 100_000} {
+		for _, role := range []Role{RolePublisher, RoleVolunteer} {
+			b.Run(fmt.Sprintf("receipts=%d/%s", n, role), func(b *testing.B) {
+				l, d := issued(b, n)
+				want := Balance{Spent: int64(n) * 1000, Balance: -int64(n) * 1000}
+				if role == RoleVolunteer {
+					_, vol := key(b, 2)
+					var err error
+					if l, err = NewLedger(d, vol); err != nil {
+						b.Fatal(err)
+					}
+					want = Balance{Earned: int64(n) * 1000, Balance: int64(n) * 1000}
+				}
+				for b.Loop() {
+					if got, err := l.Balance(); err != nil || got != want {
+						b.Fatalf("balance %+v, %v; want %+v", got, err, want)
+					}
+				}
+			})
+		}
+	}
+}
