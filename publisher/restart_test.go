@@ -153,3 +153,47 @@ func TestRestartLargeJob(t *testing.T) {
 	}
 	runtime.KeepAlive(tb.p)
 }
+
+// BenchmarkFramesLargeJob measures the frame grid of a 100,000-frame job
+// (the web app asks for it every second while it is open), and how long
+// the publisher's hot path waits on the job's and its coordinator's locks
+// meanwhile (go test -run
+// '^$' -bench FramesLargeJob ./publisher).
+func BenchmarkFramesLargeJob(b *testing.B) {
+	tb := newTestbed(b, nil)
+	m := tb.publish("1-100000", 2)
+	id, _ := m.ID()
+	j, err := tb.p.job(id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var held time.Duration
+	for b.Loop() {
+		stop := make(chan time.Duration)
+		go func() {
+			// What a delivery waits for while the grid is made.
+			var worst time.Duration
+			for {
+				select {
+				case <-stop:
+					stop <- worst
+					return
+				default:
+				}
+				t0 := time.Now()
+				j.mu.Lock()
+				j.coord.Progress()
+				j.mu.Unlock()
+				worst = max(worst, time.Since(t0))
+				time.Sleep(100 * time.Microsecond)
+			}
+		}()
+		fs, err := tb.p.Frames(id)
+		if err != nil || len(fs) != 100_000 || fs[0].State != scheduler.TaskQueued {
+			b.Fatalf("%d frames, %v", len(fs), err)
+		}
+		stop <- 0
+		held = max(held, <-stop)
+	}
+	b.ReportMetric(float64(held.Microseconds()), "worst-lock-wait-µs")
+}

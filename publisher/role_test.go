@@ -55,7 +55,7 @@ func (n *network) RemoteAddrs(peer.ID) []ma.Multiaddr { return nil }
 // testbed is a publisher with one published job and the swarm its
 // volunteers fetch from.
 type testbed struct {
-	t     *testing.T
+	t     testing.TB
 	p     *Publisher
 	clock *clock.Fake
 	swarm *roletest.Swarm
@@ -84,7 +84,7 @@ func (tb *testbed) waitDone(id cid.Cid) Status {
 
 // newTestbed starts a publisher whose renderer is wrap(builtin), or the
 // built-in renderer itself when wrap is nil.
-func newTestbed(t *testing.T, wrap func(render.Backend) render.Backend) *testbed {
+func newTestbed(t testing.TB, wrap func(render.Backend) render.Backend) *testbed {
 	t.Helper()
 	key, self := roletest.Identity(t)
 	ledger, d := roletest.Ledger(t, self)

@@ -1,6 +1,7 @@
 package publisher
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -95,44 +96,45 @@ type FrameState struct {
 	Error    string  // the latest failed render's reason
 }
 
-// Frames reports every frame of a job.
+// Frames reports every frame of a job. The job's lock is held only to
+// read its leases' progress and errors: the tasks' states come from the
+// coordinator, under its own lock, so a 100,000-frame grid does not hold
+// deliveries back.
 func (p *Publisher) Frames(id cid.Cid) ([]FrameState, error) {
 	j, err := p.job(id)
 	if err != nil {
 		return nil, err
 	}
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	states := j.coord.TaskStates()
-	progress := map[job.Task][]float64{}
+	coord := j.coord
+	progress := map[int][]float64{}
 	for lease, f := range j.progress {
-		if t, ok := j.coord.LeaseTask(lease); ok {
-			progress[t] = append(progress[t], f.done)
+		if t, ok := coord.LeaseTask(lease); ok {
+			progress[t.Frame] = append(progress[t.Frame], f.done)
 		}
 	}
 	lastErr := map[int]string{}
 	for _, e := range j.errors {
 		lastErr[e.Task.Frame] = e.Reason
 	}
-	var out []FrameState
-	for _, f := range j.m.Frames.Frames() {
-		fs := FrameState{Frame: f, Error: lastErr[f]}
-		var tileStates []scheduler.TaskState
-		var sum float64
-		var n int
-		for t := range j.m.TileCount() {
-			task := job.Task{Job: j.id, Frame: f, Tile: t}
-			tileStates = append(tileStates, states[task])
-			for _, v := range progress[task] {
-				sum += v
-				n++
+	j.mu.Unlock()
+	// Work order is by frame, then tile: each frame's tiles are a run.
+	states := coord.StatesInOrder()
+	frames, tiles := j.m.Frames.Frames(), j.m.TileCount()
+	if len(states) != len(frames)*tiles {
+		return nil, fmt.Errorf("job %s has %d tasks, not %d frames of %d tiles", id, len(states), len(frames), tiles)
+	}
+	out := make([]FrameState, len(frames))
+	for k, f := range frames {
+		fs := FrameState{Frame: f, Error: lastErr[f], State: mergeStates(states[k*tiles : (k+1)*tiles])}
+		if v := progress[f]; len(v) > 0 {
+			var sum float64
+			for _, x := range v {
+				sum += x
 			}
+			fs.Progress = sum / float64(len(v))
 		}
-		fs.State = mergeStates(tileStates)
-		if n > 0 {
-			fs.Progress = sum / float64(n)
-		}
-		out = append(out, fs)
+		out[k] = fs
 	}
 	return out, nil
 }

@@ -27,7 +27,7 @@ func TestRenderFailuresFailTheTask(t *testing.T) {
 	if err := c.Fail(t0, l.ID, p[1]); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.TaskStates()[frameTask(1)]; st != TaskQueued {
+	if st := c.StatesInOrder()[0]; st != TaskQueued {
 		t.Fatalf("after a release and one failure frame 1 is %s; want queued", st)
 	}
 	snap, err := c.Snapshot()
@@ -45,7 +45,7 @@ func TestRenderFailuresFailTheTask(t *testing.T) {
 	if err := c2.Fail(t0, l.ID, p[2]); err != nil {
 		t.Fatal(err)
 	}
-	if st := c2.TaskStates()[frameTask(1)]; st != TaskFailed {
+	if st := c2.StatesInOrder()[0]; st != TaskFailed {
 		t.Fatalf("after two peers failed it, frame 1 is %s; want failed", st)
 	}
 	if n := c2.Progress(); n.Failed != 1 || n.Queued != 1 {

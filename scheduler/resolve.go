@@ -281,6 +281,7 @@ func (c *Coordinator) sortWatched() {
 		fileIf(c.uncredited, i, t.status == tsAccepted && !t.credited)
 		fileIf(c.suspects, i, t.status == tsOpen && !t.reproduced && all >= c.cfg.MaxRenderFailures)
 		fileIf(c.rendering, i, t.status == tsOpen && (t.active > 0 || len(t.delivered) > 0))
+		c.grid[i] = t.gridState()
 	}
 	if c.rescan {
 		for i := range c.tasks {

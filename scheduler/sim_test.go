@@ -128,24 +128,32 @@ func (s *simulation) step(tb testing.TB) {
 	s.checkScans(tb)
 }
 
-// checkScans compares Uncredited, Suspects and Progress with a scan of
-// every task.
+// checkScans compares Uncredited, Suspects, Progress and StatesInOrder
+// with a scan of every task.
 func (s *simulation) checkScans(tb testing.TB) {
 	tb.Helper()
 	c := s.c
 	var unc, sus []job.Task
+	var grid []TaskState
 	want := Counts{Total: len(c.tasks)}
 	c.mu.Lock()
 	for _, t := range c.tasks {
 		switch {
 		case t.status == tsAccepted:
 			want.Verified++
+			grid = append(grid, TaskVerified)
 		case t.status == tsFailed:
 			want.Failed++
-		case t.active > 0 || len(t.delivered) > 0:
+			grid = append(grid, TaskFailed)
+		case t.active > 0:
 			want.Rendering++
+			grid = append(grid, TaskRendering)
+		case len(t.delivered) > 0:
+			want.Rendering++
+			grid = append(grid, TaskVerifying)
 		default:
 			want.Queued++
+			grid = append(grid, TaskQueued)
 		}
 		if t.status == tsAccepted && !t.credited {
 			unc = append(unc, t.t)
@@ -163,6 +171,13 @@ func (s *simulation) checkScans(tb testing.TB) {
 	}
 	if got := c.Progress(); got != want {
 		tb.Fatalf("Progress %+v, a scan finds %+v", got, want)
+	}
+	if got := c.StatesInOrder(); !slices.Equal(got, grid) {
+		for i := range got {
+			if got[i] != grid[i] {
+				tb.Fatalf("StatesInOrder says task %d is %s, a scan finds %s", i, got[i], grid[i])
+			}
+		}
 	}
 	s.scans += len(unc) + len(sus)
 }

@@ -2,10 +2,9 @@ package scheduler
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-
-	"github.com/renderswarm/renderswarm/job"
 )
 
 // Counts is a job's progress, one count per task; the counts add up to
@@ -117,24 +116,48 @@ const (
 	TaskFailed    TaskState = "failed"    // given up
 )
 
-// TaskStates reports every task's state.
-func (c *Coordinator) TaskStates() map[job.Task]TaskState {
+// StatesInOrder reports every task's state in work order: by frame, then
+// by tile. The web app asks for a job's grid every second while it shows
+// it: the states are kept as tasks change (sortWatched), one byte each.
+func (c *Coordinator) StatesInOrder() []TaskState {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[job.Task]TaskState, len(c.tasks))
-	for _, t := range c.tasks {
-		switch {
-		case t.status == tsAccepted:
-			out[t.t] = TaskVerified
-		case t.status == tsFailed:
-			out[t.t] = TaskFailed
-		case t.active > 0:
-			out[t.t] = TaskRendering
-		case len(t.delivered) > 0:
-			out[t.t] = TaskVerifying
-		default:
-			out[t.t] = TaskQueued
-		}
+	c.sortWatched()
+	grid := slices.Clone(c.grid)
+	c.mu.Unlock()
+	out := make([]TaskState, len(grid))
+	for i, g := range grid {
+		out[i] = gridStates[g]
 	}
 	return out
+}
+
+// gridState is a TaskState in a byte.
+type gridState uint8
+
+const (
+	gridQueued gridState = iota
+	gridRendering
+	gridVerifying
+	gridVerified
+	gridFailed
+)
+
+var gridStates = [...]TaskState{
+	gridQueued: TaskQueued, gridRendering: TaskRendering, gridVerifying: TaskVerifying,
+	gridVerified: TaskVerified, gridFailed: TaskFailed,
+}
+
+func (t *task) gridState() gridState {
+	switch {
+	case t.status == tsAccepted:
+		return gridVerified
+	case t.status == tsFailed:
+		return gridFailed
+	case t.active > 0:
+		return gridRendering
+	case len(t.delivered) > 0:
+		return gridVerifying
+	default:
+		return gridQueued
+	}
 }
