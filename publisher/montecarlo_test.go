@@ -140,8 +140,13 @@ func scaleSwarm(volunteers, publishers, long int) simConfig {
 // adaptive coin sends to a second full render is two renders end to end.
 // Backups of stragglers by pace (LeaseBackup) took that from 1.25–1.39
 // (1.12–1.23 against the renders done), and leaving a draining job's last
-// tasks to faster peers a little further. This guards against the
-// protocol itself idling volunteers (twice the bound).
+// tasks to faster peers a little further. Against the bound of the renders
+// kept (the verification's work counted in) it is 1.06–1.10 here, and
+// 1.02–1.03 with the long jobs four times as long (a run of 1h50m instead
+// of 27 minutes, 40 s instead of 6): the last frames take the same minutes
+// either way. This guards against the
+// scheduling idling volunteers: at most 1.15 against the bound of the
+// renders kept, 1.35 against the bare bound.
 func TestScaleSimulation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulation; skipped with -short")
@@ -151,8 +156,11 @@ func TestScaleSimulation(t *testing.T) {
 	if s.Accepted < s.Frames {
 		t.Fatalf("%d of %d frames accepted", s.Accepted, s.Frames)
 	}
-	if r := float64(s.Makespan) / float64(s.Bound); r > 2 {
-		t.Errorf("makespan %v is %.2f× the bound %v; want at most twice", s.Makespan.Round(time.Second), r, s.Bound.Round(time.Second))
+	if r := float64(s.Makespan) / float64(s.Bound); r > 1.35 {
+		t.Errorf("makespan %v is %.2f× the bound %v; want at most 1.35×", s.Makespan.Round(time.Second), r, s.Bound.Round(time.Second))
+	}
+	if r := float64(s.Makespan) / float64(s.BoundKept); r > 1.15 {
+		t.Errorf("makespan %v is %.2f× the bound of the renders kept %v; want at most 1.15×", s.Makespan.Round(time.Second), r, s.BoundKept.Round(time.Second))
 	}
 }
 
