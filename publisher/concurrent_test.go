@@ -96,10 +96,7 @@ func TestConcurrentDeliveriesDecidedOnce(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	pj, err := tb.p.job(id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pj := tb.job(id)
 	pj.mu.Lock()
 	if n := len(pj.claims); n != 0 {
 		t.Errorf("the publisher still holds the claims of %d credited tasks in memory", n)

@@ -35,10 +35,7 @@ func TestRestartLargeJob(t *testing.T) {
 	tb.p.cfg.Tune = func(c *scheduler.Config) { c.ReplicaGap = -1 }
 	m := tb.publish(fmt.Sprintf("1-%d", frames), 2)
 	id, _ := m.ID()
-	j, err := tb.p.job(id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := tb.job(id)
 	// Four established volunteers (NewVolunteerVerified results over
 	// NewVolunteerJobs earlier jobs) take the tasks two by two.
 	var vs []peer.ID

@@ -137,6 +137,16 @@ func (tb *testbed) publish(frames string, replicas int) job.Manifest {
 	return st.Manifest
 }
 
+// job returns the publisher's job id, failing the test when it has none.
+func (tb *testbed) job(id cid.Cid) *pubJob {
+	tb.t.Helper()
+	j, err := tb.p.job(id)
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	return j
+}
+
 // volunteer is a fake volunteer: it asks the publisher directly, renders
 // honestly with the built-in renderer and delivers through the swarm.
 type volunteer struct {

@@ -21,10 +21,7 @@ func TestAcceptedResultSharedAfterDecisionAndAfterRestart(t *testing.T) {
 	a, b := tb.volunteer(), tb.volunteer()
 	ga, gb := a.mustLease(m), b.mustLease(m)
 	renderAll(a, ga, b, gb)
-	j, err := tb.p.job(id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := tb.job(id)
 	if !tb.p.calibrate(t.Context(), j) {
 		t.Fatal("the publisher could not price the job")
 	}

@@ -17,10 +17,7 @@ func BenchmarkFramesLargeJob(b *testing.B) {
 	tb := newTestbed(b, nil)
 	m := tb.publish("1-100000", 2)
 	id, _ := m.ID()
-	j, err := tb.p.job(id)
-	if err != nil {
-		b.Fatal(err)
-	}
+	j := tb.job(id)
 	var held time.Duration
 	for b.Loop() {
 		stop := make(chan time.Duration)
@@ -62,10 +59,7 @@ func TestFramesMergeTiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := tb.p.job(id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := tb.job(id)
 	leased := map[int]bool{}
 	j.mu.Lock()
 	for range 5 { // frame 3's four tiles and frame 4's first
