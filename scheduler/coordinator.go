@@ -115,19 +115,19 @@ type Coordinator struct {
 	drainFor time.Duration
 	drainOK  bool
 	drainAt  time.Time
-	// The tasks Uncredited and Suspects return, the open tasks Progress
-	// counts as rendering and every task's state (grid, in work order, for
-	// StatesInOrder), kept as tasks change (sorted out of watched, the
-	// tasks touched since, or of every task while rescan is set): the
-	// publisher asks on every delivery, the web app every second, and a
-	// scan of a 100,000-task job took most of a millisecond (the grid's,
-	// with its task states, 10–30 ms).
+	// The tasks Uncredited and Suspects return, and every task's state
+	// (grid, in work order, for StatesInOrder, with the count of those
+	// rendering or verifying for Progress), kept as tasks change (sorted
+	// out of watched, the tasks touched since, or of every task while
+	// rescan is set): the publisher asks on every delivery, the web app
+	// every second, and a scan of a 100,000-task job took most of a
+	// millisecond (the grid's, with its task states, 10–30 ms).
 	watched    map[int]struct{}
 	rescan     bool
 	uncredited map[int]struct{}
 	suspects   map[int]struct{}
-	rendering  map[int]struct{}
 	grid       []gridState
+	busy       int
 }
 
 // New returns a coordinator for a job with no work done yet.
@@ -154,7 +154,6 @@ func New(cfg Config) (*Coordinator, error) {
 		rescan:     true,
 		uncredited: make(map[int]struct{}),
 		suspects:   make(map[int]struct{}),
-		rendering:  make(map[int]struct{}),
 		grid:       make([]gridState, len(tasks)),
 	}
 	if c.rand == nil {

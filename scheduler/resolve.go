@@ -280,8 +280,9 @@ func (c *Coordinator) sortWatched() {
 		_, all := t.failures()
 		fileIf(c.uncredited, i, t.status == tsAccepted && !t.credited)
 		fileIf(c.suspects, i, t.status == tsOpen && !t.reproduced && all >= c.cfg.MaxRenderFailures)
-		fileIf(c.rendering, i, t.status == tsOpen && (t.active > 0 || len(t.delivered) > 0))
-		c.grid[i] = t.gridState()
+		g := t.gridState()
+		c.busy += g.busy() - c.grid[i].busy()
+		c.grid[i] = g
 	}
 	if c.rescan {
 		for i := range c.tasks {

@@ -173,11 +173,12 @@ func (s *simulation) checkScans(tb testing.TB) {
 		tb.Fatalf("Progress %+v, a scan finds %+v", got, want)
 	}
 	if got := c.StatesInOrder(); !slices.Equal(got, grid) {
-		for i := range got {
+		for i := range min(len(got), len(grid)) {
 			if got[i] != grid[i] {
 				tb.Fatalf("StatesInOrder says task %d is %s, a scan finds %s", i, got[i], grid[i])
 			}
 		}
+		tb.Fatalf("StatesInOrder has %d tasks, a scan %d", len(got), len(grid))
 	}
 	s.scans += len(unc) + len(sus)
 }

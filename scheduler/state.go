@@ -38,7 +38,7 @@ func (c *Coordinator) Progress() Counts {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sortWatched()
-	n := Counts{Total: len(c.tasks), Verified: c.accepted, Failed: c.failed, Rendering: len(c.rendering)}
+	n := Counts{Total: len(c.tasks), Verified: c.accepted, Failed: c.failed, Rendering: c.busy}
 	n.Queued = n.Total - n.Verified - n.Failed - n.Rendering
 	return n
 }
@@ -145,6 +145,15 @@ const (
 var gridStates = [...]TaskState{
 	gridQueued: TaskQueued, gridRendering: TaskRendering, gridVerifying: TaskVerifying,
 	gridVerified: TaskVerified, gridFailed: TaskFailed,
+}
+
+// busy is 1 for a task Progress counts as rendering: leased, or
+// delivered and not yet decided.
+func (g gridState) busy() int {
+	if g == gridRendering || g == gridVerifying {
+		return 1
+	}
+	return 0
 }
 
 func (t *task) gridState() gridState {
