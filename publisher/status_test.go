@@ -11,8 +11,7 @@ import (
 // BenchmarkFramesLargeJob measures the frame grid of a 100,000-frame job
 // (the web app asks for it every second while it is open), and how long
 // the publisher's hot path waits on the job's and its coordinator's locks
-// meanwhile (go test -run
-// '^$' -bench FramesLargeJob ./publisher).
+// meanwhile (go test -run '^$' -bench FramesLargeJob ./publisher).
 func BenchmarkFramesLargeJob(b *testing.B) {
 	tb := newTestbed(b, nil)
 	m := tb.publish("1-100000", 2)
