@@ -89,6 +89,17 @@ func (w *writer) wait(c *change, now time.Time) error {
 	return c.err
 }
 
+// The statements of a group write.
+const (
+	saveHead = `UPDATE published_jobs SET snapshot = ?, updated = ? WHERE id = ?`
+	saveTask = `INSERT INTO published_tasks (job, idx, state) VALUES (?, ?, ?)
+		ON CONFLICT (job, idx) DO UPDATE SET state = excluded.state`
+	saveClaim = `INSERT INTO published_claims (job, task, peer, cu) VALUES (?, ?, ?, ?)
+		ON CONFLICT (job, task, peer) DO UPDATE SET cu = excluded.cu`
+	saveMet = `INSERT INTO published_pairs (a, b, met) VALUES (?, ?, 1)
+		ON CONFLICT (a, b) DO UPDATE SET met = met + 1`
+)
+
 // flush writes a batch in one transaction, in order.
 func (w *writer) flush(batch []*change, now time.Time) error {
 	if len(batch) == 0 {
@@ -99,45 +110,25 @@ func (w *writer) flush(batch []*change, now time.Time) error {
 		return fmt.Errorf("saving jobs: %w", err)
 	}
 	defer tx.Rollback()
-	head, err := tx.Prepare(`UPDATE published_jobs SET snapshot = ?, updated = ? WHERE id = ?`)
-	if err != nil {
-		return fmt.Errorf("saving jobs: %w", err)
-	}
-	defer head.Close()
-	row, err := tx.Prepare(`INSERT INTO published_tasks (job, idx, state) VALUES (?, ?, ?)
-		ON CONFLICT (job, idx) DO UPDATE SET state = excluded.state`)
-	if err != nil {
-		return fmt.Errorf("saving jobs: %w", err)
-	}
-	defer row.Close()
-	claim, err := tx.Prepare(`INSERT INTO published_claims (job, task, peer, cu) VALUES (?, ?, ?, ?)
-		ON CONFLICT (job, task, peer) DO UPDATE SET cu = excluded.cu`)
-	if err != nil {
-		return fmt.Errorf("saving jobs: %w", err)
-	}
-	defer claim.Close()
-	met, err := tx.Prepare(`INSERT INTO published_pairs (a, b, met) VALUES (?, ?, 1)
-		ON CONFLICT (a, b) DO UPDATE SET met = met + 1`)
-	if err != nil {
-		return fmt.Errorf("saving jobs: %w", err)
-	}
-	defer met.Close()
+	// Statements by their text: the connection keeps them prepared
+	// (internal/db), where a Prepare here would parse all four anew at
+	// every group write.
 	for _, c := range batch {
 		for _, r := range c.rows {
 			if r.a != "" {
-				_, err = met.Exec(r.a, r.b)
+				_, err = tx.Exec(saveMet, r.a, r.b)
 			} else {
-				_, err = claim.Exec(c.job, r.task, r.peer, r.cu)
+				_, err = tx.Exec(saveClaim, c.job, r.task, r.peer, r.cu)
 			}
 			if err != nil {
 				return fmt.Errorf("saving job %s: %w", c.job, err)
 			}
 		}
-		if _, err := head.Exec(c.changes.Header, now.Unix(), c.job); err != nil {
+		if _, err := tx.Exec(saveHead, c.changes.Header, now.Unix(), c.job); err != nil {
 			return fmt.Errorf("saving job %s: %w", c.job, err)
 		}
 		for i, state := range c.changes.Tasks {
-			if _, err := row.Exec(c.job, i, state); err != nil {
+			if _, err := tx.Exec(saveTask, c.job, i, state); err != nil {
 				return fmt.Errorf("saving job %s: %w", c.job, err)
 			}
 		}
