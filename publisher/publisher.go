@@ -308,7 +308,7 @@ func restore(cfg scheduler.Config, s storedJob, now time.Time) (*scheduler.Coord
 	if err := json.Unmarshal(s.Header, &v); err == nil && v.Version == scheduler.SnapshotVersion && len(s.Rows) == 0 {
 		return scheduler.Restore(cfg, s.Header, now)
 	}
-	return scheduler.RestoreRows(cfg, s.Header, s.Rows, now)
+	return scheduler.RestoreRows(cfg, s.Header, s.Rows, s.Points, now)
 }
 
 // save queues a job's coordinator changes for writing; call it with j.mu

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,4 +150,57 @@ func TestRestartLargeJob(t *testing.T) {
 		t.Errorf("%d tasks pending verification after the restart, %d before", len(ja.coord.Pending()), len(jb.coord.Pending()))
 	}
 	runtime.KeepAlive(tb.p)
+}
+
+// A peer blocked for its failures stays blocked after a restart, and its
+// failure points are a row of their own: the job's header, written at
+// every change, does not name it.
+func TestRestartKeepsFailurePoints(t *testing.T) {
+	tb := newTestbed(t, nil)
+	m := tb.publish("1-20", 1)
+	id, _ := m.ID()
+	j := tb.job(id)
+	_, bad := roletest.Identity(t)
+	blocked := false
+	for range 50 {
+		j.mu.Lock()
+		l, err := j.coord.Lease(tb.clock.Now(), bad, "")
+		if errors.Is(err, scheduler.ErrBlocked) {
+			j.mu.Unlock()
+			blocked = true
+			break
+		}
+		if err == nil {
+			err = j.coord.Fail(tb.clock.Now(), l.ID, bad)
+		}
+		saved := tb.p.save(j)
+		j.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tb.p.persist(saved); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !blocked {
+		t.Fatal("a peer failing every task was never blocked")
+	}
+	var header string
+	if err := tb.p.cfg.DB.QueryRow(`SELECT snapshot FROM published_jobs WHERE id = ?`, id.String()).Scan(&header); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(header, bad.String()) {
+		t.Errorf("the job's header names the failing peer: %s", header)
+	}
+	again, err := New(t.Context(), tb.p.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ja, _ := again.job(id)
+	ja.mu.Lock()
+	_, err = ja.coord.Lease(tb.clock.Now(), bad, "")
+	ja.mu.Unlock()
+	if !errors.Is(err, scheduler.ErrBlocked) {
+		t.Fatalf("after a restart the blocked peer's lease: %v, want ErrBlocked", err)
+	}
 }

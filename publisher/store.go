@@ -42,6 +42,7 @@ type storedJob struct {
 	Signed []byte
 	Header []byte // the coordinator's header, or a whole snapshot of an older version
 	Rows   map[int][]byte
+	Points map[peer.ID]int // failure points, by peer
 	Price  int64
 }
 
@@ -62,7 +63,7 @@ func (s *jobStore) all() ([]storedJob, error) {
 	defer rows.Close()
 	var out []storedJob
 	for rows.Next() {
-		j := storedJob{Rows: map[int][]byte{}}
+		j := storedJob{Rows: map[int][]byte{}, Points: map[peer.ID]int{}}
 		if err := rows.Scan(&j.ID, &j.Signed, &j.Header, &j.Price); err != nil {
 			return nil, fmt.Errorf("loading jobs: %w", err)
 		}
@@ -92,7 +93,30 @@ func (s *jobStore) all() ([]storedJob, error) {
 			j.Rows[i] = state
 		}
 	}
-	return out, tasks.Err()
+	if err := tasks.Err(); err != nil {
+		return nil, fmt.Errorf("loading jobs: %w", err)
+	}
+	tasks.Close()
+	points, err := s.d.Query(`SELECT job, peer, points FROM published_points`)
+	if err != nil {
+		return nil, fmt.Errorf("loading jobs: %w", err)
+	}
+	defer points.Close()
+	for points.Next() {
+		var id, ps string
+		var n int
+		if err := points.Scan(&id, &ps, &n); err != nil {
+			return nil, fmt.Errorf("loading jobs: %w", err)
+		}
+		p, err := peer.Decode(ps)
+		if err != nil {
+			return nil, fmt.Errorf("loading the failure points of job %s: %w", id, err)
+		}
+		if j := byID[id]; j != nil {
+			j.Points[p] = n
+		}
+	}
+	return out, points.Err()
 }
 
 // setPrice records a job's price.

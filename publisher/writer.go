@@ -98,6 +98,8 @@ const (
 		ON CONFLICT (job, task, peer) DO UPDATE SET cu = excluded.cu`
 	saveMet = `INSERT INTO published_pairs (a, b, met) VALUES (?, ?, 1)
 		ON CONFLICT (a, b) DO UPDATE SET met = met + 1`
+	savePoints = `INSERT INTO published_points (job, peer, points) VALUES (?, ?, ?)
+		ON CONFLICT (job, peer) DO UPDATE SET points = excluded.points`
 )
 
 // flush writes a batch in one transaction, in order.
@@ -129,6 +131,11 @@ func (w *writer) flush(batch []*change, now time.Time) error {
 		}
 		for i, state := range c.changes.Tasks {
 			if _, err := tx.Exec(saveTask, c.job, i, state); err != nil {
+				return fmt.Errorf("saving job %s: %w", c.job, err)
+			}
+		}
+		for p, n := range c.changes.Points {
+			if _, err := tx.Exec(savePoints, c.job, p.String(), n); err != nil {
 				return fmt.Errorf("saving job %s: %w", c.job, err)
 			}
 		}

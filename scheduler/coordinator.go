@@ -91,6 +91,7 @@ type Coordinator struct {
 	checking    map[int]time.Time     // tasks with a crop: since when a check replica is wanted and not out
 	nextCheck   time.Time             // checking is not looked at before this
 	dirty       map[int]struct{}      // tasks changed since the last Changes
+	dirtyPoints map[peer.ID]struct{}  // peers whose failure points changed since the last Changes
 	expired     []Lease               // since the last Expire call
 	low         int                   // no task below this needs a replica
 	epoch       string                // random lease-ID prefix of this process
@@ -137,18 +138,19 @@ func New(cfg Config) (*Coordinator, error) {
 		return nil, err
 	}
 	c := &Coordinator{
-		cfg:      cfg,
-		rand:     cfg.Rand,
-		tasks:    make([]*task, len(tasks)),
-		index:    make(map[job.Task]int, len(tasks)),
-		leases:   make(map[string]*replica),
-		active:   make(map[*replica]struct{}),
-		holding:  make(map[peer.ID]int),
-		points:   make(map[peer.ID]int),
-		prefixes: make(map[string]time.Time),
-		pending:  make(map[int]struct{}),
-		checking: make(map[int]time.Time),
-		dirty:    make(map[int]struct{}),
+		cfg:         cfg,
+		rand:        cfg.Rand,
+		tasks:       make([]*task, len(tasks)),
+		index:       make(map[job.Task]int, len(tasks)),
+		leases:      make(map[string]*replica),
+		active:      make(map[*replica]struct{}),
+		holding:     make(map[peer.ID]int),
+		points:      make(map[peer.ID]int),
+		prefixes:    make(map[string]time.Time),
+		pending:     make(map[int]struct{}),
+		checking:    make(map[int]time.Time),
+		dirty:       make(map[int]struct{}),
+		dirtyPoints: make(map[peer.ID]struct{}),
 
 		watched:    make(map[int]struct{}),
 		rescan:     true,
@@ -477,10 +479,19 @@ func (c *Coordinator) close(now time.Time, r *replica, st replicaState, points i
 	c.touch(r.task)
 	c.revealable(c.tasks[r.task], now)
 	c.low = min(c.low, r.task)
-	c.points[r.Peer] += points
+	c.charge(r.Peer, points)
 	if st == stExpired {
 		c.expired = append(c.expired, r.Lease)
 	}
+}
+
+// charge adds n failure points to p (for Changes to persist).
+func (c *Coordinator) charge(p peer.ID, n int) {
+	if n == 0 {
+		return
+	}
+	c.points[p] += n
+	c.dirtyPoints[p] = struct{}{}
 }
 
 func (c *Coordinator) blocked(p peer.ID) bool {

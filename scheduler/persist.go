@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -16,10 +15,13 @@ import (
 //
 // Snapshot encodes a whole job at once; a large job changes a task at a
 // time, so the publisher persists Changes instead: a small header (the
-// job-level state: lease counter, clock, pause, failure points) and one
-// row per task that changed since the previous call. RestoreRows rebuilds
-// a coordinator from the latest header and every task's latest row; a
-// task without a row is as in a fresh job. Renewals change nothing that is
+// job-level state: lease counter, clock, pause), one row per task and the
+// failure points of each peer that changed since the previous call.
+// RestoreRows rebuilds a coordinator from the latest header, every task's
+// latest row and every peer's latest points; a task without a row is as
+// in a fresh job. (Headers written before points had rows of their own
+// list every peer's points; they are read, and the points written as rows
+// at the next Changes.) Renewals change nothing that is
 // persisted (leases live at the latest time seen get the downtime added on
 // restore, as with Restore).
 
@@ -27,11 +29,13 @@ import (
 const RowsVersion = 2
 
 // Changes is a coordinator's state changed since the previous call:
-// Header, always, and Tasks, the encoded rows of the tasks that changed, by
-// index in work order.
+// Header, always; Tasks, the encoded rows of the tasks that changed, by
+// index in work order; Points, the failure points of the peers whose
+// points changed (a peer's total, never zero).
 type Changes struct {
 	Header []byte
 	Tasks  map[int][]byte
+	Points map[peer.ID]int
 }
 
 // taskRow is one task's row: the task as in a snapshot, with its own table
@@ -61,22 +65,15 @@ func (c *Coordinator) Changes() (Changes, error) {
 	if !c.clock.IsZero() {
 		h.Clock = c.clock.UnixNano()
 	}
-	var charged []peer.ID
-	for p, n := range c.points {
-		if n > 0 {
-			charged = append(charged, p)
-		}
-	}
-	slices.SortFunc(charged, func(a, b peer.ID) int { return strings.Compare(string(a), string(b)) })
-	for i, p := range charged {
-		h.Peers = append(h.Peers, p)
-		h.Points = append(h.Points, peerPoints{i, c.points[p]})
-	}
 	header, err := json.Marshal(h)
 	if err != nil {
 		return Changes{}, fmt.Errorf("encoding coordinator header: %w", err)
 	}
-	out := Changes{Header: header, Tasks: make(map[int][]byte, len(c.dirty))}
+	out := Changes{Header: header, Tasks: make(map[int][]byte, len(c.dirty)), Points: make(map[peer.ID]int, len(c.dirtyPoints))}
+	for p := range c.dirtyPoints {
+		out.Points[p] = c.points[p]
+	}
+	clear(c.dirtyPoints)
 	for i := range c.dirty {
 		var row taskRow
 		table := map[peer.ID]int{}
@@ -99,11 +96,11 @@ func (c *Coordinator) Changes() (Changes, error) {
 	return out, nil
 }
 
-// RestoreRows rebuilds a coordinator from the latest header and task rows
-// of Changes for the same job (cfg lists the same tasks with the same
-// replication policy). It checks every value like Restore, and gives the
-// leases live at the header's time the publisher's downtime.
-func RestoreRows(cfg Config, header []byte, rows map[int][]byte, now time.Time) (*Coordinator, error) {
+// RestoreRows rebuilds a coordinator from the latest header, task rows
+// and points of Changes for the same job (cfg lists the same tasks with
+// the same replication policy). It checks every value like Restore, and
+// gives the leases live at the header's time the publisher's downtime.
+func RestoreRows(cfg Config, header []byte, rows map[int][]byte, points map[peer.ID]int, now time.Time) (*Coordinator, error) {
 	c, err := New(cfg)
 	if err != nil {
 		return nil, err
@@ -117,6 +114,16 @@ func RestoreRows(cfg Config, header []byte, rows map[int][]byte, now time.Time) 
 	}
 	if err := c.loadHeader(&h, RowsVersion); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+	}
+	for p, n := range points {
+		if err := checkPeer(p); err != nil {
+			return nil, fmt.Errorf("%w: points: %v", ErrBadSnapshot, err)
+		}
+		if n <= 0 || n > maxPoints {
+			return nil, fmt.Errorf("%w: failure points of %s: %d", ErrBadSnapshot, p, n)
+		}
+		c.points[p] = n // newer than a header's
+		delete(c.dirtyPoints, p)
 	}
 	idx := make([]int, 0, len(rows))
 	for i := range rows {

@@ -84,7 +84,7 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 			return fmt.Errorf("%w for %s: canonical result %d is a check replica's crop", ErrBadDecision, tk, d.Canonical)
 		}
 		for _, l := range d.Losers {
-			c.points[t.delivered[l].Peer] += failurePoints
+			c.charge(t.delivered[l].Peer, failurePoints)
 		}
 		agreeing := slices.Clone(d.Agreeing)
 		slices.Sort(agreeing)
@@ -125,7 +125,7 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 		for k, r := range t.delivered {
 			if refuted[k] {
 				t.refutes++
-				c.points[r.Peer] += failurePoints
+				c.charge(r.Peer, failurePoints)
 				r.state = stFailed
 			} else {
 				kept = append(kept, r)

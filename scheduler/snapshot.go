@@ -345,6 +345,7 @@ func (c *Coordinator) loadHeader(s *snapshot, version int) error {
 			return fmt.Errorf("failure points of %s: %d, or listed twice", p, pp.Points)
 		}
 		c.points[p] = pp.Points
+		c.dirtyPoints[p] = struct{}{} // rows at the next Changes
 	}
 	return nil
 }
