@@ -8,7 +8,6 @@ import (
 
 	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/examples"
-	"github.com/renderswarm/renderswarm/internal/db"
 	"github.com/renderswarm/renderswarm/internal/roletest"
 	"github.com/renderswarm/renderswarm/render"
 	"github.com/renderswarm/renderswarm/render/builtin"
@@ -29,15 +28,7 @@ func (w *simWorld) newPub(i int, dir string) *simPub {
 			tb.Fatal(err)
 		}
 	}
-	d, err := db.Open(filepath.Join(dir, "node.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { d.Close() })
-	ledger, err := credits.NewLedger(d, self)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	ledger, d := roletest.LedgerIn(tb, dir, self)
 	fake := &simBackend{Backend: builtin.New(), w: w, bySeed: map[uint64]*simJob{}}
 	p, err := New(w.ctx, Config{
 		Key: key, DB: d, Assets: w.swarm.Store(), Net: &network{}, Ledger: ledger,

@@ -53,7 +53,13 @@ func Identity(t testing.TB) (crypto.PrivKey, peer.ID) {
 // end of the test, and returns it with the database.
 func Ledger(t testing.TB, self peer.ID) (*credits.Ledger, *sql.DB) {
 	t.Helper()
-	d, err := db.Open(filepath.Join(t.TempDir(), "node.db"))
+	return LedgerIn(t, t.TempDir(), self)
+}
+
+// LedgerIn is Ledger with the database in dir.
+func LedgerIn(t testing.TB, dir string, self peer.ID) (*credits.Ledger, *sql.DB) {
+	t.Helper()
+	d, err := db.Open(filepath.Join(dir, "node.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
