@@ -40,21 +40,67 @@ func (v *Volunteer) deliver(ctx context.Context, pub peer.ID, g *work.Grant, r r
 			return fmt.Errorf("waiting to deliver: %w", err)
 		}
 	}
+	if _, err := v.upload(ctx, pub, g, r, false); err != nil {
+		return fmt.Errorf("delivering: %w", err)
+	}
+	return nil
+}
+
+// commitDeliverMax is the largest result commitDeliver sends with its
+// commitment: a larger one waits for an upload slot (maxDelivering), and
+// its commitment, which frees the lease's slot at the publisher, should
+// not.
+const commitDeliverMax = 1 << 20
+
+// commitDeliver sends the publisher r's commitment and, for a small result
+// the publisher lets it reveal at once, the result in the same exchange
+// (work.Client.CommitDeliver): a volunteer that commits in the background
+// (commitLater) saves a round trip per task. It notes in r what happened.
+func (v *Volunteer) commitDeliver(ctx context.Context, pub peer.ID, g *work.Grant, r *rendered) error {
+	if st, err := os.Stat(r.path); err != nil || st.Size() > commitDeliverMax {
+		return v.commitTo(ctx, g, r)
+	}
+	delivered, err := v.upload(ctx, pub, g, *r, true)
+	if work.Refused(err) {
+		// A publisher of an earlier version takes a delivery only after
+		// its commitment, and refuses this one before reading the result;
+		// otherwise the refusal is the lease's, and commitTo hears it
+		// again (the same commitment twice is harmless).
+		return v.commitTo(ctx, g, r)
+	}
+	if err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	r.committed, r.revealed, r.delivered = true, delivered, delivered
+	if !delivered {
+		v.setPhase(g.Lease, Committed, 1)
+	}
+	return nil
+}
+
+// upload sends r's PNG to its publisher once it is free to (at most
+// maxDelivering at once): a delivery, or with commit set a commitment
+// delivered with it when the publisher lets it (delivered).
+func (v *Volunteer) upload(ctx context.Context, pub peer.ID, g *work.Grant, r rendered, commit bool) (delivered bool, err error) {
 	select {
 	case v.delivering <- struct{}{}:
 		defer func() { <-v.delivering }()
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 	v.setPhase(g.Lease, Delivering, 1)
 	// The publisher will owe a receipt once it takes the result: noted
 	// before delivering, so that a crash right after still asks for it.
 	if err := v.owe(pub); err != nil {
-		return fmt.Errorf("noting the delivery: %w", err)
+		return false, fmt.Errorf("noting the delivery: %w", err)
 	}
 	d := work.Delivery{Ref: g.Ref, CU: r.claim}
 	uploading := phase.Now()
-	err := v.patiently(ctx, pub, "deliver", func(ctx context.Context) error {
+	op := "deliver"
+	if commit {
+		op = "commit"
+	}
+	err = v.patiently(ctx, pub, op, func(ctx context.Context) error {
 		f, err := os.Open(r.path)
 		if err != nil {
 			return err
@@ -64,15 +110,24 @@ func (v *Volunteer) deliver(ctx context.Context, pub peer.ID, g *work.Grant, r r
 		if err != nil {
 			return err
 		}
+		if commit {
+			delivered, err = v.cfg.Publishers.CommitDeliver(ctx, pub, d, r.commit, f, st.Size())
+			return err
+		}
+		delivered = true
 		return v.cfg.Publishers.Deliver(ctx, pub, d, f, st.Size())
 	})
-	phase.Default.Since("volunteer.deliver", uploading)
 	if err != nil {
-		return fmt.Errorf("delivering: %w", err)
+		return false, err
 	}
-	failpoint.Hit(failpoint.ResultDelivered)
-	v.log.Info("taskDelivered", "task", g.Task.String())
-	return nil
+	if delivered {
+		phase.Default.Since("volunteer.deliver", uploading)
+		failpoint.Hit(failpoint.ResultDelivered)
+		v.log.Info("taskDelivered", "task", g.Task.String())
+	} else {
+		phase.Default.Since("volunteer.commit", uploading)
+	}
+	return delivered, nil
 }
 
 // owe notes durably that pub will owe a receipt (credits.Ledger.Owe), at

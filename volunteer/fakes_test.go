@@ -31,6 +31,8 @@ type call struct {
 	op       string
 	ref      work.Ref
 	progress float64
+	// withResult: a commitment sent with its result (CommitDeliver).
+	withResult bool
 }
 
 // publisher is a fake publisher: it grants its leases in order, then has
@@ -41,6 +43,9 @@ type publisher struct {
 	backups []*work.Grant // granted to Backup; with none, Backup is not recorded
 	calls   chan call
 	held    chan struct{} // when set, Commit answers once it is closed
+	// earlier: a publisher of an earlier version, which refuses a
+	// commitment sent with its result.
+	earlier bool
 }
 
 func newPublisher(grants ...*work.Grant) *publisher {
@@ -98,6 +103,24 @@ func (p *publisher) Deliver(_ context.Context, _ peer.ID, d work.Delivery, png i
 	p.calls <- call{op: "deliver", ref: d.Ref}
 	_, err := io.Copy(io.Discard, io.LimitReader(png, size))
 	return err
+}
+
+// CommitDeliver is Commit, recorded as sent with its result, then
+// Deliver.
+func (p *publisher) CommitDeliver(ctx context.Context, from peer.ID, d work.Delivery, _ job.Commitment, png io.Reader, size int64) (bool, error) {
+	if p.earlier {
+		p.calls <- call{op: "deliver", ref: d.Ref}
+		return false, &p2p.RemoteError{Msg: "lease " + d.Lease + ": not committed"}
+	}
+	p.calls <- call{op: "commit", ref: d.Ref, withResult: true}
+	if p.held != nil {
+		select {
+		case <-p.held:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+	return true, p.Deliver(ctx, from, d, png, size)
 }
 
 func (p *publisher) Fail(_ context.Context, _ peer.ID, ref work.Ref, _ string) error {

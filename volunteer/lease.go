@@ -107,10 +107,10 @@ func (v *Volunteer) workOn(ctx context.Context, o Offer, backup bool) error {
 		defer os.RemoveAll(r.dir)
 		var err error
 		if !r.committed {
-			err = v.commitTo(wctx, g, &r)
+			err = v.commitDeliver(wctx, pub, g, &r)
 			v.committedLater(g)
 		}
-		if err == nil {
+		if err == nil && !r.delivered {
 			err = v.deliver(wctx, pub, g, r)
 		}
 		if err != nil {

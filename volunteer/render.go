@@ -29,6 +29,7 @@ type rendered struct {
 	commit    job.Commitment // to the pixels (and extra passes)
 	committed bool           // the publisher has the commitment
 	revealed  bool           // the publisher said to deliver at once
+	delivered bool           // delivered with the commitment (commitDeliver)
 }
 
 // render fetches the scene, renders the task and, when commitNow is set,

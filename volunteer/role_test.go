@@ -264,7 +264,8 @@ func TestIdleVolunteerTakesABackup(t *testing.T) {
 
 // A volunteer the publisher lets hold two uncommitted leases asks for its
 // next task while its commitment to the last one is on its way; the
-// commitment is still made, and the result delivered, once answered.
+// commitment is still made, with the result for the publisher to take at
+// once, and the result delivered once answered.
 func TestCommitsOverlapTheNextLeaseWithSlots(t *testing.T) {
 	swarm := roletest.NewSwarm(t)
 	info := builtinInfo(t)
@@ -282,12 +283,16 @@ func TestCommitsOverlapTheNextLeaseWithSlots(t *testing.T) {
 
 	news.in <- p2p.Message{From: o.pub, Data: o.announced}
 	var ops []string
+	withResult := map[string]bool{}
 	deadline := time.Now().Add(10 * time.Second)
 	for len(ops) < 4 && time.Now().Before(deadline) {
 		select {
 		case c := <-pub.calls:
 			if c.op != "renew" {
 				ops = append(ops, c.op+" "+c.ref.Lease)
+			}
+			if c.op == "commit" {
+				withResult[c.ref.Lease] = c.withResult
 			}
 		case <-time.After(20 * time.Millisecond):
 			clk.Advance(time.Millisecond) // the work loop's next pass is due at once
@@ -298,6 +303,12 @@ func TestCommitsOverlapTheNextLeaseWithSlots(t *testing.T) {
 	slices.Sort(ops)
 	if want := "commit l1,commit l2,lease ,lease "; strings.Join(ops, ",") != want {
 		t.Fatalf("calls %q while l1's commitment was unanswered, want %q", strings.Join(ops, ","), want)
+	}
+	// The commitment made in the background carried its small result, to
+	// be taken at once if it may be revealed; the one made at once did
+	// not (the next lease waited for it).
+	if !withResult["l1"] || withResult["l2"] {
+		t.Fatalf("commitments with their results: %v; want l1's alone", withResult)
 	}
 	close(pub.held)
 	delivered := map[string]bool{}
@@ -320,5 +331,38 @@ func TestCommitsOverlapTheNextLeaseWithSlots(t *testing.T) {
 			t.Fatal("no preview after two deliveries")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A publisher of an earlier version refuses a commitment sent with its
+// result (it takes a delivery only after a commitment): the volunteer then
+// commits and delivers in two exchanges, and the result is delivered.
+func TestCommitThenDeliverToAnEarlierPublisher(t *testing.T) {
+	swarm := roletest.NewSwarm(t)
+	info := builtinInfo(t)
+	o := newOffer(t, swarm, info.Version)
+	g1 := o.grant("l1", 1)
+	g1.Slots = 2
+	pub := newPublisher(g1)
+	pub.earlier = true
+	news := gossip{in: make(chan p2p.Message, 4)}
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	startVolunteer(t, pub, news, swarm, builtin.New(), info.Version, clk)
+
+	news.in <- p2p.Message{From: o.pub, Data: o.announced}
+	var ops []string
+	deadline := time.Now().Add(10 * time.Second)
+	for len(ops) < 3 && time.Now().Before(deadline) {
+		select {
+		case c := <-pub.calls:
+			if c.ref.Lease == "l1" && c.op != "renew" {
+				ops = append(ops, c.op)
+			}
+		case <-time.After(20 * time.Millisecond):
+			clk.Advance(time.Millisecond)
+		}
+	}
+	if want := "deliver,commit,deliver"; strings.Join(ops, ",") != want {
+		t.Fatalf("calls for l1 %q, want %q (refused, then commit and deliver)", strings.Join(ops, ","), want)
 	}
 }

@@ -32,6 +32,7 @@ type Publishers interface {
 	Commit(ctx context.Context, pub peer.ID, ref work.Ref, c job.Commitment) (reveal bool, err error)
 	Await(ctx context.Context, pub peer.ID, ref work.Ref) (reveal bool, err error)
 	Deliver(ctx context.Context, pub peer.ID, d work.Delivery, png io.Reader, size int64) error
+	CommitDeliver(ctx context.Context, pub peer.ID, d work.Delivery, c job.Commitment, png io.Reader, size int64) (delivered bool, err error)
 	Fail(ctx context.Context, pub peer.ID, ref work.Ref, reason string) error
 	Release(ctx context.Context, pub peer.ID, ref work.Ref) error
 	Receipts(ctx context.Context, pub peer.ID) ([]credits.SignedReceipt, error)

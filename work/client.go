@@ -170,6 +170,17 @@ func (c *Client) Deliver(ctx context.Context, pub peer.ID, d Delivery, png io.Re
 	return err
 }
 
+// CommitDeliver is Commit and Deliver in one exchange: the publisher
+// records the commitment and, only if the result may be revealed at once,
+// asks for the PNG and takes the delivery (delivered). Otherwise nothing of
+// the PNG crosses the network: the caller awaits (Await) and delivers.
+// Sending it again after an error is safe: the same commitment again is
+// harmless.
+func (c *Client) CommitDeliver(ctx context.Context, pub peer.ID, d Delivery, commitment job.Commitment, png io.Reader, size int64) (delivered bool, err error) {
+	resp, err := c.send(ctx, pub, Request{Op: OpDeliver, Job: d.Job.String(), Lease: d.Lease, CU: max(d.CU, 0), Commit: &commitment}, png, size)
+	return resp.Reveal, err
+}
+
 // Fail hands a lease back because its render failed; reason is the
 // renderer's last words.
 func (c *Client) Fail(ctx context.Context, pub peer.ID, ref Ref, reason string) error {

@@ -64,6 +64,7 @@ type recorder struct {
 	expiry    time.Time
 	delivered []byte
 	speed     float64 // the last lease request's
+	reveal    bool    // what Commit answers
 }
 
 func (r *recorder) note(op string, ref Ref) { r.calls = append(r.calls, op+" "+ref.Lease) }
@@ -83,7 +84,7 @@ func (r *recorder) Renew(_ context.Context, _ peer.ID, ref Ref, _ float64) (time
 }
 func (r *recorder) Commit(_ context.Context, _ peer.ID, ref Ref, _ job.Commitment) (bool, error) {
 	r.note("commit", ref)
-	return false, nil
+	return r.reveal, nil
 }
 func (r *recorder) Await(_ context.Context, _ peer.ID, ref Ref) (bool, error) {
 	r.note("await", ref)
@@ -201,6 +202,37 @@ func TestClientAndServer(t *testing.T) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A commitment delivered with its result: the publisher takes the PNG only
+// when the commitment lets the result be revealed at once; otherwise
+// nothing of it is read, and the volunteer hears it must wait.
+func TestCommitDeliver(t *testing.T) {
+	mb, pub, _ := signedManifest(t)
+	_, sm, _ := job.OpenManifest(mb)
+	ref := Ref{Job: sm.ID(), Lease: "l1"}
+	srv := &recorder{}
+	net := &loopback{from: "volunteer", s: srv}
+	c := NewClient(net)
+	ctx := context.Background()
+
+	delivered, err := c.CommitDeliver(ctx, pub, Delivery{Ref: ref, CU: 1}, job.Commitment{1}, strings.NewReader("png bytes"), 9)
+	if err != nil || delivered || net.last.opened || srv.delivered != nil {
+		t.Fatalf("other replicas still rendering: delivered %v, %v (body opened %v); want committed only", delivered, err, net.last.opened)
+	}
+	srv.reveal = true
+	delivered, err = c.CommitDeliver(ctx, pub, Delivery{Ref: ref, CU: 1}, job.Commitment{1}, strings.NewReader("png bytes"), 9)
+	if err != nil || !delivered || string(srv.delivered) != "png bytes" {
+		t.Fatalf("revealed at once: delivered %v, %q, %v; want the PNG taken", delivered, srv.delivered, err)
+	}
+	// A delivery the publisher refuses is an error, not "wait".
+	delivered, err = c.CommitDeliver(ctx, pub, Delivery{Ref: ref, CU: 1}, job.Commitment{1}, strings.NewReader(strings.Repeat("x", 100)), 100)
+	if !Refused(err) || delivered || net.last.opened {
+		t.Fatalf("an oversized result: delivered %v, %v (opened %v); want refused before its body was read", delivered, err, net.last.opened)
+	}
+	if want, got := "commit l1,commit l1,deliver l1,commit l1,deliver l1", strings.Join(srv.calls, ","); got != want {
+		t.Fatalf("server saw %s\nwant %s", got, want)
 	}
 }
 

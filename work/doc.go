@@ -15,10 +15,14 @@
 // refused) and validated before use; a lease grant must name a task of the
 // signed manifest it carries, published by the peer that granted it.
 //
-// The wire (protocol /renderswarm/work/1): one request and one response per
+// The wire (protocol /renderswarm/work/2): one request and one response per
 // stream, each a compact JSON object (Request, Response). An answered error
 // reaches the caller as a refusal (Refused reports it); an unreachable
-// publisher is not a refusal.
+// publisher is not a refusal. A delivery's PNG follows its request only
+// once the publisher asks for it (p2p.Body). A commitment may travel with
+// its result (CommitDeliver): the publisher records it first and asks for
+// the PNG only when the result may be revealed at once, so a volunteer
+// whose task has no other replica out commits and delivers in one exchange.
 //
 // It imports job, credits (receipts), p2p (the transport's Handler and
 // RemoteError), go-cid and libp2p's core packages; never node, publisher,

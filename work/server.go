@@ -106,7 +106,18 @@ func serve(ctx context.Context, s Server, from peer.ID, req Request, body Body) 
 		reveal, err := s.Await(ctx, from, ref)
 		return Response{Reveal: reveal}, err
 	case OpDeliver:
-		return Response{}, s.Deliver(ctx, from, Delivery{Ref: ref, CU: req.CU}, body)
+		d := Delivery{Ref: ref, CU: req.CU}
+		if req.Commit == nil {
+			return Response{}, s.Deliver(ctx, from, d, body)
+		}
+		// Commit, then the delivery only if the result may be revealed
+		// now: otherwise the body is not asked for, and stays with the
+		// volunteer until Await says to deliver.
+		reveal, err := s.Commit(ctx, from, ref, *req.Commit)
+		if err != nil || !reveal {
+			return Response{}, err
+		}
+		return Response{Reveal: true}, s.Deliver(ctx, from, d, body)
 	case OpFail:
 		return Response{}, s.Fail(ctx, from, ref, req.Reason)
 	case OpRelease:

@@ -63,7 +63,7 @@ const (
 	OpRenew       = "renew"       // heartbeat: still working on a lease
 	OpCommit      = "commit"      // commit to a result before revealing it
 	OpAwait       = "await"       // wait until the task's replicas have all committed
-	OpDeliver     = "deliver"     // reveal the result: its PNG is the request's body
+	OpDeliver     = "deliver"     // reveal the result: its PNG is the request's body; with Commit, commit first (Client.CommitDeliver)
 	OpFail        = "fail"        // hand a lease back: the render failed
 	OpRelease     = "release"     // hand a lease back unfinished
 	OpReceipts    = "receipts"    // ask for receipts to countersign
@@ -111,7 +111,7 @@ type Response struct {
 	Receipts []json.RawMessage `json:"receipts,omitempty"`
 	Retry    int64             `json:"retry,omitempty"`   // seconds to wait before asking again (no work yet)
 	Expires  int64             `json:"expires,omitempty"` // a renewed lease's new expiry, Unix seconds
-	Reveal   bool              `json:"reveal,omitempty"`  // commit, await: deliver now
+	Reveal   bool              `json:"reveal,omitempty"`  // commit, await: deliver now; deliver with a commitment: delivered
 }
 
 // MaxWorkMessage bounds one work request (without its body) or response.
