@@ -123,7 +123,8 @@ func (t *tailBuf) summary(sceneDir string) string {
 }
 
 // sceneErrorMarks are povray messages that blame the scene, not the task or
-// machine.
+// machine. "Possible Parse Error" is a warning, not one of them
+// (povError removes it first): a render that crashes after it is a crash.
 var sceneErrorMarks = []string{"Parse Error", "Fatal error in parser", "Cannot open", "Cannot find", "not found", "Permission denied", "Illegal"}
 
 // povError is the error of a failed povray run: its kind decided from
@@ -134,8 +135,9 @@ func povError(waitErr error, tail *tailBuf, sceneDir string, memory int64) error
 	if strings.Contains(all, "bad_alloc") || strings.Contains(all, "Out of memory") || strings.Contains(all, "out of memory") {
 		return fmt.Errorf("%w: the scene exceeds the memory limit of %s: povray: %s", render.ErrTaskInvalid, render.Size(memory), msg)
 	}
+	said := strings.ReplaceAll(all, "Possible Parse Error", "")
 	for _, m := range sceneErrorMarks {
-		if strings.Contains(all, m) {
+		if strings.Contains(said, m) {
 			return fmt.Errorf("%w: povray: %s", render.ErrSceneInvalid, msg)
 		}
 	}

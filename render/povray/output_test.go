@@ -1,9 +1,13 @@
 package povray
 
 import (
+	"errors"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/renderswarm/renderswarm/render"
 )
 
 // POV-Ray wraps a long "File '…' line N: Parse Error: …" over two lines;
@@ -116,5 +120,28 @@ func TestScanStderrProgress(t *testing.T) {
 	}
 	if tail.last() != "POV-Ray finished" {
 		t.Errorf("last line %q", tail.last())
+	}
+}
+
+// A render killed by a signal after POV-Ray warned of a "Possible Parse
+// Error" is a crash, not an invalid scene (which would blame the job); a
+// real parse error still is.
+func TestCrashAfterAParseWarningIsACrash(t *testing.T) {
+	crash := exec.Command("sh", "-c", "kill -SEGV $$")
+	waitErr := crash.Run()
+	if waitErr == nil {
+		t.Fatal("the shell survived SIGSEGV")
+	}
+	tail := newTail(10)
+	tail.add("Possible Parse Error: Suspicious identifier found in function!")
+	tail.add("==== [Rendering...] ========================================================")
+	err := povError(waitErr, tail, "/scene", 1<<30)
+	if errors.Is(err, render.ErrSceneInvalid) || !strings.Contains(err.Error(), "segmentation fault") {
+		t.Errorf("crash after a warning: %v; want a crash, with its signal", err)
+	}
+	tail = newTail(10)
+	tail.add("File '/scene/s.pov' line 4: Parse Error: Expected 'object', undeclared identifier 'x' found instead")
+	if err := povError(errors.New("exit status 1"), tail, "/scene", 1<<30); !errors.Is(err, render.ErrSceneInvalid) {
+		t.Errorf("a parse error: %v; want ErrSceneInvalid", err)
 	}
 }
