@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -257,5 +258,147 @@ func TestFastCommitDoesNotShortenTheDeadline(t *testing.T) {
 	}
 	if _, err := c2.Renew(end, l2.ID, honest); !errors.Is(err, ErrLeaseExpired) {
 		t.Fatalf("a replica that never commits still holds its lease after RenderTime + MinCommitWait: %v", err)
+	}
+}
+
+func TestLeaseNeverGivesOnePeerTwoReplicas(t *testing.T) {
+	ps := testPeers(t, 3)
+	a, b, c3 := ps[0], ps[1], ps[2]
+	tests := []struct {
+		name string
+		run  func(t *testing.T, c *Coordinator)
+	}{
+		{"same peer gets the next task", func(t *testing.T, c *Coordinator) {
+			l1 := mustLease(t, c, t0, a, "")
+			l2 := mustLease(t, c, t0, a, "")
+			if l1.Task == l2.Task {
+				t.Fatalf("peer got task %s twice", l1.Task)
+			}
+			if _, err := c.Lease(t0, a, ""); !errors.Is(err, ErrNoWork) {
+				t.Fatalf("third lease for a peer that holds both tasks: %v, want ErrNoWork", err)
+			}
+			if l := mustLease(t, c, t0, b, ""); l.Task != l1.Task {
+				t.Fatalf("second peer got %s, want the first task %s", l.Task, l1.Task)
+			}
+		}},
+		{"not after an expiry", func(t *testing.T, c *Coordinator) {
+			mustLease(t, c, t0, a, "")
+			mustLease(t, c, t0, a, "")
+			later := t0.Add(ttl)
+			if got := c.Expire(later); len(got) != 2 {
+				t.Fatalf("Expire returned %d leases, want 2", len(got))
+			}
+			if _, err := c.Lease(later, a, ""); !errors.Is(err, ErrNoWork) {
+				t.Fatalf("peer whose leases expired asked again: %v, want ErrNoWork", err)
+			}
+			for _, p := range []peer.ID{b, c3} {
+				mustLease(t, c, later, p, "")
+			}
+		}},
+		{"not after a hand-back", func(t *testing.T, c *Coordinator) {
+			l := mustLease(t, c, t0, a, "")
+			if err := c.Release(t0, l.ID, a); err != nil {
+				t.Fatal(err)
+			}
+			if l2 := mustLease(t, c, t0, a, ""); l2.Task == l.Task {
+				t.Fatal("task handed back by a peer was leased to it again")
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.run(t, newCoord(t, testConfig(2, 3)))
+		})
+	}
+}
+
+func TestPrefixSpreading(t *testing.T) {
+	ps := testPeers(t, 4)
+	type ask struct {
+		peer   int
+		prefix string
+		frame  int // 0: want ErrNoWork
+	}
+	tests := []struct {
+		name     string
+		frames   int
+		replicas int
+		asks     []ask
+	}{
+		{"replicas spread over two prefixes", 2, 3, []ask{
+			{0, "10.1", 1}, {1, "10.2", 1},
+			{2, "10.2", 2}, // frame 1 already has 10.2; 10.1 peers are around
+			{3, "10.1", 2}, // frame 1 has 10.1, frame 2 only 10.2
+		}},
+		{"one prefix only does not stall", 2, 2, []ask{
+			{0, "10.1", 1}, {1, "10.1", 1}, {2, "10.1", 2},
+		}},
+		{"private peers share the empty prefix", 2, 2, []ask{
+			{0, "", 1}, {1, "", 1}, {2, "", 2},
+		}},
+		{"falls back when every task has the prefix", 1, 4, []ask{
+			{0, "10.1", 1}, {1, "10.2", 1}, {2, "10.2", 1}, {3, "10.1", 1},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCoord(t, testConfig(tt.frames, tt.replicas))
+			for i, a := range tt.asks {
+				l, err := c.Lease(t0, ps[a.peer], a.prefix)
+				if err != nil {
+					t.Fatalf("ask %d: %v", i, err)
+				}
+				if l.Task.Frame != a.frame {
+					t.Fatalf("ask %d (prefix %q) got frame %d, want %d", i, a.prefix, l.Task.Frame, a.frame)
+				}
+			}
+		})
+	}
+	t.Run("another prefix seen long ago does not count", func(t *testing.T) {
+		c := newCoord(t, testConfig(2, 2))
+		mustLease(t, c, t0, ps[0], "10.2")
+		later := t0.Add(ttl / 2)
+		mustLease(t, c, later, ps[1], "10.1") // frame 1, no conflict
+		muchLater := t0.Add(ttl + time.Minute)
+		c.Expire(muchLater)
+		l := mustLease(t, c, muchLater, ps[2], "10.1")
+		if l.Task.Frame != 1 {
+			t.Fatalf("got frame %d, want 1: the other prefix was last seen over a TTL ago", l.Task.Frame)
+		}
+	})
+}
+
+func TestWorkOrder(t *testing.T) {
+	p := testPeers(t, 4)
+	j := testJob("job")
+	tasks := tasksOf(j, 3, 2)
+	slices.Reverse(tasks)
+	c := newCoord(t, strict(Config{Job: j, Tasks: tasks, Replicas: 2, LeaseTTL: ttl, Rand: seeded(2)}))
+	var got []job.Task
+	for range 3 {
+		got = append(got, mustLease(t, c, t0, p[0], "").Task, mustLease(t, c, t0, p[1], "").Task)
+	}
+	want := []job.Task{
+		{Job: j, Frame: 1, Tile: 0}, {Job: j, Frame: 1, Tile: 0},
+		{Job: j, Frame: 1, Tile: 1}, {Job: j, Frame: 1, Tile: 1},
+		{Job: j, Frame: 2, Tile: 0}, {Job: j, Frame: 2, Tile: 0},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("lease order %v, want %v", got, want)
+	}
+	// Frame 1 tile 0 comes back: its replica goes before anything newer.
+	l := mustLease(t, c, t0, p[2], "")
+	if l.Task != (job.Task{Job: j, Frame: 2, Tile: 1}) {
+		t.Fatalf("got %s, want frame 2 tile 1", l.Task)
+	}
+	c2 := newCoord(t, strict(Config{Job: j, Tasks: tasks, Replicas: 2, LeaseTTL: ttl, Rand: seeded(2)}))
+	first := mustLease(t, c2, t0, p[0], "")
+	mustLease(t, c2, t0, p[1], "")                      // frame 1 tile 0, second replica
+	mustLease(t, c2, t0, p[0], "")                      // frame 1 tile 1
+	if err := c2.Fail(t0, first.ID, p[0]); err != nil { // frame 1 tile 0 requeued
+		t.Fatal(err)
+	}
+	if l := mustLease(t, c2, t0, p[2], ""); l.Task != first.Task {
+		t.Fatalf("after a requeue got %s, want the earlier %s", l.Task, first.Task)
 	}
 }
