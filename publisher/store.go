@@ -116,7 +116,10 @@ func (s *jobStore) all() ([]storedJob, error) {
 			j.Points[p] = n
 		}
 	}
-	return out, points.Err()
+	if err := points.Err(); err != nil {
+		return nil, fmt.Errorf("loading jobs: %w", err)
+	}
+	return out, nil
 }
 
 // setPrice records a job's price.

@@ -84,14 +84,23 @@ func (p *publisher) Renew(_ context.Context, _ peer.ID, ref work.Ref, progress f
 
 func (p *publisher) Commit(ctx context.Context, _ peer.ID, ref work.Ref, _ job.Commitment) (bool, error) {
 	p.calls <- call{op: "commit", ref: ref}
-	if p.held != nil {
-		select {
-		case <-p.held:
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
+	if err := p.hold(ctx); err != nil {
+		return false, err
 	}
 	return true, nil
+}
+
+// hold waits, when held is set, until it is closed.
+func (p *publisher) hold(ctx context.Context) error {
+	if p.held == nil {
+		return nil
+	}
+	select {
+	case <-p.held:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (p *publisher) Await(_ context.Context, _ peer.ID, ref work.Ref) (bool, error) {
@@ -113,12 +122,8 @@ func (p *publisher) CommitDeliver(ctx context.Context, from peer.ID, d work.Deli
 		return false, &p2p.RemoteError{Msg: "lease " + d.Lease + ": not committed"}
 	}
 	p.calls <- call{op: "commit", ref: d.Ref, withResult: true}
-	if p.held != nil {
-		select {
-		case <-p.held:
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
+	if err := p.hold(ctx); err != nil {
+		return false, err
 	}
 	return true, p.Deliver(ctx, from, d, png, size)
 }
