@@ -73,3 +73,64 @@ func TestLastTasksGoToFasterPeers(t *testing.T) {
 		t.Errorf("an out-of-range speed was kept: %v", long.speeds[quiet])
 	}
 }
+
+// At a job's end, work on a task tried already (here the bands of a split
+// second render) waits for the faster of the idle peers: a volunteer that
+// says it is four times slower than the reference machine gets nothing
+// while four twice as fast asked for work lately, and they get the four
+// bands. The wait is bounded: tailWait later the slow one is served.
+func TestTriedTasksWaitForFasterIdlePeers(t *testing.T) {
+	ps := testPeers(t, 6)
+	owner, fast, slow := ps[0], ps[1:5], ps[5]
+	idle := func(c *Coordinator) {
+		for _, p := range fast {
+			c.NoteSpeed(p, 2)
+			if _, err := c.Lease(t0.Add(58*time.Second), p, ""); !errors.Is(err, ErrNoWork) {
+				t.Fatalf("a fast peer while frame 1 renders: %v, want ErrNoWork", err)
+			}
+		}
+		c.NoteSpeed(slow, 0.25)
+	}
+	committed := t0.Add(time.Minute)
+	split := func(seed byte) Config { return splitConfig(1, seed) }
+	c, _ := replicated(t, owner, committed, split, idle)
+	for _, s := range []time.Duration{2, 10, 21} {
+		if l, err := c.Lease(committed.Add(s*time.Second), slow, ""); !errors.Is(err, ErrNoWork) {
+			t.Fatalf("the slow peer %v after the commitment: %+v, %v; want ErrNoWork", s*time.Second, l, err)
+		}
+	}
+	for _, p := range fast {
+		if l, err := c.Lease(committed.Add(22*time.Second), p, ""); err != nil || l.Crop.Empty() {
+			t.Fatalf("a fast idle peer: %+v, %v; want a band", l, err)
+		}
+	}
+
+	// Nobody faster comes back within tailWait: the slow one gets a band.
+	c, _ = replicated(t, owner, committed, split, idle)
+	if _, err := c.Lease(committed.Add(2*time.Second), slow, ""); !errors.Is(err, ErrNoWork) {
+		t.Fatalf("the slow peer: %v, want ErrNoWork", err)
+	}
+	if l, err := c.Lease(committed.Add(2*time.Second+tailWait), slow, ""); err != nil || l.Crop.Empty() {
+		t.Fatalf("the slow peer tailWait later: %+v, %v; want a band", l, err)
+	}
+}
+
+// Peers told there is no work are remembered for idleWindow only: a job
+// asked by endless identities forgets the stale ones as it goes.
+func TestIdlePeersForgotten(t *testing.T) {
+	ps := testPeers(t, 4001)
+	c := newCoord(t, tailConfig(1))
+	mustLease(t, c, t0, ps[0], "")
+	for i, p := range ps[1:] {
+		at := t0
+		if i >= 2000 {
+			at = t0.Add(time.Minute)
+		}
+		if _, err := c.Lease(at, p, ""); !errors.Is(err, ErrNoWork) {
+			t.Fatalf("peer %d: %v, want ErrNoWork", i, err)
+		}
+	}
+	if n := len(c.idle); n > 2100 {
+		t.Errorf("%d idle peers remembered after 2,000 asked a minute ago and 2,000 now", n)
+	}
+}
