@@ -150,7 +150,7 @@ func (c *Coordinator) forgetIdle(now time.Time) {
 }
 
 // rankIdle ranks the render times of the peers idle within idleWindow,
-// forgetting the others, and of tailSince the tasks that want no replica.
+// forgetting the others, and of tailSince the tasks waiting since long.
 func (c *Coordinator) rankIdle(now time.Time) {
 	c.forgetIdle(now)
 	c.idleRenders = c.idleRenders[:0]
@@ -158,8 +158,8 @@ func (c *Coordinator) rankIdle(now time.Time) {
 		c.idleRenders = append(c.idleRenders, c.renderFor(p))
 	}
 	slices.Sort(c.idleRenders)
-	for i := range c.tailSince {
-		if !c.tasks[i].needsReplica() { // kept until then: a task waits tailWait once
+	for i, since := range c.tailSince {
+		if now.Sub(since) > tailWait {
 			delete(c.tailSince, i)
 		}
 	}

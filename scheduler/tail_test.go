@@ -110,7 +110,7 @@ func TestTriedTasksWaitForFasterIdlePeers(t *testing.T) {
 	if _, err := c.Lease(committed.Add(2*time.Second), slow, ""); !errors.Is(err, ErrNoWork) {
 		t.Fatalf("the slow peer: %v, want ErrNoWork", err)
 	}
-	if l, err := c.Lease(committed.Add(3*time.Second+tailWait), slow, ""); err != nil || l.Crop.Empty() {
+	if l, err := c.Lease(committed.Add(2*time.Second+tailWait), slow, ""); err != nil || l.Crop.Empty() {
 		t.Fatalf("the slow peer tailWait later: %+v, %v; want a band", l, err)
 	}
 }
