@@ -65,23 +65,6 @@ func randomCrop(tile image.Rectangle) image.Rectangle {
 	return image.Rect(x0, y0, x0+w, y0+h)
 }
 
-// splitBands is how many crops a second render is split into at a job's
-// end (scheduler.Config.Split).
-const splitBands = 4
-
-// bands divides tile into n horizontal bands of nearly equal height
-// (fewer when the tile is not n pixels high).
-func bands(tile image.Rectangle, n int) []image.Rectangle {
-	n = min(n, tile.Dy())
-	out := make([]image.Rectangle, 0, n)
-	for k := range n {
-		y0 := tile.Min.Y + k*tile.Dy()/n
-		y1 := tile.Min.Y + (k+1)*tile.Dy()/n
-		out = append(out, image.Rect(tile.Min.X, y0, tile.Max.X, y1))
-	}
-	return out
-}
-
 // compareCrop compares the publisher's render of crop c with the same
 // pixels of a result covering tile (its pixel (0,0) is the tile's top
 // left).

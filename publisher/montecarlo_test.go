@@ -141,13 +141,10 @@ func scaleSwarm(volunteers, publishers, long int) simConfig {
 // Backups of stragglers by pace (LeaseBackup) took that from 1.25–1.39
 // (1.12–1.23 against the renders done), and leaving a draining job's last
 // tasks to faster peers a little further. Against the bound of the renders
-// kept (the verification's work counted in) it is 1.05–1.09 here, and
+// kept (the verification's work counted in) it is 1.06–1.10 here, and
 // 1.02–1.03 with the long jobs four times as long (a run of 1h50m instead
 // of 27 minutes, 40 s instead of 6): the last frames take the same minutes
-// either way. (A second render at a job's end is split into bands for idle
-// peers, scheduler.Config.Split: at 1,000 volunteers that took the mean
-// from 1.116 to 1.093; with 200 there are fewer idle peers to split for.)
-// This guards against the
+// either way. This guards against the
 // scheduling idling volunteers: at most 1.15 against the bound of the
 // renders kept, 1.35 against the bare bound.
 func TestScaleSimulation(t *testing.T) {

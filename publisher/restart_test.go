@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
+	mh "github.com/multiformats/go-multihash"
 
 	"github.com/renderswarm/renderswarm/credits"
 	"github.com/renderswarm/renderswarm/internal/roletest"
@@ -38,11 +40,20 @@ func TestRestartLargeJob(t *testing.T) {
 	// Four established volunteers (NewVolunteerVerified results over
 	// NewVolunteerJobs earlier jobs) take the tasks two by two.
 	var vs []peer.ID
+	var pays []credits.Payment
 	for range 4 {
 		_, v := roletest.Identity(t)
 		vs = append(vs, v)
+		for k := range scheduler.NewVolunteerJobs {
+			h, _ := mh.Sum([]byte(fmt.Sprint("earlier job ", k)), mh.SHA2_256, -1)
+			for f := range scheduler.NewVolunteerVerified {
+				pays = append(pays, credits.Payment{Volunteer: v, Task: job.Task{Job: cid.NewCidV1(job.JSONCodec, h), Frame: f}, Result: simResult, CU: 1})
+			}
+		}
 	}
-	establish(t, tb, vs...)
+	if _, err := tb.p.cfg.Ledger.IssueAll(tb.clock.Now(), tb.p.cfg.Key, pays); err != nil {
+		t.Fatal(err)
+	}
 	digest := credits.Digest(image.NewNRGBA(image.Rect(0, 0, m.Width, m.Height)))
 	start := time.Now()
 	done, leased := 0, 0

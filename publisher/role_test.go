@@ -191,32 +191,14 @@ func (v *volunteer) render(g *work.Grant) ([]byte, bool) {
 func (v *volunteer) renderWith(g *work.Grant, mutate func(*image.NRGBA)) ([]byte, bool) {
 	t := v.tb.t
 	t.Helper()
-	img := v.renderImage(g)
-	if mutate != nil {
-		mutate(img)
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	reveal, err := v.tb.p.Commit(t.Context(), v.id, g.Ref, job.Commit(g.Salt, credits.Digest(img)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes(), reveal
-}
-
-// renderImage renders a granted task's whole tile honestly.
-func (v *volunteer) renderImage(g *work.Grant) *image.NRGBA {
-	t := v.tb.t
-	t.Helper()
 	ctx := t.Context()
 	m := g.Manifest
 	if _, err := v.store.Get(ctx, m.Scene.Asset, nil); err != nil {
 		t.Fatal(err)
 	}
 	sceneDir, _ := v.store.Path(m.Scene.Asset)
-	res, err := builtin.New().Render(ctx, render.TaskFor(m, g.Task, sceneDir, t.TempDir(), 1), nil)
+	out := t.TempDir()
+	res, err := builtin.New().Render(ctx, render.TaskFor(m, g.Task, sceneDir, out, 1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +210,19 @@ func (v *volunteer) renderImage(g *work.Grant) *image.NRGBA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return img
+	if mutate != nil {
+		mutate(img)
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			t.Fatal(err)
+		}
+		data = buf.Bytes()
+	}
+	reveal, err := v.tb.p.Commit(ctx, v.id, g.Ref, job.Commit(g.Salt, credits.Digest(img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, reveal
 }
 
 // deliver delivers a committed result, once the publisher lets it.

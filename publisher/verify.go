@@ -222,32 +222,29 @@ func (p *Publisher) decideChecked(ctx context.Context, j *pubJob, tr scheduler.T
 		p.log.Info("resultChecked", "task", tr.Task.String(), "checks", len(checks))
 		return p.confirm(ctx, j, tr, imgs, prof, d, true)
 	}
-	// A check disagrees: the publisher's own render of each crop that
-	// disagrees settles it (the bands of a split second render are
-	// different crops).
-	mine := map[image.Rectangle]image.Image{}
+	// A check disagrees: the publisher's own render of its crop settles it.
+	crop := tr.Results[wrong[0]].Crop
+	mine, err := p.renderCrop(ctx, j, tr.Task, crop)
+	if err != nil {
+		if ctx.Err() != nil {
+			return job.Decision{}, ctx.Err()
+		}
+		p.log.Warn("checkNotArbitrated", "task", tr.Task.String(), "err", err)
+		if len(tr.Results) >= tr.MaxResults {
+			return job.Decision{Verdict: job.GiveUp, Canonical: -1}, nil
+		}
+		return job.Decision{Verdict: job.NeedReplica, Canonical: -1, Established: true}, nil
+	}
 	var refuted []int
-	wholeRefuted := false
-	for _, k := range wrong {
-		crop := tr.Results[k].Crop
-		if _, done := mine[crop]; !done {
-			img, err := p.renderCrop(ctx, j, tr.Task, crop)
-			if err != nil {
-				if ctx.Err() != nil {
-					return job.Decision{}, ctx.Err()
-				}
-				p.log.Warn("checkNotArbitrated", "task", tr.Task.String(), "err", err)
-				if len(tr.Results) >= tr.MaxResults {
-					return job.Decision{Verdict: job.GiveUp, Canonical: -1}, nil
-				}
-				return job.Decision{Verdict: job.NeedReplica, Canonical: -1, Established: true}, nil
-			}
-			mine[crop] = img
-			if c, err := compareCrop(prof, img, imgs[d.Canonical], tile, crop); (err != nil || !c.Match) && !wholeRefuted {
-				refuted, wholeRefuted = append(refuted, wholeOf(tr, d.Agreeing)...), true
+	if c, err := compareCrop(prof, mine, imgs[d.Canonical], tile, crop); err != nil || !c.Match {
+		for _, a := range d.Agreeing {
+			if tr.Results[a].Crop.Empty() {
+				refuted = append(refuted, a)
 			}
 		}
-		if c, err := credits.Compare(prof, mine[crop], imgs[k]); err != nil || !c.Match {
+	}
+	for _, k := range wrong {
+		if c, err := credits.Compare(prof, mine, imgs[k]); err != nil || !c.Match {
 			refuted = append(refuted, k)
 		}
 	}
@@ -413,14 +410,14 @@ func (p *Publisher) credit(j *pubJob) bool {
 			continue
 		}
 		tasks = append(tasks, t)
-		checkers, crops := j.coord.Checked(t)
+		crop, checkers := j.coord.Checked(t)
 		for _, v := range peers {
 			if v == p.self {
 				continue
 			}
 			cu := j.pay(j.claims[t][v])
-			if k := slices.Index(checkers, v); k >= 0 {
-				cu = j.payCheck(j.claims[t][v], crops[k], j.m.TileRect(t.Tile))
+			if slices.Contains(checkers, v) {
+				cu = j.payCheck(j.claims[t][v], crop, j.m.TileRect(t.Tile))
 			}
 			pays = append(pays, credits.Payment{Volunteer: v, Task: t, Result: res.CID, CU: cu})
 		}

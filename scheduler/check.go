@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"image"
-	"slices"
 	"time"
 )
 
@@ -12,29 +11,18 @@ import (
 // a replica of the whole task holds a commitment and no check replica is
 // out or in; otherwise none (the whole task).
 func (t *task) nextCrop() image.Rectangle {
-	if t.crop.Empty() && len(t.bands) == 0 {
+	if t.crop.Empty() {
 		return image.Rectangle{}
 	}
 	whole := false
-	var out []image.Rectangle // crops leased, committed or delivered
 	for _, r := range t.replicas {
 		held := r.state == stCommitted || r.state == stDelivered
 		if !r.Crop.Empty() && (held || r.state == stLeased) {
-			out = append(out, r.Crop)
+			return image.Rectangle{}
 		}
 		whole = whole || r.Crop.Empty() && held
 	}
-	switch {
-	case !whole:
-		return image.Rectangle{}
-	case len(t.bands) > 0:
-		for _, b := range t.bands {
-			if !slices.Contains(out, b) {
-				return b
-			}
-		}
-		return image.Rectangle{}
-	case len(out) > 0:
+	if !whole {
 		return image.Rectangle{}
 	}
 	return t.crop
@@ -48,15 +36,8 @@ func (c *Coordinator) checkWaits(now time.Time) {
 	for i, since := range c.checking {
 		t := c.tasks[i]
 		switch {
-		case t.status != tsOpen || t.crop.Empty() && len(t.bands) == 0:
+		case t.status != tsOpen || t.crop.Empty():
 			delete(c.checking, i)
-		case len(t.bands) > 0 && t.nextCrop().Empty():
-			c.checking[i] = now // every band is out, or the task waits for a render of the whole
-		case len(t.bands) > 0:
-			if now.Sub(since) >= c.cfg.CheckWait {
-				delete(c.checking, i)
-				c.unsplit(i)
-			}
 		case t.checkOut() || t.nextCrop().Empty():
 			c.checking[i] = now // a check is under way, or the task waits for a render of the whole
 		case now.Sub(since) >= c.cfg.CheckWait:
@@ -80,22 +61,4 @@ func (t *task) checkOut() bool {
 		}
 	}
 	return false
-}
-
-// unsplit gives up the bands of task i nobody took within CheckWait (too
-// few other peers ask): the task wants a second render of the whole
-// instead, beside the bands out or in.
-func (c *Coordinator) unsplit(i int) {
-	t := c.tasks[i]
-	var kept []image.Rectangle
-	for _, r := range t.replicas {
-		if !r.Crop.Empty() && (r.active() || r.state == stDelivered) {
-			kept = append(kept, r.Crop)
-		}
-	}
-	t.bands = kept
-	t.want = 2 + len(kept)
-	t.quorum = t.want
-	c.touch(i)
-	c.low = min(c.low, i)
 }

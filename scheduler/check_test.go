@@ -77,9 +77,9 @@ func TestCheckReplica(t *testing.T) {
 	if !ok || res != result("whole") || len(agreeing) != 2 {
 		t.Fatalf("accepted %v %v %v", res, agreeing, ok)
 	}
-	checkers, crops := c.Checked(frameTask(1))
-	if len(checkers) != 1 || checkers[0] != ps[1] || crops[0] != checkCrop {
-		t.Fatalf("checked %v by %v, want %v by %s", crops, checkers, checkCrop, ps[1])
+	crop, checkers := c.Checked(frameTask(1))
+	if crop != checkCrop || len(checkers) != 1 || checkers[0] != ps[1] {
+		t.Fatalf("checked %v by %v, want %v by %s", crop, checkers, checkCrop, ps[1])
 	}
 	snap, err := c.Snapshot()
 	if err != nil {
@@ -89,8 +89,8 @@ func TestCheckReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if checkers, crops := r.Checked(frameTask(1)); len(checkers) != 1 || checkers[0] != ps[1] || crops[0] != checkCrop {
-		t.Fatalf("after a restart: checked %v by %v", crops, checkers)
+	if crop, checkers := r.Checked(frameTask(1)); crop != checkCrop || len(checkers) != 1 || checkers[0] != ps[1] {
+		t.Fatalf("after a restart: checked %v by %v", crop, checkers)
 	}
 }
 

@@ -55,8 +55,6 @@ const (
 	DefaultBackupAfter = time.Minute
 	// DefaultCheckWait is Config.CheckWait when it is 0.
 	DefaultCheckWait = time.Minute
-	// MaxBands is the most crops Config.Split may split a task into.
-	MaxBands = 16
 	// DefaultDeliverWindow is Config.DeliverWindow when it is 0.
 	DefaultDeliverWindow = time.Minute
 )
@@ -113,13 +111,6 @@ type Config struct {
 	// the result is committed, so nobody knows the crop before. nil, or an
 	// empty rectangle: no check replica.
 	Check func(job.Task) image.Rectangle
-	// Split, under adaptive replication, divides a task into crops that
-	// tile it. Once the job drains, a second render the coin asks for is
-	// split into these: each crop goes to a different peer as a check
-	// replica, so the task is decided a fraction of a render after its
-	// first result rather than a whole render. nil, or fewer than two
-	// crops (or more than MaxBands): a second render is whole.
-	Split func(job.Task) []image.Rectangle
 	// BackupAfter: LeaseBackup races a replica nothing is known of (no
 	// progress reported, its peer's pace unknown) only once it ran this
 	// long and the reference machine's render (RenderTime ÷ SlowFactor);

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -117,16 +116,6 @@ type Coordinator struct {
 	drainFor time.Duration
 	drainOK  bool
 	drainAt  time.Time
-	// idle is when each peer was last told there was no work (soft
-	// state); idleRenders, as of drainAt, the render times of those told
-	// so within idleWindow, fastest first, and tailWanted the replicas
-	// wanted of tasks tried already. tailSince is when a task tried
-	// already was first kept from a slower peer (waitForFaster).
-	idle        map[peer.ID]time.Time
-	idleKept    int // len(idle) after it was last pruned
-	idleRenders []time.Duration
-	tailWanted  int
-	tailSince   map[int]time.Time
 	// The tasks Uncredited and Suspects return, and every task's state
 	// (grid, in work order, for StatesInOrder, with the count of those
 	// rendering or verifying for Progress), kept as tasks change (sorted
@@ -227,29 +216,19 @@ func (c *Coordinator) lease(now time.Time, p peer.ID, prefix string, backup bool
 		return Lease{}, err
 	}
 	if i >= 0 {
-		t := c.tasks[i]
-		crop := t.nextCrop()
-		switch {
-		case len(t.replicas) == 0 && c.leaveToFaster(now, p):
-			return c.noWork(now, p) // a task nobody has tried: any faster peer may take it
-		case len(t.replicas) > 0 && c.waitForFaster(now, i, p):
-			return c.noWork(now, p)
-		}
-		delete(c.idle, p)
-		delete(c.tailSince, i)
-		if len(t.bands) > 0 && !crop.Empty() {
-			c.checking[i] = now // a band taken: the others wait CheckWait from now
+		crop := c.tasks[i].nextCrop()
+		if crop.Empty() && len(c.tasks[i].replicas) == 0 && c.leaveToFaster(now, p) {
+			return Lease{}, ErrNoWork // a task nobody has tried: any faster peer may take it
 		}
 		return c.issue(now, i, p, prefix, crop)
 	}
 	if !backup {
-		return c.noWork(now, p)
+		return Lease{}, ErrNoWork
 	}
 	slow, drop := c.straggler(now, p, prefix)
 	if slow == nil {
-		return c.noWork(now, p)
+		return Lease{}, ErrNoWork
 	}
-	delete(c.idle, p)
 	if drop != nil {
 		c.close(now, drop, stReleased, 0) // the race goes on without it
 	}
@@ -404,7 +383,6 @@ func (c *Coordinator) adaptiveCoin(now time.Time, r *replica) error {
 		replicate = f < odds
 	}
 	switch {
-	case replicate && c.split(now, t):
 	case replicate:
 		t.want, t.quorum = 2, 2
 	case c.cfg.Check != nil:
@@ -419,40 +397,6 @@ func (c *Coordinator) adaptiveCoin(now time.Time, r *replica) error {
 	}
 	c.low = min(c.low, r.task)
 	return nil
-}
-
-// split splits t's second render into bands when the job drains and
-// Config.Split gives two or more (non-empty) bands. It reports whether it
-// did.
-func (c *Coordinator) split(now time.Time, t *task) bool {
-	if c.cfg.Split == nil {
-		return false
-	}
-	c.drainAt = time.Time{} // estimated anew: the coin rarely asks for a second render
-	if _, draining := c.drain(now); !draining {
-		return false
-	}
-	bands := c.cfg.Split(t.t)
-	if len(bands) < 2 || len(bands) > MaxBands || slices.ContainsFunc(bands, image.Rectangle.Empty) || !c.idleFor(t, len(bands)) {
-		return false
-	}
-	t.want, t.quorum, t.bands = 1+len(bands), 1+len(bands), slices.Clone(bands)
-	c.checking[c.index[t.t]] = now
-	return true
-}
-
-// idleFor reports whether n peers that have not tried t were told lately
-// that there was no work: they would take its bands at once.
-func (c *Coordinator) idleFor(t *task, n int) bool {
-	for p := range c.idle {
-		if n <= 0 {
-			break
-		}
-		if !t.triedBy(p) {
-			n--
-		}
-	}
-	return n <= 0
 }
 
 // coin returns a uniform float64 in [0, 1) read from the configured Rand.

@@ -47,20 +47,6 @@
 // volunteers take about twice as long. Replication never goes back; if the
 // holder's lease is lost, the next holder's standing decides anew.
 //
-// At a job's end that second render would keep the job waiting a whole
-// render after the first result, while the swarm idles. So once the job
-// drains (below), a second render the coin asks for is split into the
-// crops Config.Split gives (bands that tile the task, at most MaxBands):
-// each goes to a different peer as a check replica, and the task is
-// decided on the whole result and every band, each band's peer among the
-// agreeing ones with the band it rendered (Checked). The bands cover every
-// pixel the second render would have: the check is the same, its work the
-// same (each band also loads the scene), its wait a fraction. It splits
-// only while as many peers that have not tried the task were told lately
-// that there was no work: they take the bands at once, on capacity that
-// would idle. Bands nobody takes within CheckWait give way to a second
-// render of the whole, decided with the bands already out or in.
-//
 // When the coin leaves the task unreplicated and Config.Check chooses a
 // crop (the publisher draws one at random, a sixteenth of the tile), the
 // task gets a check replica instead: another peer renders just that crop
@@ -99,14 +85,6 @@
 // render time comes from its pace on the job, else from the speed it says
 // it has (NoteSpeed: the one it measured for the compute units it claims),
 // else from the job's mean pace.
-//
-// The same holds for work on tasks tried already (further replicas, check
-// crops, bands) once the job drains: a peer whose render would take half
-// as long again as that of the idle peer the work would get, were it
-// handed to the fastest peers told lately that there was no work, one
-// each, gets nothing for up to tailWait (20 s); the faster ones ask again
-// within seconds. The wait is bounded because they may have tried the
-// task already.
 //
 // # Verification hand-off
 //

@@ -30,8 +30,8 @@ func (c *Coordinator) Reopen(now time.Time, p peer.ID) []job.Task {
 		}
 		c.touch(i)
 		t.status, c.accepted = tsOpen, c.accepted-1
-		t.result, t.agreeing, t.checkers, t.checked, t.credited = Result{}, nil, nil, nil, false
-		t.crop, t.bands = image.Rectangle{}, nil
+		t.result, t.agreeing, t.checkers, t.credited = Result{}, nil, nil, false
+		t.crop = image.Rectangle{}
 		t.want, t.quorum = max(c.cfg.Replicas, 2), max(c.cfg.Replicas, 2)
 		t.firstRender = 0
 		// A closed replica of p's bars p from the task (triedBy) and

@@ -89,12 +89,11 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 		agreeing := slices.Clone(d.Agreeing)
 		slices.Sort(agreeing)
 		t.agreeing = make([]peer.ID, len(agreeing))
-		t.checkers, t.checked = nil, nil
+		t.checkers = nil
 		for k, a := range agreeing {
 			t.agreeing[k] = t.delivered[a].Peer
 			if !t.delivered[a].Crop.Empty() {
 				t.checkers = append(t.checkers, t.delivered[a].Peer)
-				t.checked = append(t.checked, t.delivered[a].Crop)
 			}
 		}
 		t.result = t.delivered[d.Canonical].result
@@ -225,19 +224,18 @@ func (c *Coordinator) Accepted(tk job.Task) (Result, []peer.ID, bool) {
 	return t.result, slices.Clone(t.agreeing), true
 }
 
-// Checked returns, for an accepted task, those of its agreeing peers that
-// rendered only a crop of it (check replicas, or the bands of a split
-// second render) and the crop each rendered; none when the task had no
-// check replica.
-func (c *Coordinator) Checked(tk job.Task) (checkers []peer.ID, crops []image.Rectangle) {
+// Checked returns, for an accepted task, the crop its check replicas
+// rendered and those of its agreeing peers that rendered only that crop
+// (none when the task had no check replica).
+func (c *Coordinator) Checked(tk job.Task) (crop image.Rectangle, checkers []peer.ID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	i, ok := c.index[tk]
 	if !ok || c.tasks[i].status != tsAccepted || len(c.tasks[i].checkers) == 0 {
-		return nil, nil
+		return image.Rectangle{}, nil
 	}
 	t := c.tasks[i]
-	return slices.Clone(t.checkers), slices.Clone(t.checked)
+	return t.crop, slices.Clone(t.checkers)
 }
 
 // MarkCredited records that the receipts for an accepted task were issued,

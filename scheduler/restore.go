@@ -147,16 +147,6 @@ func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 		return err
 	}
 	t.crop = crop
-	if len(ts.Bands) > MaxBands || len(ts.Bands) > 0 && !crop.Empty() {
-		return fmt.Errorf("%d bands, crop %v", len(ts.Bands), crop)
-	}
-	for k := range ts.Bands {
-		b, err := ts.Bands[k].rectangle()
-		if err != nil {
-			return err
-		}
-		t.bands = append(t.bands, b)
-	}
 	switch ts.Status {
 	case tsOpen:
 	case tsAccepted:
@@ -177,24 +167,15 @@ func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 			}
 			t.agreeing = append(t.agreeing, p)
 		}
-		if len(ts.Checked) != len(ts.Checkers) && len(t.bands) > 0 || len(ts.Checked) > 0 && len(t.bands) == 0 {
-			return errors.New("checkers and the bands they rendered do not match")
-		}
-		for n, k := range ts.Checkers {
+		for _, k := range ts.Checkers {
 			p, err := s.peer(k)
 			if err != nil {
 				return err
 			}
-			c := crop
-			if len(t.bands) > 0 {
-				if c, err = ts.Checked[n].rectangle(); err != nil || !slices.Contains(t.bands, c) {
-					return fmt.Errorf("checker %s rendered no band of the task", p)
-				}
-			}
-			if !slices.Contains(t.agreeing, p) || slices.Contains(t.checkers, p) || c.Empty() {
+			if !slices.Contains(t.agreeing, p) || slices.Contains(t.checkers, p) || crop.Empty() {
 				return fmt.Errorf("checker %s not agreeing, twice, or without a crop", p)
 			}
-			t.checkers, t.checked = append(t.checkers, p), append(t.checked, c)
+			t.checkers = append(t.checkers, p)
 		}
 		if len(t.checkers) >= len(t.agreeing) {
 			return errors.New("accepted on checks alone")
@@ -230,7 +211,7 @@ func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 	t.firstRender, t.needEstablished, t.reproduced = time.Duration(ts.FirstRender), ts.NeedEstablished, ts.Reproduced
 	t.refutes, t.consistentRefutes = ts.Refutes, ts.ConsistentRefs
 	t.selfCheck, t.racing = ts.SelfCheck, ts.Racing
-	if !t.crop.Empty() || len(t.bands) > 0 {
+	if !t.crop.Empty() {
 		c.checking[c.index[t.t]] = c.clock // waits CheckWait again from the restore
 	}
 	for k := range ts.Replicas {

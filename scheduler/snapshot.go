@@ -66,11 +66,7 @@ type taskSnap struct {
 	Crop            *rect `json:"crop,omitempty"`
 	SelfCheck       bool  `json:"sc,omitempty"`
 	Racing          bool  `json:"race,omitempty"`
-	Checkers        []int `json:"chk,omitempty"` // of Agreeing, those that rendered only a crop: Crop, or one of Bands each
-	// Bands split the task's second render (task.bands); Checked, with
-	// them, is the band each of Checkers rendered.
-	Bands   []rect `json:"bands,omitempty"`
-	Checked []rect `json:"chkd,omitempty"`
+	Checkers        []int `json:"chk,omitempty"` // of Agreeing, those that rendered only Crop
 }
 
 // rect is a crop: x0, y0, x1, y1 in frame pixels.
@@ -192,16 +188,13 @@ func (c *Coordinator) Snapshot() ([]byte, error) {
 // pristine reports whether a task is as in a fresh job.
 func (c *Coordinator) pristine(t *task) bool {
 	return t.status == tsOpen && len(t.replicas) == 0 && t.want == c.cfg.Replicas && t.quorum == c.cfg.Replicas &&
-		!t.needEstablished && !t.reproduced && t.firstRender == 0 && t.refutes == 0 && t.crop.Empty() && len(t.bands) == 0 && !t.selfCheck && !t.racing
+		!t.needEstablished && !t.reproduced && t.firstRender == 0 && t.refutes == 0 && t.crop.Empty() && !t.selfCheck && !t.racing
 }
 
 // snapTask encodes task i, naming peers through intern.
 func (c *Coordinator) snapTask(i int, intern func(peer.ID) int) taskSnap {
 	t := c.tasks[i]
 	ts := taskSnap{I: i, Status: t.status, Credited: t.credited, Crop: newRect(t.crop)}
-	for _, b := range t.bands {
-		ts.Bands = append(ts.Bands, *newRect(b))
-	}
 	if t.status == tsOpen {
 		ts.Want, ts.Quorum = t.want, t.quorum
 		ts.FirstRender, ts.NeedEstablished, ts.Reproduced = int64(t.firstRender), t.needEstablished, t.reproduced
@@ -213,11 +206,8 @@ func (c *Coordinator) snapTask(i int, intern func(peer.ID) int) taskSnap {
 		for _, p := range t.agreeing {
 			ts.Agreeing = append(ts.Agreeing, intern(p))
 		}
-		for k, p := range t.checkers {
+		for _, p := range t.checkers {
 			ts.Checkers = append(ts.Checkers, intern(p))
-			if len(t.bands) > 0 {
-				ts.Checked = append(ts.Checked, *newRect(t.checked[k]))
-			}
 		}
 	}
 	pos := make(map[*replica]int, len(t.replicas))

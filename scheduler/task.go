@@ -85,11 +85,6 @@ type task struct {
 	// replica renders just these pixels), chosen when its first replica
 	// committed; empty when the task has no check replica.
 	crop image.Rectangle
-	// bands, when set, split the task's second render into crops that
-	// tile it, each another peer's check replica (Config.Split): chosen
-	// when its first replica committed and the coin asked for a second
-	// render while the job drains.
-	bands []image.Rectangle
 	// selfCheck: no other peer took the task's check replica within
 	// CheckWait; the publisher checks the result itself.
 	selfCheck bool
@@ -107,8 +102,7 @@ type task struct {
 	// Once accepted:
 	result   Result
 	agreeing []peer.ID
-	checkers []peer.ID         // of agreeing, the peers of check replicas
-	checked  []image.Rectangle // the crop each of checkers rendered
+	checkers []peer.ID // of agreeing, the peers of check replicas (they rendered crop)
 	credited bool
 }
 
