@@ -99,6 +99,12 @@ func isMessage(l string) bool {
 	return strings.HasPrefix(l, "File '") || kindRE.MatchString(l) || strings.HasPrefix(l, "Possible ")
 }
 
+// raw is the last n messages as povray wrote them, unsanitized: for this
+// machine's own log only, never for the publisher.
+func (t *tailBuf) raw(n int) string {
+	return strings.Join(t.lines[max(0, len(t.lines)-n):], " | ")
+}
+
 func (t *tailBuf) last() string {
 	if len(t.lines) == 0 {
 		return "(no output)"
@@ -154,3 +160,20 @@ func lastLine(out []byte) string {
 	}
 	return lines[len(lines)-1]
 }
+
+// lastBytes keeps the last max bytes written to it: povray's standard
+// output, which it fills only when something goes wrong.
+type lastBytes struct {
+	max int
+	buf []byte
+}
+
+func (w *lastBytes) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	if over := len(w.buf) - w.max; over > 0 {
+		w.buf = w.buf[over:]
+	}
+	return len(p), nil
+}
+
+func (w *lastBytes) String() string { return strings.TrimSpace(string(w.buf)) }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -257,7 +256,8 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	if err != nil {
 		return render.Result{}, err
 	}
-	cmd.Stdout = io.Discard
+	stdout := &lastBytes{max: 4 << 10}
+	cmd.Stdout = stdout
 	lim := render.LimitsOf(t)
 	if err := render.Start(cmd, lim); err != nil {
 		return render.Result{}, fmt.Errorf("%w: starting povray: %v", render.ErrUnavailable, err)
@@ -286,7 +286,12 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 		return render.Result{}, fmt.Errorf("%w: povray wrote more than its output limit of %s", render.ErrTaskInvalid, render.Size(lim.FileSize))
 	}
 	if waitErr != nil || scanErr != nil {
-		return render.Result{}, povError(waitErr, tail, sceneDir, lim.Memory)
+		err := povError(waitErr, tail, sceneDir, lim.Memory)
+		// The publisher gets the sanitized reason; this machine's own log
+		// keeps what povray really said, to find out why it failed.
+		b.logger().Warn("povrayFailed", "scene", t.SceneFile, "frame", t.Frame, "err", err,
+			"stderr", tail.raw(8), "stdout", stdout.String())
+		return render.Result{}, err
 	}
 	res, err := finish(imgDir, outDir, t)
 	if err != nil {
