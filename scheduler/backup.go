@@ -13,7 +13,8 @@ import (
 // LeaseBackup is Lease for a peer that has nothing else to do, in this job
 // or any other: when the job has no task to lease to it, it gets a backup
 // of a straggler — a replica of a whole task, not yet committed and the
-// only one of its task still out, that this peer is expected to commit
+// only one of its task still out (or the later of two out of a task
+// replicated at issue), that this peer is expected to commit
 // well before (finishBy); of those, the one expected last. The backup
 // races the straggler: the first of them to commit keeps the task, and the
 // other is withdrawn without a failure. A peer expected to commit well
@@ -89,12 +90,13 @@ func (c *Coordinator) raceables(now time.Time) []race {
 }
 
 // raceable reports whether a backup may race r's task, whoever asks, and
-// how: r is leased, of the whole task, the task wants no other replica
-// and r is its only one out or, when it races already, one of its two
-// racers; slower is the racer to replace (r alone: r), faster the other
-// one (nil: none), due when the task is expected to commit. A replica
-// nothing is known of is raced only once it ran BackupAfter and the
-// reference machine's render.
+// how: r is leased, of the whole task, and the task wants no other
+// replica; r is its only one out, or the later of its two out (a task
+// replicated at issue, not racing yet), or, when it races already with
+// two out, one of its two racers. slower is the replica to race or, in a
+// race, the racer to replace; faster the other racer (nil: none); due
+// when the task is expected to commit. A replica nothing is known of is
+// raced only once it ran BackupAfter and the reference machine's render.
 func (c *Coordinator) raceable(now time.Time, r *replica) (slower, faster *replica, due time.Time, ok bool) {
 	t := c.tasks[r.task]
 	if r.state != stLeased || !r.Crop.Empty() || t.status != tsOpen || t.needsReplica() {
@@ -103,8 +105,8 @@ func (c *Coordinator) raceable(now time.Time, r *replica) (slower, faster *repli
 	var other *replica
 	for _, o := range t.replicas {
 		if o != r && o.state == stLeased {
-			if other != nil || !t.racing {
-				return nil, nil, time.Time{}, false // not a race of two
+			if other != nil || !o.Crop.Empty() {
+				return nil, nil, time.Time{}, false // three out, or a check beside r
 			}
 			other = o
 		}
@@ -120,6 +122,9 @@ func (c *Coordinator) raceable(now time.Time, r *replica) (slower, faster *repli
 	if odue.After(due) || odue.Equal(due) && other.ID > r.ID {
 		r, other, due, odue = other, r, odue, due
 	}
+	if !t.racing {
+		return r, nil, due, true // the later of two replicas wanted
+	}
 	return r, other, odue, true // the race ends with the first to commit
 }
 
@@ -131,17 +136,28 @@ func b2i(b bool) int {
 }
 
 // endRace withdraws, when r is the first of a raced task's replicas to
-// commit, the replica it raced: its peer is not charged.
+// commit, the one other replica out expected to commit last: the one r
+// raced, or of a task with two replicas out when the race began, either
+// of those two (a restart forgets which one was raced). Its peer is not
+// charged.
 func (c *Coordinator) endRace(now time.Time, t *task, r *replica) {
 	if !t.racing {
 		return
 	}
+	var last *replica
+	var lastDue time.Time
+	for _, o := range t.replicas {
+		if o == r || o.state != stLeased {
+			continue
+		}
+		if due, _ := c.finishBy(now, o); last == nil || due.After(lastDue) {
+			last, lastDue = o, due
+		}
+	}
 	t.racing = false
 	t.want--
-	for _, o := range t.replicas {
-		if o != r && o.state == stLeased {
-			c.close(now, o, stReleased, 0)
-		}
+	if last != nil {
+		c.close(now, last, stReleased, 0)
 	}
 }
 

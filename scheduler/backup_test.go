@@ -193,3 +193,63 @@ func TestBackupsGoByPace(t *testing.T) {
 		t.Fatalf("%d tasks pending, want all 4", len(p))
 	}
 }
+
+// A task replicated at issue whose two replicas both render slowly is
+// backed up too: the backup races the replica expected last, and the
+// first of those two to commit keeps the place beside the other replica,
+// which renders on undisturbed. A restart keeps the race.
+func TestBackupOfTwoReplicasOut(t *testing.T) {
+	ps := testPeers(t, 3)
+	cfg := backupConfig()
+	cfg.Replicas = 2
+	c := newCoord(t, cfg)
+	steady := mustLease(t, c, t0, ps[0], "")
+	slow := mustLease(t, c, t0, ps[1], "")
+	now := t0.Add(2 * time.Minute)
+	c.Report(now, steady.ID, ps[0], 0.5) // due at 4 minutes
+	c.Report(now, slow.ID, ps[1], 0.1)   // due at 20
+	backup, err := c.LeaseBackup(now, ps[2], "")
+	if err != nil || backup.Task != slow.Task {
+		t.Fatalf("backup of a task with two slow replicas out: %+v, %v", backup, err)
+	}
+	snap, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, c, now.Add(time.Minute), backup, "frame")
+	if _, err := c.Renew(now.Add(time.Minute), slow.ID, ps[1]); !errors.Is(err, ErrLeaseClosed) {
+		t.Fatalf("the replica expected last after its backup committed: %v, want ErrLeaseClosed", err)
+	}
+	if _, err := c.Renew(now.Add(time.Minute), steady.ID, ps[0]); err != nil {
+		t.Fatalf("the other replica was withdrawn: %v", err)
+	}
+	deliver(t, c, now.Add(2*time.Minute), steady, "frame")
+	if p := c.Pending(); len(p) != 1 || len(p[0].Results) != 2 {
+		t.Fatalf("pending %+v, want the task with the steady replica's and the backup's results", p)
+	}
+	if c.points[ps[1]] != 0 {
+		t.Errorf("the withdrawn replica's peer was charged %d failure points", c.points[ps[1]])
+	}
+
+	// After a restart the first of the three to commit withdraws one of
+	// the other two, and the task still takes two results.
+	r, err := Restore(cfg, snap, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, r, now.Add(time.Minute), backup, "frame")
+	open := 0
+	var last Lease
+	for i, l := range []Lease{steady, slow} {
+		if _, err := r.Renew(now.Add(time.Minute), l.ID, ps[i]); err == nil {
+			open, last = open+1, l
+		}
+	}
+	if open != 1 {
+		t.Fatalf("after a restart %d of the two replicas raced renew after the backup committed, want 1", open)
+	}
+	deliver(t, r, now.Add(2*time.Minute), last, "frame")
+	if p := r.Pending(); len(p) != 1 || len(p[0].Results) != 2 {
+		t.Fatalf("after a restart pending %+v, want the task with two results", p)
+	}
+}

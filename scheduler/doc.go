@@ -62,8 +62,9 @@
 //
 // A volunteer that no job had work for asks with LeaseBackup. When the job
 // has nothing to lease to it either, it may race a straggler: a replica of
-// a whole task, not yet committed and the only one of its task still out,
-// that this volunteer is expected to commit well before. The coordinator
+// a whole task, not yet committed and the only one of its task still out
+// (or the later of two a task replicated at issue has out), that this
+// volunteer is expected to commit well before. The coordinator
 // estimates when a replica will commit from the progress its renewals
 // report (Report), else from its peer's pace on the job's earlier tasks;
 // with neither, a replica is not raced before BackupAfter and the
@@ -71,7 +72,8 @@
 // pace, or the job's mean, says when it would commit. Of the replicas it
 // beats by a quarter of its render, it races the one due last: the first
 // of the two to commit keeps the task (its result is then verified like
-// any other) and the other lease is withdrawn without a failure charged.
+// any other) and the other lease is withdrawn without a failure charged
+// (of a task with two replicas out, the one of the other two due last).
 // A volunteer that would beat both racers replaces the slower. A check
 // replica is never raced; a task replicated for verification only by an
 // established peer on another prefix. So a job's last frames do not wait

@@ -88,9 +88,10 @@ type task struct {
 	// selfCheck: no other peer took the task's check replica within
 	// CheckWait; the publisher checks the result itself.
 	selfCheck bool
-	// racing: a backup replica was leased beside the task's only replica,
-	// a straggler's (LeaseBackup); the first of them to commit keeps the
-	// task and the other is withdrawn.
+	// racing: a backup replica was leased beside a straggler's
+	// (LeaseBackup), the task's only replica out or one of its two; the
+	// first of the racers to commit keeps the task and the other replica
+	// out due last is withdrawn.
 	racing bool
 	// reproduced: the publisher rendered the task itself after new peers
 	// reported it failing, and it did not fail.
