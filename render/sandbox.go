@@ -23,6 +23,19 @@ type Sandboxer interface {
 	Sandboxed() (ok bool, why string)
 }
 
+// ErrSandboxStart: bubblewrap itself failed (it says why on its standard
+// error, "bwrap: …") before the renderer ran, e.g. creating a namespace on
+// a loaded machine. The scene had no part in it; a backend runs it again
+// (SandboxTries) before it reports the failure.
+var ErrSandboxStart = errors.New("the sandbox (bubblewrap) failed to start")
+
+// SandboxTries is how many times a backend runs a render whose sandbox
+// failed to start (ErrSandboxStart), a second apart.
+const SandboxTries = 3
+
+// SandboxSaid reports whether line is bubblewrap's own error message.
+func SandboxSaid(line string) bool { return strings.HasPrefix(strings.TrimSpace(line), "bwrap: ") }
+
 // systemDirs are shown read-only in every sandbox: /usr, and /bin, /sbin
 // and /lib* as the links of a merged-/usr system or the directories of an
 // older one.
@@ -183,6 +196,9 @@ func ProbeSandbox(ctx context.Context, bwrap string, sb func(sceneDir, workDir s
 		if msg == "" && err != nil {
 			msg = err.Error()
 		}
+		if SandboxSaid(msg) {
+			return fmt.Errorf("bubblewrap does not work here: %s (%w)", msg, ErrSandboxStart)
+		}
 		return fmt.Errorf("bubblewrap does not work here: %s", msg)
 	}
 	if _, err := os.Stat(filepath.Join(work, "probe")); err != nil {
@@ -197,13 +213,17 @@ func ProbeSandbox(ctx context.Context, bwrap string, sb func(sceneDir, workDir s
 		if msg == "" && err != nil {
 			msg = err.Error()
 		}
+		if SandboxSaid(msg) {
+			return fmt.Errorf("%s does not run in the sandbox: %s (%w)", filepath.Base(run[0]), msg, ErrSandboxStart)
+		}
 		return fmt.Errorf("%s does not run in the sandbox: %s", filepath.Base(run[0]), msg)
 	}
 	return nil
 }
 
 // FindSandbox finds bubblewrap and checks with ProbeSandbox that it works
-// for a renderer here; it returns bwrap's path, or "" and why not.
+// for a renderer here (probing again, up to SandboxTries, when bubblewrap
+// failed to start); it returns bwrap's path, or "" and why not.
 func FindSandbox(ctx context.Context, sb func(sceneDir, workDir string) Sandbox, run []string, ok func([]byte) bool) (string, string) {
 	if !sandboxOS {
 		return "", "bubblewrap sandboxes are Linux-only"
@@ -212,10 +232,20 @@ func FindSandbox(ctx context.Context, sb func(sceneDir, workDir string) Sandbox,
 	if err != nil {
 		return "", "bubblewrap (bwrap) is not installed"
 	}
-	if err := ProbeSandbox(ctx, bw, sb, run, ok); err != nil {
-		return "", err.Error()
+	for try := 1; ; try++ {
+		err := ProbeSandbox(ctx, bw, sb, run, ok)
+		if err == nil {
+			return bw, ""
+		}
+		if !errors.Is(err, ErrSandboxStart) || try == SandboxTries {
+			return "", err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return "", err.Error()
+		case <-time.After(time.Second):
+		}
 	}
-	return bw, ""
 }
 
 // ErrOutsideScene: a file a scene needs resolves, symlinks included,

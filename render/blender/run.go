@@ -73,8 +73,23 @@ func minimalEnv(work string) []string {
 // of its combined output. It returns an error wrapping ctx.Err() when ctx
 // ends first (the whole process group is killed), one wrapping
 // render.ErrSceneInvalid when the script rejected the scene, and one with
-// Blender's last output line when Blender failed.
+// Blender's last output line when Blender failed. A run whose sandbox
+// failed to start is run again (render.SandboxTries).
 func (b *Backend) run(ctx context.Context, s runSpec, line func(string)) error {
+	for try := 1; ; try++ {
+		err := b.runOnce(ctx, s, line)
+		if !errors.Is(err, render.ErrSandboxStart) || try == render.SandboxTries {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("blender: %w", ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (b *Backend) runOnce(ctx context.Context, s runSpec, line func(string)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -175,6 +190,9 @@ loop:
 			return fmt.Errorf("%w: blender ran out of memory under its limit of %s: %s", render.ErrTaskInvalid, render.Size(s.memory), renderErr)
 		}
 		return fmt.Errorf("blender could not render: %s", renderErr)
+	}
+	if waitErr != nil && render.SandboxSaid(last) {
+		return fmt.Errorf("blender: %w: %s", render.ErrSandboxStart, last)
 	}
 	if waitErr != nil && !readBlend && strings.Contains(last, s.blend) {
 		// Blender refused the file before our script ran, e.g. "Error:

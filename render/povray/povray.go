@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -158,7 +159,22 @@ func borderArgs(r render.Rect, w, h int) []string {
 }
 
 // Render renders one frame of t's scene (a .pov, or an .ini naming one).
+// A render whose sandbox failed to start is run again (render.SandboxTries).
 func (b *Backend) Render(ctx context.Context, t render.Task, progress func(render.Progress)) (render.Result, error) {
+	for try := 1; ; try++ {
+		res, err := b.render(ctx, t, progress)
+		if !errors.Is(err, render.ErrSandboxStart) || try == render.SandboxTries {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return render.Result{}, fmt.Errorf("povray: %w", ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (b *Backend) render(ctx context.Context, t render.Task, progress func(render.Progress)) (render.Result, error) {
 	if err := t.CheckExtras(); err != nil {
 		return render.Result{}, err
 	}
@@ -287,6 +303,9 @@ func (b *Backend) Render(ctx context.Context, t render.Task, progress func(rende
 	}
 	if waitErr != nil || scanErr != nil {
 		err := povError(waitErr, tail, sceneDir, lim.Memory)
+		if slices.ContainsFunc(tail.lines, render.SandboxSaid) {
+			err = fmt.Errorf("povray: %w", render.ErrSandboxStart)
+		}
 		// The publisher gets the sanitized reason; this machine's own log
 		// keeps what povray really said, to find out why it failed.
 		b.logger().Warn("povrayFailed", "scene", t.SceneFile, "frame", t.Frame, "err", err,

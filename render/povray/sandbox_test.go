@@ -366,3 +366,43 @@ func TestBwrapBrokenFallsBack(t *testing.T) {
 		}
 	}
 }
+
+// TestSandboxStartRetried: bubblewrap failing to start for a moment (as
+// it did on a loaded machine: "bwrap: No permissions to create new
+// namespace") neither turns the sandbox off nor fails the render; it is
+// run again. One that keeps failing fails the render with
+// render.ErrSandboxStart.
+func TestSandboxStartRetried(t *testing.T) {
+	b := needPOVRay(t)
+	rendertest.RequireSandbox(t, b)
+	real, err := exec.LookPath("bwrap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, count := t.TempDir(), filepath.Join(t.TempDir(), "count")
+	fake := filepath.Join(bin, "bwrap")
+	writeFile(t, fake, "#!/bin/sh\nn=$(cat "+count+" 2>/dev/null || echo 0)\necho $((n+1)) > "+count+
+		"\nif [ $n -eq 0 ] || [ $n -eq 3 ]; then echo 'bwrap: No permissions to create new namespace' >&2; exit 1; fi\nexec "+real+` "$@"`+"\n")
+	if err := os.Chmod(fake, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var logged strings.Builder
+	b = &Backend{Logger: slog.New(slog.NewTextHandler(&logged, nil))}
+	if ok, why := b.Sandboxed(); !ok { // the probe's first run fails
+		t.Fatalf("a sandbox that failed to start once was turned off: %s", why)
+	}
+	task := render.Task{SceneDir: "testdata", SceneFile: "anim.ini", Frame: 4, Width: 24, Height: 18, OutputDir: t.TempDir()}
+	if _, err := b.Render(t.Context(), task, nil); err != nil { // its first run fails
+		t.Fatalf("a render whose sandbox failed to start once: %v", err)
+	}
+	if data, _ := os.ReadFile(count); strings.TrimSpace(string(data)) != "5" {
+		t.Errorf("bwrap ran %s times, want 5 (the probe's first run, its two again, the render twice)", data)
+	}
+
+	writeFile(t, fake, "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+	task.OutputDir = t.TempDir()
+	if _, err := b.Render(t.Context(), task, nil); !errors.Is(err, render.ErrSandboxStart) {
+		t.Fatalf("a sandbox that never starts: %v, want ErrSandboxStart", err)
+	}
+}
