@@ -33,6 +33,22 @@ var ErrSandboxStart = errors.New("the sandbox (bubblewrap) failed to start")
 // failed to start (ErrSandboxStart), a second apart.
 const SandboxTries = 3
 
+// RetrySandboxStart runs do, and again (up to SandboxTries in all, a
+// second apart) while it fails with ErrSandboxStart and ctx lasts.
+func RetrySandboxStart[T any](ctx context.Context, do func() (T, error)) (T, error) {
+	for try := 1; ; try++ {
+		v, err := do()
+		if !errors.Is(err, ErrSandboxStart) || try == SandboxTries {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // SandboxSaid reports whether line is bubblewrap's own error message.
 func SandboxSaid(line string) bool { return strings.HasPrefix(strings.TrimSpace(line), "bwrap: ") }
 
@@ -232,20 +248,12 @@ func FindSandbox(ctx context.Context, sb func(sceneDir, workDir string) Sandbox,
 	if err != nil {
 		return "", "bubblewrap (bwrap) is not installed"
 	}
-	for try := 1; ; try++ {
-		err := ProbeSandbox(ctx, bw, sb, run, ok)
-		if err == nil {
-			return bw, ""
-		}
-		if !errors.Is(err, ErrSandboxStart) || try == SandboxTries {
-			return "", err.Error()
-		}
-		select {
-		case <-ctx.Done():
-			return "", err.Error()
-		case <-time.After(time.Second):
-		}
+	if _, err := RetrySandboxStart(ctx, func() (struct{}, error) {
+		return struct{}{}, ProbeSandbox(ctx, bw, sb, run, ok)
+	}); err != nil {
+		return "", err.Error()
 	}
+	return bw, ""
 }
 
 // ErrOutsideScene: a file a scene needs resolves, symlinks included,

@@ -76,17 +76,8 @@ func minimalEnv(work string) []string {
 // Blender's last output line when Blender failed. A run whose sandbox
 // failed to start is run again (render.SandboxTries).
 func (b *Backend) run(ctx context.Context, s runSpec, line func(string)) error {
-	for try := 1; ; try++ {
-		err := b.runOnce(ctx, s, line)
-		if !errors.Is(err, render.ErrSandboxStart) || try == render.SandboxTries {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("blender: %w", ctx.Err())
-		case <-time.After(time.Second):
-		}
-	}
+	_, err := render.RetrySandboxStart(ctx, func() (struct{}, error) { return struct{}{}, b.runOnce(ctx, s, line) })
+	return err
 }
 
 func (b *Backend) runOnce(ctx context.Context, s runSpec, line func(string)) error {

@@ -1,12 +1,14 @@
 package blender
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/renderswarm/renderswarm/render"
 	"github.com/renderswarm/renderswarm/render/rendertest"
 )
 
@@ -56,5 +58,44 @@ func TestSandboxBoundaries(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(work, "ok")); err != nil {
 		t.Error("the work directory write did not reach the host")
+	}
+}
+
+// TestSandboxStartRetried: a render whose bubblewrap fails to start once
+// ("bwrap: No permissions to create new namespace", as on a loaded
+// machine) is run again and succeeds; one whose bubblewrap never starts
+// fails with render.ErrSandboxStart.
+func TestSandboxStartRetried(t *testing.T) {
+	f := getFixtures(t)
+	b := New()
+	defer b.Close()
+	rendertest.RequireSandbox(t, b)
+	real, _ := exec.LookPath("bwrap")
+	fake, count := filepath.Join(t.TempDir(), "bwrap"), filepath.Join(t.TempDir(), "count")
+	script := "#!/bin/sh\nn=$(cat " + count + " 2>/dev/null || echo 0)\necho $((n+1)) > " + count +
+		"\nif [ $n -eq 0 ]; then echo 'bwrap: No permissions to create new namespace' >&2; exit 1; fi\nexec " + real + ` "$@"` + "\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b.bwrap = fake
+	task := render.Task{SceneDir: filepath.Join(f.dir, "scene"), SceneFile: "anim.blend", Frame: 2,
+		Width: 16, Height: 12, Samples: 1, OutputDir: t.TempDir()}
+	if _, err := b.Render(t.Context(), task, nil); err != nil {
+		t.Fatalf("a render whose sandbox failed to start once: %v", err)
+	}
+	if data, _ := os.ReadFile(count); strings.TrimSpace(string(data)) != "2" {
+		t.Errorf("bwrap ran %s times, want 2", data)
+	}
+
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b = New() // no Blender kept running from the render above
+	defer b.Close()
+	b.Sandboxed()
+	b.bwrap = fake
+	task.OutputDir = t.TempDir()
+	if _, err := b.Render(t.Context(), task, nil); !errors.Is(err, render.ErrSandboxStart) {
+		t.Fatalf("a sandbox that never starts: %v, want ErrSandboxStart", err)
 	}
 }

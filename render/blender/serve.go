@@ -254,6 +254,8 @@ func (s *server) exitError() error {
 	switch {
 	case s.over() || render.FileTooLarge(err):
 		return fmt.Errorf("%w: blender wrote more than its output limit of %s", render.ErrTaskInvalid, render.Size(s.key.output))
+	case err != nil && render.SandboxSaid(s.last):
+		return fmt.Errorf("blender: %w: %s", render.ErrSandboxStart, s.last)
 	case outOfMemory(s.last):
 		return fmt.Errorf("%w: blender ran out of memory under its limit of %s: %s", render.ErrTaskInvalid, render.Size(s.key.memory), s.last)
 	case err != nil:
@@ -323,7 +325,7 @@ func (b *Backend) renderServed(ctx context.Context, key serverKey, params map[st
 	s := b.servers.take(key)
 	if s == nil {
 		var err error
-		if s, err = b.startServer(ctx, key); err != nil {
+		if s, err = render.RetrySandboxStart(ctx, func() (*server, error) { return b.startServer(ctx, key) }); err != nil {
 			return 0, err
 		}
 	}

@@ -161,17 +161,7 @@ func borderArgs(r render.Rect, w, h int) []string {
 // Render renders one frame of t's scene (a .pov, or an .ini naming one).
 // A render whose sandbox failed to start is run again (render.SandboxTries).
 func (b *Backend) Render(ctx context.Context, t render.Task, progress func(render.Progress)) (render.Result, error) {
-	for try := 1; ; try++ {
-		res, err := b.render(ctx, t, progress)
-		if !errors.Is(err, render.ErrSandboxStart) || try == render.SandboxTries {
-			return res, err
-		}
-		select {
-		case <-ctx.Done():
-			return render.Result{}, fmt.Errorf("povray: %w", ctx.Err())
-		case <-time.After(time.Second):
-		}
-	}
+	return render.RetrySandboxStart(ctx, func() (render.Result, error) { return b.render(ctx, t, progress) })
 }
 
 func (b *Backend) render(ctx context.Context, t render.Task, progress func(render.Progress)) (render.Result, error) {
