@@ -62,6 +62,9 @@ func (c *Coordinator) estimateDrain() (time.Duration, bool) {
 			rate += 1 / c.renderFor(r.Peer).Seconds()
 		}
 	}
+	if rate <= 0 {
+		return 0, false
+	}
 	// Past this many wanted replicas the drain takes four renders of the
 	// job's mean peer: nobody is slow enough to be left out.
 	limit := 4*out + 16
@@ -73,14 +76,6 @@ func (c *Coordinator) estimateDrain() (time.Duration, bool) {
 	}
 	if wanted > limit {
 		return 0, false
-	}
-	if rate <= 0 {
-		// No whole task out: the replicas wanted (second renders) would
-		// take the job's mean peer, as the job's pace knows it.
-		if wanted == 0 || len(c.pace) == 0 {
-			return 0, false
-		}
-		rate = float64(len(c.pace)) / (c.paceSum * c.cfg.RenderTime.Seconds())
 	}
 	return time.Duration(float64(wanted+out) / rate * float64(time.Second)), true
 }

@@ -90,36 +90,3 @@ func TestLastTasksGoToFasterPeers(t *testing.T) {
 		t.Errorf("an out-of-range speed was kept: %v", long.speeds[quiet])
 	}
 }
-
-// With every whole render of a job in, the second renders the coin asks
-// for wait tailWait for a peer about as fast as the job's: the slow peer
-// that asks first gets one only tailWait after it was first kept from it.
-func TestSecondRendersAtTheEndWaitForFasterPeers(t *testing.T) {
-	ps := testPeers(t, 4)
-	fast, slow := ps[:3], ps[3]
-	cfg := tailConfig(2)
-	valid := 1000
-	cfg.Standing = func(peer.ID) Standing { return Standing{Verified: 100, Jobs: 10, ConsecutiveValid: valid} }
-	c := newCoord(t, cfg)
-	for _, p := range fast {
-		c.NoteSpeed(p, 2)
-	}
-	c.NoteSpeed(slow, 0.25)
-	a, b := mustLease(t, c, t0, fast[0], ""), mustLease(t, c, t0, fast[1], "")
-	in := t0.Add(30 * time.Second)
-	valid = 1 // the coin asks for a second render of both
-	deliver(t, c, in, a, "a")
-	deliver(t, c, in, b, "b")
-	if l, err := c.Lease(in.Add(time.Second), slow, ""); !errors.Is(err, ErrNoWork) {
-		t.Fatalf("the slow volunteer and a second render at the job's end: %+v, %v; want ErrNoWork", l, err)
-	}
-	if l, err := c.Lease(in.Add(2*time.Second), fast[2], ""); err != nil || l.Task != a.Task && l.Task != b.Task {
-		t.Fatalf("a fast volunteer: %+v, %v; want a second render", l, err)
-	}
-	if l, err := c.Lease(in.Add(3*time.Second), slow, ""); !errors.Is(err, ErrNoWork) {
-		t.Fatalf("the slow volunteer and the other second render: %+v, %v; want ErrNoWork", l, err)
-	}
-	if l, err := c.Lease(in.Add(3*time.Second+tailWait), slow, ""); err != nil {
-		t.Fatalf("the slow volunteer tailWait later: %+v, %v; want the other second render", l, err)
-	}
-}
