@@ -116,9 +116,6 @@ type Coordinator struct {
 	drainFor time.Duration
 	drainOK  bool
 	drainAt  time.Time
-	// tailSince is when a task tried already was first kept from a slow
-	// peer (waitForFaster); forgotten when the task is leased.
-	tailSince map[int]time.Time
 	// The tasks Uncredited and Suspects return, and every task's state
 	// (grid, in work order, for StatesInOrder, with the count of those
 	// rendering or verifying for Progress), kept as tasks change (sorted
@@ -220,14 +217,9 @@ func (c *Coordinator) lease(now time.Time, p peer.ID, prefix string, backup bool
 	}
 	if i >= 0 {
 		crop := c.tasks[i].nextCrop()
-		if len(c.tasks[i].replicas) == 0 {
-			if crop.Empty() && c.leaveToFaster(now, p) {
-				return Lease{}, ErrNoWork // a task nobody has tried: any faster peer may take it
-			}
-		} else if c.waitForFaster(now, i, p) {
-			return Lease{}, ErrNoWork
+		if crop.Empty() && len(c.tasks[i].replicas) == 0 && c.leaveToFaster(now, p) {
+			return Lease{}, ErrNoWork // a task nobody has tried: any faster peer may take it
 		}
-		delete(c.tailSince, i)
 		return c.issue(now, i, p, prefix, crop)
 	}
 	if !backup {

@@ -82,9 +82,8 @@
 // Nor are the last frames given to slow machines in the first place: once
 // the job drains, a volunteer whose render of a whole task would take half
 // as long again as the job's peers need to finish all its whole-task work
-// without it gets no untried task here (leaveToFaster). Check crops and
-// further replicas, which the faster peers may not be allowed, wait up to
-// tailWait for a faster peer, then go to it all the same. Its
+// without it gets no untried task here (leaveToFaster): check crops and
+// further replicas, which the faster peers may not be allowed, still. Its
 // render time comes from its pace on the job, else from the speed it says
 // it has (NoteSpeed: the one it measured for the compute units it claims),
 // else from the job's mean pace.

@@ -15,19 +15,12 @@ import (
 // whole task would take longer than the job's peers need to finish all
 // its whole-task work without it gets none of the tasks nobody has tried
 // yet: it renders for a job with a longer queue. Check crops (a sixteenth
-// of a task) and the further replicas of a task wait for a faster peer
-// for tailWait (waitForFaster), then go to it all the same: the faster
-// peers may all have tried that task already. At a job's end these are
-// the second renders the adaptive coin asks for; given at once to the
-// slow peers that ask first, each would wait for a backup to race it.
+// of a task) and the further replicas of a task still go to it: the
+// faster peers may have tried that task already.
 
 // tailMargin is how much longer than the job's drain a peer's render must
 // be expected to take before it is left without a whole task.
 const tailMargin = 1.5
-
-// tailWait is how long a draining job's task tried already (a further
-// replica, a check crop) is kept from slow peers for a faster one.
-const tailWait = 20 * time.Second
 
 // drainEvery is how often the drain estimate is made anew: every idle
 // volunteer asks every few seconds.
@@ -86,23 +79,6 @@ func (c *Coordinator) estimateDrain() (time.Duration, bool) {
 func (c *Coordinator) leaveToFaster(now time.Time, p peer.ID) bool {
 	d, ok := c.drain(now)
 	return ok && float64(c.renderFor(p)) > tailMargin*float64(d)
-}
-
-// waitForFaster reports whether task i, tried already, is better left
-// for a faster peer than p (leaveToFaster), as it is for at most tailWait
-// from the first time it was kept from one.
-func (c *Coordinator) waitForFaster(now time.Time, i int, p peer.ID) bool {
-	if !c.leaveToFaster(now, p) {
-		return false
-	}
-	since, ok := c.tailSince[i]
-	if !ok {
-		if c.tailSince == nil {
-			c.tailSince = map[int]time.Time{}
-		}
-		since, c.tailSince[i] = now, now
-	}
-	return now.Sub(since) < tailWait && !now.Before(since)
 }
 
 // NoteSpeed records the speed p says it has, relative to the reference

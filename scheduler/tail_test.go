@@ -23,8 +23,8 @@ func tailConfig(frames int) Config {
 // the reference machine is left without its last frames: the eight twice
 // as fast that render it now finish them all in 45 s, before it would
 // finish one. A volunteer that said nothing, and a slow one while the job
-// has plenty left, get a frame. A task the fast ones have tried waits a
-// while for a faster peer.
+// has plenty left, get a frame, and so does a slow one for a task the fast
+// ones have tried.
 func TestLastTasksGoToFasterPeers(t *testing.T) {
 	ps := testPeers(t, 11)
 	fast, slow, quiet := ps[:8], ps[8], ps[9]
@@ -54,33 +54,16 @@ func TestLastTasksGoToFasterPeers(t *testing.T) {
 	if _, err := long.Lease(later, slow, ""); err != nil {
 		t.Fatalf("the slow volunteer while 192 frames wait: %v; want a frame", err)
 	}
-	// The second replica of a task the fast one holds waits tailWait for
-	// a faster peer that has not tried it, then goes to the slow one all
-	// the same: the fast one may not render it twice.
+	// The second replica of a task the fast one holds goes to the slow
+	// one all the same: the fast one may not render it twice.
 	cfg := tailConfig(1)
 	cfg.Replicas = 2
-	pair := func() (*Coordinator, Lease) {
-		c := newCoord(t, cfg)
-		for _, p := range fast {
-			c.NoteSpeed(p, 2)
-		}
-		c.NoteSpeed(slow, 0.25)
-		first := mustLease(t, c, t0, fast[0], "")
-		if l, err := c.Lease(later, slow, ""); !errors.Is(err, ErrNoWork) {
-			t.Fatalf("the slow volunteer and a task's second replica: %+v, %v; want ErrNoWork for tailWait", l, err)
-		}
-		return c, first
-	}
-	c, first := pair()
-	if l, err := c.Lease(later.Add(tailWait-time.Second), slow, ""); !errors.Is(err, ErrNoWork) {
-		t.Fatalf("the slow volunteer just before tailWait: %+v, %v; want ErrNoWork", l, err)
-	}
-	if l, err := c.Lease(later.Add(tailWait), slow, ""); err != nil || l.Task != first.Task {
-		t.Fatalf("the slow volunteer after tailWait: %+v, %v; want %s", l, err, first.Task)
-	}
-	c, first = pair()
-	if l, err := c.Lease(later.Add(time.Second), fast[1], ""); err != nil || l.Task != first.Task {
-		t.Fatalf("a fast volunteer within tailWait: %+v, %v; want %s", l, err, first.Task)
+	pair := newCoord(t, cfg)
+	pair.NoteSpeed(fast[0], 2)
+	pair.NoteSpeed(slow, 0.25)
+	first := mustLease(t, pair, t0, fast[0], "")
+	if l, err := pair.Lease(later, slow, ""); err != nil || l.Task != first.Task {
+		t.Fatalf("the slow volunteer and a task's second replica: %+v, %v; want %s", l, err, first.Task)
 	}
 	// Claims out of range are ignored.
 	for _, s := range []float64{0, -1, math.NaN(), math.Inf(1)} {
