@@ -49,8 +49,13 @@ func RetrySandboxStart[T any](ctx context.Context, do func() (T, error)) (T, err
 	}
 }
 
-// SandboxSaid reports whether line is bubblewrap's own error message.
-func SandboxSaid(line string) bool { return strings.HasPrefix(strings.TrimSpace(line), "bwrap: ") }
+// SandboxFailed reports whether a failed run's output begins with
+// bubblewrap's own error message ("bwrap: …"): bwrap failed before the
+// renderer ran. Only the beginning counts: a renderer prints its banner
+// before anything a scene can make it print, such as bwrap's words.
+func SandboxFailed(output string) bool {
+	return strings.HasPrefix(strings.TrimSpace(output), "bwrap: ")
+}
 
 // systemDirs are shown read-only in every sandbox: /usr, and /bin, /sbin
 // and /lib* as the links of a merged-/usr system or the directories of an
@@ -212,7 +217,7 @@ func ProbeSandbox(ctx context.Context, bwrap string, sb func(sceneDir, workDir s
 		if msg == "" && err != nil {
 			msg = err.Error()
 		}
-		if SandboxSaid(msg) {
+		if SandboxFailed(string(out)) {
 			return fmt.Errorf("bubblewrap does not work here: %s (%w)", msg, ErrSandboxStart)
 		}
 		return fmt.Errorf("bubblewrap does not work here: %s", msg)
@@ -229,7 +234,7 @@ func ProbeSandbox(ctx context.Context, bwrap string, sb func(sceneDir, workDir s
 		if msg == "" && err != nil {
 			msg = err.Error()
 		}
-		if SandboxSaid(msg) {
+		if SandboxFailed(string(out)) {
 			return fmt.Errorf("%s does not run in the sandbox: %s (%w)", filepath.Base(run[0]), msg, ErrSandboxStart)
 		}
 		return fmt.Errorf("%s does not run in the sandbox: %s", filepath.Base(run[0]), msg)

@@ -147,7 +147,7 @@ func (c *Coordinator) endRace(now time.Time, t *task, r *replica) {
 	var last *replica
 	var lastDue time.Time
 	for _, o := range t.replicas {
-		if o == r || o.state != stLeased {
+		if o == r || o.state != stLeased || !o.Crop.Empty() {
 			continue
 		}
 		if due, _ := c.finishBy(now, o); last == nil || due.After(lastDue) {

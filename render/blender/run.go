@@ -121,7 +121,7 @@ func (b *Backend) runOnce(ctx context.Context, s runSpec, line func(string)) err
 		io.Copy(io.Discard, pr) // after an overlong line, keep Blender unblocked
 	}()
 
-	var last, sceneErr, renderErr string
+	var first, last, sceneErr, renderErr string
 	readBlend := false
 	cancelled := false
 	doneCh := ctx.Done()
@@ -133,6 +133,9 @@ loop:
 				break loop
 			}
 			l = strings.TrimRight(l, " \t")
+			if first == "" {
+				first = l
+			}
 			if rest, ok := strings.CutPrefix(l, s.mk.err); ok {
 				sceneErr = unquote(rest)
 				continue
@@ -182,7 +185,7 @@ loop:
 		}
 		return fmt.Errorf("blender could not render: %s", renderErr)
 	}
-	if waitErr != nil && render.SandboxSaid(last) {
+	if waitErr != nil && render.SandboxFailed(first) {
 		return fmt.Errorf("blender: %w: %s", render.ErrSandboxStart, last)
 	}
 	if waitErr != nil && !readBlend && strings.Contains(last, s.blend) {

@@ -75,7 +75,8 @@ type server struct {
 	over    func() bool // whether it was killed for writing too much
 	done    int         // tasks rendered
 	perTask time.Duration
-	next    int // the next request's id
+	next    int    // the next request's id
+	first   string // the first line of its output
 	last    string
 	idle    *time.Timer
 
@@ -237,6 +238,9 @@ func (s *server) line(ctx context.Context) (string, error) {
 			}
 			return "", fmt.Errorf("blender could not render: %s", msg)
 		}
+		if s.first == "" {
+			s.first = l
+		}
 		crashLog := strings.HasPrefix(l, "Writing: ") && strings.HasSuffix(l, ".crash.txt")
 		if l != "" && l != "Blender quit" && !crashLog && !strings.HasPrefix(l, "RENDERSWARM_") {
 			s.last = l
@@ -254,7 +258,7 @@ func (s *server) exitError() error {
 	switch {
 	case s.over() || render.FileTooLarge(err):
 		return fmt.Errorf("%w: blender wrote more than its output limit of %s", render.ErrTaskInvalid, render.Size(s.key.output))
-	case err != nil && render.SandboxSaid(s.last):
+	case err != nil && render.SandboxFailed(s.first):
 		return fmt.Errorf("blender: %w: %s", render.ErrSandboxStart, s.last)
 	case outOfMemory(s.last):
 		return fmt.Errorf("%w: blender ran out of memory under its limit of %s: %s", render.ErrTaskInvalid, render.Size(s.key.memory), s.last)

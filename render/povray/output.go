@@ -60,6 +60,7 @@ type tailBuf struct {
 	n       int
 	lines   []string // the last n messages
 	errs    []string // the first error messages
+	first   string   // the first line of output
 	prevLen int      // length of the last raw line
 }
 
@@ -70,6 +71,9 @@ func newTail(n int) *tailBuf { return &tailBuf{n: n} }
 
 // add takes one raw line of output (trailing blanks removed).
 func (t *tailBuf) add(raw string) {
+	if t.first == "" {
+		t.first = raw
+	}
 	prev := t.prevLen
 	t.prevLen = len(raw)
 	if n := len(t.lines); n > 0 && len(t.lines[n-1]) < 2000 &&

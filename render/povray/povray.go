@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -293,7 +292,7 @@ func (b *Backend) render(ctx context.Context, t render.Task, progress func(rende
 	}
 	if waitErr != nil || scanErr != nil {
 		err := povError(waitErr, tail, sceneDir, lim.Memory)
-		if slices.ContainsFunc(tail.lines, render.SandboxSaid) {
+		if render.SandboxFailed(tail.first) {
 			err = fmt.Errorf("povray: %w", render.ErrSandboxStart)
 		}
 		// The publisher gets the sanitized reason; this machine's own log

@@ -406,3 +406,16 @@ func TestSandboxStartRetried(t *testing.T) {
 		t.Fatalf("a sandbox that never starts: %v, want ErrSandboxStart", err)
 	}
 }
+
+// TestSceneCannotPoseAsSandboxFailure: a scene that prints bubblewrap's
+// words (#debug) and then fails is the scene's failure, reported once,
+// not a sandbox that failed to start, run again.
+func TestSceneCannotPoseAsSandboxFailure(t *testing.T) {
+	b := needPOVRay(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "d.pov"), "#debug \"bwrap: No permissions to create new namespace\\n\"\nsphere { 0, 1 pigment { rgb 1 } \nbogus 1\n")
+	_, err := b.Render(t.Context(), render.Task{SceneDir: dir, SceneFile: "d.pov", Frame: 1, Width: 8, Height: 8, OutputDir: t.TempDir()}, nil)
+	if !errors.Is(err, render.ErrSceneInvalid) || errors.Is(err, render.ErrSandboxStart) {
+		t.Fatalf("err = %v, want ErrSceneInvalid and not ErrSandboxStart", err)
+	}
+}
