@@ -84,6 +84,35 @@ func TestAttackSquatterHoldsOneLease(t *testing.T) {
 	}
 }
 
+// An established peer that takes a job's only frame and renews its lease
+// with made-up progress (half done at its first renewal, never more) does
+// not hold the frame until the lease's limit (the job's time limit per
+// frame plus ten minutes): once the render is late by what it claims, an
+// idle volunteer races it, and the job ends.
+func TestAttackFakeProgressDoesNotHoldLastFrame(t *testing.T) {
+	s, scene, ctx := testSwarm(t, 3, nil)
+	squatter := startAdversary(t, ctx, s, false)
+	establish(t, s, squatter.ID())
+	for _, n := range s.nodes[1:] {
+		establish(t, s, n.net.ID())
+	}
+	pauseVolunteers(t, ctx, s, true)
+	id, _ := publish(t, ctx, s, scene, publisher.Request{Frames: "1", Width: 320, Height: 180, Samples: 16, Replicas: 1})
+	goWork(t, ctx, squatter, s, id, adversary.Behavior{Squat: true, MaxLeases: 1, Progress: 0.99})
+	if !waitFor(30*time.Second, func() bool { st := squatter.Stats(); return st.Held == 1 && st.Renewed > 0 }) {
+		t.Fatalf("the squatter holds no lease it renewed: %+v", squatter.Stats())
+	}
+	pauseVolunteers(t, ctx, s, false)
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := waitDone(wctx, s.nodes[0].pub, id, nil); err != nil {
+		t.Fatalf("the job's only frame, held with made-up progress, was not rendered by the idle volunteers: %v (squatter %+v)", err, squatter.Stats())
+	}
+	if !waitFor(2*work.RenewEvery, func() bool { return squatter.Stats().Lost > 0 }) {
+		t.Errorf("the squatter's lease was not withdrawn: %+v", squatter.Stats())
+	}
+}
+
 // A delivery for a lease the peer does not hold, or far larger than a
 // result of the task can be, is refused before a byte of it crosses.
 func TestAttackJunkDeliveryRefusedBeforeFetch(t *testing.T) {

@@ -189,17 +189,28 @@ const minProgress = 0.05
 
 // finishBy estimates when leased replica r will commit: from the progress
 // its peer reported, else from that peer's pace on this job's earlier
-// tasks. known is false when neither says; then due is a slow machine's
-// render (RenderTime) after the lease or, past that, a reference render
-// from now.
+// tasks, else from the speed it says it has (NoteSpeed). known is false
+// when none of them says; then due is a slow machine's render
+// (RenderTime) after the lease or, past that, a reference render from now.
+// An estimate the render has outlived by d is moved to d from now: a
+// replica late by a minute is expected a minute later still, so a holder
+// whose reports its render belies (99 % at once, and no commitment) is
+// raced within minutes, not left the task until MaxLease.
 func (c *Coordinator) finishBy(now time.Time, r *replica) (due time.Time, known bool) {
-	if r.done >= minProgress {
-		return r.Issued.Add(time.Duration(float64(r.doneAt.Sub(r.Issued)) / float64(r.done))), true
+	switch pace, ok := c.pace[r.Peer]; {
+	case r.done >= minProgress:
+		due = r.Issued.Add(time.Duration(float64(r.doneAt.Sub(r.Issued)) / float64(r.done)))
+	case ok:
+		due = r.Issued.Add(time.Duration(pace * float64(c.cfg.RenderTime)))
+	case c.speeds[r.Peer] > 0:
+		due = r.Issued.Add(c.renderFor(r.Peer))
+	default:
+		return maxTime(r.Issued.Add(c.cfg.RenderTime), now.Add(c.cfg.RenderTime/SlowFactor)), false
 	}
-	if pace, ok := c.pace[r.Peer]; ok {
-		return r.Issued.Add(time.Duration(pace * float64(c.cfg.RenderTime))), true
+	if late := now.Sub(due); late > 0 {
+		due = now.Add(late)
 	}
-	return maxTime(r.Issued.Add(c.cfg.RenderTime), now.Add(c.cfg.RenderTime/SlowFactor)), false
+	return due, true
 }
 
 // renderFor is how long p is expected to take on a whole task of this

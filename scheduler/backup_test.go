@@ -253,3 +253,53 @@ func TestBackupOfTwoReplicasOut(t *testing.T) {
 		t.Fatalf("after a restart pending %+v, want the task with two results", p)
 	}
 }
+
+// Attack: a holder reports its render all but done at once, then neither
+// commits nor lets its lease lapse, to keep a job's last frame from
+// everyone until MaxLease. A report the render belies is believed less
+// the longer it is belied: an idle peer races the task within minutes.
+func TestFakeProgressDoesNotHoldTask(t *testing.T) {
+	ps := testPeers(t, 2)
+	liar, idle := ps[0], ps[1]
+	c := newCoord(t, backupConfig())
+	l := mustLease(t, c, t0, liar, "")
+	c.Report(t0.Add(10*time.Second), l.ID, liar, 0.99)
+	c.NoteSpeed(idle, 1) // a reference machine: a minute a render
+	for now := t0.Add(20 * time.Second); ; now = now.Add(10 * time.Second) {
+		if _, err := c.Renew(now, l.ID, liar); err != nil {
+			t.Fatal(err)
+		}
+		b, err := c.LeaseBackup(now, idle, "")
+		if err == nil {
+			if b.Task != l.Task {
+				t.Fatalf("backup of %s, want %s", b.Task, l.Task)
+			}
+			if d := now.Sub(t0); d > 3*time.Minute {
+				t.Errorf("raced only after %v; a reference machine renders the task in a minute", d)
+			}
+			return
+		}
+		if !errors.Is(err, ErrNoWork) {
+			t.Fatal(err)
+		}
+		if now.Sub(t0) > 30*time.Minute {
+			t.Fatal("a holder that reported 99 % at once and never committed is not raced after 30 minutes")
+		}
+	}
+}
+
+// A peer that says it is slow is raced as soon as a faster idle peer asks,
+// before its renewals report any progress: a job's last frames are not
+// left to a slow machine for the first minutes of its render.
+func TestBackupOfSaidSlowPeer(t *testing.T) {
+	ps := testPeers(t, 2)
+	slow, fast := ps[0], ps[1]
+	c := newCoord(t, backupConfig())
+	c.NoteSpeed(slow, 0.25) // 4 minutes a render
+	c.NoteSpeed(fast, 2)    // 30 s
+	l := mustLease(t, c, t0, slow, "")
+	b, err := c.LeaseBackup(t0.Add(5*time.Second), fast, "")
+	if err != nil || b.Task != l.Task {
+		t.Fatalf("a peer twice the reference's speed did not race one a quarter of it: %+v, %v", b, err)
+	}
+}

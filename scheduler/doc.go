@@ -66,10 +66,13 @@
 // (or the later of two a task replicated at issue has out), that this
 // volunteer is expected to commit well before. The coordinator
 // estimates when a replica will commit from the progress its renewals
-// report (Report), else from its peer's pace on the job's earlier tasks;
-// with neither, a replica is not raced before BackupAfter and the
-// reference machine's render (RenderTime ÷ SlowFactor). The asker's own
-// pace, or the job's mean, says when it would commit. Of the replicas it
+// report (Report), else from its peer's pace on the job's earlier tasks,
+// else from the speed the peer says it has (NoteSpeed); with none, a
+// replica is not raced before BackupAfter and the reference machine's
+// render (RenderTime ÷ SlowFactor). An estimate the render outlives by d
+// is moved to d from now, so a holder whose reports its render belies is
+// raced all the same. The asker's own pace, or the job's mean, says when
+// it would commit. Of the replicas it
 // beats by a quarter of its render, it races the one due last: the first
 // of the two to commit keeps the task (its result is then verified like
 // any other) and the other lease is withdrawn without a failure charged

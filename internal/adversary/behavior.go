@@ -55,6 +55,9 @@ type Behavior struct {
 	// Pace is how long each task takes at least, as on a slow machine:
 	// the image is committed no sooner.
 	Pace time.Duration
+	// Progress is the share of its render done that every renewal
+	// reports, true or not; 0 reports half.
+	Progress float64
 }
 
 // Behaviors are the named behaviours, as rsadversary's --behavior takes

@@ -22,7 +22,8 @@
 //	staller     commits, then never delivers, renewing forever (Stall)
 //	saboteur    reports every task it leases as failed (Sabotage)
 //	squatter    takes every lease the publisher grants and renews them
-//	            all, rendering nothing (Squat)
+//	            all, rendering nothing (Squat), its renewals reporting the
+//	            render half done or, with Progress, any share of it
 //
 // and, at the protocol level, DeliverJunk delivers any bytes for any
 // lease (the junk deliverer), and HostilePublisher is a fake publisher,

@@ -1,6 +1,7 @@
 package adversary
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -85,7 +86,7 @@ func (p *Peer) Work(ctx context.Context, pub peer.ID, jobID cid.Cid, b Behavior)
 		held.Add(1)
 		go func() {
 			defer held.Done()
-			p.keepAlive(lctx, pub, g, lost)
+			p.keepAlive(lctx, pub, g, cmp.Or(b.Progress, 0.5), lost)
 		}()
 		if !b.Squat {
 			p.workOn(ctx, lctx, lost, pub, g, b)
@@ -191,8 +192,8 @@ func (p *Peer) whole(ctx context.Context, g *work.Grant, b Behavior) (img Image,
 }
 
 // keepAlive renews a lease every work.RenewEvery, reporting the render
-// half done, until ctx ends; a refusal means the lease is lost.
-func (p *Peer) keepAlive(ctx context.Context, pub peer.ID, g *work.Grant, lost context.CancelCauseFunc) {
+// done that far, until ctx ends; a refusal means the lease is lost.
+func (p *Peer) keepAlive(ctx context.Context, pub peer.ID, g *work.Grant, done float64, lost context.CancelCauseFunc) {
 	defer p.note(func(s *Stats) { s.Held-- })
 	t := time.NewTicker(work.RenewEvery)
 	defer t.Stop()
@@ -202,7 +203,7 @@ func (p *Peer) keepAlive(ctx context.Context, pub peer.ID, g *work.Grant, lost c
 			return
 		case <-t.C:
 		}
-		err := p.wire.renew(ctx, pub, g.Ref, 0.5)
+		err := p.wire.renew(ctx, pub, g.Ref, done)
 		switch {
 		case err == nil:
 			p.note(func(s *Stats) { s.Renewed++ })
