@@ -65,6 +65,25 @@ func randomCrop(tile image.Rectangle) image.Rectangle {
 	return image.Rect(x0, y0, x0+w, y0+h)
 }
 
+// splitParts is how many pieces a second render is cut in when peers
+// stand idle (scheduler.Config.Split): at most the coordinator's
+// MaxResults − 2.
+const splitParts = 3
+
+// splitTile cuts tile into n bands of rows, of one height to a row; nil
+// when it has fewer rows than n.
+func splitTile(tile image.Rectangle, n int) []image.Rectangle {
+	h := tile.Dy()
+	if n < 2 || h < n {
+		return nil
+	}
+	parts := make([]image.Rectangle, n)
+	for i := range n {
+		parts[i] = image.Rect(tile.Min.X, tile.Min.Y+i*h/n, tile.Max.X, tile.Min.Y+(i+1)*h/n)
+	}
+	return parts
+}
+
 // compareCrop compares the publisher's render of crop c with the same
 // pixels of a result covering tile (its pixel (0,0) is the tile's top
 // left).

@@ -36,12 +36,18 @@ func TestMonteCarloNewSwarm(t *testing.T) {
 // (a check replica): no wrong frame gets through and they earn nothing
 // for it. (Checked only at random — 3 % by the publisher, 5 % by a
 // second render — 19 of these 240 frames were wrong and 17 % of the CU
-// was paid for work not done.)
+// was paid for work not done.) At the jobs' ends, where volunteers stand
+// idle, second renders are split in parts rendered by several peers:
+// they check as well.
 func TestMonteCarloEstablishedCheaters(t *testing.T) {
 	cfg := mcSwarm(100, 2, 2, 60)
 	cfg.History, cfg.Patient = 21, true
-	if s := runClean(t, cfg); s.Checks == 0 {
+	s := runClean(t, cfg)
+	if s.Checks == 0 {
 		t.Error("no check replica was rendered: the test proves nothing")
+	}
+	if s.Parts == 0 {
+		t.Error("no second render was split in parts: the test proves nothing of them")
 	}
 }
 

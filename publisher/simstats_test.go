@@ -20,6 +20,7 @@ type simStats struct {
 	Frames, Accepted, Wrong, Failed int
 	Renders                         float64 // renders by volunteers, honest work done (a check replica's crop counts its share of a frame)
 	Checks                          int     // check replicas volunteers rendered (crops)
+	Parts                           int     // of Checks, parts of a second render split while peers stood idle
 	Deliveries                      int     // results delivered, honest or not
 	CropChecks                      int     // the publishers' own crop renders
 	PaidCU, UnearnedCU              float64 // CU in receipts, and in receipts for work not done
@@ -44,8 +45,8 @@ func (s simStats) String() string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "frames %d, accepted %d, failed %d, wrong accepted %d (%.2g per frame)\n",
 		s.Frames, s.Accepted, s.Failed, s.Wrong, float64(s.Wrong)/float64(max(1, s.Accepted)))
-	fmt.Fprintf(&b, "volunteer renders %.1f (%.3f per accepted frame; %d of them check crops), deliveries %d, publisher crop renders %d (%.3f per accepted frame, 1/16 of a frame each)\n",
-		s.Renders, s.Renders/float64(max(1, s.Accepted)), s.Checks, s.Deliveries, s.CropChecks, float64(s.CropChecks)/float64(max(1, s.Accepted)))
+	fmt.Fprintf(&b, "volunteer renders %.1f (%.3f per accepted frame; %d of them check crops, %d of those parts of a split second render), deliveries %d, publisher crop renders %d (%.3f per accepted frame, 1/16 of a frame each)\n",
+		s.Renders, s.Renders/float64(max(1, s.Accepted)), s.Checks, s.Parts, s.Deliveries, s.CropChecks, float64(s.CropChecks)/float64(max(1, s.Accepted)))
 	fmt.Fprintf(&b, "CU paid %.0f, unearned %.1f (%.3f%%), strikes %d\n", s.PaidCU, s.UnearnedCU, 100*s.UnearnedCU/math.Max(1, s.PaidCU), s.Caught)
 	fmt.Fprintf(&b, "makespan %v, bound %v (ratio %.3f), bound of the renders kept %v (ratio %.3f), of all renders done %v (ratio %.3f); publisher time %v (%.0f µs per accepted frame); %d events",
 		s.Makespan.Round(time.Second), s.Bound.Round(time.Second), float64(s.Makespan)/float64(max(1, s.Bound)),

@@ -171,6 +171,9 @@ func (v *simVol) finishRender(l *simLease) {
 	w.stats.Rendered += time.Duration(float64(l.dur) * v.speed)
 	if !l.g.Crop.Empty() {
 		w.stats.Checks++
+		if simShare(l.g.Crop) > 0.25 {
+			w.stats.Parts++
+		}
 	}
 	var buf bytes.Buffer
 	if err := simPNG.Encode(&buf, img); err != nil {

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"cmp"
+	"image"
 	"slices"
 	"time"
 
@@ -56,6 +57,116 @@ func (c *Coordinator) straggler(now time.Time, p peer.ID, prefix string) (slow, 
 		}
 		return slower, nil
 	}
+	return c.insure(now, p, mine, established, spread, prefix)
+}
+
+// Insurance races (package documentation).
+//
+// A volunteer leaving (churn) or crashing loses its lease silently: the
+// task goes out again only once the lease expires, and is rendered again
+// from the start. At a job's end that is the job's last frame, minutes
+// late. So while more volunteers ask for backups than there are replicas
+// to race, the idle ones render the job's last tasks beside their
+// holders even when they would not commit first: the first of the two to
+// commit keeps the task, as in any race, and a holder lost on the way
+// costs nothing. They are idle either way.
+
+// idleWindow is how long a LeaseBackup asker counts as idle: a job with
+// many idle askers tells them to come back after up to half a minute.
+const idleWindow = 30 * time.Second
+
+// noteIdle records that p asked for a backup with nothing else to take.
+func (c *Coordinator) noteIdle(now time.Time, p peer.ID) {
+	if c.idle == nil {
+		c.idle = map[peer.ID]time.Time{}
+	}
+	c.idle[p] = now
+}
+
+// countIdle counts the idle askers of the last idleWindow, forgetting
+// the others.
+func (c *Coordinator) countIdle(now time.Time) int {
+	n := 0
+	for q, at := range c.idle {
+		switch {
+		case now.Sub(at) > idleWindow:
+			delete(c.idle, q)
+		case !at.After(now):
+			n++
+		}
+	}
+	return n
+}
+
+// flooded reports whether at least need peers, and as many as there are
+// replicas a backup may race, asked for backups in the last idleWindow
+// and got nothing else: the job's end, when a peer's time costs nothing.
+func (c *Coordinator) flooded(now time.Time, need int) bool {
+	races := c.raceables(now)
+	return c.idleN > 0 && c.idleN >= max(need, len(races))
+}
+
+// split returns the parts (Config.Split) the second render of t is to be
+// rendered in, when the job is flooded with idle peers; nil for a second
+// replica of the whole task.
+func (c *Coordinator) split(now time.Time, t *task) []image.Rectangle {
+	if c.cfg.Split == nil {
+		return nil
+	}
+	parts := c.cfg.Split(t.t)
+	if len(parts) < 2 || len(parts) > c.cfg.MaxResults-2 || !c.flooded(now, len(parts)) {
+		return nil
+	}
+	for _, part := range parts {
+		if part.Empty() {
+			return nil
+		}
+	}
+	return parts
+}
+
+// partWait is how long the parts of a split render wait for peers at
+// least as fast as the job's mean (partToFaster).
+const partWait = 20 * time.Second
+
+// partToFaster reports whether p, slower than the job's mean peer, is to
+// leave a part of t's split render to a faster one: the parts are cut
+// when peers stand idle, so that the task waits a fraction of a render,
+// and a slow machine's part would be most of one. For partWait only: the
+// idle peers may all be slow.
+func (c *Coordinator) partToFaster(now time.Time, t *task, p peer.ID) bool {
+	if len(t.parts) == 0 || t.splitAt.IsZero() || now.Sub(t.splitAt) >= partWait || len(c.pace) == 0 {
+		return false
+	}
+	mean := time.Duration(c.paceSum / float64(len(c.pace)) * float64(c.cfg.RenderTime))
+	return c.renderFor(p) > mean
+}
+
+// insure returns the replica p should race as insurance, when the job has
+// at least as many idle askers as replicas a backup may race: of those not
+// raced yet, the one due last whose commitment p would not trail by more
+// than half its own render (a slower peer's copy is worth less than the
+// task going out again to a faster one). The checks are straggler's.
+func (c *Coordinator) insure(now time.Time, p peer.ID, mine time.Duration, established, spread bool, prefix string) (slow, drop *replica) {
+	races := c.raceables(now)
+	if len(races) == 0 || !c.flooded(now, 0) {
+		return nil, nil
+	}
+	for _, e := range races {
+		if e.due.Before(now.Add(mine / 2)) {
+			break // nor any after it
+		}
+		slower, faster, _, ok := c.raceable(now, e.r)
+		if !ok || faster != nil {
+			continue
+		}
+		t := c.tasks[slower.task]
+		if t.racing || t.triedBy(p) || t.needEstablished && !established ||
+			t.want > 1 && (!established || spread && t.onPrefix(prefix)) {
+			continue
+		}
+		return slower, nil
+	}
 	return nil, nil
 }
 
@@ -78,6 +189,7 @@ func (c *Coordinator) raceables(now time.Time) []race {
 		return c.races
 	}
 	c.races, c.racesAt = c.races[:0], now
+	c.idleN = c.countIdle(now)
 	for r := range c.active {
 		if slower, _, due, ok := c.raceable(now, r); ok && slower == r {
 			c.races = append(c.races, race{r, due})

@@ -303,3 +303,47 @@ func TestBackupOfSaidSlowPeer(t *testing.T) {
 		t.Fatalf("a peer twice the reference's speed did not race one a quarter of it: %+v, %v", b, err)
 	}
 }
+
+// While as many peers ask for backups as there are replicas to race, an
+// idle peer insures the job's last task even when it would not commit
+// first: when the holder then vanishes, the task is done at the insurer's
+// pace instead of going out again once the lease expires. With fewer
+// idle askers than replicas out, nobody insures.
+func TestInsuranceRace(t *testing.T) {
+	ps := testPeers(t, 4)
+	holder, other, idle := ps[0], ps[1], ps[2]
+	cfg := backupConfig()
+	cfg.Tasks = tasksOf(cfg.Job, 2, 1)
+	c := newCoord(t, cfg)
+	for _, p := range ps {
+		c.NoteSpeed(p, 1) // a minute a render
+	}
+	h := mustLease(t, c, t0, holder, "")
+	o := mustLease(t, c, t0, other, "")
+	now := t0.Add(10 * time.Second)
+	if _, err := c.LeaseBackup(now, idle, ""); !errors.Is(err, ErrNoWork) {
+		t.Fatalf("one idle asker for two replicas out insured one: %v", err)
+	}
+	deliver(t, c, t0.Add(55*time.Second), o, "o")
+	now = t0.Add(20 * time.Second).Add(raceEvery) // the races are looked at anew
+	ins, err := c.LeaseBackup(now, idle, "")
+	if err != nil || ins.Task != h.Task {
+		t.Fatalf("an idle peer did not insure the last task out: %+v, %v", ins, err)
+	}
+	// The holder vanishes; the insurer commits before its lease expires.
+	done := now.Add(time.Minute)
+	deliver(t, c, done, ins, "h")
+	if _, err := c.Renew(done, h.ID, holder); !errors.Is(err, ErrLeaseClosed) {
+		t.Fatalf("the holder's lease after the insurer committed: %v", err)
+	}
+	var got bool
+	for _, pt := range c.Pending() {
+		got = got || pt.Task == h.Task && len(pt.Results) == 1 && pt.Results[0].Peer == idle
+	}
+	if !got {
+		t.Fatalf("pending %+v, want the last task with the insurer's result, a minute after the insurance began", c.Pending())
+	}
+	if c.points[holder] != 0 {
+		t.Errorf("the withdrawn holder was charged %d failure points", c.points[holder])
+	}
+}

@@ -9,15 +9,16 @@ import (
 
 // nextCrop is the crop of the task's next replica: a check replica's once
 // a replica of the whole task holds a commitment and no check replica is
-// out or in; otherwise none (the whole task).
+// out or in, or, of a task split in parts, the first part no check
+// replica has out or in; otherwise none (the whole task).
 func (t *task) nextCrop() image.Rectangle {
-	if t.crop.Empty() {
+	if t.crop.Empty() && len(t.parts) == 0 {
 		return image.Rectangle{}
 	}
 	whole := false
 	for _, r := range t.replicas {
 		held := r.state == stCommitted || r.state == stDelivered
-		if !r.Crop.Empty() && (held || r.state == stLeased) {
+		if !r.Crop.Empty() && (held || r.state == stLeased) && len(t.parts) == 0 {
 			return image.Rectangle{}
 		}
 		whole = whole || r.Crop.Empty() && held
@@ -25,7 +26,26 @@ func (t *task) nextCrop() image.Rectangle {
 	if !whole {
 		return image.Rectangle{}
 	}
-	return t.crop
+	if len(t.parts) == 0 {
+		return t.crop
+	}
+	for _, part := range t.parts {
+		if !t.partOut(part) {
+			return part
+		}
+	}
+	return image.Rectangle{}
+}
+
+// partOut reports whether a check replica of part is leased, committed or
+// delivered.
+func (t *task) partOut(part image.Rectangle) bool {
+	for _, r := range t.replicas {
+		if r.Crop == part && (r.active() || r.state == stDelivered) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkWaits gives the publisher the check of every task whose check

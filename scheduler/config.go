@@ -111,6 +111,17 @@ type Config struct {
 	// the result is committed, so nobody knows the crop before. nil, or an
 	// empty rectangle: no check replica.
 	Check func(job.Task) image.Rectangle
+	// Split, under adaptive replication, cuts a task into pieces that
+	// together cover its tile exactly: when the coin asks for a second
+	// render of a task while peers stand idle (more of them asked for
+	// backups lately than there are replicas to race), the pieces are
+	// leased as check replicas instead, each to another peer, and the
+	// task is decided on the first result and every piece. A job's last
+	// frames then wait a fraction of a render for their check, not a
+	// second render. At least two pieces, and at most MaxResults − 2 (a
+	// slot is left for a further replica); otherwise, or nil, a second
+	// replica of the whole task.
+	Split func(job.Task) []image.Rectangle
 	// BackupAfter: LeaseBackup races a replica nothing is known of (no
 	// progress reported, its peer's pace unknown) only once it ran this
 	// long and the reference machine's render (RenderTime ÷ SlowFactor);

@@ -109,6 +109,10 @@ type Coordinator struct {
 	// races lists the replicas LeaseBackup may race, as of racesAt.
 	races   []race
 	racesAt time.Time
+	// idle is when each peer last asked LeaseBackup and got nothing else
+	// (soft state); idleN counts those within idleWindow, as of racesAt.
+	idle  map[peer.ID]time.Time
+	idleN int
 	// speeds is what peers say their speed is (NoteSpeed), soft state.
 	speeds map[peer.ID]float64
 	// drainFor is how long the job's whole-task work is expected to take
@@ -220,11 +224,15 @@ func (c *Coordinator) lease(now time.Time, p peer.ID, prefix string, backup bool
 		if crop.Empty() && len(c.tasks[i].replicas) == 0 && c.leaveToFaster(now, p) {
 			return Lease{}, ErrNoWork // a task nobody has tried: any faster peer may take it
 		}
+		if !crop.Empty() && c.partToFaster(now, c.tasks[i], p) {
+			return Lease{}, ErrNoWork // a part of a split render: a faster idle peer takes it
+		}
 		return c.issue(now, i, p, prefix, crop)
 	}
 	if !backup {
 		return Lease{}, ErrNoWork
 	}
+	c.noteIdle(now, p)
 	slow, drop := c.straggler(now, p, prefix)
 	if slow == nil {
 		return Lease{}, ErrNoWork
@@ -385,6 +393,10 @@ func (c *Coordinator) adaptiveCoin(now time.Time, r *replica) error {
 	switch {
 	case replicate:
 		t.want, t.quorum = 2, 2
+		if parts := c.split(now, t); parts != nil {
+			t.parts, t.splitAt = parts, now
+			t.want, t.quorum = 1+len(parts), 1+len(parts)
+		}
 	case c.cfg.Check != nil:
 		crop := c.cfg.Check(t.t)
 		if crop.Empty() {

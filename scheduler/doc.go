@@ -47,6 +47,17 @@
 // volunteers take about twice as long. Replication never goes back; if the
 // holder's lease is lost, the next holder's standing decides anew.
 //
+// At a job's end, that second render would be the job's last minutes.
+// So when the coin asks for it while peers stand idle (at least as many
+// asked for backups in the last half minute as there are replicas to
+// race, and as there are parts), the second render is cut in parts
+// (Config.Split: bands that cover the tile exactly), each leased to
+// another peer as a check replica, and the task is decided on the first
+// result and every part: every pixel is still rendered twice, by the
+// holder and by another peer, but in a fraction of the time. For their
+// first 20 s (partWait) the parts go only to peers at least as fast as
+// the job's mean. The coin, and when it is flipped, are unchanged.
+//
 // When the coin leaves the task unreplicated and Config.Check chooses a
 // crop (the publisher draws one at random, a sixteenth of the tile), the
 // task gets a check replica instead: another peer renders just that crop
@@ -81,6 +92,12 @@
 // replica is never raced; a task replicated for verification only by an
 // established peer on another prefix. So a job's last frames do not wait
 // for its slowest machines while fast ones idle.
+//
+// While at least as many peers asked for backups in the last half minute
+// as there are replicas to race, an asker that beats none races the one
+// due last that it would not trail by more than half its own render
+// (insurance): a holder that leaves or crashes then costs nothing, where
+// its task would otherwise go out again only once its lease expired.
 //
 // Nor are the last frames given to slow machines in the first place: once
 // the job drains, a volunteer whose render of a whole task would take half

@@ -31,7 +31,7 @@ func (c *Coordinator) Reopen(now time.Time, p peer.ID) []job.Task {
 		c.touch(i)
 		t.status, c.accepted = tsOpen, c.accepted-1
 		t.result, t.agreeing, t.checkers, t.credited = Result{}, nil, nil, false
-		t.crop = image.Rectangle{}
+		t.crop, t.parts = image.Rectangle{}, nil
 		t.want, t.quorum = max(c.cfg.Replicas, 2), max(c.cfg.Replicas, 2)
 		t.firstRender = 0
 		// A closed replica of p's bars p from the task (triedBy) and

@@ -226,7 +226,9 @@ func (c *Coordinator) Accepted(tk job.Task) (Result, []peer.ID, bool) {
 
 // Checked returns, for an accepted task, the crop its check replicas
 // rendered and those of its agreeing peers that rendered only that crop
-// (none when the task had no check replica).
+// (none when the task had no check replica). Of a task split in parts
+// (Config.Split), crop is the first part: each checker rendered one of
+// them, all of a size to a row of pixels.
 func (c *Coordinator) Checked(tk job.Task) (crop image.Rectangle, checkers []peer.ID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -235,6 +237,9 @@ func (c *Coordinator) Checked(tk job.Task) (crop image.Rectangle, checkers []pee
 		return image.Rectangle{}, nil
 	}
 	t := c.tasks[i]
+	if len(t.parts) > 0 {
+		return t.parts[0], slices.Clone(t.checkers) // the parts are of one size, to a row of pixels
+	}
 	return t.crop, slices.Clone(t.checkers)
 }
 

@@ -147,6 +147,13 @@ func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 		return err
 	}
 	t.crop = crop
+	for k := range ts.Parts {
+		part, err := ts.Parts[k].rectangle()
+		if err != nil {
+			return err
+		}
+		t.parts = append(t.parts, part)
+	}
 	switch ts.Status {
 	case tsOpen:
 	case tsAccepted:

@@ -58,15 +58,16 @@ type taskSnap struct {
 	Agreeing  []int      `json:"agree,omitempty"`
 	Credited  bool       `json:"cr,omitempty"`
 	// FirstRender is the first commitment's render time, ns.
-	FirstRender     int64 `json:"fr,omitempty"`
-	NeedEstablished bool  `json:"ne,omitempty"`
-	Reproduced      bool  `json:"rp,omitempty"`
-	Refutes         int   `json:"rf,omitempty"`
-	ConsistentRefs  int   `json:"crf,omitempty"`
-	Crop            *rect `json:"crop,omitempty"`
-	SelfCheck       bool  `json:"sc,omitempty"`
-	Racing          bool  `json:"race,omitempty"`
-	Checkers        []int `json:"chk,omitempty"` // of Agreeing, those that rendered only Crop
+	FirstRender     int64  `json:"fr,omitempty"`
+	NeedEstablished bool   `json:"ne,omitempty"`
+	Reproduced      bool   `json:"rp,omitempty"`
+	Refutes         int    `json:"rf,omitempty"`
+	ConsistentRefs  int    `json:"crf,omitempty"`
+	Crop            *rect  `json:"crop,omitempty"`
+	Parts           []rect `json:"parts,omitempty"` // a second render split in check replicas
+	SelfCheck       bool   `json:"sc,omitempty"`
+	Racing          bool   `json:"race,omitempty"`
+	Checkers        []int  `json:"chk,omitempty"` // of Agreeing, those that rendered only Crop
 }
 
 // rect is a crop: x0, y0, x1, y1 in frame pixels.
@@ -188,13 +189,16 @@ func (c *Coordinator) Snapshot() ([]byte, error) {
 // pristine reports whether a task is as in a fresh job.
 func (c *Coordinator) pristine(t *task) bool {
 	return t.status == tsOpen && len(t.replicas) == 0 && t.want == c.cfg.Replicas && t.quorum == c.cfg.Replicas &&
-		!t.needEstablished && !t.reproduced && t.firstRender == 0 && t.refutes == 0 && t.crop.Empty() && !t.selfCheck && !t.racing
+		!t.needEstablished && !t.reproduced && t.firstRender == 0 && t.refutes == 0 && t.crop.Empty() && len(t.parts) == 0 && !t.selfCheck && !t.racing
 }
 
 // snapTask encodes task i, naming peers through intern.
 func (c *Coordinator) snapTask(i int, intern func(peer.ID) int) taskSnap {
 	t := c.tasks[i]
 	ts := taskSnap{I: i, Status: t.status, Credited: t.credited, Crop: newRect(t.crop)}
+	for _, part := range t.parts {
+		ts.Parts = append(ts.Parts, *newRect(part))
+	}
 	if t.status == tsOpen {
 		ts.Want, ts.Quorum = t.want, t.quorum
 		ts.FirstRender, ts.NeedEstablished, ts.Reproduced = int64(t.firstRender), t.needEstablished, t.reproduced

@@ -85,6 +85,13 @@ type task struct {
 	// replica renders just these pixels), chosen when its first replica
 	// committed; empty when the task has no check replica.
 	crop image.Rectangle
+	// parts, when the coin asked for a second render of the task while
+	// peers stood idle, are the pieces (Config.Split) that render it
+	// instead, one check replica each: every pixel of the result is seen
+	// by another peer, in a fraction of the time. nil otherwise.
+	parts []image.Rectangle
+	// splitAt is when parts were cut (soft state: zero after a restart).
+	splitAt time.Time
 	// selfCheck: no other peer took the task's check replica within
 	// CheckWait; the publisher checks the result itself.
 	selfCheck bool
@@ -103,7 +110,7 @@ type task struct {
 	// Once accepted:
 	result   Result
 	agreeing []peer.ID
-	checkers []peer.ID // of agreeing, the peers of check replicas (they rendered crop)
+	checkers []peer.ID // of agreeing, the peers of check replicas (they rendered crop, or one of parts)
 	credited bool
 }
 
