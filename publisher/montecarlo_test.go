@@ -143,11 +143,12 @@ func scaleSwarm(volunteers, publishers, long int) simConfig {
 // is the work verification adds (check crops, second renders, new
 // identities' replicas): against the renders actually done the ratio is
 // 1.04–1.09. The rest is the last frames: a task whose result the
-// adaptive coin sends to a second full render is two renders end to end.
+// adaptive coin sends to a second full render is two renders end to end,
+// unless peers stand idle: then it is split in bands rendered side by side.
 // Backups of stragglers by pace (LeaseBackup) took that from 1.25–1.39
 // (1.12–1.23 against the renders done), and leaving a draining job's last
 // tasks to faster peers a little further. Against the bound of the renders
-// kept (the verification's work counted in) it is 1.06–1.10 here, and
+// kept (the verification's work counted in) it is 1.05–1.07 here, and
 // 1.02–1.03 with the long jobs four times as long (a run of 1h50m instead
 // of 27 minutes, 40 s instead of 6): the last frames take the same minutes
 // either way. This guards against the
