@@ -113,8 +113,9 @@ type Config struct {
 	Check func(job.Task) image.Rectangle
 	// Split, under adaptive replication, cuts a task into pieces that
 	// together cover its tile exactly: when the coin asks for a second
-	// render of a task while peers stand idle (more of them asked for
-	// backups lately than there are replicas to race), the pieces are
+	// render of a task while peers stand idle (at least as many asked for
+	// backups in the last half minute as there are replicas to race, and
+	// as there are pieces), the pieces are
 	// leased as check replicas instead, each to another peer, and the
 	// task is decided on the first result and every piece. A job's last
 	// frames then wait a fraction of a render for their check, not a
