@@ -176,6 +176,17 @@ func establish(t *testing.T, s *swarm, p peer.ID) {
 	}
 }
 
+// establishAll establishes every volunteer node of s, and the peers ps.
+func establishAll(t *testing.T, s *swarm, ps ...peer.ID) {
+	t.Helper()
+	for _, n := range s.nodes[1:] {
+		ps = append(ps, n.net.ID())
+	}
+	for _, p := range ps {
+		establish(t, s, p)
+	}
+}
+
 // activityOf is a node's volunteer activity, for failure messages.
 func activityOf(n *node) gui.Activity { return volunteerAPI{n: n}.Activity() }
 

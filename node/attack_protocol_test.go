@@ -85,17 +85,14 @@ func TestAttackSquatterHoldsOneLease(t *testing.T) {
 }
 
 // An established peer that takes a job's only frame and renews its lease
-// with made-up progress (half done at its first renewal, never more) does
-// not hold the frame until the lease's limit (the job's time limit per
+// with made-up progress (99 % done at its first renewal, and no
+// commitment ever) does not hold the frame until the lease's limit (the job's time limit per
 // frame plus ten minutes): once the render is late by what it claims, an
 // idle volunteer races it, and the job ends.
 func TestAttackFakeProgressDoesNotHoldLastFrame(t *testing.T) {
 	s, scene, ctx := testSwarm(t, 3, nil)
 	squatter := startAdversary(t, ctx, s, false)
-	establish(t, s, squatter.ID())
-	for _, n := range s.nodes[1:] {
-		establish(t, s, n.net.ID())
-	}
+	establishAll(t, s, squatter.ID())
 	pauseVolunteers(t, ctx, s, true)
 	id, _ := publish(t, ctx, s, scene, publisher.Request{Frames: "1", Width: 320, Height: 180, Samples: 16, Replicas: 1})
 	goWork(t, ctx, squatter, s, id, adversary.Behavior{Squat: true, MaxLeases: 1, Progress: 0.99})

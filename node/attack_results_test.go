@@ -367,10 +367,7 @@ func jobDone(s *swarm, id cid.Cid) bool {
 func TestAttackEstablishedLazyCaughtByCheck(t *testing.T) {
 	s, scene, ctx := testSwarm(t, 3, nil)
 	lazy := startAdversary(t, ctx, s, false)
-	establish(t, s, lazy.ID())
-	for _, n := range s.nodes[1:] {
-		establish(t, s, n.net.ID())
-	}
+	establishAll(t, s, lazy.ID())
 	// The lazy peer renders what it can while the honest volunteers are
 	// paused: each of its results waits for another peer's check.
 	pauseVolunteers(t, ctx, s, true)

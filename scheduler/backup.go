@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"cmp"
-	"image"
 	"slices"
 	"time"
 
@@ -106,53 +105,16 @@ func (c *Coordinator) flooded(now time.Time, need int) bool {
 	return c.idleN > 0 && c.idleN >= max(need, len(races))
 }
 
-// split returns the parts (Config.Split) the second render of t is to be
-// rendered in, when the job is flooded with idle peers; nil for a second
-// replica of the whole task.
-func (c *Coordinator) split(now time.Time, t *task) []image.Rectangle {
-	if c.cfg.Split == nil {
-		return nil
-	}
-	parts := c.cfg.Split(t.t)
-	if len(parts) < 2 || len(parts) > c.cfg.MaxResults-2 || !c.flooded(now, len(parts)) {
-		return nil
-	}
-	for _, part := range parts {
-		if part.Empty() {
-			return nil
-		}
-	}
-	return parts
-}
-
-// partWait is how long the parts of a split render wait for peers at
-// least as fast as the job's mean (partToFaster).
-const partWait = 20 * time.Second
-
-// partToFaster reports whether p, slower than the job's mean peer, is to
-// leave a part of t's split render to a faster one: the parts are cut
-// when peers stand idle, so that the task waits a fraction of a render,
-// and a slow machine's part would be most of one. For partWait only: the
-// idle peers may all be slow.
-func (c *Coordinator) partToFaster(now time.Time, t *task, p peer.ID) bool {
-	if len(t.parts) == 0 || t.splitAt.IsZero() || now.Sub(t.splitAt) >= partWait || len(c.pace) == 0 {
-		return false
-	}
-	mean := time.Duration(c.paceSum / float64(len(c.pace)) * float64(c.cfg.RenderTime))
-	return c.renderFor(p) > mean
-}
-
 // insure returns the replica p should race as insurance, when the job has
 // at least as many idle askers as replicas a backup may race: of those not
 // raced yet, the one due last whose commitment p would not trail by more
 // than half its own render (a slower peer's copy is worth less than the
 // task going out again to a faster one). The checks are straggler's.
 func (c *Coordinator) insure(now time.Time, p peer.ID, mine time.Duration, established, spread bool, prefix string) (slow, drop *replica) {
-	races := c.raceables(now)
-	if len(races) == 0 || !c.flooded(now, 0) {
+	if !c.flooded(now, 0) {
 		return nil, nil
 	}
-	for _, e := range races {
+	for _, e := range c.races { // as flooded listed them
 		if e.due.Before(now.Add(mine / 2)) {
 			break // nor any after it
 		}
@@ -336,11 +298,17 @@ func (c *Coordinator) renderFor(p peer.ID) time.Duration {
 	case said:
 		pace = 1 / (SlowFactor * speed)
 	case len(c.pace) > 0:
-		pace = c.paceSum / float64(len(c.pace))
+		pace = c.meanPace()
 	default:
 		pace = 1.0 / SlowFactor
 	}
 	return time.Duration(pace * float64(c.cfg.RenderTime))
+}
+
+// meanPace is the mean of the job's peers' paces; call it only when
+// some pace is known.
+func (c *Coordinator) meanPace() float64 {
+	return c.paceSum / float64(len(c.pace))
 }
 
 // notePace records how long r, a replica of a whole task, took from its

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -362,62 +361,6 @@ func (c *Coordinator) nextID() string {
 			return id
 		}
 	}
-}
-
-// odds returns p's replication odds under adaptive replication.
-func (c *Coordinator) odds(p peer.ID) float64 {
-	if c.cfg.Standing == nil {
-		return 1
-	}
-	return c.cfg.Standing(p).ReplicationOdds()
-}
-
-// adaptiveCoin decides, when the holder of r commits, whether its still
-// unreplicated task gets a second replica. Flipping only after the holder
-// is bound to its result means neither it nor a colluder asking for the
-// same task can learn beforehand whether the task will be checked.
-func (c *Coordinator) adaptiveCoin(now time.Time, r *replica) error {
-	t := c.tasks[r.task]
-	if c.cfg.Replicas != 1 || t.want >= 2 {
-		return nil
-	}
-	odds := c.odds(r.Peer)
-	replicate := odds >= 1
-	if !replicate {
-		f, err := c.coin()
-		if err != nil {
-			return err
-		}
-		replicate = f < odds
-	}
-	switch {
-	case replicate:
-		t.want, t.quorum = 2, 2
-		if parts := c.split(now, t); parts != nil {
-			t.parts, t.splitAt = parts, now
-			t.want, t.quorum = 1+len(parts), 1+len(parts)
-		}
-	case c.cfg.Check != nil:
-		crop := c.cfg.Check(t.t)
-		if crop.Empty() {
-			return nil
-		}
-		t.want, t.quorum, t.crop = 2, 2, crop
-		c.checking[r.task] = now
-	default:
-		return nil
-	}
-	c.low = min(c.low, r.task)
-	return nil
-}
-
-// coin returns a uniform float64 in [0, 1) read from the configured Rand.
-func (c *Coordinator) coin() (float64, error) {
-	var b [8]byte
-	if _, err := io.ReadFull(c.rand, b[:]); err != nil {
-		return 0, fmt.Errorf("flipping the replication coin: %w", err)
-	}
-	return float64(binary.BigEndian.Uint64(b[:])>>11) / (1 << 53), nil
 }
 
 func (c *Coordinator) activate(r *replica) {

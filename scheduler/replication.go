@@ -1,0 +1,106 @@
+package scheduler
+
+import (
+	"encoding/binary"
+	"fmt"
+	"image"
+	"io"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Adaptive replication (package documentation): the coin flipped when a
+// holder commits, and the second render it may ask for, whole or split
+// in parts while peers stand idle.
+
+// odds returns p's replication odds under adaptive replication.
+func (c *Coordinator) odds(p peer.ID) float64 {
+	if c.cfg.Standing == nil {
+		return 1
+	}
+	return c.cfg.Standing(p).ReplicationOdds()
+}
+
+// adaptiveCoin decides, when the holder of r commits, whether its still
+// unreplicated task gets a second replica. Flipping only after the holder
+// is bound to its result means neither it nor a colluder asking for the
+// same task can learn beforehand whether the task will be checked.
+func (c *Coordinator) adaptiveCoin(now time.Time, r *replica) error {
+	t := c.tasks[r.task]
+	if c.cfg.Replicas != 1 || t.want >= 2 {
+		return nil
+	}
+	odds := c.odds(r.Peer)
+	replicate := odds >= 1
+	if !replicate {
+		f, err := c.coin()
+		if err != nil {
+			return err
+		}
+		replicate = f < odds
+	}
+	switch {
+	case replicate:
+		t.want, t.quorum = 2, 2
+		if parts := c.split(now, t); parts != nil {
+			t.parts, t.splitAt = parts, now
+			t.want, t.quorum = 1+len(parts), 1+len(parts)
+		}
+	case c.cfg.Check != nil:
+		crop := c.cfg.Check(t.t)
+		if crop.Empty() {
+			return nil
+		}
+		t.want, t.quorum, t.crop = 2, 2, crop
+		c.checking[r.task] = now
+	default:
+		return nil
+	}
+	c.low = min(c.low, r.task)
+	return nil
+}
+
+// coin returns a uniform float64 in [0, 1) read from the configured Rand.
+func (c *Coordinator) coin() (float64, error) {
+	var b [8]byte
+	if _, err := io.ReadFull(c.rand, b[:]); err != nil {
+		return 0, fmt.Errorf("flipping the replication coin: %w", err)
+	}
+	return float64(binary.BigEndian.Uint64(b[:])>>11) / (1 << 53), nil
+}
+
+// split returns the parts (Config.Split) the second render of t is to be
+// rendered in, when the job is flooded with idle peers; nil for a second
+// replica of the whole task.
+func (c *Coordinator) split(now time.Time, t *task) []image.Rectangle {
+	if c.cfg.Split == nil {
+		return nil
+	}
+	parts := c.cfg.Split(t.t)
+	if len(parts) < 2 || len(parts) > c.cfg.MaxResults-2 || !c.flooded(now, len(parts)) {
+		return nil
+	}
+	for _, part := range parts {
+		if part.Empty() {
+			return nil
+		}
+	}
+	return parts
+}
+
+// partWait is how long the parts of a split render wait for peers at
+// least as fast as the job's mean (partToFaster).
+const partWait = 20 * time.Second
+
+// partToFaster reports whether p, slower than the job's mean peer, is to
+// leave a part of t's split render to a faster one: the parts are cut
+// when peers stand idle, so that the task waits a fraction of a render,
+// and a slow machine's part would be most of one. For partWait only: the
+// idle peers may all be slow.
+func (c *Coordinator) partToFaster(now time.Time, t *task, p peer.ID) bool {
+	if len(t.parts) == 0 || t.splitAt.IsZero() || now.Sub(t.splitAt) >= partWait || len(c.pace) == 0 {
+		return false
+	}
+	return c.renderFor(p) > time.Duration(c.meanPace()*float64(c.cfg.RenderTime))
+}
