@@ -12,24 +12,24 @@ import (
 
 // LeaseBackup is Lease for a peer that has nothing else to do, in this job
 // or any other: when the job has no task to lease to it, it gets a backup
-// of a straggler — a replica of a whole task, not yet committed and the
-// only one of its task still out (or the later of two out of a task
-// replicated at issue), that this peer is expected to commit
+// of a straggler — a replica of a whole task, not yet committed, that the
+// task's commitments wait for and that this peer is expected to commit
 // well before (finishBy); of those, the one expected last. The backup
-// races the straggler: the first of them to commit keeps the task, and the
-// other is withdrawn without a failure. A peer expected to commit well
-// before both racers replaces the slower one. So a job's last frames do
-// not wait for its slowest volunteers while fast ones idle.
+// races the straggler: each commitment while the task races withdraws the
+// other replica out due last, without a failure. A task races one backup
+// at a time: a peer that would beat the replica its commitments wait for
+// replaces the racer due last. So a job's last frames do not wait for its
+// slowest volunteers while fast ones idle.
 func (c *Coordinator) LeaseBackup(now time.Time, p peer.ID, prefix string) (Lease, error) {
 	return c.lease(now, p, prefix, true)
 }
 
 // straggler returns the replica for p on prefix to race (LeaseBackup) and,
-// when its task races already, the slower racer p replaces; nil when none.
-// A task replicated for verification is backed up only by an established
-// peer, and not on the prefix of its other replicas when spreading can
-// succeed: a backup must not be an easier way than a lease to hold two
-// results of one task.
+// when its task races already as often as it needs commitments, the racer
+// due last that p replaces; nil when none. A task replicated for
+// verification is backed up only by an established peer, and not on the
+// prefix of its other replicas when spreading can succeed: a backup must
+// not be an easier way than a lease to hold two results of one task.
 func (c *Coordinator) straggler(now time.Time, p peer.ID, prefix string) (slow, drop *replica) {
 	if c.cfg.BackupAfter < 0 || c.cfg.RenderTime <= 0 {
 		return nil, nil // the publisher does not know yet how long a render takes
@@ -42,21 +42,61 @@ func (c *Coordinator) straggler(now time.Time, p peer.ID, prefix string) (slow, 
 		if !e.due.After(beat) {
 			break // nor any after it
 		}
-		slower, faster, due, ok := c.raceable(now, e.r)
-		if !ok || !due.After(beat) {
+		v, ok := c.raceable(now, e.r)
+		if !ok || !v.due.After(beat) {
 			continue
 		}
-		t := c.tasks[slower.task]
-		if t.triedBy(p) || t.needEstablished && !established ||
-			t.want > 1+b2i(t.racing) && (!established || spread && t.onPrefix(prefix)) {
-			continue
+		t := c.tasks[v.wait.task]
+		switch {
+		case t.racers >= v.need:
+			if c.mayRace(t, p, established, spread, prefix, v.last) {
+				return v.wait, v.last
+			}
+		case t.want < c.cfg.MaxResults && c.mayRace(t, p, established, spread, prefix, nil):
+			return v.wait, nil
 		}
-		if faster != nil {
-			return faster, slower
-		}
-		return slower, nil
 	}
 	return c.insure(now, p, mine, established, spread, prefix)
+}
+
+// mayRace reports whether p may hold a backup of t, in place of drop (nil:
+// beside the replicas out): p has not tried t, and a task replicated for
+// verification (or awaiting an established peer) takes only an
+// established peer, off its replicas' prefix when spreading can succeed,
+// and not while another backup of it is out for results it still needs
+// (pairedBackups).
+func (c *Coordinator) mayRace(t *task, p peer.ID, established, spread bool, prefix string, drop *replica) bool {
+	verified := t.want-t.racers > 1
+	return !t.triedBy(p) && !(t.needEstablished && !established) &&
+		!(verified && (!established || spread && t.onPrefix(prefix) || t.pairedBackups(drop)))
+}
+
+// pairedBackups reports whether one more backup of t, in place of drop,
+// and the backups out could give two of the results its quorum still
+// needs. Backups go to whoever asks, not at random as leases do: two
+// colluders asking one after the other must not race one verified task
+// at once.
+func (t *task) pairedBackups(drop *replica) bool {
+	held, backupsOut := 0, 0
+	for _, r := range t.replicas {
+		if r == drop || !r.Crop.Empty() {
+			continue
+		}
+		switch r.state {
+		case stCommitted, stDelivered:
+			held++
+		case stLeased:
+			backupsOut += b2i(r.backup)
+		}
+	}
+	return min(t.quorum-held, backupsOut+1) >= 2
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Insurance races (package documentation).
@@ -64,11 +104,11 @@ func (c *Coordinator) straggler(now time.Time, p peer.ID, prefix string) (slow, 
 // A volunteer leaving (churn) or crashing loses its lease silently: the
 // task goes out again only once the lease expires, and is rendered again
 // from the start. At a job's end that is the job's last frame, minutes
-// late. So while more volunteers ask for backups than there are replicas
-// to race, the idle ones render the job's last tasks beside their
-// holders even when they would not commit first: the first of the two to
-// commit keeps the task, as in any race, and a holder lost on the way
-// costs nothing. They are idle either way.
+// late. So while more volunteers ask for backups than there are tasks to
+// race, the idle ones render the job's last tasks beside their holders
+// even when they would not commit first, and beside a racer too:
+// the first to commit keeps the task, as in any race, and a holder or
+// racer lost on the way costs nothing. They are idle either way.
 
 // idleWindow is how long a LeaseBackup asker counts as idle: a job with
 // many idle askers tells them to come back after up to half a minute.
@@ -106,28 +146,29 @@ func (c *Coordinator) flooded(now time.Time, need int) bool {
 }
 
 // insure returns the replica p should race as insurance, when the job has
-// at least as many idle askers as replicas a backup may race: of those not
-// raced yet, the one due last whose commitment p would not trail by more
-// than half its own render (a slower peer's copy is worth less than the
-// task going out again to a faster one). The checks are straggler's.
+// at least as many idle askers as tasks a backup may race: the one due
+// last not raced yet, else the first raced fewer than twice for each
+// commitment it needs, whose commitment p would not trail by more than
+// half its own render (a slower peer's copy is worth less than the task
+// going out again to a faster one). The checks are straggler's.
 func (c *Coordinator) insure(now time.Time, p peer.ID, mine time.Duration, established, spread bool, prefix string) (slow, drop *replica) {
 	if !c.flooded(now, 0) {
 		return nil, nil
 	}
-	for _, e := range c.races { // as flooded listed them
-		if e.due.Before(now.Add(mine / 2)) {
-			break // nor any after it
+	for _, times := range []int{1, 2} {
+		for _, e := range c.races { // as flooded listed them
+			if e.due.Before(now.Add(mine / 2)) {
+				break // nor any after it
+			}
+			v, ok := c.raceable(now, e.r)
+			if !ok || v.due.Before(now.Add(mine/2)) {
+				continue
+			}
+			t := c.tasks[v.wait.task]
+			if t.racers < times*v.need && t.want < c.cfg.MaxResults && c.mayRace(t, p, established, spread, prefix, nil) {
+				return v.wait, nil
+			}
 		}
-		slower, faster, _, ok := c.raceable(now, e.r)
-		if !ok || faster != nil {
-			continue
-		}
-		t := c.tasks[slower.task]
-		if t.racing || t.triedBy(p) || t.needEstablished && !established ||
-			t.want > 1 && (!established || spread && t.onPrefix(prefix)) {
-			continue
-		}
-		return slower, nil
 	}
 	return nil, nil
 }
@@ -137,14 +178,15 @@ func (c *Coordinator) insure(now time.Time, p peer.ID, mine time.Duration, estab
 // thousands of replicas out.
 const raceEvery = time.Second
 
-// race is a replica a backup may race, with when its task is expected to
-// commit.
+// race is a replica with when it is expected to commit; in the list
+// raceables makes, a task a backup may race, by the replica its
+// commitments wait for (raceView.wait).
 type race struct {
 	r   *replica
 	due time.Time
 }
 
-// raceables lists the replicas a backup may race, whoever asks, latest due
+// raceables lists the tasks a backup may race, whoever asks, latest due
 // first, as of at most raceEvery ago: straggler checks each again.
 func (c *Coordinator) raceables(now time.Time) []race {
 	if !c.racesAt.IsZero() && now.Sub(c.racesAt) < raceEvery && !now.Before(c.racesAt) {
@@ -153,8 +195,8 @@ func (c *Coordinator) raceables(now time.Time) []race {
 	c.races, c.racesAt = c.races[:0], now
 	c.idleN = c.countIdle(now)
 	for r := range c.active {
-		if slower, _, due, ok := c.raceable(now, r); ok && slower == r {
-			c.races = append(c.races, race{r, due})
+		if v, ok := c.raceable(now, r); ok && v.wait == r {
+			c.races = append(c.races, race{r, v.due})
 		}
 	}
 	slices.SortFunc(c.races, func(a, b race) int {
@@ -163,75 +205,80 @@ func (c *Coordinator) raceables(now time.Time) []race {
 	return c.races
 }
 
-// raceable reports whether a backup may race r's task, whoever asks, and
-// how: r is leased, of the whole task, and the task wants no other
-// replica; r is its only one out, or the later of its two out (a task
-// replicated at issue, not racing yet), or, when it races already with
-// two out, one of its two racers. slower is the replica to race or, in a
-// race, the racer to replace; faster the other racer (nil: none); due
-// when the task is expected to commit. A replica nothing is known of is
-// raced only once it ran BackupAfter and the reference machine's render.
-func (c *Coordinator) raceable(now time.Time, r *replica) (slower, faster *replica, due time.Time, ok bool) {
+// raceView is how a backup may race a task.
+type raceView struct {
+	// need is how many more commitments the task needs: its leased whole
+	// replicas less its racers.
+	need int
+	// wait is the leased replica whose commitment completes them, the
+	// need-th due of those out, and due when it is expected.
+	wait *replica
+	due  time.Time
+	// last is the replica out due last: a backup that would beat wait
+	// replaces it when the task races as often as it needs commitments.
+	last *replica
+}
+
+// raceable reports whether a backup may race the task of r, whoever asks,
+// and how: r is one of the task's leased whole replicas, the task wants
+// no other replica and has no check replica out, and when each of its
+// replicas out will commit is known (a replica nothing is known of is
+// raced only once it ran BackupAfter and the reference machine's render).
+func (c *Coordinator) raceable(now time.Time, r *replica) (v raceView, ok bool) {
 	t := c.tasks[r.task]
 	if r.state != stLeased || !r.Crop.Empty() || t.status != tsOpen || t.needsReplica() {
-		return nil, nil, time.Time{}, false
+		return raceView{}, false
 	}
-	var other *replica
+	var outs [8]race
+	l := outs[:0]
 	for _, o := range t.replicas {
-		if o != r && o.state == stLeased {
-			if other != nil || !o.Crop.Empty() {
-				return nil, nil, time.Time{}, false // three out, or a check beside r
-			}
-			other = o
+		if o.state != stLeased {
+			continue
 		}
+		if !o.Crop.Empty() {
+			return raceView{}, false // a check beside r
+		}
+		due, ok := c.estimate(now, o)
+		if !ok {
+			return raceView{}, false
+		}
+		l = append(l, race{o, due})
 	}
-	due, ok = c.estimate(now, r)
-	if !ok || other == nil {
-		return r, nil, due, ok
+	slices.SortFunc(l, func(a, b race) int { return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.r.ID, b.r.ID)) })
+	need := len(l) - t.racers
+	if need < 1 {
+		return raceView{}, false
 	}
-	odue, ok := c.estimate(now, other)
-	if !ok {
-		return nil, nil, time.Time{}, false
-	}
-	if odue.After(due) || odue.Equal(due) && other.ID > r.ID {
-		r, other, due, odue = other, r, odue, due
-	}
-	if !t.racing {
-		return r, nil, due, true // the later of two replicas wanted
-	}
-	return r, other, odue, true // the race ends with the first to commit
+	return raceView{need: need, wait: l[need-1].r, due: l[need-1].due, last: l[len(l)-1].r}, true
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// endRace withdraws, when r is the first of a raced task's replicas to
-// commit, the one other replica out expected to commit last: the one r
-// raced, or of a task with two replicas out when the race began, either
-// of those two (a restart forgets which one was raced). Its peer is not
-// charged.
+// endRace withdraws, when r commits while its task races, the other
+// replica out expected to commit last, and more while the others out
+// exceed two for each commitment the task still needs (an insurance
+// race beside a race): the racers a commitment made needless. Their peers
+// are not charged. After a restart, which replica raced which is not
+// known; the count is.
 func (c *Coordinator) endRace(now time.Time, t *task, r *replica) {
-	if !t.racing {
+	if t.racers == 0 {
 		return
 	}
-	var last *replica
-	var lastDue time.Time
+	var others []race
 	for _, o := range t.replicas {
 		if o == r || o.state != stLeased || !o.Crop.Empty() {
 			continue
 		}
-		if due, _ := c.finishBy(now, o); last == nil || due.After(lastDue) {
-			last, lastDue = o, due
-		}
+		due, _ := c.finishBy(now, o)
+		others = append(others, race{o, due})
 	}
-	t.racing = false
-	t.want--
-	if last != nil {
-		c.close(now, last, stReleased, 0)
+	if len(others) == 0 {
+		t.racers, t.want = t.racers-1, t.want-1
+		return
+	}
+	slices.SortFunc(others, func(a, b race) int { return cmp.Or(b.due.Compare(a.due), cmp.Compare(a.r.ID, b.r.ID)) })
+	still := max(len(others)-t.racers, 0) // commitments needed after r's
+	withdraw := min(max(1, len(others)-2*still), t.racers)
+	for _, o := range others[:withdraw] {
+		c.close(now, o.r, stReleased, 0) // one racer fewer
 	}
 }
 

@@ -81,10 +81,10 @@ func TestBackupLapsesAlone(t *testing.T) {
 	}
 	c.Expire(late)
 	c.mu.Lock()
-	want, racing := c.tasks[0].want, c.tasks[0].racing
+	want, racers := c.tasks[0].want, c.tasks[0].racers
 	c.mu.Unlock()
-	if want != 1 || racing {
-		t.Fatalf("after the backup lapsed the task wants %d (racing %v), want 1", want, racing)
+	if want != 1 || racers != 0 {
+		t.Fatalf("after the backup lapsed the task wants %d (%d racers), want 1", want, racers)
 	}
 	deliver(t, c, late, slow, "frame")
 	if _, err := c.Lease(late, ps[1], ""); !errors.Is(err, ErrNoWork) && !errors.Is(err, ErrJobDone) {
@@ -345,5 +345,105 @@ func TestInsuranceRace(t *testing.T) {
 	}
 	if c.points[holder] != 0 {
 		t.Errorf("the withdrawn holder was charged %d failure points", c.points[holder])
+	}
+}
+
+// Attack: two established colluders on different prefixes ask for
+// backups one after the other when a task replicated for verification has
+// both its replicas on slow machines. Backups go to whoever asks, so two
+// racers of the task could both commit first and hold both its results:
+// only one of them races it. The other gets nothing of it, not even as
+// insurance while peers stand idle.
+func TestBackupsDoNotPairOnAVerifiedTask(t *testing.T) {
+	ps := testPeers(t, 4)
+	slowA, slowB, c1, c2 := ps[0], ps[1], ps[2], ps[3]
+	cfg := backupConfig()
+	cfg.Replicas = 2
+	c := newCoord(t, cfg)
+	for _, p := range ps {
+		c.NoteSpeed(p, 2) // 30 s a render
+	}
+	c.NoteSpeed(slowA, 0.25) // 4 minutes
+	c.NoteSpeed(slowB, 0.25)
+	a := mustLease(t, c, t0, slowA, "10.1")
+	b := mustLease(t, c, t0, slowB, "10.2")
+	now := t0.Add(10 * time.Second)
+	first, err := c.LeaseBackup(now, c1, "10.3")
+	if err != nil || first.Task != a.Task {
+		t.Fatalf("first backup: %+v, %v", first, err)
+	}
+	for k := range 3 {
+		now = now.Add(raceEvery) // the races are looked at anew
+		if l, err := c.LeaseBackup(now, c2, "10.4"); !errors.Is(err, ErrNoWork) {
+			t.Fatalf("ask %d: a second backup of a task replicated for verification: %+v, %v", k, l, err)
+		}
+	}
+	// A restart remembers which replica is a backup.
+	snap, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Restore(cfg, snap, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.NoteSpeed(c2, 2)
+	for _, l := range []Lease{a, b, first} {
+		done := 0.05
+		if l == first {
+			done = 0.5
+		}
+		r.Report(now, l.ID, l.Peer, done)
+	}
+	if l, err := r.LeaseBackup(now.Add(raceEvery), c2, "10.4"); !errors.Is(err, ErrNoWork) {
+		t.Fatalf("after a restart, a second backup of a task replicated for verification: %+v, %v", l, err)
+	}
+	// The first racer commits: one slow replica is withdrawn, and the
+	// task still takes a result from the other.
+	deliver(t, c, now.Add(20*time.Second), first, "frame")
+	open := 0
+	for i, l := range []Lease{a, b} {
+		if _, err := c.Renew(now.Add(20*time.Second), l.ID, ps[i]); err == nil {
+			open++
+		}
+	}
+	if open != 1 {
+		t.Fatalf("%d of the two slow replicas still out after the racer committed, want 1", open)
+	}
+}
+
+// Insurance covers a racer too: while peers stand idle, one more idle
+// peer renders a raced task beside its holder and its racer, so a racer
+// that vanishes (churn) does not leave the task to its slow holder, or to
+// a new race once the racer's lease expires.
+func TestInsuranceBesideRace(t *testing.T) {
+	ps := testPeers(t, 3)
+	holder, racer, idle := ps[0], ps[1], ps[2]
+	c := newCoord(t, backupConfig())
+	c.NoteSpeed(holder, 0.25) // 4 minutes a render
+	c.NoteSpeed(racer, 1)     // a minute
+	c.NoteSpeed(idle, 1)
+	h := mustLease(t, c, t0, holder, "")
+	now := t0.Add(10 * time.Second)
+	if r, err := c.LeaseBackup(now, racer, ""); err != nil || r.Task != h.Task {
+		t.Fatalf("backup: %+v, %v", r, err)
+	}
+	now = now.Add(raceEvery)
+	ins, err := c.LeaseBackup(now, idle, "")
+	if err != nil || ins.Task != h.Task {
+		t.Fatalf("an idle peer did not insure a raced task: %+v, %v", ins, err)
+	}
+	// The racer vanishes; the insurer commits a minute later, long before
+	// the holder would.
+	done := now.Add(time.Minute)
+	deliver(t, c, done, ins, "frame")
+	if _, err := c.Renew(done, h.ID, holder); !errors.Is(err, ErrLeaseClosed) {
+		t.Fatalf("the holder's lease after the insurer committed: %v", err)
+	}
+	if p := c.Pending(); len(p) != 1 || len(p[0].Results) != 1 || p[0].Results[0].Peer != idle {
+		t.Fatalf("pending %+v, want the insurer's result", p)
+	}
+	if c.tasks[0].racers != 0 || c.tasks[0].want != 1 {
+		t.Errorf("after the race the task has %d racers and wants %d, want 0 and 1", c.tasks[0].racers, c.tasks[0].want)
 	}
 }

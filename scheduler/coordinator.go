@@ -240,12 +240,14 @@ func (c *Coordinator) lease(now time.Time, p peer.ID, prefix string, backup bool
 		c.close(now, drop, stReleased, 0) // the race goes on without it
 	}
 	t := c.tasks[slow.task]
-	t.want, t.racing = t.want+1, true
+	t.want, t.racers = t.want+1, t.racers+1
 	l, err := c.issue(now, slow.task, p, prefix, slow.Crop)
 	if err != nil {
-		t.want, t.racing = t.want-1, false
+		t.want, t.racers = t.want-1, t.racers-1
+		return l, err
 	}
-	return l, err
+	c.leases[l.ID].backup = true
+	return l, nil
 }
 
 // established reports whether p is past its probation (Standing).
@@ -425,8 +427,8 @@ func (c *Coordinator) tick(now time.Time) {
 // Its task's committed replicas may deliver once none is leased any more.
 func (c *Coordinator) close(now time.Time, r *replica, st replicaState, points int) {
 	was := r.state
-	if t := c.tasks[r.task]; t.racing && was == stLeased {
-		t.racing = false // the other replica runs on alone
+	if t := c.tasks[r.task]; t.racers > 0 && was == stLeased && r.Crop.Empty() {
+		t.racers-- // the race goes on without it
 		t.want--
 	}
 	r.state = st

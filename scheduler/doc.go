@@ -73,9 +73,9 @@
 //
 // A volunteer that no job had work for asks with LeaseBackup. When the job
 // has nothing to lease to it either, it may race a straggler: a replica of
-// a whole task, not yet committed and the only one of its task still out
-// (or the later of two a task replicated at issue has out), that this
-// volunteer is expected to commit well before. The coordinator
+// a whole task, not yet committed, that the task's commitments wait for
+// (of a task that needs n more, the n-th due of its replicas out), and
+// that this volunteer is expected to commit well before. The coordinator
 // estimates when a replica will commit from the progress its renewals
 // report (Report), else from its peer's pace on the job's earlier tasks,
 // else from the speed the peer says it has (NoteSpeed); with none, a
@@ -83,21 +83,25 @@
 // render (RenderTime ÷ SlowFactor). An estimate the render outlives by d
 // is moved to d from now, so a holder whose reports its render belies is
 // raced all the same. The asker's own pace, or the job's mean, says when
-// it would commit. Of the replicas it
-// beats by a quarter of its render, it races the one due last: the first
-// of the two to commit keeps the task (its result is then verified like
-// any other) and the other lease is withdrawn without a failure charged
-// (of a task with two replicas out, the one of the other two due last).
-// A volunteer that would beat both racers replaces the slower. A check
-// replica is never raced; a task replicated for verification only by an
-// established peer on another prefix. So a job's last frames do not wait
-// for its slowest machines while fast ones idle.
+// it would commit. Of the tasks it beats by a quarter of its render, it
+// races the one due last. Each commitment while a task races withdraws
+// the other replica out due last, without a failure charged; its result
+// is verified like any other. A task races one backup at a time: a
+// volunteer that would beat the replica its commitments wait for
+// replaces the racer due last. A check replica is never raced; a task
+// replicated for verification only by an established peer on another
+// prefix, and never by two backups for the results it still needs:
+// backups go to whoever asks, so two colluders asking one after the
+// other would get the same task. So a job's last frames do not wait for
+// its slowest machines while fast ones idle.
 //
 // While at least as many peers asked for backups in the last half minute
-// as there are replicas to race, an asker that beats none races the one
-// due last that it would not trail by more than half its own render
-// (insurance): a holder that leaves or crashes then costs nothing, where
-// its task would otherwise go out again only once its lease expired.
+// as there are tasks to race, an asker that beats none races the one due
+// last that it would not trail by more than half its own render
+// (insurance), a task not raced yet first, else beside its racer (not a
+// task replicated for verification): a holder or racer that leaves or
+// crashes then costs nothing, where its task would otherwise go out again
+// only once its lease expired.
 //
 // Nor are the last frames given to slow machines in the first place: once
 // the job drains, a volunteer whose render of a whole task would take half

@@ -217,7 +217,13 @@ func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 	t.want, t.quorum = ts.Want, ts.Quorum
 	t.firstRender, t.needEstablished, t.reproduced = time.Duration(ts.FirstRender), ts.NeedEstablished, ts.Reproduced
 	t.refutes, t.consistentRefutes = ts.Refutes, ts.ConsistentRefs
-	t.selfCheck, t.racing = ts.SelfCheck, ts.Racing
+	t.selfCheck, t.racers = ts.SelfCheck, ts.Racers
+	if t.racers == 0 && ts.Racing {
+		t.racers = 1
+	}
+	if t.racers < 0 || t.racers >= t.want {
+		return fmt.Errorf("%d racers out of range for want %d", t.racers, t.want)
+	}
 	if !t.crop.Empty() {
 		c.checking[c.index[t.t]] = c.clock // waits CheckWait again from the restore
 	}
@@ -282,6 +288,7 @@ func (c *Coordinator) loadReplica(s *snapshot, rs *repSnap, t *task) (*replica, 
 		prefix:   rs.Prefix,
 		state:    rs.State,
 		revealed: rs.Revealed && rs.State == stCommitted,
+		backup:   rs.Backup,
 	}
 	if rs.CommitBy != 0 {
 		r.commitBy = time.Unix(0, rs.CommitBy)

@@ -66,8 +66,9 @@ type taskSnap struct {
 	Crop            *rect  `json:"crop,omitempty"`
 	Parts           []rect `json:"parts,omitempty"` // a second render split in check replicas
 	SelfCheck       bool   `json:"sc,omitempty"`
-	Racing          bool   `json:"race,omitempty"`
-	Checkers        []int  `json:"chk,omitempty"` // of Agreeing, those that rendered only Crop
+	Racing          bool   `json:"race,omitempty"`   // Racers > 0, for versions that know no count
+	Racers          int    `json:"racers,omitempty"` // 0 with Racing: one
+	Checkers        []int  `json:"chk,omitempty"`    // of Agreeing, those that rendered only Crop
 }
 
 // rect is a crop: x0, y0, x1, y1 in frame pixels.
@@ -106,6 +107,7 @@ type repSnap struct {
 	DeliverBy  int64           `json:"dby,omitempty"` // Unix ns
 	Revealed   bool            `json:"rv,omitempty"`
 	Crop       *rect           `json:"crop,omitempty"`
+	Backup     bool            `json:"bk,omitempty"`
 }
 
 type resSnap struct {
@@ -189,7 +191,7 @@ func (c *Coordinator) Snapshot() ([]byte, error) {
 // pristine reports whether a task is as in a fresh job.
 func (c *Coordinator) pristine(t *task) bool {
 	return t.status == tsOpen && len(t.replicas) == 0 && t.want == c.cfg.Replicas && t.quorum == c.cfg.Replicas &&
-		!t.needEstablished && !t.reproduced && t.firstRender == 0 && t.refutes == 0 && t.crop.Empty() && len(t.parts) == 0 && !t.selfCheck && !t.racing
+		!t.needEstablished && !t.reproduced && t.firstRender == 0 && t.refutes == 0 && t.crop.Empty() && len(t.parts) == 0 && !t.selfCheck && t.racers == 0
 }
 
 // snapTask encodes task i, naming peers through intern.
@@ -203,7 +205,7 @@ func (c *Coordinator) snapTask(i int, intern func(peer.ID) int) taskSnap {
 		ts.Want, ts.Quorum = t.want, t.quorum
 		ts.FirstRender, ts.NeedEstablished, ts.Reproduced = int64(t.firstRender), t.needEstablished, t.reproduced
 		ts.Refutes, ts.ConsistentRefs = t.refutes, t.consistentRefutes
-		ts.SelfCheck, ts.Racing = t.selfCheck, t.racing
+		ts.SelfCheck, ts.Racing, ts.Racers = t.selfCheck, t.racers > 0, t.racers
 	}
 	if t.status == tsAccepted {
 		ts.Result = newResSnap(t.result)
@@ -220,7 +222,7 @@ func (c *Coordinator) snapTask(i int, intern func(peer.ID) int) taskSnap {
 		rs := repSnap{
 			ID: r.ID, Peer: intern(r.Peer), Prefix: r.prefix, Salt: r.Salt,
 			Issued: r.Issued.UnixNano(), Expires: r.Expires.UnixNano(), State: r.state,
-			Revealed: r.revealed && r.state == stCommitted, Crop: newRect(r.Crop),
+			Revealed: r.revealed && r.state == stCommitted, Crop: newRect(r.Crop), Backup: r.backup,
 		}
 		if !r.commitBy.IsZero() {
 			rs.CommitBy = r.commitBy.UnixNano()

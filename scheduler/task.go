@@ -35,6 +35,7 @@ type replica struct {
 	commitBy   time.Time // leased: commit by then, once another replica has (zero: no deadline yet)
 	deliverBy  time.Time // committed: deliver by then, once its task lets it (zero: not yet)
 	revealed   bool      // committed: told to deliver
+	backup     bool      // leased by LeaseBackup
 	// done is the render's progress its peer last reported, at doneAt
 	// (leased; soft state, for LeaseBackup).
 	done   float32
@@ -95,11 +96,11 @@ type task struct {
 	// selfCheck: no other peer took the task's check replica within
 	// CheckWait; the publisher checks the result itself.
 	selfCheck bool
-	// racing: a backup replica was leased beside a straggler's
-	// (LeaseBackup), the task's only replica out or one of its two; the
-	// first of the racers to commit keeps the task and the other replica
-	// out due last is withdrawn.
-	racing bool
+	// racers counts the backup replicas leased beside stragglers
+	// (LeaseBackup) that are still out: want includes them. Each
+	// commitment while the task races withdraws the replica out due last
+	// (endRace).
+	racers int
 	// reproduced: the publisher rendered the task itself after new peers
 	// reported it failing, and it did not fail.
 	reproduced bool
