@@ -18,7 +18,7 @@ import (
 // races the straggler: each commitment while the task races withdraws the
 // other replica out due last, without a failure. A task races one backup
 // at a time: a peer that would beat the replica its commitments wait for
-// replaces the racer due last. So a job's last frames do not wait for its
+// replaces the racer due last, or the backup the task waits for. So a job's last frames do not wait for its
 // slowest volunteers while fast ones idle.
 func (c *Coordinator) LeaseBackup(now time.Time, p peer.ID, prefix string) (Lease, error) {
 	return c.lease(now, p, prefix, true)
@@ -54,9 +54,35 @@ func (c *Coordinator) straggler(now time.Time, p peer.ID, prefix string) (slow, 
 			}
 		case t.want < c.cfg.MaxResults && c.mayRace(t, p, established, spread, prefix, nil):
 			return v.wait, nil
+		default:
+			// A task replicated for verification races one backup at a
+			// time: p may replace it, when the task waits for it.
+			b := t.backupOut()
+			if b == nil || c.dueBefore(now, b, v.due) || !c.mayRace(t, p, established, spread, prefix, b) {
+				continue
+			}
+			return v.wait, b
 		}
 	}
 	return c.insure(now, p, mine, established, spread, prefix)
+}
+
+// backupOut returns a leased backup replica of t, the one issued last;
+// nil when none.
+func (t *task) backupOut() *replica {
+	for k := len(t.replicas) - 1; k >= 0; k-- {
+		if r := t.replicas[k]; r.backup && r.state == stLeased {
+			return r
+		}
+	}
+	return nil
+}
+
+// dueBefore reports whether leased replica r is expected to commit
+// before at.
+func (c *Coordinator) dueBefore(now time.Time, r *replica, at time.Time) bool {
+	due, _ := c.estimate(now, r)
+	return due.Before(at)
 }
 
 // mayRace reports whether p may hold a backup of t, in place of drop (nil:

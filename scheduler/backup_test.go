@@ -412,6 +412,40 @@ func TestBackupsDoNotPairOnAVerifiedTask(t *testing.T) {
 	}
 }
 
+// A task replicated for verification races one backup at a time, but a
+// faster backup replaces a slow racer the task waits for: a task whose
+// two replicas went to slow machines is not left to a racer hardly
+// faster.
+func TestFasterBackupReplacesSlowRacer(t *testing.T) {
+	ps := testPeers(t, 4)
+	slowA, slowB, racer, fast := ps[0], ps[1], ps[2], ps[3]
+	cfg := backupConfig()
+	cfg.Replicas = 2
+	c := newCoord(t, cfg)
+	c.NoteSpeed(slowA, 0.5) // 2 minutes a render
+	c.NoteSpeed(slowB, 0.2) // 5 minutes
+	c.NoteSpeed(racer, 0.4) // 2.5 minutes: it beats slowB, and the task then waits for it
+	c.NoteSpeed(fast, 2)    // 30 s
+	a := mustLease(t, c, t0, slowA, "10.1")
+	mustLease(t, c, t0, slowB, "10.2")
+	now := t0.Add(10 * time.Second)
+	r, err := c.LeaseBackup(now, racer, "10.3")
+	if err != nil || r.Task != a.Task {
+		t.Fatalf("first backup: %+v, %v", r, err)
+	}
+	now = now.Add(raceEvery)
+	f, err := c.LeaseBackup(now, fast, "10.4")
+	if err != nil || f.Task != a.Task {
+		t.Fatalf("a backup five times faster did not replace the slow racer: %+v, %v", f, err)
+	}
+	if _, err := c.Renew(now, r.ID, racer); !errors.Is(err, ErrLeaseClosed) {
+		t.Fatalf("the replaced racer's lease: %v, want ErrLeaseClosed", err)
+	}
+	if c.points[racer] != 0 {
+		t.Errorf("the replaced racer was charged %d failure points", c.points[racer])
+	}
+}
+
 // Insurance covers a racer too: while peers stand idle, one more idle
 // peer renders a raced task beside its holder and its racer, so a racer
 // that vanishes (churn) does not leave the task to its slow holder, or to
