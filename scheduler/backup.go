@@ -131,10 +131,12 @@ func b2i(b bool) int {
 // task goes out again only once the lease expires, and is rendered again
 // from the start. At a job's end that is the job's last frame, minutes
 // late. So while more volunteers ask for backups than there are tasks to
-// race, the idle ones render the job's last tasks beside their holders
-// even when they would not commit first, and beside a racer too:
-// the first to commit keeps the task, as in any race, and a holder or
-// racer lost on the way costs nothing. They are idle either way.
+// race, the idle ones render the job's last tasks not raced yet beside
+// their holders even when they would not commit first: the first of the
+// two to commit keeps the task, as in any race, and a holder lost on the
+// way costs nothing. They are idle either way. Not beside a racer: a
+// peer that tried a task may not check its result, and a job with few
+// volunteers would have none left to.
 
 // idleWindow is how long a LeaseBackup asker counts as idle: a job with
 // many idle askers tells them to come back after up to half a minute.
@@ -172,28 +174,25 @@ func (c *Coordinator) flooded(now time.Time, need int) bool {
 }
 
 // insure returns the replica p should race as insurance, when the job has
-// at least as many idle askers as tasks a backup may race: the one due
-// last not raced yet, else the first raced fewer than twice for each
-// commitment it needs, whose commitment p would not trail by more than
-// half its own render (a slower peer's copy is worth less than the task
-// going out again to a faster one). The checks are straggler's.
+// at least as many idle askers as tasks a backup may race: of those not
+// raced yet, the one due last whose commitment p would not trail by more
+// than half its own render (a slower peer's copy is worth less than the
+// task going out again to a faster one). The checks are straggler's.
 func (c *Coordinator) insure(now time.Time, p peer.ID, mine time.Duration, established, spread bool, prefix string) (slow, drop *replica) {
 	if !c.flooded(now, 0) {
 		return nil, nil
 	}
-	for _, times := range []int{1, 2} {
-		for _, e := range c.races { // as flooded listed them
-			if e.due.Before(now.Add(mine / 2)) {
-				break // nor any after it
-			}
-			v, ok := c.raceable(now, e.r)
-			if !ok || v.due.Before(now.Add(mine/2)) {
-				continue
-			}
-			t := c.tasks[v.wait.task]
-			if t.racers < times*v.need && t.want < c.cfg.MaxResults && c.mayRace(t, p, established, spread, prefix, nil) {
-				return v.wait, nil
-			}
+	for _, e := range c.races { // as flooded listed them
+		if e.due.Before(now.Add(mine / 2)) {
+			break // nor any after it
+		}
+		v, ok := c.raceable(now, e.r)
+		if !ok || v.due.Before(now.Add(mine/2)) {
+			continue
+		}
+		t := c.tasks[v.wait.task]
+		if t.racers == 0 && t.want < c.cfg.MaxResults && c.mayRace(t, p, established, spread, prefix, nil) {
+			return v.wait, nil
 		}
 	}
 	return nil, nil
@@ -280,9 +279,8 @@ func (c *Coordinator) raceable(now time.Time, r *replica) (v raceView, ok bool) 
 
 // endRace withdraws, when r commits while its task races, the other
 // replica out expected to commit last, and more while the others out
-// exceed two for each commitment the task still needs (an insurance
-// race beside a race): the racers a commitment made needless. Their peers
-// are not charged. After a restart, which replica raced which is not
+// exceed two for each commitment the task still needs: the racers a
+// commitment made needless. Their peers are not charged. After a restart, which replica raced which is not
 // known; the count is.
 func (c *Coordinator) endRace(now time.Time, t *task, r *replica) {
 	if t.racers == 0 {

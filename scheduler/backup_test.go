@@ -445,39 +445,3 @@ func TestFasterBackupReplacesSlowRacer(t *testing.T) {
 		t.Errorf("the replaced racer was charged %d failure points", c.points[racer])
 	}
 }
-
-// Insurance covers a racer too: while peers stand idle, one more idle
-// peer renders a raced task beside its holder and its racer, so a racer
-// that vanishes (churn) does not leave the task to its slow holder, or to
-// a new race once the racer's lease expires.
-func TestInsuranceBesideRace(t *testing.T) {
-	ps := testPeers(t, 3)
-	holder, racer, idle := ps[0], ps[1], ps[2]
-	c := newCoord(t, backupConfig())
-	c.NoteSpeed(holder, 0.25) // 4 minutes a render
-	c.NoteSpeed(racer, 1)     // a minute
-	c.NoteSpeed(idle, 1)
-	h := mustLease(t, c, t0, holder, "")
-	now := t0.Add(10 * time.Second)
-	if r, err := c.LeaseBackup(now, racer, ""); err != nil || r.Task != h.Task {
-		t.Fatalf("backup: %+v, %v", r, err)
-	}
-	now = now.Add(raceEvery)
-	ins, err := c.LeaseBackup(now, idle, "")
-	if err != nil || ins.Task != h.Task {
-		t.Fatalf("an idle peer did not insure a raced task: %+v, %v", ins, err)
-	}
-	// The racer vanishes; the insurer commits a minute later, long before
-	// the holder would.
-	done := now.Add(time.Minute)
-	deliver(t, c, done, ins, "frame")
-	if _, err := c.Renew(done, h.ID, holder); !errors.Is(err, ErrLeaseClosed) {
-		t.Fatalf("the holder's lease after the insurer committed: %v", err)
-	}
-	if p := c.Pending(); len(p) != 1 || len(p[0].Results) != 1 || p[0].Results[0].Peer != idle {
-		t.Fatalf("pending %+v, want the insurer's result", p)
-	}
-	if c.tasks[0].racers != 0 || c.tasks[0].want != 1 {
-		t.Errorf("after the race the task has %d racers and wants %d, want 0 and 1", c.tasks[0].racers, c.tasks[0].want)
-	}
-}

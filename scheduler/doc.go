@@ -99,10 +99,9 @@
 // While at least as many peers asked for backups in the last half minute
 // as there are tasks to race, an asker that beats none races the one due
 // last that it would not trail by more than half its own render
-// (insurance), a task not raced yet first, else beside its racer (not a
-// task replicated for verification): a holder or racer that leaves or
-// crashes then costs nothing, where its task would otherwise go out again
-// only once its lease expired.
+// (insurance) of those not raced yet: a holder that leaves or crashes then
+// costs nothing, where its task would otherwise go out again only once its
+// lease expired.
 //
 // Nor are the last frames given to slow machines in the first place: once
 // the job drains, a volunteer whose render of a whole task would take half
