@@ -58,10 +58,12 @@ func (c *Coordinator) straggler(now time.Time, p peer.ID, prefix string) (slow, 
 			// A task replicated for verification races one backup at a
 			// time: p may replace it, when the task waits for it.
 			b := t.backupOut()
-			if b == nil || c.dueBefore(now, b, v.due) || !c.mayRace(t, p, established, spread, prefix, b) {
+			if b == nil || !c.mayRace(t, p, established, spread, prefix, b) {
 				continue
 			}
-			return v.wait, b
+			if due, _ := c.estimate(now, b); !due.Before(v.due) {
+				return v.wait, b
+			}
 		}
 	}
 	return c.insure(now, p, mine, established, spread, prefix)
@@ -76,13 +78,6 @@ func (t *task) backupOut() *replica {
 		}
 	}
 	return nil
-}
-
-// dueBefore reports whether leased replica r is expected to commit
-// before at.
-func (c *Coordinator) dueBefore(now time.Time, r *replica, at time.Time) bool {
-	due, _ := c.estimate(now, r)
-	return due.Before(at)
 }
 
 // mayRace reports whether p may hold a backup of t, in place of drop (nil:
@@ -278,32 +273,28 @@ func (c *Coordinator) raceable(now time.Time, r *replica) (v raceView, ok bool) 
 }
 
 // endRace withdraws, when r commits while its task races, the other
-// replica out expected to commit last, and more while the others out
-// exceed two for each commitment the task still needs: the racers a
-// commitment made needless. Their peers are not charged. After a restart, which replica raced which is not
-// known; the count is.
+// replica out expected to commit last: the racer a commitment made
+// needless (after a restart, which replica raced which is not known; the
+// count is). Its peer is not charged.
 func (c *Coordinator) endRace(now time.Time, t *task, r *replica) {
 	if t.racers == 0 {
 		return
 	}
-	var others []race
+	var last *replica
+	var lastDue time.Time
 	for _, o := range t.replicas {
 		if o == r || o.state != stLeased || !o.Crop.Empty() {
 			continue
 		}
-		due, _ := c.finishBy(now, o)
-		others = append(others, race{o, due})
+		if due, _ := c.finishBy(now, o); last == nil || due.After(lastDue) {
+			last, lastDue = o, due
+		}
 	}
-	if len(others) == 0 {
+	if last == nil {
 		t.racers, t.want = t.racers-1, t.want-1
 		return
 	}
-	slices.SortFunc(others, func(a, b race) int { return cmp.Or(b.due.Compare(a.due), cmp.Compare(a.r.ID, b.r.ID)) })
-	still := max(len(others)-t.racers, 0) // commitments needed after r's
-	withdraw := min(max(1, len(others)-2*still), t.racers)
-	for _, o := range others[:withdraw] {
-		c.close(now, o.r, stReleased, 0) // one racer fewer
-	}
+	c.close(now, last, stReleased, 0) // one racer fewer
 }
 
 // Report records how far the render of leased replica leaseID has got

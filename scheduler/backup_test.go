@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/renderswarm/renderswarm/job"
 )
 
 // backupConfig is a one-frame adaptive job of established volunteers whose
@@ -17,6 +19,16 @@ func backupConfig() Config {
 	cfg.RenderTime = 4 * time.Minute
 	cfg.MaxLease = 3 * time.Hour // leases renewed up to then
 	return cfg
+}
+
+// mustBackup is LeaseBackup for p, which must grant a replica of task.
+func mustBackup(t *testing.T, c *Coordinator, now time.Time, p peer.ID, prefix string, task job.Task, what string) Lease {
+	t.Helper()
+	l, err := c.LeaseBackup(now, p, prefix)
+	if err != nil || l.Task != task {
+		t.Fatalf("%s: %+v, %v; want a replica of %s", what, l, err, task)
+	}
+	return l
 }
 
 // A volunteer with nothing else to do races a straggler: only LeaseBackup
@@ -159,20 +171,14 @@ func TestBackupsGoByPace(t *testing.T) {
 	}
 	// The race is due in 4 minutes now: a peer taking a minute beats it,
 	// and replaces the straggler, the slower racer.
-	fl, err := c.LeaseBackup(now, fastPeer, "")
-	if err != nil || fl.Task != s.Task {
-		t.Fatalf("a fast peer did not join the race: %+v, %v", fl, err)
-	}
+	fl := mustBackup(t, c, now, fastPeer, "", s.Task, "a fast peer did not join the race")
 	if _, err := c.Renew(now, s.ID, straggler); !errors.Is(err, ErrLeaseClosed) {
 		t.Fatalf("the slowest racer was not withdrawn: %v", err)
 	}
 	// Due in a minute now: the fastest peer, 15 s a render, replaces the
 	// slow peer.
 	now = now.Add(raceEvery)
-	xl, err := c.LeaseBackup(now, fastest, "")
-	if err != nil || xl.Task != s.Task {
-		t.Fatalf("the fastest peer did not join the race: %+v, %v", xl, err)
-	}
+	xl := mustBackup(t, c, now, fastest, "", s.Task, "the fastest peer did not join the race")
 	if _, err := c.Renew(now, w2.ID, slowPeer); !errors.Is(err, ErrLeaseClosed) {
 		t.Fatalf("the slower racer was not withdrawn: %v", err)
 	}
@@ -368,10 +374,7 @@ func TestBackupsDoNotPairOnAVerifiedTask(t *testing.T) {
 	a := mustLease(t, c, t0, slowA, "10.1")
 	b := mustLease(t, c, t0, slowB, "10.2")
 	now := t0.Add(10 * time.Second)
-	first, err := c.LeaseBackup(now, c1, "10.3")
-	if err != nil || first.Task != a.Task {
-		t.Fatalf("first backup: %+v, %v", first, err)
-	}
+	first := mustBackup(t, c, now, c1, "10.3", a.Task, "first backup")
 	for k := range 3 {
 		now = now.Add(raceEvery) // the races are looked at anew
 		if l, err := c.LeaseBackup(now, c2, "10.4"); !errors.Is(err, ErrNoWork) {
@@ -429,15 +432,9 @@ func TestFasterBackupReplacesSlowRacer(t *testing.T) {
 	a := mustLease(t, c, t0, slowA, "10.1")
 	mustLease(t, c, t0, slowB, "10.2")
 	now := t0.Add(10 * time.Second)
-	r, err := c.LeaseBackup(now, racer, "10.3")
-	if err != nil || r.Task != a.Task {
-		t.Fatalf("first backup: %+v, %v", r, err)
-	}
+	r := mustBackup(t, c, now, racer, "10.3", a.Task, "first backup")
 	now = now.Add(raceEvery)
-	f, err := c.LeaseBackup(now, fast, "10.4")
-	if err != nil || f.Task != a.Task {
-		t.Fatalf("a backup five times faster did not replace the slow racer: %+v, %v", f, err)
-	}
+	mustBackup(t, c, now, fast, "10.4", a.Task, "a backup five times faster did not replace the slow racer")
 	if _, err := c.Renew(now, r.ID, racer); !errors.Is(err, ErrLeaseClosed) {
 		t.Fatalf("the replaced racer's lease: %v, want ErrLeaseClosed", err)
 	}
