@@ -220,8 +220,8 @@ func (c *Coordinator) lease(now time.Time, p peer.ID, prefix string, backup bool
 	}
 	if i >= 0 {
 		crop := c.tasks[i].nextCrop()
-		if crop.Empty() && len(c.tasks[i].replicas) == 0 && c.leaveToFaster(now, p) {
-			return Lease{}, ErrNoWork // a task nobody has tried: any faster peer may take it
+		if crop.Empty() && c.tasks[i].unheld() && c.leaveToFaster(now, p) {
+			return Lease{}, ErrNoWork // a task nobody holds a render of: any faster peer may take it
 		}
 		if !crop.Empty() && c.partToFaster(now, c.tasks[i], p) {
 			return Lease{}, ErrNoWork // a part of a split render: a faster idle peer takes it

@@ -106,8 +106,10 @@
 // Nor are the last frames given to slow machines in the first place: once
 // the job drains, a volunteer whose render of a whole task would take half
 // as long again as the job's peers need to finish all its whole-task work
-// without it gets no untried task here (leaveToFaster): check crops and
-// further replicas, which the faster peers may not be allowed, still. Its
+// without it gets no task nobody holds a render of here (leaveToFaster),
+// counting a task whose renders were all lost (its holder left, or handed
+// it back) as one nobody tried: check crops and further replicas, which
+// the faster peers may not be allowed, still. Its
 // render time comes from its pace on the job, else from the speed it says
 // it has (NoteSpeed: the one it measured for the compute units it claims),
 // else from the job's mean pace.

@@ -13,10 +13,13 @@ import (
 // ends the job late, or is raced by a backup (LeaseBackup) that throws
 // the slow render away. So once the job drains, a peer whose render of a
 // whole task would take longer than the job's peers need to finish all
-// its whole-task work without it gets none of the tasks nobody has tried
-// yet: it renders for a job with a longer queue. Check crops (a sixteenth
-// of a task) and the further replicas of a task still go to it: the
-// faster peers may have tried that task already.
+// its whole-task work without it gets none of the tasks nobody holds a
+// render of: it renders for a job with a longer queue. That includes a
+// task whose every render was lost (its holder left, or handed it back):
+// the slow peers left idle by this rule would otherwise be the first to
+// ask for it, and a job's end is when holders leave. Check crops (a
+// sixteenth of a task) and the further replicas of a task still go to
+// it: the faster peers may have tried that task already.
 
 // tailMargin is how much longer than the job's drain a peer's render must
 // be expected to take before it is left without a whole task.

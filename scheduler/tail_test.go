@@ -22,9 +22,9 @@ func tailConfig(frames int) Config {
 // Once a job drains, a volunteer that says it is four times slower than
 // the reference machine is left without its last frames: the eight twice
 // as fast that render it now finish them all in 45 s, before it would
-// finish one. A volunteer that said nothing, and a slow one while the job
-// has plenty left, get a frame, and so does a slow one for a task the fast
-// ones have tried.
+// finish one, and so is it from a frame whose render was lost. A volunteer
+// that said nothing, and a slow one while the job has plenty left, get a
+// frame, and so does a slow one for a task the fast ones have tried.
 func TestLastTasksGoToFasterPeers(t *testing.T) {
 	ps := testPeers(t, 11)
 	fast, slow, quiet := ps[:8], ps[8], ps[9]
@@ -38,11 +38,25 @@ func TestLastTasksGoToFasterPeers(t *testing.T) {
 	if l, err := c.Lease(later, slow, ""); !errors.Is(err, ErrNoWork) {
 		t.Fatalf("the slow volunteer at the job's end: %+v, %v; want ErrNoWork", l, err)
 	}
-	if _, err := c.Lease(later, quiet, ""); err != nil {
+	lost, err := c.Lease(later, quiet, "")
+	if err != nil {
 		t.Fatalf("a volunteer that said no speed: %v; want a frame", err)
 	}
 	if _, err := c.LeaseBackup(later, slow, ""); !errors.Is(err, ErrNoWork) {
 		t.Fatalf("the slow volunteer asking for a backup: %v; want ErrNoWork", err)
+	}
+	// A task whose only render was lost (its volunteer left, or handed it
+	// back) is as good as untried: the slow volunteer, idle because it was
+	// left out, would otherwise take every such task at a job's end.
+	if err := c.Release(later, lost.ID, quiet); err != nil {
+		t.Fatal(err)
+	}
+	again := later.Add(drainEvery)
+	if l, err := c.Lease(again, slow, ""); !errors.Is(err, ErrNoWork) {
+		t.Fatalf("the slow volunteer and a task handed back: %+v, %v; want ErrNoWork", l, err)
+	}
+	if l, err := c.Lease(again, ps[10], ""); err != nil || l.Task != lost.Task {
+		t.Fatalf("another volunteer and a task handed back: %+v, %v; want %s", l, err, lost.Task)
 	}
 
 	long := newCoord(t, tailConfig(200))

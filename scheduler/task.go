@@ -158,3 +158,8 @@ func (t *task) onPrefix(prefix string) bool {
 	}
 	return false
 }
+
+// unheld reports whether nobody holds a render of t: no replica is out
+// and none delivered (those issued were all lost, or none was issued).
+// Whoever lost one may not take it again, but any other peer may.
+func (t *task) unheld() bool { return t.active == 0 && len(t.delivered) == 0 }
