@@ -167,7 +167,7 @@ type simLease struct {
 	copied bool
 	backup bool      // taken with LeaseBackup
 	ended  time.Time // delivered or lost (RS_SIM_TAIL)
-	lost   bool
+	lost   string    // why it was lost: "left", or the publisher's refusal
 }
 
 // simResult names the results of the volunteers' history.
@@ -362,7 +362,7 @@ func (w *simWorld) tick() {
 			_, err := l.j.pub.p.Renew(w.ctx, v.id, l.g.Ref, done)
 			w.stats.PublisherTime += time.Since(t0)
 			if err != nil {
-				v.lose(l)
+				v.lose(l, "renew: "+err.Error())
 			}
 		}
 	}

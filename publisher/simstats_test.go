@@ -76,8 +76,8 @@ func (w *simWorld) traceTail() {
 		end := "open"
 		if !l.ended.IsZero() {
 			end = fmt.Sprintf("%v", l.ended.Sub(w.start).Round(time.Second))
-			if l.lost {
-				end += " lost"
+			if l.lost != "" {
+				end += " lost (" + l.lost + ")"
 			}
 		}
 		fmt.Fprintf(os.Stderr, "tail: job …%s frame %d speed %.2f crop %v backup %v from %v for %v ended %s\n", id[len(id)-6:], l.g.Task.Frame, l.v.speed,

@@ -186,7 +186,7 @@ func (v *simVol) finishRender(l *simLease) {
 	reveal, err := p.Commit(w.ctx, v.id, l.g.Ref, job.Commit(l.g.Salt, credits.Digest(img)))
 	w.stats.PublisherTime += time.Since(t0)
 	if err != nil {
-		v.lose(l)
+		v.lose(l, "commit: "+err.Error())
 		return
 	}
 	l.state = 1
@@ -250,7 +250,7 @@ func (w *simWorld) reveal(j *simJob) {
 		pj.mu.Unlock()
 		switch {
 		case err != nil:
-			l.v.lose(l)
+			l.v.lose(l, "reveal: "+err.Error())
 		case ok:
 			delete(j.waiting, id)
 			l.v.deliver(l)
@@ -286,11 +286,11 @@ func (v *simVol) deliver(l *simLease) {
 }
 
 // lose abandons one of the volunteer's leases (lost, or refused).
-func (v *simVol) lose(l *simLease) {
+func (v *simVol) lose(l *simLease, why string) {
 	if l.state == 0 { // the render so far is lost
 		v.w.stats.Rendered += time.Duration(float64(min(v.w.clock.Now().Sub(l.start), l.dur)) * v.speed)
 	}
-	l.state, l.ended, l.lost = 2, v.w.clock.Now(), true
+	l.state, l.ended, l.lost = 2, v.w.clock.Now(), why
 	delete(l.j.waiting, l.g.Lease)
 	delete(v.waiting, l)
 	if v.lease == l || v.lease != nil && v.lease.state == 1 && len(v.waiting) < simMaxCommitted {
@@ -304,7 +304,7 @@ func (v *simVol) lose(l *simLease) {
 func (v *simVol) leave() {
 	w := v.w
 	for _, l := range v.leases() {
-		v.lose(l)
+		v.lose(l, "left")
 	}
 	v.lease, v.online, v.asking = nil, false, false
 	v.gen++
