@@ -18,8 +18,9 @@ import (
 // races the straggler: each commitment while the task races withdraws the
 // other replica out due last, without a failure. A task races one backup
 // at a time: a peer that would beat the replica its commitments wait for
-// replaces the racer due last, or the backup the task waits for. So a job's last frames do not wait for its
-// slowest volunteers while fast ones idle.
+// replaces the racer due last, or the backup the task waits for. So a
+// job's last frames do not wait for its slowest volunteers while fast
+// ones idle.
 func (c *Coordinator) LeaseBackup(now time.Time, p peer.ID, prefix string) (Lease, error) {
 	return c.lease(now, p, prefix, true)
 }
@@ -61,7 +62,7 @@ func (c *Coordinator) straggler(now time.Time, p peer.ID, prefix string) (slow, 
 			if b == nil || !c.mayRace(t, p, established, spread, prefix, b) {
 				continue
 			}
-			if due, _ := c.estimate(now, b); !due.Before(v.due) {
+			if due, _ := c.finishBy(now, b); !due.Before(v.due) {
 				return v.wait, b
 			}
 		}
