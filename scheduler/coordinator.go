@@ -223,8 +223,8 @@ func (c *Coordinator) lease(now time.Time, p peer.ID, prefix string, backup bool
 		if crop.Empty() && c.tasks[i].unheld() && c.leaveToFaster(now, p) {
 			return Lease{}, ErrNoWork // a task nobody holds a render of: any faster peer may take it
 		}
-		if !crop.Empty() && c.partToFaster(now, c.tasks[i], p) {
-			return Lease{}, ErrNoWork // a part of a split render: a faster idle peer takes it
+		if !crop.Empty() && c.checkToFaster(now, i, p) {
+			return Lease{}, ErrNoWork // a faster idle peer takes the check
 		}
 		return c.issue(now, i, p, prefix, crop)
 	}

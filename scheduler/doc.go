@@ -67,7 +67,8 @@
 // seen by a second peer at the cost of a sixteenth of a render. If no
 // other peer takes the check replica within CheckWait, the task is decided
 // on its own result and the publisher checks it itself
-// (TaskResults.SelfCheck).
+// (TaskResults.SelfCheck). While peers stand idle, the crop too goes
+// only to peers at least as fast as the job's mean for its first 20 s.
 //
 // # Backups of stragglers
 //

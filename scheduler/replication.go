@@ -89,17 +89,29 @@ func (c *Coordinator) split(now time.Time, t *task) []image.Rectangle {
 	return parts
 }
 
-// partWait is how long the parts of a split render wait for peers at
-// least as fast as the job's mean (partToFaster).
+// partWait is how long the parts of a split render, and the check crop
+// of a job flooded with idle peers, wait for peers at least as fast as the
+// job's mean (checkToFaster).
 const partWait = 20 * time.Second
 
-// partToFaster reports whether p, slower than the job's mean peer, is to
-// leave a part of t's split render to a faster one: the parts are cut
-// when peers stand idle, so that the task waits a fraction of a render,
-// and a slow machine's part would be most of one. For partWait only: the
-// idle peers may all be slow.
-func (c *Coordinator) partToFaster(now time.Time, t *task, p peer.ID) bool {
-	if len(t.parts) == 0 || t.splitAt.IsZero() || now.Sub(t.splitAt) >= partWait || len(c.pace) == 0 {
+// checkToFaster reports whether p, slower than the job's mean peer, is to
+// leave a check replica of task i to a faster one: a part of its split
+// render (the parts are cut when peers stand idle, so that the task waits
+// a fraction of a render, and a slow machine's part would be most of one),
+// or its check crop while the job is flooded (a slow machine's crop can
+// take longer than a fast one's whole render, and at a job's end it is
+// the job's last). For partWait only: the idle peers may all be slow.
+func (c *Coordinator) checkToFaster(now time.Time, i int, p peer.ID) bool {
+	t := c.tasks[i]
+	if len(c.pace) == 0 {
+		return false
+	}
+	if len(t.parts) == 0 {
+		since, ok := c.checking[i] // since when a crop is wanted and not out
+		if !ok || now.Sub(since) >= partWait || !c.flooded(now, 1) {
+			return false
+		}
+	} else if t.splitAt.IsZero() || now.Sub(t.splitAt) >= partWait {
 		return false
 	}
 	return c.renderFor(p) > time.Duration(c.meanPace()*float64(c.cfg.RenderTime))

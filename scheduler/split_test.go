@@ -28,6 +28,13 @@ func splitConfig(seed byte) Config {
 // coin asked for a second render: the first seed that does.
 func replicated(t *testing.T, ps []peer.ID, idle int) (*Coordinator, Config, Lease) {
 	t.Helper()
+	return coined(t, ps, idle, true)
+}
+
+// coined is replicated, or with second false the same for a coin that
+// asked for a check crop instead.
+func coined(t *testing.T, ps []peer.ID, idle int, second bool) (*Coordinator, Config, Lease) {
+	t.Helper()
 	for seed := range byte(50) {
 		cfg := splitConfig(seed)
 		c := newCoord(t, cfg)
@@ -42,11 +49,11 @@ func replicated(t *testing.T, ps []peer.ID, idle int) (*Coordinator, Config, Lea
 		c.mu.Lock()
 		want, crop := c.tasks[0].want, c.tasks[0].crop
 		c.mu.Unlock()
-		if want > 1 && crop.Empty() {
+		if want > 1 && crop.Empty() == second {
 			return c, cfg, l
 		}
 	}
-	t.Fatal("no seed asked for a second render at odds 1/2")
+	t.Fatalf("no seed's coin asked for that (second render: %v) at odds 1/2", second)
 	return nil, Config{}, Lease{}
 }
 
@@ -134,5 +141,30 @@ func TestSplitPartsGoToFasterPeers(t *testing.T) {
 	l, err := c.Lease(now.Add(partWait), slow, "")
 	if err != nil || l.Crop != splitParts[0] {
 		t.Fatalf("after %v the slow peer got %+v, %v; want the first part", partWait, l, err)
+	}
+}
+
+// So does the check crop of a job flooded with idle peers: a slow
+// machine's crop may take longer than a fast one's whole render, and it
+// would be the job's last. When nobody stands idle, the first asker takes
+// it, however slow.
+func TestChecksGoToFasterPeersWhenIdle(t *testing.T) {
+	ps := testPeers(t, 6)
+	c, _, _ := coined(t, ps, 4, false)
+	slow := ps[5]
+	c.NoteSpeed(slow, 0.25)
+	now := t0.Add(2 * raceEvery)
+	if _, err := c.Lease(now, slow, ""); !errors.Is(err, ErrNoWork) {
+		t.Fatalf("a slow peer got the check while faster ones stood idle: %v", err)
+	}
+	l, err := c.Lease(now.Add(partWait), slow, "")
+	if err != nil || l.Crop.Empty() {
+		t.Fatalf("after %v the slow peer got %+v, %v; want the check crop", partWait, l, err)
+	}
+
+	c, _, _ = coined(t, ps, 0, false)
+	c.NoteSpeed(slow, 0.25)
+	if l := mustLease(t, c, now, slow, ""); l.Crop.Empty() {
+		t.Fatalf("with nobody idle the slow peer got %+v, want the check crop", l)
 	}
 }
