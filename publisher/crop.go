@@ -65,11 +65,6 @@ func randomCrop(tile image.Rectangle) image.Rectangle {
 	return image.Rect(x0, y0, x0+w, y0+h)
 }
 
-// splitParts is how many pieces a second render is cut in when peers
-// stand idle (scheduler.Config.Split): at most the coordinator's
-// MaxResults − 2.
-const splitParts = 3
-
 // splitTile cuts tile into n bands of rows, of one height to a row; nil
 // when it has fewer rows than n.
 func splitTile(tile image.Rectangle, n int) []image.Rectangle {

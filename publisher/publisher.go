@@ -211,7 +211,7 @@ func (p *Publisher) coordConfig(id cid.Cid, m job.Manifest) scheduler.Config {
 	cfg.MaxLease = time.Duration(m.Limits.MaxSecondsPerFrame)*time.Second + fetchAllowance
 	cfg.Standing = p.standing.of
 	cfg.Check = func(t job.Task) image.Rectangle { return randomCrop(m.TileRect(t.Tile)) }
-	cfg.Split = func(t job.Task) []image.Rectangle { return splitTile(m.TileRect(t.Tile), splitParts) }
+	cfg.Split = func(t job.Task, n int) []image.Rectangle { return splitTile(m.TileRect(t.Tile), n) }
 	if m.First.Len() > 0 {
 		// Every other task waits for every task of the first frames.
 		var first []job.Task

@@ -171,7 +171,7 @@ func (v *simVol) finishRender(l *simLease) {
 	w.stats.Rendered += time.Duration(float64(l.dur) * v.speed)
 	if !l.g.Crop.Empty() {
 		w.stats.Checks++
-		if simShare(l.g.Crop) > 0.25 {
+		if simShare(l.g.Crop) > 0.1 { // a check crop is a sixteenth, a part at least 1/scheduler.MaxParts
 			w.stats.Parts++
 		}
 	}

@@ -53,7 +53,7 @@ func (c *Coordinator) straggler(now time.Time, p peer.ID, prefix string) (slow, 
 			if c.mayRace(t, p, established, spread, prefix, v.last) {
 				return v.wait, v.last
 			}
-		case t.want < c.cfg.MaxResults && c.mayRace(t, p, established, spread, prefix, nil):
+		case t.want < c.maxResults(t) && c.mayRace(t, p, established, spread, prefix, nil):
 			return v.wait, nil
 		default:
 			// A task replicated for verification races one backup at a
@@ -187,7 +187,7 @@ func (c *Coordinator) insure(now time.Time, p peer.ID, mine time.Duration, estab
 			continue
 		}
 		t := c.tasks[v.wait.task]
-		if t.racers == 0 && t.want < c.cfg.MaxResults && c.mayRace(t, p, established, spread, prefix, nil) {
+		if t.racers == 0 && t.want < c.maxResults(t) && c.mayRace(t, p, established, spread, prefix, nil) {
 			return v.wait, nil
 		}
 	}

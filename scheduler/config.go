@@ -91,8 +91,9 @@ type Config struct {
 	// at the scene, not at them. 0 means DefaultMaxRenderFailures.
 	MaxRenderFailures int
 	// MaxResults is how many results a task may collect before it is given
-	// up as failed when they do not agree. 0 means
-	// max(DefaultMaxResults, Replicas+2); otherwise at least Replicas+1.
+	// up as failed when they do not agree (the parts of a split render
+	// count as one). 0 means max(DefaultMaxResults, Replicas+2); otherwise
+	// at least Replicas+1.
 	MaxResults int
 	// Depends lists, per task, the tasks that must be accepted before it
 	// can be leased. Optional; must be acyclic and name only the job's tasks.
@@ -115,14 +116,15 @@ type Config struct {
 	// together cover its tile exactly: when the coin asks for a second
 	// render of a task while peers stand idle (at least as many asked for
 	// backups in the last half minute as there are replicas to race, and
-	// as there are pieces), the pieces are
-	// leased as check replicas instead, each to another peer, and the
-	// task is decided on the first result and every piece. A job's last
-	// frames then wait a fraction of a render for their check, not a
-	// second render. At least two pieces, and at most MaxResults − 2 (a
-	// slot is left for a further replica); otherwise, or nil, a second
-	// replica of the whole task.
-	Split func(job.Task) []image.Rectangle
+	// as there are pieces), the pieces are leased as check replicas
+	// instead, each to another peer, and the task is decided on the first
+	// result and every piece. A job's last frames then wait a fraction of
+	// a render for their check, not a second render. It is asked for n
+	// pieces, as many as peers stand idle up to MaxParts, and may cut
+	// another number from 2 to MaxParts. The pieces count as one result
+	// towards MaxResults, which must leave a slot for a further replica
+	// (at least 3). Otherwise, or nil, a second replica of the whole task.
+	Split func(t job.Task, n int) []image.Rectangle
 	// BackupAfter: LeaseBackup races a replica nothing is known of (no
 	// progress reported, its peer's pace unknown) only once it ran this
 	// long and the reference machine's render (RenderTime ÷ SlowFactor);

@@ -50,13 +50,15 @@
 // At a job's end, that second render would be the job's last minutes.
 // So when the coin asks for it while peers stand idle (at least as many
 // asked for backups in the last half minute as there are replicas to
-// race, and as there are parts), the second render is cut in parts
-// (Config.Split: bands that cover the tile exactly), each leased to
-// another peer as a check replica, and the task is decided on the first
-// result and every part: every pixel is still rendered twice, by the
-// holder and by another peer, but in a fraction of the time. For their
-// first 20 s (partWait) the parts go only to peers at least as fast as
-// the job's mean. The coin, and when it is flipped, are unchanged.
+// race, and as there are parts), the second render is cut in parts, as
+// many as peers stand idle up to six (Config.Split: bands that cover the
+// tile exactly), each leased to another peer as a check replica, and the
+// task is decided on the first result and every part: every pixel is
+// still rendered twice, by the holder and by another peer, but in a
+// fraction of the time. The parts count as one result towards
+// MaxResults. For their first 20 s (partWait) the parts go only to peers
+// at least as fast as the job's mean. The coin, and when it is flipped,
+// are unchanged.
 //
 // When the coin leaves the task unreplicated and Config.Check chooses a
 // crop (the publisher draws one at random, a sixteenth of the tile), the

@@ -70,15 +70,29 @@ func (c *Coordinator) coin() (float64, error) {
 	return float64(binary.BigEndian.Uint64(b[:])>>11) / (1 << 53), nil
 }
 
+// MaxParts is the most pieces a second render is cut in (Config.Split),
+// when as many peers stand idle: at a job's end it is the job's last
+// render, and six peers render it in a sixth of the time (in 16
+// simulations of 1,000 volunteers each, against the bound of the renders
+// kept: three parts 1.073 on average, six 1.066).
+const MaxParts = 6
+
+// maxResults is how many results t may collect before it is given up
+// (Config.MaxResults): the parts of its split second render count as one,
+// the render they stand for.
+func (c *Coordinator) maxResults(t *task) int {
+	return c.cfg.MaxResults + max(0, len(t.parts)-1)
+}
+
 // split returns the parts (Config.Split) the second render of t is to be
-// rendered in, when the job is flooded with idle peers; nil for a second
-// replica of the whole task.
+// rendered in, when the job is flooded with idle peers: as many as stand
+// idle, up to MaxParts. nil for a second replica of the whole task.
 func (c *Coordinator) split(now time.Time, t *task) []image.Rectangle {
-	if c.cfg.Split == nil {
+	if c.cfg.Split == nil || c.cfg.MaxResults < 3 || !c.flooded(now, 2) {
 		return nil
 	}
-	parts := c.cfg.Split(t.t)
-	if len(parts) < 2 || len(parts) > c.cfg.MaxResults-2 || !c.flooded(now, len(parts)) {
+	parts := c.cfg.Split(t.t, min(MaxParts, c.idleN))
+	if len(parts) < 2 || len(parts) > MaxParts || !c.flooded(now, len(parts)) {
 		return nil
 	}
 	for _, part := range parts {

@@ -47,7 +47,7 @@ func (c *Coordinator) Pending() []TaskResults {
 	out := make([]TaskResults, 0, len(idx))
 	for _, i := range idx {
 		t := c.tasks[i]
-		tr := TaskResults{Task: t.t, Quorum: t.quorum, MaxResults: c.cfg.MaxResults, SelfCheck: t.selfCheck}
+		tr := TaskResults{Task: t.t, Quorum: t.quorum, MaxResults: c.maxResults(t), SelfCheck: t.selfCheck}
 		for _, r := range t.delivered {
 			tr.Results = append(tr.Results, Delivery{Lease: r.ID, Peer: r.Peer, Result: r.result, Crop: r.Crop})
 		}
@@ -99,7 +99,7 @@ func (c *Coordinator) Resolve(tk job.Task, d job.Decision) error {
 		t.result = t.delivered[d.Canonical].result
 		c.finish(i, tsAccepted)
 	case job.NeedReplica:
-		if n >= c.cfg.MaxResults {
+		if n >= c.maxResults(t) {
 			c.finish(i, tsFailed)
 			return nil
 		}

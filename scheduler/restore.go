@@ -147,6 +147,9 @@ func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 		return err
 	}
 	t.crop = crop
+	if len(ts.Parts) > MaxParts {
+		return fmt.Errorf("%d parts, more than %d", len(ts.Parts), MaxParts)
+	}
 	for k := range ts.Parts {
 		part, err := ts.Parts[k].rectangle()
 		if err != nil {
@@ -205,7 +208,7 @@ func (c *Coordinator) loadTask(s *snapshot, t *task, ts *taskSnap) error {
 	if ts.Credited || ts.Result != nil || len(ts.Agreeing) > 0 {
 		return errors.New("open task with a result")
 	}
-	if ts.Quorum < 1 || ts.Quorum > ts.Want || ts.Want > c.cfg.MaxResults || ts.Want < c.cfg.Replicas {
+	if ts.Quorum < 1 || ts.Quorum > ts.Want || ts.Want > c.maxResults(t) || ts.Want < c.cfg.Replicas {
 		return fmt.Errorf("want %d and quorum %d out of range", ts.Want, ts.Quorum)
 	}
 	if ts.FirstRender < 0 {

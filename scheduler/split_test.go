@@ -18,7 +18,7 @@ var splitParts = []image.Rectangle{image.Rect(0, 0, 8, 2), image.Rect(0, 2, 8, 4
 func splitConfig(seed byte) Config {
 	cfg := checkConfig(1, seed)
 	cfg.Standing = func(peer.ID) Standing { return Standing{Verified: 100, Jobs: 10, ConsecutiveValid: 2} }
-	cfg.Split = func(job.Task) []image.Rectangle { return splitParts }
+	cfg.Split = func(job.Task, int) []image.Rectangle { return splitParts }
 	cfg.RenderTime = 4 * time.Minute
 	return cfg
 }
@@ -35,8 +35,17 @@ func replicated(t *testing.T, ps []peer.ID, idle int) (*Coordinator, Config, Lea
 // asked for a check crop instead.
 func coined(t *testing.T, ps []peer.ID, idle int, second bool) (*Coordinator, Config, Lease) {
 	t.Helper()
+	return coinedWith(t, ps, idle, second, nil)
+}
+
+// coinedWith is coined on splitConfig changed by adjust.
+func coinedWith(t *testing.T, ps []peer.ID, idle int, second bool, adjust func(*Config)) (*Coordinator, Config, Lease) {
+	t.Helper()
 	for seed := range byte(50) {
 		cfg := splitConfig(seed)
+		if adjust != nil {
+			adjust(&cfg)
+		}
 		c := newCoord(t, cfg)
 		l := mustLease(t, c, t0, ps[0], "")
 		for _, p := range ps[1 : 1+idle] {
@@ -166,5 +175,46 @@ func TestChecksGoToFasterPeersWhenIdle(t *testing.T) {
 	c.NoteSpeed(slow, 0.25)
 	if l := mustLease(t, c, now, slow, ""); l.Crop.Empty() {
 		t.Fatalf("with nobody idle the slow peer got %+v, want the check crop", l)
+	}
+}
+
+// The second render is cut in as many parts as peers stand idle, up to
+// MaxParts, and the parts count as one result towards MaxResults: a task
+// split in six (seven results, MaxResults five) gets a further replica
+// when the publisher asks for one, like a task checked by a second whole
+// render.
+func TestSplitInAsManyPartsAsPeersStandIdle(t *testing.T) {
+	ps := testPeers(t, 10)
+	asked := 0
+	var rows []image.Rectangle
+	for k := range 6 {
+		rows = append(rows, image.Rect(0, k, 8, k+1))
+	}
+	c, _, _ := coinedWith(t, ps, 8, true, func(cfg *Config) {
+		cfg.Split = func(_ job.Task, n int) []image.Rectangle { asked = n; return rows[:min(n, len(rows))] }
+	})
+	if asked != MaxParts {
+		t.Fatalf("with eight peers idle Split was asked for %d parts, want %d", asked, MaxParts)
+	}
+	now := t0.Add(2 * raceEvery)
+	for k, p := range ps[1:7] {
+		l := mustLease(t, c, now, p, "")
+		if l.Crop != rows[k] {
+			t.Fatalf("part lease %d has crop %v, want %v", k, l.Crop, rows[k])
+		}
+		deliver(t, c, now, l, "part"+string(rune('0'+k)))
+	}
+	p := c.Pending()
+	if len(p) != 1 || len(p[0].Results) != 7 || p[0].Quorum != 7 || p[0].MaxResults != DefaultMaxResults+5 {
+		t.Fatalf("pending %+v, want seven results, all to agree, of at most %d", p, DefaultMaxResults+5)
+	}
+	if err := c.Resolve(frameTask(1), job.Decision{Verdict: job.NeedReplica, Canonical: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if l := mustLease(t, c, now, ps[7], ""); !l.Crop.Empty() {
+		t.Fatalf("after the parts the further replica is %v, want the whole task", l.Crop)
+	}
+	if pr := c.Progress(); pr.Failed != 0 {
+		t.Fatalf("progress %+v: a task split in six failed on its first disagreement", pr)
 	}
 }
