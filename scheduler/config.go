@@ -121,7 +121,7 @@ type Config struct {
 	// result and every piece. A job's last frames then wait a fraction of
 	// a render for their check, not a second render. It is asked for n
 	// pieces, as many as peers stand idle up to MaxParts, and may cut
-	// another number from 2 to MaxParts. The pieces count as one result
+	// fewer, at least two. The pieces count as one result
 	// towards MaxResults, which must leave a slot for a further replica
 	// (at least 3). Otherwise, or nil, a second replica of the whole task.
 	Split func(t job.Task, n int) []image.Rectangle

@@ -91,8 +91,9 @@ func (c *Coordinator) split(now time.Time, t *task) []image.Rectangle {
 	if c.cfg.Split == nil || c.cfg.MaxResults < 3 || !c.flooded(now, 2) {
 		return nil
 	}
-	parts := c.cfg.Split(t.t, min(MaxParts, c.idleN))
-	if len(parts) < 2 || len(parts) > MaxParts || !c.flooded(now, len(parts)) {
+	n := min(MaxParts, c.idleN) // flooded counted them
+	parts := c.cfg.Split(t.t, n)
+	if len(parts) < 2 || len(parts) > n {
 		return nil
 	}
 	for _, part := range parts {
