@@ -116,11 +116,13 @@ type Config struct {
 	// together cover its tile exactly: when the coin asks for a second
 	// render of a task while peers stand idle (at least as many asked for
 	// backups in the last half minute as there are replicas to race, and
-	// as there are pieces), the pieces are leased as check replicas
-	// instead, each to another peer, and the task is decided on the first
-	// result and every piece. A job's last frames then wait a fraction of
-	// a render for their check, not a second render. It is asked for n
-	// pieces, as many as peers stand idle up to MaxParts, and may cut
+	// as there are pieces), or once every task of the job is held, the
+	// pieces are leased as check replicas instead, each to another peer,
+	// and the task is decided on the first result and every piece. A
+	// job's last frames then wait a fraction of a render for their check,
+	// not a second render. It is asked for n pieces, as many as peers
+	// stand idle (or, once every task is held, as many as hold a render of
+	// another task) up to MaxParts, and may cut
 	// fewer, at least two. The pieces count as one result
 	// towards MaxResults, which must leave a slot for a further replica
 	// (at least 3). Otherwise, or nil, a second replica of the whole task.

@@ -51,8 +51,11 @@
 // So when the coin asks for it while peers stand idle (at least as many
 // asked for backups in the last half minute as there are replicas to
 // race, and as there are parts), the second render is cut in parts, as
-// many as peers stand idle up to six (Config.Split: bands that cover the
-// tile exactly), each leased to another peer as a check replica, and the
+// many as peers stand idle up to six; and so it is once every task of the
+// job is held (no task is left that nobody renders), in as many parts as
+// other peers hold a render of the job, up to six: they take the parts as
+// they come free. The parts (Config.Split: bands that cover the tile
+// exactly) are each leased to another peer as a check replica, and the
 // task is decided on the first result and every part: every pixel is
 // still rendered twice, by the holder and by another peer, but in a
 // fraction of the time. The parts count as one result towards

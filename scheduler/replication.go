@@ -86,12 +86,30 @@ func (c *Coordinator) maxResults(t *task) int {
 
 // split returns the parts (Config.Split) the second render of t is to be
 // rendered in, when the job is flooded with idle peers: as many as stand
-// idle, up to MaxParts. nil for a second replica of the whole task.
+// idle, up to MaxParts; or when every task of the job is held (drained):
+// as many as hold a render of another task of it, up to MaxParts. nil for
+// a second replica of the whole task.
 func (c *Coordinator) split(now time.Time, t *task) []image.Rectangle {
-	if c.cfg.Split == nil || c.cfg.MaxResults < 3 || !c.flooded(now, 2) {
+	if c.cfg.Split == nil || c.cfg.MaxResults < 3 {
 		return nil
 	}
-	n := min(MaxParts, c.idleN) // flooded counted them
+	var n int
+	switch {
+	case c.flooded(now, 2):
+		n = c.idleN // flooded counted them
+	case c.drained():
+		for q := range c.holding {
+			if n == MaxParts {
+				break
+			}
+			if !t.triedBy(q) {
+				n++
+			}
+		}
+	}
+	if n = min(MaxParts, n); n < 2 {
+		return nil
+	}
 	parts := c.cfg.Split(t.t, n)
 	if len(parts) < 2 || len(parts) > n {
 		return nil
@@ -102,6 +120,18 @@ func (c *Coordinator) split(now time.Time, t *task) []image.Rectangle {
 		}
 	}
 	return parts
+}
+
+// drained reports whether every open task of the job has a render out or
+// delivered: the peers rendering it, as they finish, find nothing of it
+// to take but checks and backups. A second render asked for then is the
+// job's last work, and its parts are taken by those peers as they come
+// free, each in a fraction of a render: whole, it would be a second
+// render end to end after the first (the scale simulation's last two
+// minutes, README).
+func (c *Coordinator) drained() bool {
+	c.sortWatched()
+	return len(c.tasks)-c.accepted-c.failed-c.busy == 0
 }
 
 // partWait is how long the parts of a split render, and the check crop

@@ -15,8 +15,11 @@ var splitParts = []image.Rectangle{image.Rect(0, 0, 8, 2), image.Rect(0, 2, 8, 4
 
 // splitConfig is a one-frame adaptive job whose volunteers are established
 // with replication odds of one half, with check replicas and Split.
-func splitConfig(seed byte) Config {
-	cfg := checkConfig(1, seed)
+func splitConfig(seed byte) Config { return splitJob(1, seed) }
+
+// splitJob is splitConfig for a job of frames frames.
+func splitJob(frames int, seed byte) Config {
+	cfg := checkConfig(frames, seed)
 	cfg.Standing = func(peer.ID) Standing { return Standing{Verified: 100, Jobs: 10, ConsecutiveValid: 2} }
 	cfg.Split = func(job.Task, int) []image.Rectangle { return splitParts }
 	cfg.RenderTime = 4 * time.Minute
@@ -216,5 +219,52 @@ func TestSplitInAsManyPartsAsPeersStandIdle(t *testing.T) {
 	}
 	if pr := c.Progress(); pr.Failed != 0 {
 		t.Fatalf("progress %+v: a task split in six failed on its first disagreement", pr)
+	}
+}
+
+// A job whose every task is held has nothing left for the peers rendering
+// it but checks and backups: a second render the coin asks for then is
+// cut in as many parts as peers hold a render of the job, up to MaxParts,
+// though none stands idle yet; they take the parts as they come free.
+// While a task of the job is untried, the second render stays whole.
+func TestDrainedJobSplitsItsSecondRender(t *testing.T) {
+	ps := testPeers(t, 4)
+	for _, frames := range []int{4, 5} {
+		found := false
+		for seed := range byte(50) {
+			cfg := splitJob(frames, seed)
+			asked := 0
+			cfg.Split = func(_ job.Task, n int) []image.Rectangle { asked = n; return splitParts[:min(n, len(splitParts))] }
+			c := newCoord(t, cfg)
+			var ls []Lease
+			for _, p := range ps {
+				ls = append(ls, mustLease(t, c, t0, p, ""))
+			}
+			deliver(t, c, t0.Add(time.Minute), ls[0], "whole")
+			c.mu.Lock()
+			tk := c.tasks[c.index[ls[0].Task]]
+			want, crop, parts := tk.want, tk.crop, len(tk.parts)
+			c.mu.Unlock()
+			if want < 2 || !crop.Empty() {
+				continue // the coin asked for no second render
+			}
+			found = true
+			switch {
+			case frames == 4 && (asked != 3 || parts != 3):
+				t.Fatalf("every task held by four peers: Split asked for %d, %d parts; want 3 (the other holders)", asked, parts)
+			case frames == 5 && (asked != 0 || parts != 0):
+				t.Fatalf("a task untried: Split asked for %d, %d parts; want the second render whole", asked, parts)
+			}
+			if frames == 4 {
+				l := mustLease(t, c, t0.Add(time.Minute), ps[1], "")
+				if l.Crop != splitParts[0] {
+					t.Fatalf("a holder asking got %v, want the first part %v", l.Crop, splitParts[0])
+				}
+			}
+			break
+		}
+		if !found {
+			t.Fatalf("%d frames: no seed's coin asked for a second render at odds 1/2", frames)
+		}
 	}
 }
