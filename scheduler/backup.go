@@ -57,17 +57,27 @@ func (c *Coordinator) straggler(now time.Time, p peer.ID, prefix string) (slow, 
 			return v.wait, nil
 		default:
 			// A task replicated for verification races one backup at a
-			// time: p may replace it, when the task waits for it.
+			// time: p may replace it when the task waits for it, or when p,
+			// its pace on the job measured, would commit well before it
+			// (once the backup commits, the task's other straggler may be
+			// raced in turn, and the sooner the better).
 			b := t.backupOut()
 			if b == nil || !c.mayRace(t, p, established, spread, prefix, b) {
 				continue
 			}
-			if due, _ := c.finishBy(now, b); !due.Before(v.due) {
+			if due, _ := c.finishBy(now, b); !due.Before(v.due) || c.paced(p) && due.After(beat) {
 				return v.wait, b
 			}
 		}
 	}
 	return c.insure(now, p, mine, established, spread, prefix)
+}
+
+// paced reports whether p's pace on this job was measured (it committed a
+// whole task of it), not only said (NoteSpeed).
+func (c *Coordinator) paced(p peer.ID) bool {
+	_, ok := c.pace[p]
+	return ok
 }
 
 // backupOut returns a leased backup replica of t, the one issued last;

@@ -442,3 +442,42 @@ func TestFasterBackupReplacesSlowRacer(t *testing.T) {
 		t.Errorf("the replaced racer was charged %d failure points", c.points[racer])
 	}
 }
+
+// A task replicated for verification whose two replicas went to slow
+// machines waits for two commitments: its racer's, then the other slow
+// replica's, which may be raced only once the racer has committed. So a
+// peer much faster than the racer replaces it even when the racer would
+// beat the slow replica it races, and the sooner the task's second race
+// begins. Only a peer whose pace on the job was measured: a speed merely
+// said does not take a useful race from another peer.
+func TestMuchFasterBackupReplacesUsefulRacer(t *testing.T) {
+	ps := testPeers(t, 5)
+	slowA, slowB, racer, claimer, fast := ps[0], ps[1], ps[2], ps[3], ps[4]
+	cfg := backupConfig()
+	cfg.Replicas = 2
+	c := newCoord(t, cfg)
+	c.NoteSpeed(slowA, 0.25) // 4 minutes a render
+	c.NoteSpeed(slowB, 0.2)  // 5 minutes
+	c.NoteSpeed(racer, 1)    // a minute: it beats both
+	c.NoteSpeed(claimer, 4)  // 15 s, it says
+	a := mustLease(t, c, t0, slowA, "10.1")
+	mustLease(t, c, t0, slowB, "10.2")
+	now := t0.Add(10 * time.Second)
+	r := mustBackup(t, c, now, racer, "10.3", a.Task, "first backup")
+	now = now.Add(raceEvery)
+	if l, err := c.LeaseBackup(now, claimer, "10.4"); !errors.Is(err, ErrNoWork) {
+		t.Fatalf("a peer that only says it is fast took the race: %+v, %v", l, err)
+	}
+	c.mu.Lock() // as if fast had rendered a task of the job in 30 s
+	c.pace = map[peer.ID]float64{fast: 0.125}
+	c.paceSum = 0.125
+	c.mu.Unlock()
+	now = now.Add(raceEvery)
+	mustBackup(t, c, now, fast, "10.5", a.Task, "a backup twice as fast, its pace measured, did not replace the racer")
+	if _, err := c.Renew(now, r.ID, racer); !errors.Is(err, ErrLeaseClosed) {
+		t.Fatalf("the replaced racer's lease: %v, want ErrLeaseClosed", err)
+	}
+	if c.points[racer] != 0 {
+		t.Errorf("the replaced racer was charged %d failure points", c.points[racer])
+	}
+}
