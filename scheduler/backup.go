@@ -18,7 +18,8 @@ import (
 // races the straggler: each commitment while the task races withdraws the
 // other replica out due last, without a failure. A task races one backup
 // at a time: a peer that would beat the replica its commitments wait for
-// replaces the racer due last, or the backup the task waits for. So a
+// replaces the racer due last, or the backup the task waits for or, its
+// pace measured, would commit well before. So a
 // job's last frames do not wait for its slowest volunteers while fast
 // ones idle.
 func (c *Coordinator) LeaseBackup(now time.Time, p peer.ID, prefix string) (Lease, error) {

@@ -95,7 +95,10 @@
 // is verified like any other. A task races one backup at a time: a
 // volunteer that would beat the replica its commitments wait for
 // replaces the one of the two racers due last or, of a task replicated
-// for verification, the backup when the task waits for it. A check replica is never raced; a task
+// for verification, the backup when the task waits for it, or when the
+// volunteer, its pace on the job measured, would commit well before the
+// backup (the task's other slow replica is raced only once the backup
+// commits). A check replica is never raced; a task
 // replicated for verification only by an established peer on another
 // prefix, and never by two backups for the results it still needs:
 // backups go to whoever asks, so two colluders asking one after the
