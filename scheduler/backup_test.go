@@ -435,12 +435,7 @@ func TestFasterBackupReplacesSlowRacer(t *testing.T) {
 	r := mustBackup(t, c, now, racer, "10.3", a.Task, "first backup")
 	now = now.Add(raceEvery)
 	mustBackup(t, c, now, fast, "10.4", a.Task, "a backup five times faster did not replace the slow racer")
-	if _, err := c.Renew(now, r.ID, racer); !errors.Is(err, ErrLeaseClosed) {
-		t.Fatalf("the replaced racer's lease: %v, want ErrLeaseClosed", err)
-	}
-	if c.points[racer] != 0 {
-		t.Errorf("the replaced racer was charged %d failure points", c.points[racer])
-	}
+	mustBeReplaced(t, c, now, r)
 }
 
 // A task replicated for verification whose two replicas went to slow
@@ -474,10 +469,17 @@ func TestMuchFasterBackupReplacesUsefulRacer(t *testing.T) {
 	c.mu.Unlock()
 	now = now.Add(raceEvery)
 	mustBackup(t, c, now, fast, "10.5", a.Task, "a backup twice as fast, its pace measured, did not replace the racer")
-	if _, err := c.Renew(now, r.ID, racer); !errors.Is(err, ErrLeaseClosed) {
+	mustBeReplaced(t, c, now, r)
+}
+
+// mustBeReplaced checks that the racer of lease r was withdrawn, without
+// a failure charged to its peer.
+func mustBeReplaced(t *testing.T, c *Coordinator, now time.Time, r Lease) {
+	t.Helper()
+	if _, err := c.Renew(now, r.ID, r.Peer); !errors.Is(err, ErrLeaseClosed) {
 		t.Fatalf("the replaced racer's lease: %v, want ErrLeaseClosed", err)
 	}
-	if c.points[racer] != 0 {
-		t.Errorf("the replaced racer was charged %d failure points", c.points[racer])
+	if pts := c.points[r.Peer]; pts != 0 {
+		t.Errorf("the replaced racer was charged %d failure points", pts)
 	}
 }

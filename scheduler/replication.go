@@ -71,7 +71,8 @@ func (c *Coordinator) coin() (float64, error) {
 }
 
 // MaxParts is the most pieces a second render is cut in (Config.Split),
-// when as many peers stand idle: at a job's end it is the job's last
+// when as many peers stand idle or, every task held, hold a render of the
+// job: at a job's end it is the job's last
 // render, and six peers render it in a sixth of the time. (Three before:
 // the scale simulation's makespan gained about 1 %, within its runs'
 // spread; README.)
